@@ -1,0 +1,5 @@
+//! bitmaps commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! expire commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

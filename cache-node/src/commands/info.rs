@@ -1,0 +1,5 @@
+//! info commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

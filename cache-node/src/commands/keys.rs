@@ -1,0 +1,5 @@
+//! keys commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

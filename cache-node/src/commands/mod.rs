@@ -1,0 +1,106 @@
+//! Commands: one file per family, one table carrying each command's metadata, and the
+//! dispatcher that runs the generic checks (existence, arity, authentication) before a
+//! handler and records per-command statistics after it.
+
+pub mod args;
+pub mod bitmaps;
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod expire;
+pub mod info;
+pub mod keys;
+pub mod server_cmds;
+pub mod spec;
+pub mod strings;
+pub mod table;
+
+use std::time::Instant;
+
+pub use error::{CmdError, CmdResult};
+pub use spec::{CommandSpec, acl, flag};
+
+use crate::protocol::Reply;
+use crate::server::session::Session;
+use crate::server::state::Server;
+use crate::server::stats::{ThreadStats, bump};
+
+/// Everything a handler may use: the server, the calling connection's session, the
+/// reply buffer and the time the command started.
+pub struct Ctx<'a> {
+    pub srv: &'a Server,
+    pub session: &'a mut Session,
+    pub out: &'a mut Reply,
+    pub now_ms: i64,
+}
+
+impl Ctx<'_> {
+    /// The database the client has selected.
+    pub fn db(&self) -> usize {
+        self.session.db
+    }
+
+    /// Counts a write for `rdb_changes_since_last_save`.
+    pub fn dirty(&self, n: u64) {
+        if n > 0 {
+            self.srv.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Formats the argument preview of Redis's unknown-command error.
+fn args_preview(args: &[&[u8]]) -> String {
+    let mut s = String::new();
+    for a in args.iter().take(16) {
+        if s.len() >= 128 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&a[..a.len().min(128)]).into_owned();
+        s.push('\'');
+        s.push_str(&text);
+        s.push_str("' ");
+    }
+    s
+}
+
+/// Looks a command up by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    table::lookup(name)
+}
+
+/// Runs one command and writes its reply (or error) to `ctx.out`.
+pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats) {
+    let Some(name) = argv.first() else { return };
+    let Some((idx, spec)) = lookup(name) else {
+        let err = CmdError::UnknownCommand { name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(), args: args_preview(&argv[1..]) };
+        reply_error(ctx, &err);
+        return;
+    };
+    let cs = &stats.per_command[idx];
+    if !spec.arity_ok(argv.len()) {
+        bump(&cs.rejected, 1);
+        reply_error(ctx, &CmdError::WrongArity(spec.name.to_string()));
+        return;
+    }
+    if !ctx.session.authenticated && !spec.has(flag::NO_AUTH) {
+        bump(&cs.rejected, 1);
+        reply_error(ctx, &CmdError::NoAuth);
+        return;
+    }
+    ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
+    let start = Instant::now();
+    let result = (spec.handler)(ctx, argv);
+    let usec = start.elapsed().as_micros() as u64;
+    bump(&cs.calls, 1);
+    bump(&cs.usec, usec);
+    bump(&stats.commands, 1);
+    if let Err(e) = result {
+        bump(&cs.failed, 1);
+        reply_error(ctx, &e);
+    }
+}
+
+fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {
+    ctx.srv.stats.record_error(&e.code());
+    ctx.out.error(&e.to_string());
+}

@@ -1,0 +1,161 @@
+//! One client connection: read what the socket has, execute every complete request in
+//! it, answer them all with one write (that is what makes pipelining fast), repeat.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::{Buf, BytesMut};
+use smallvec::SmallVec;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, info_span, Instrument};
+
+use super::clients::ClientInfo;
+use super::session::{After, ReplyMode, Session};
+use super::state::{Server, now_ms};
+use super::stats::{ThreadStats, bump};
+use crate::commands::{self, Ctx, flag};
+use crate::protocol::{Reply, RespVersion, parse_request, request::Request};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) {
+    let span = info_span!("conn", id = info.id, peer = %info.addr);
+    let id = info.id;
+    async {
+        let reason = run(&srv, stream, info, &stats).await;
+        debug!(reason, "connection closed");
+    }
+    .instrument(span)
+    .await;
+    srv.clients.unregister(id);
+}
+
+/// Returns why the connection ended (for the log).
+async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: &ThreadStats) -> &'static str {
+    let authenticated = !srv.tun.has_password.load(Relaxed);
+    let mut session = Session::new(info, authenticated);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Reply::new(RespVersion::Resp2);
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(16);
+    loop {
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        let n = match stream.read_buf(&mut inbuf).await {
+            Ok(0) => return "eof",
+            Ok(n) => n,
+            Err(_) => return "read error",
+        };
+        bump(&stats.net_input_bytes, n as u64);
+        let limits = srv.tun.limits();
+        let mut pos = 0;
+        let mut close = false;
+        while pos < inbuf.len() {
+            let req = match parse_request(&inbuf[pos..], &limits, &mut spans) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    out.error(&format!("ERR Protocol error: {e}"));
+                    srv.stats.record_error("ERR");
+                    close = true;
+                    break;
+                }
+            };
+            let consumed = req.consumed();
+            let base = pos;
+            let owned;
+            let argv: SmallVec<[&[u8]; 8]> = match &req {
+                Request::Multibulk { .. } => spans.iter().map(|&(s, e)| &inbuf[base + s..base + e]).collect(),
+                Request::Inline { args, .. } => {
+                    owned = args;
+                    owned.iter().map(|a| a.as_slice()).collect()
+                }
+            };
+            pos += consumed;
+            if argv.is_empty() {
+                continue;
+            }
+            if srv.pause.until_ms.load(Relaxed) > 0 {
+                wait_while_paused(srv, &argv).await;
+            }
+            let now = now_ms();
+            session.info.last_interaction_ms.store(now, Relaxed);
+            let mark = out.len();
+            let mut ctx = Ctx { srv, session: &mut session, out: &mut out, now_ms: now };
+            commands::dispatch(&mut ctx, &argv, stats);
+            match session.reply_mode {
+                ReplyMode::On => {}
+                ReplyMode::Off => out.truncate(mark),
+                ReplyMode::Skip => {
+                    out.truncate(mark);
+                    session.reply_mode = ReplyMode::On;
+                }
+            }
+            match std::mem::take(&mut session.after) {
+                After::Continue => {}
+                After::Close => {
+                    close = true;
+                    break;
+                }
+                After::Sleep(d) => {
+                    // Reply to what ran so far, then pause this connection only.
+                    if write_out(&mut stream, &mut out, stats).await.is_err() {
+                        return "write error";
+                    }
+                    tokio::time::sleep(d).await;
+                }
+            }
+        }
+        inbuf.advance(pos);
+        if !close && inbuf.len() > srv.tun.query_buffer_limit.load(Relaxed) {
+            tracing::warn!(len = inbuf.len(), "closing client that exceeded the query buffer limit");
+            return "query buffer limit";
+        }
+        session.info.qbuf.store(inbuf.len() as u64, Relaxed);
+        if write_out(&mut stream, &mut out, stats).await.is_err() {
+            return "write error";
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return "closed by command or protocol error";
+        }
+    }
+}
+
+async fn write_out(stream: &mut TcpStream, out: &mut Reply, stats: &ThreadStats) -> std::io::Result<()> {
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&out.buf).await?;
+    bump(&stats.net_output_bytes, out.buf.len() as u64);
+    out.buf.clear();
+    // A huge reply (KEYS on a big database) must not pin its memory forever.
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf.shrink_to(64 * 1024);
+    }
+    Ok(())
+}
+
+/// CLIENT PAUSE: hold this client's command until the pause ends (WRITE pauses only
+/// hold commands that may write).
+async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
+    let spec = argv.first().and_then(|n| commands::lookup(n)).map(|(_, s)| s);
+    loop {
+        let until = srv.pause.until_ms.load(Relaxed);
+        let now = now_ms();
+        if until <= now {
+            return;
+        }
+        let is_write = spec.is_some_and(|s| s.has(flag::WRITE) || s.has(flag::MAY_REPLICATE));
+        let is_exempt = spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
+        if is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
+            return;
+        }
+        let wait = std::time::Duration::from_millis((until - now) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = srv.pause.unpaused.notified() => {}
+        }
+    }
+}

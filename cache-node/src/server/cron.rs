@@ -1,0 +1,44 @@
+//! Background work on its own thread, `hz` times a second: active expiry and idle
+//! client timeouts. It only takes one partition lock at a time, briefly.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use super::state::{Server, now_ms};
+use crate::store::expire;
+
+pub fn spawn(srv: Arc<Server>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("cron".into()).spawn(move || run(&srv))
+}
+
+fn run(srv: &Server) {
+    let mut cursor = expire::Cursor::default();
+    let mut last_idle_check = Instant::now();
+    while !srv.is_shutting_down() {
+        let hz = srv.tun.hz.load(Relaxed).clamp(1, 500);
+        let started = Instant::now();
+        let deleted = expire::cycle(&srv.keyspace, &mut cursor, now_ms());
+        srv.stats.expired_keys_active.fetch_add(deleted, Relaxed);
+        if last_idle_check.elapsed() >= Duration::from_secs(1) {
+            last_idle_check = Instant::now();
+            close_idle_clients(srv);
+        }
+        let period = Duration::from_millis(1000 / hz);
+        if let Some(rest) = period.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+}
+
+fn close_idle_clients(srv: &Server) {
+    let timeout = srv.tun.timeout_secs.load(Relaxed);
+    if timeout == 0 {
+        return;
+    }
+    let limit = now_ms() - (timeout as i64) * 1000;
+    let n = srv.clients.kill(|c| c.last_interaction_ms.load(Relaxed) < limit);
+    if n > 0 {
+        tracing::debug!(closed = n, "closed idle clients");
+    }
+}

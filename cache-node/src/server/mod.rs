@@ -1,0 +1,150 @@
+//! Listeners, worker threads, connections, the admin HTTP port and shutdown.
+
+pub mod admin;
+pub mod clients;
+pub mod connection;
+pub mod cron;
+pub mod listener;
+pub mod session;
+pub mod state;
+pub mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::commands::table;
+use crate::config::Config;
+use clients::ClientInfo;
+use state::Server;
+
+/// Runs a server with `config` until SIGTERM, SIGINT or SHUTDOWN.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    run_with_log_hook(config, Box::new(|_| {}))
+}
+
+/// As `run`, with the function that applies CONFIG SET loglevel.
+pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> anyhow::Result<()> {
+    let srv = Arc::new(Server::new(config));
+    *srv.log_level_hook.write() = Some(hook);
+    let (bind, port, backlog, admin_port) = {
+        let c = srv.config.read();
+        (c.bind(), c.port(), c.int("tcp-backlog") as i32, c.admin_port())
+    };
+    let default_bind = bind.join(" ") == "* -::*";
+    let listeners = if port == 0 && bind.is_empty() { Vec::new() } else { listener::bind_all(&bind, port, backlog)? };
+    if let Some(l) = listeners.first() {
+        srv.tcp_port.store(l.local_addr()?.port(), Relaxed);
+    }
+    listener::log_listening(&listeners);
+    let admin = if admin_port > 0 {
+        let host = admin_host(&bind);
+        let l = std::net::TcpListener::bind((host.as_str(), admin_port)).with_context(|| format!("cannot listen on admin port {host}:{admin_port}"))?;
+        l.set_nonblocking(true)?;
+        info!(address = %l.local_addr()?, "admin HTTP listening");
+        Some(l)
+    } else {
+        None
+    };
+    write_pidfile(&srv);
+
+    let mut senders = Vec::new();
+    for i in 0..srv.threads {
+        senders.push(spawn_worker(i, srv.clone())?);
+    }
+    let cron = cron::spawn(srv.clone())?;
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        for l in listeners {
+            let l = tokio::net::TcpListener::from_std(l)?;
+            tokio::spawn(listener::accept_loop(srv.clone(), l, senders.clone(), default_bind));
+        }
+        drop(senders);
+        if let Some(l) = admin {
+            tokio::spawn(admin::serve(srv.clone(), tokio::net::TcpListener::from_std(l)?));
+        }
+        wait_for_stop(&srv).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    srv.begin_shutdown();
+    // Give connections a moment to flush and unregister; never hang the exit.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !srv.clients.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = cron.join();
+    remove_pidfile(&srv);
+    info!("cache-node stopped");
+    Ok(())
+}
+
+fn admin_host(bind: &[String]) -> String {
+    let first = bind.iter().map(|b| b.trim_start_matches('-')).next().unwrap_or("*");
+    match first {
+        "*" => "0.0.0.0".into(),
+        "::*" => "::".into(),
+        other => other.into(),
+    }
+}
+
+/// Hands an accepted connection to a worker. Streams cross threads as std sockets: a
+/// tokio stream is tied to the runtime that registered it.
+pub type Handoff = mpsc::UnboundedSender<(std::net::TcpStream, Arc<ClientInfo>)>;
+
+/// Starts worker thread `i` with its own single-threaded runtime.
+fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<Handoff> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, Arc<ClientInfo>)>();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
+        let stats = srv.stats.register_thread(table::all().len());
+        rt.block_on(async move {
+            while let Some((s, info)) = rx.recv().await {
+                match TcpStream::from_std(s) {
+                    Ok(stream) => {
+                        tokio::spawn(connection::serve(srv.clone(), stream, info, stats.clone()));
+                    }
+                    Err(e) => {
+                        srv.clients.unregister(info.id);
+                        warn!(error = %e, "cannot register connection");
+                    }
+                }
+            }
+        });
+    })?;
+    Ok(tx)
+}
+
+async fn wait_for_stop(srv: &Server) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        srv.shutdown.notified().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received, shutting down"),
+        _ = int.recv() => info!("SIGINT received, shutting down"),
+        _ = srv.shutdown.notified() => {}
+    }
+}
+
+fn write_pidfile(srv: &Server) {
+    let path = srv.config.read().str("pidfile").to_string();
+    if !path.is_empty() {
+        if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
+            warn!(path, error = %e, "cannot write pidfile");
+        }
+    }
+}
+
+fn remove_pidfile(srv: &Server) {
+    let path = srv.config.read().str("pidfile").to_string();
+    if !path.is_empty() {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -1,0 +1,51 @@
+//! Per-connection state that commands read and change (selected database, protocol,
+//! authentication, reply mode) and what a command asks the connection to do next.
+
+use std::sync::Arc;
+
+use super::clients::ClientInfo;
+
+/// What the connection does after the current command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum After {
+    #[default]
+    Continue,
+    /// Send what is buffered, then close (QUIT).
+    Close,
+    /// Sleep this long before reading more (DEBUG SLEEP).
+    Sleep(std::time::Duration),
+}
+
+/// CLIENT REPLY modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub info: Arc<ClientInfo>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub after: After,
+}
+
+impl Session {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, std::sync::atomic::Ordering::Relaxed);
+    }
+}

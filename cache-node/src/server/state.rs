@@ -1,0 +1,131 @@
+//! State shared by every connection and background task.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use tokio::sync::Notify;
+
+use super::clients::Clients;
+use super::stats::Stats;
+use crate::config::Config;
+use crate::protocol::Limits;
+use crate::store::Keyspace;
+
+/// Current unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Copies of hot configuration values, read on every request without a lock.
+#[derive(Debug, Default)]
+pub struct Tunables {
+    pub max_bulk_len: AtomicUsize,
+    pub query_buffer_limit: AtomicUsize,
+    pub maxclients: AtomicUsize,
+    pub timeout_secs: AtomicU64,
+    pub tcp_keepalive_secs: AtomicU64,
+    pub hz: AtomicU64,
+    pub protected_mode: AtomicBool,
+    pub has_password: AtomicBool,
+    pub lazy_user_flush: AtomicBool,
+}
+
+impl Tunables {
+    pub fn load(&self, c: &Config) {
+        self.max_bulk_len.store(c.int("proto-max-bulk-len") as usize, Relaxed);
+        self.query_buffer_limit.store(c.int("client-query-buffer-limit") as usize, Relaxed);
+        self.maxclients.store(c.int("maxclients") as usize, Relaxed);
+        self.timeout_secs.store(c.int("timeout") as u64, Relaxed);
+        self.tcp_keepalive_secs.store(c.int("tcp-keepalive") as u64, Relaxed);
+        self.hz.store(c.int("hz").max(1) as u64, Relaxed);
+        self.protected_mode.store(c.bool("protected-mode"), Relaxed);
+        self.has_password.store(!c.str("requirepass").is_empty(), Relaxed);
+        self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { max_bulk_len: self.max_bulk_len.load(Relaxed), ..Limits::default() }
+    }
+}
+
+/// CLIENT PAUSE state.
+#[derive(Debug, Default)]
+pub struct Pause {
+    /// Unix ms until which clients are paused (0 = not paused).
+    pub until_ms: AtomicI64,
+    /// true: only write commands wait (PAUSE ... WRITE); false: all commands wait.
+    pub write_only: AtomicBool,
+    pub unpaused: Notify,
+}
+
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    pub tun: Tunables,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub pause: Pause,
+    pub started: Instant,
+    pub start_unix_ms: i64,
+    pub run_id: String,
+    pub threads: usize,
+    /// Port actually bound (differs from the config when it was 0).
+    pub tcp_port: AtomicU16,
+    pub shutting_down: AtomicBool,
+    pub shutdown: Notify,
+    /// Writes since start (INFO persistence rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
+    /// Applies a new log level at run time (set by main when logging is initialised).
+    pub log_level_hook: RwLock<Option<Box<dyn Fn(&str) + Send + Sync>>>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Self {
+        let tun = Tunables::default();
+        tun.load(&config);
+        let threads = config.threads();
+        let databases = config.int("databases").max(1) as usize;
+        Server {
+            keyspace: Keyspace::new(databases),
+            config: RwLock::new(config),
+            tun,
+            clients: Clients::default(),
+            stats: Stats::default(),
+            pause: Pause::default(),
+            started: Instant::now(),
+            start_unix_ms: now_ms(),
+            run_id: (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect(),
+            threads,
+            tcp_port: AtomicU16::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            dirty: AtomicU64::new(0),
+            log_level_hook: RwLock::new(None),
+        }
+    }
+
+    /// Asks every task to stop: listeners close, connections are shut down, and the
+    /// process exits once they are gone.
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Relaxed) {
+            self.shutdown.notify_waiters();
+            self.clients.kill(|_| true);
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Relaxed)
+    }
+
+    /// Re-reads the hot copies after CONFIG SET and applies side effects.
+    pub fn config_changed(&self, names: &[&str]) {
+        let cfg = self.config.read();
+        self.tun.load(&cfg);
+        if names.contains(&"loglevel") {
+            if let Some(hook) = self.log_level_hook.read().as_ref() {
+                hook(cfg.str("loglevel"));
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The keyspace: databases, partitions, entries, values and expiry. Knows nothing about
+//! any wire protocol.
+
+pub mod expire;
+pub mod glob;
+pub mod keyspace;
+mod node;
+pub mod partition;
+mod table;
+pub mod value;
+
+pub use keyspace::{Keyspace, Locked, PARTITIONS, PartGuard};
+pub use partition::{Partition, Ttl};
+pub use value::{Value, ValueRef};

@@ -1,0 +1,413 @@
+//! One partition of one database: a hash table of entries plus the index of entries
+//! that carry a TTL. A partition is only touched under its mutex (see keyspace.rs), so
+//! everything here is plain single-threaded code.
+
+use super::node::{INLINE_MAX, Node, Payload};
+use super::table::{Hasher, Table};
+use super::value::{Value, ValueRef};
+
+/// What a write does to the key's time to live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any TTL (plain SET).
+    Clear,
+    /// Keep the current TTL (KEEPTTL, APPEND, INCR, SETRANGE...).
+    Keep,
+    /// Expire at this unix time in milliseconds.
+    At(i64),
+}
+
+/// Counters kept under the partition lock (so they cost no atomic operations).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PartStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Partition {
+    table: Table,
+    /// Entries with a TTL, for active expiry sampling; each such node stores its index.
+    expires: Vec<Node>,
+    pub stats: PartStats,
+}
+
+/// LRU clock resolution is one second, 24 bits wide, as in Redis.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u64 & 0x00FF_FFFF) as u32
+}
+
+fn make_node(key: &[u8], value: Value, expire: Option<i64>, lru: u32) -> Node {
+    match value {
+        Value::Str(s) if s.len() <= INLINE_MAX => Node::new(key, Payload::Inline(&s), expire, lru),
+        other => Node::new(key, Payload::Boxed(Box::new(other)), expire, lru),
+    }
+}
+
+fn node_value<'a>(n: Node) -> ValueRef<'a> {
+    match n.inline_value() {
+        Some(s) => ValueRef::Str(s),
+        None => match n.boxed() {
+            Some(v) => ValueRef::from_value(v),
+            None => ValueRef::Str(b""),
+        },
+    }
+}
+
+impl Partition {
+    pub fn new(hasher: Hasher) -> Self {
+        Partition { table: Table::new(hasher), expires: Vec::new(), stats: PartStats::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The live node for `key`, deleting it first if its TTL has passed.
+    fn live(&mut self, key: &[u8], now: i64) -> Option<Node> {
+        let n = self.table.find(key)?;
+        if let Some(at) = n.expire() {
+            if at < now {
+                self.delete_node(key);
+                self.stats.expired += 1;
+                return None;
+            }
+        }
+        Some(n)
+    }
+
+    fn delete_node(&mut self, key: &[u8]) -> Option<Node> {
+        let n = self.table.remove(key)?;
+        if n.has_expire() {
+            self.unindex(n);
+        }
+        Some(n)
+    }
+
+    fn unindex(&mut self, n: Node) {
+        let pos = n.xpos();
+        self.expires.swap_remove(pos);
+        if let Some(moved) = self.expires.get(pos) {
+            moved.set_xpos(pos);
+        }
+    }
+
+    fn index(&mut self, n: Node) {
+        n.set_xpos(self.expires.len());
+        self.expires.push(n);
+    }
+
+    /// Puts `new` in the table in place of `old` (same key) and fixes the TTL index.
+    fn swap_node(&mut self, old: Node, new: Node) {
+        self.table.replace(new);
+        match (old.has_expire(), new.has_expire()) {
+            (true, true) => {
+                let pos = old.xpos();
+                new.set_xpos(pos);
+                self.expires[pos] = new;
+            }
+            (true, false) => self.unindex(old),
+            (false, true) => self.index(new),
+            (false, false) => {}
+        }
+    }
+
+    /// Read lookup: counts a keyspace hit or miss and touches the LRU clock.
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<ValueRef<'_>> {
+        match self.live(key, now) {
+            Some(n) => {
+                self.stats.hits += 1;
+                n.set_lru(lru_clock(now));
+                Some(node_value(n))
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Lookup without touching statistics or the LRU clock (TYPE, EXISTS, OBJECT...).
+    pub fn peek(&mut self, key: &[u8], now: i64) -> Option<ValueRef<'_>> {
+        self.live(key, now).map(node_value)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
+        self.live(key, now).is_some()
+    }
+
+    /// Seconds since the key was last accessed, by the LRU clock.
+    pub fn idle_secs(&mut self, key: &[u8], now: i64) -> Option<u64> {
+        let n = self.live(key, now)?;
+        let clock = lru_clock(now);
+        let lru = n.lru();
+        Some(if clock >= lru { u64::from(clock - lru) } else { u64::from(clock + 0x0100_0000 - lru) })
+    }
+
+    /// "embstr"/"int" for strings kept in the entry, "raw" for strings on the heap.
+    pub fn is_inline(&mut self, key: &[u8], now: i64) -> Option<bool> {
+        self.live(key, now).map(|n| n.inline_value().is_some())
+    }
+
+    /// Mutable access for in-place updates. A short string is moved to the heap first
+    /// (like Redis turning an embstr into a raw string when it is modified).
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        let n = self.live(key, now)?;
+        n.set_lru(lru_clock(now));
+        let n = match n.inline_value() {
+            Some(s) => {
+                let boxed = Node::new(key, Payload::Boxed(Box::new(Value::Str(s.to_vec()))), n.expire(), n.lru());
+                self.swap_node(n, boxed);
+                n.free();
+                boxed
+            }
+            None => n,
+        };
+        n.boxed_mut()
+    }
+
+    /// Stores `value` under `key`, replacing whatever was there. Returns true when the
+    /// key existed.
+    pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now: i64) -> bool {
+        let old = self.live(key, now);
+        let expire = match ttl {
+            Ttl::Clear => None,
+            Ttl::Keep => old.and_then(|o| o.expire()),
+            Ttl::At(at) => Some(at),
+        };
+        let node = make_node(key, value, expire, lru_clock(now));
+        match old {
+            Some(old) => {
+                self.swap_node(old, node);
+                old.free();
+                true
+            }
+            None => {
+                self.table.insert_new(node);
+                if node.has_expire() {
+                    self.index(node);
+                }
+                false
+            }
+        }
+    }
+
+    /// Stores a string without building an owned value first (the SET fast path).
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], ttl: Ttl, now: i64) -> bool {
+        if value.len() > INLINE_MAX {
+            return self.set(key, Value::Str(value.to_vec()), ttl, now);
+        }
+        let old = self.live(key, now);
+        let expire = match ttl {
+            Ttl::Clear => None,
+            Ttl::Keep => old.and_then(|o| o.expire()),
+            Ttl::At(at) => Some(at),
+        };
+        let node = Node::new(key, Payload::Inline(value), expire, lru_clock(now));
+        match old {
+            Some(old) => {
+                self.swap_node(old, node);
+                old.free();
+                true
+            }
+            None => {
+                self.table.insert_new(node);
+                if node.has_expire() {
+                    self.index(node);
+                }
+                false
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8], now: i64) -> bool {
+        match self.live(key, now) {
+            Some(_) => {
+                if let Some(n) = self.delete_node(key) {
+                    n.free();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the key and returns its value and expiry time.
+    pub fn take(&mut self, key: &[u8], now: i64) -> Option<(Value, Option<i64>)> {
+        self.live(key, now)?;
+        let n = self.delete_node(key)?;
+        let at = n.expire();
+        Some((n.into_value(), at))
+    }
+
+    /// `None` when the key does not exist, `Some(None)` when it has no TTL.
+    pub fn expire_at(&mut self, key: &[u8], now: i64) -> Option<Option<i64>> {
+        self.live(key, now).map(|n| n.expire())
+    }
+
+    /// Sets or clears the TTL of an existing key. Returns false when the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
+        let Some(n) = self.live(key, now) else { return false };
+        match (n.has_expire(), at) {
+            (true, Some(at)) => n.set_expire_in_place(at),
+            (false, None) => {}
+            (_, at) => {
+                let payload = match n.inline_value() {
+                    Some(s) => Payload::Inline(s),
+                    None => Payload::Boxed(Box::new(n.boxed().cloned().unwrap_or(Value::Str(Vec::new())))),
+                };
+                let new = Node::new(key, payload, at, n.lru());
+                self.swap_node(n, new);
+                n.free();
+            }
+        }
+        true
+    }
+
+    /// Deletes every key; returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.table.len();
+        self.expires.clear();
+        self.table.drain(Node::free);
+        n
+    }
+
+    /// One step of a SCAN over this partition (see Table::scan_step). Expired keys are
+    /// skipped, not deleted, so a scan never mutates what it iterates.
+    pub fn scan_step(&self, cursor: u64, now: i64, mut f: impl FnMut(&[u8], ValueRef<'_>)) -> u64 {
+        self.table.scan_step(cursor, |n| {
+            if n.expire().is_none_or(|at| at >= now) {
+                f(n.key(), node_value(n));
+            }
+        })
+    }
+
+    pub fn for_each(&self, now: i64, mut f: impl FnMut(&[u8], ValueRef<'_>, Option<i64>)) {
+        self.table.for_each(|n| {
+            let at = n.expire();
+            if at.is_none_or(|at| at >= now) {
+                f(n.key(), node_value(n), at);
+            }
+        })
+    }
+
+    /// A random live key, deleting expired ones met on the way (bounded attempts).
+    pub fn random_key(&mut self, now: i64) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            let n = self.table.random()?;
+            match n.expire() {
+                Some(at) if at < now => {
+                    let key = n.key().to_vec();
+                    self.delete_node(&key).map(Node::free);
+                    self.stats.expired += 1;
+                }
+                _ => return Some(n.key().to_vec()),
+            }
+        }
+        None
+    }
+
+    /// Active expiry: checks up to `samples` random keys that have a TTL and deletes
+    /// the expired ones. Returns (checked, expired).
+    pub fn expire_sample(&mut self, samples: usize, now: i64) -> (usize, usize) {
+        let mut checked = 0;
+        let mut expired = 0;
+        while checked < samples && !self.expires.is_empty() {
+            let n = self.expires[fastrand::usize(..self.expires.len())];
+            checked += 1;
+            if n.expire().is_some_and(|at| at < now) {
+                let key = n.key().to_vec();
+                if let Some(n) = self.delete_node(&key) {
+                    n.free();
+                }
+                expired += 1;
+            }
+        }
+        self.stats.expired += expired as u64;
+        (checked, expired)
+    }
+
+    /// Estimated heap bytes of entries and buckets (value contents of heap values excluded).
+    pub fn bucket_bytes(&self) -> usize {
+        self.table.bucket_bytes() + self.expires.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> Partition {
+        Partition::new(Hasher::with_seed(7))
+    }
+
+    fn s(v: Option<ValueRef<'_>>) -> Option<Vec<u8>> {
+        match v {
+            Some(ValueRef::Str(s)) => Some(s.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn set_get_ttl_and_lazy_expiry() {
+        let mut p = p();
+        assert!(!p.set_str(b"a", b"1", Ttl::At(100), 0));
+        assert_eq!(s(p.get(b"a", 50)), Some(b"1".to_vec()));
+        assert_eq!(p.expire_at(b"a", 50), Some(Some(100)));
+        assert_eq!(s(p.get(b"a", 100)), Some(b"1".to_vec()), "expires strictly after its time");
+        assert_eq!(s(p.get(b"a", 101)), None);
+        assert_eq!(p.len(), 0);
+        assert_eq!(p.expires_len(), 0);
+        assert_eq!(p.stats.expired, 1);
+    }
+
+    #[test]
+    fn keep_ttl_and_ttl_changes_keep_index_consistent() {
+        let mut p = p();
+        for i in 0..100 {
+            p.set_str(format!("k{i}").as_bytes(), b"v", Ttl::At(1000 + i), 0);
+        }
+        p.set_str(b"k5", b"w", Ttl::Keep, 0);
+        assert_eq!(p.expire_at(b"k5", 0), Some(Some(1005)));
+        p.set_str(b"k6", b"w", Ttl::Clear, 0);
+        assert_eq!(p.expire_at(b"k6", 0), Some(None));
+        assert!(p.set_expire(b"k7", None, 0));
+        assert!(p.set_expire(b"k6", Some(5), 0));
+        let long = vec![b'x'; 100];
+        p.set(b"k8", Value::Str(long.clone()), Ttl::Keep, 0);
+        if let Some(Value::Str(v)) = p.get_mut(b"k9", 0) {
+            v.extend_from_slice(b"more");
+        }
+        assert_eq!(p.expires_len(), 99);
+        // every indexed node knows its own position
+        for (i, n) in p.expires.iter().enumerate() {
+            assert_eq!(n.xpos(), i);
+        }
+        assert_eq!(s(p.get(b"k9", 0)), Some(b"vmore".to_vec()));
+        assert_eq!(p.expire_at(b"k9", 0), Some(Some(1009)));
+        let (checked, expired) = p.expire_sample(1000, 1_000_000);
+        assert!(checked >= 99 && expired == 99);
+        assert_eq!(p.len(), 1);
+        assert!(p.contains(b"k7", 0));
+    }
+
+    #[test]
+    fn take_and_clear() {
+        let mut p = p();
+        p.set_str(b"x", b"y", Ttl::At(9), 0);
+        assert_eq!(p.take(b"x", 0), Some((Value::Str(b"y".to_vec()), Some(9))));
+        assert!(p.take(b"x", 0).is_none());
+        p.set_str(b"x", b"y", Ttl::At(9), 0);
+        p.set_str(b"z", b"y", Ttl::Clear, 0);
+        assert_eq!(p.clear(), 2);
+        assert!(p.is_empty() && p.expires_len() == 0);
+    }
+}

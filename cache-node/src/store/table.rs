@@ -1,0 +1,289 @@
+//! Chained hash table of `Node`s with power-of-two bucket counts, like Redis's dict.
+//!
+//! Why not a general-purpose map: SCAN must return every key present for the whole
+//! scan even while the table grows or shrinks, which the reverse-binary cursor over
+//! power-of-two chained buckets guarantees; eviction and active expiry need random
+//! sampling; and one pointer per bucket keeps memory per key low.
+
+use std::hash::BuildHasher;
+
+use super::node::Node;
+
+pub type Hasher = foldhash::fast::FixedState;
+
+const MIN_BUCKETS: usize = 4;
+
+pub struct Table {
+    buckets: Box<[Option<Node>]>,
+    len: usize,
+    hasher: Hasher,
+}
+
+impl Table {
+    pub fn new(hasher: Hasher) -> Self {
+        Table { buckets: vec![None; MIN_BUCKETS].into_boxed_slice(), len: 0, hasher }
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    fn index(&self, hash: u64) -> usize {
+        hash as usize & (self.buckets.len() - 1)
+    }
+
+    pub fn find(&self, key: &[u8]) -> Option<Node> {
+        let mut cur = self.buckets[self.index(self.hash(key))];
+        while let Some(n) = cur {
+            if n.key() == key {
+                return Some(n);
+            }
+            cur = n.next();
+        }
+        None
+    }
+
+    /// The link (bucket slot or a node's next field) that points at `key`'s node.
+    fn find_link(&mut self, key: &[u8]) -> Option<*mut Option<Node>> {
+        let i = self.index(self.hash(key));
+        let mut link: *mut Option<Node> = &mut self.buckets[i];
+        // SAFETY: every link is either a bucket slot of this table or the next field of
+        // a live node in it.
+        unsafe {
+            while let Some(n) = *link {
+                if n.key() == key {
+                    return Some(link);
+                }
+                link = n.next_link();
+            }
+        }
+        None
+    }
+
+    /// Adds a node whose key is known to be absent.
+    pub fn insert_new(&mut self, node: Node) {
+        if self.len >= self.buckets.len() {
+            self.resize(self.buckets.len() * 2);
+        }
+        let i = self.index(self.hash(node.key()));
+        node.set_next(self.buckets[i]);
+        self.buckets[i] = Some(node);
+        self.len += 1;
+    }
+
+    /// Puts `new` (same key) in place of the existing node, which is returned.
+    pub fn replace(&mut self, new: Node) -> Option<Node> {
+        let link = self.find_link(new.key())?;
+        // SAFETY: link points at a live link of this table.
+        unsafe {
+            let old = (*link)?;
+            new.set_next(old.next());
+            *link = Some(new);
+            Some(old)
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Node> {
+        let link = self.find_link(key)?;
+        // SAFETY: as in replace.
+        let old = unsafe {
+            let old = (*link)?;
+            *link = old.next();
+            old
+        };
+        self.len -= 1;
+        if self.buckets.len() > MIN_BUCKETS && self.len * 8 < self.buckets.len() {
+            self.resize((self.len * 2).next_power_of_two().max(MIN_BUCKETS));
+        }
+        Some(old)
+    }
+
+    fn resize(&mut self, size: usize) {
+        let old = std::mem::replace(&mut self.buckets, vec![None; size].into_boxed_slice());
+        for mut cur in old.iter().copied() {
+            while let Some(n) = cur {
+                cur = n.next();
+                let i = self.index(self.hash(n.key()));
+                n.set_next(self.buckets[i]);
+                self.buckets[i] = Some(n);
+            }
+        }
+    }
+
+    /// Removes every node, handing each to `f`, and shrinks to the minimum size.
+    pub fn drain(&mut self, mut f: impl FnMut(Node)) {
+        let old = std::mem::replace(&mut self.buckets, vec![None; MIN_BUCKETS].into_boxed_slice());
+        self.len = 0;
+        for mut cur in old.iter().copied() {
+            while let Some(n) = cur {
+                cur = n.next();
+                f(n);
+            }
+        }
+    }
+
+    /// Visits every node of the bucket at `cursor` and returns the next cursor (0 when
+    /// the scan is complete). Redis's reverse-binary increment: a key present for the
+    /// whole scan is visited at least once even if the table is resized between calls.
+    pub fn scan_step(&self, cursor: u64, mut f: impl FnMut(Node)) -> u64 {
+        let mask = (self.buckets.len() - 1) as u64;
+        let mut cur = self.buckets[(cursor & mask) as usize];
+        while let Some(n) = cur {
+            cur = n.next();
+            f(n);
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        v
+    }
+
+    pub fn for_each(&self, mut f: impl FnMut(Node)) {
+        for mut cur in self.buckets.iter().copied() {
+            while let Some(n) = cur {
+                cur = n.next();
+                f(n);
+            }
+        }
+    }
+
+    /// A uniformly chosen bucket's random node (close to fair for chains of similar length).
+    pub fn random(&self) -> Option<Node> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.buckets.len() - 1;
+        let mut start = fastrand::usize(..) & mask;
+        for _ in 0..64 {
+            if self.buckets[start].is_some() {
+                break;
+            }
+            start = fastrand::usize(..) & mask;
+        }
+        // Fall back to a linear probe from the last random bucket; the table is never
+        // emptier than 1/8 full, so this is rare.
+        let mut i = start;
+        loop {
+            if let Some(head) = self.buckets[i] {
+                let mut chain = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    chain += 1;
+                    cur = n.next();
+                }
+                let mut pick = fastrand::usize(..chain);
+                let mut cur = head;
+                while pick > 0 {
+                    cur = cur.next()?;
+                    pick -= 1;
+                }
+                return Some(cur);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Bytes used by the bucket array.
+    pub fn bucket_bytes(&self) -> usize {
+        self.buckets.len() * std::mem::size_of::<Option<Node>>()
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        self.drain(Node::free);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::node::Payload;
+    use std::collections::HashSet;
+
+    fn table() -> Table {
+        Table::new(Hasher::with_seed(1))
+    }
+
+    fn add(t: &mut Table, k: &str) {
+        t.insert_new(Node::new(k.as_bytes(), Payload::Inline(b"v"), None, 0));
+    }
+
+    #[test]
+    fn insert_find_remove_grow_shrink() {
+        let mut t = table();
+        for i in 0..1000 {
+            add(&mut t, &format!("k{i}"));
+        }
+        assert_eq!(t.len(), 1000);
+        assert!(t.buckets() >= 1000);
+        for i in 0..1000 {
+            assert!(t.find(format!("k{i}").as_bytes()).is_some());
+        }
+        for i in 0..990 {
+            t.remove(format!("k{i}").as_bytes()).map(Node::free);
+        }
+        assert_eq!(t.len(), 10);
+        assert!(t.buckets() <= 64, "shrunk to {}", t.buckets());
+        assert!(t.find(b"k995").is_some() && t.find(b"k5").is_none());
+    }
+
+    #[test]
+    fn scan_survives_resizes() {
+        let mut t = table();
+        for i in 0..500 {
+            add(&mut t, &format!("stable{i}"));
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = t.scan_step(cursor, |n| {
+                seen.insert(n.key().to_vec());
+            });
+            step += 1;
+            // grow, then shrink, in the middle of the scan
+            if step == 50 {
+                for i in 0..5000 {
+                    add(&mut t, &format!("tmp{i}"));
+                }
+            }
+            if step == 3000 {
+                for i in 0..5000 {
+                    t.remove(format!("tmp{i}").as_bytes()).map(Node::free);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+        }
+    }
+
+    #[test]
+    fn random_returns_members() {
+        let mut t = table();
+        assert!(t.random().is_none());
+        for i in 0..100 {
+            add(&mut t, &format!("r{i}"));
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            seen.insert(t.random().map(|n| n.key().to_vec()));
+        }
+        assert!(seen.len() > 90);
+    }
+}

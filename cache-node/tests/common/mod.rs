@@ -1,0 +1,216 @@
+//! Test harness: starts the real `cache-node` binary on a free loopback port and gives
+//! tests clients for it (the `redis` crate, raw sockets, `redis-cli`). Every wait is
+//! bounded; the process is killed when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Node {
+    child: Child,
+    pub port: u16,
+    pub admin_port: u16,
+    /// Log lines printed so far are collected here by a reader thread.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cache-node")
+}
+
+/// A port that was free a moment ago (for ports that cannot be 0, like the admin port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+impl Node {
+    /// Starts a node with `--bind 127.0.0.1 --port 0 --admin-port <free>` plus `extra`.
+    pub fn start(extra: &[&str]) -> Node {
+        let admin_port = free_port();
+        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--port".into(), "0".into(), "--admin-port".into(), admin_port.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_args(&args, admin_port)
+    }
+
+    /// Starts with exactly these arguments; `admin_port` is only recorded.
+    pub fn start_args(args: &[String], admin_port: u16) -> Node {
+        let mut child = Command::new(bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cache-node");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<u16>();
+        for pipe in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split("listening for RESP clients address=").nth(1) {
+                        if let Some(port) = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
+                            let _ = tx.send(port);
+                        }
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("cache-node did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        let node = Node { child, port, admin_port, log };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = s.read(&mut buf) {
+                        if n > 0 {
+                            return;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("cache-node on port {} never answered", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A RESP2 connection with the `redis` crate.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url()).expect("client").get_connection_with_timeout(Duration::from_secs(5)).expect("connect")
+    }
+
+    /// A RESP3 connection with the `redis` crate.
+    pub fn client3(&self) -> redis::Connection {
+        redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("client").get_connection_with_timeout(Duration::from_secs(5)).expect("connect")
+    }
+
+    /// A raw socket with a 5 s read timeout.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_nodelay(true).expect("nodelay");
+        Raw(s)
+    }
+
+    /// Runs `redis-cli -p PORT args...` and returns its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.wait_exit(Duration::from_secs(10))
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Raw(pub TcpStream);
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.0.write_all(bytes).expect("write");
+    }
+
+    /// Reads until exactly `want.len()` bytes arrived (or 5 s passed) and returns them.
+    pub fn read_exact_len(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
+            match self.0.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(_) => break,
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+
+    /// Sends `req` and asserts the reply is exactly `want`.
+    pub fn roundtrip(&mut self, req: &[u8], want: &[u8]) {
+        self.send(req);
+        let got = self.read_exact_len(want.len());
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "reply to {:?}", String::from_utf8_lossy(req));
+    }
+
+    /// True when the server closed the connection (read returns EOF within 5 s).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 256];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        }
+    }
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
