@@ -5,7 +5,9 @@
 pub mod args;
 pub mod bitmaps;
 pub mod client;
+pub mod command;
 pub mod connection;
+pub mod db;
 pub mod error;
 pub mod expire;
 pub mod info;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{bitmaps, client, connection, expire, info, keys, server_cmds, strings};
+use super::{bitmaps, client, command, connection, db, expire, info, keys, server_cmds, strings};
 
 struct Table {
     list: Vec<&'static CommandSpec>,
@@ -19,6 +19,8 @@ fn table() -> &'static Table {
             connection::COMMANDS,
             server_cmds::COMMANDS,
             client::COMMANDS,
+            command::COMMANDS,
+            db::COMMANDS,
             info::COMMANDS,
             strings::COMMANDS,
             bitmaps::COMMANDS,

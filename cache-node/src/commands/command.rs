@@ -1,0 +1,5 @@
+//! command commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! db commands.
+
+use super::spec::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
