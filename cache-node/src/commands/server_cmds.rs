@@ -43,7 +43,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         Ok(())
     } else if args::is(sub, "set") {
-        if argv.len() < 4 || argv.len() % 2 != 0 {
+        if argv.len() < 4 || !argv.len().is_multiple_of(2) {
             return Err(CmdError::WrongArity("config|set".into()));
         }
         let pairs: Vec<(String, String)> = argv[2..].chunks(2).map(|c| (args::text(c[0]), args::text(c[1]))).collect();

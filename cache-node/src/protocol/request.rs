@@ -109,11 +109,7 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    if neg {
-        if v > i64::MAX as u64 + 1 { None } else { Some((v as i128).wrapping_neg() as i64) }
-    } else {
-        i64::try_from(v).ok()
-    }
+    if neg { if v > i64::MAX as u64 + 1 { None } else { Some((v as i128).wrapping_neg() as i64) } } else { i64::try_from(v).ok() }
 }
 
 fn parse_multibulk(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>) -> Result<Option<Request>, ParseError> {
@@ -187,7 +183,9 @@ fn parse_inline(buf: &[u8], limits: &Limits) -> Result<Option<Request>, ParseErr
 mod tests {
     use super::*;
 
-    fn parse_all(buf: &[u8]) -> Result<Option<(usize, Vec<Vec<u8>>)>, ParseError> {
+    type Parsed = Option<(usize, Vec<Vec<u8>>)>;
+
+    fn parse_all(buf: &[u8]) -> Result<Parsed, ParseError> {
         let mut spans = Vec::new();
         Ok(parse_request(buf, &Limits::default(), &mut spans)?.map(|r| match r {
             Request::Multibulk { consumed } => (consumed, spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect()),

@@ -8,7 +8,7 @@ use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tracing::{debug, info_span, Instrument};
+use tracing::{Instrument, debug, info_span};
 
 use super::clients::ClientInfo;
 use super::session::{After, ReplyMode, Session};

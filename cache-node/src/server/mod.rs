@@ -135,10 +135,10 @@ async fn wait_for_stop(srv: &Server) {
 
 fn write_pidfile(srv: &Server) {
     let path = srv.config.read().str("pidfile").to_string();
-    if !path.is_empty() {
-        if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
-            warn!(path, error = %e, "cannot write pidfile");
-        }
+    if !path.is_empty()
+        && let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id()))
+    {
+        warn!(path, error = %e, "cannot write pidfile");
     }
 }
 

@@ -77,7 +77,7 @@ pub struct Server {
     /// Writes since start (INFO persistence rdb_changes_since_last_save).
     pub dirty: AtomicU64,
     /// Applies a new log level at run time (set by main when logging is initialised).
-    pub log_level_hook: RwLock<Option<Box<dyn Fn(&str) + Send + Sync>>>,
+    pub log_level_hook: RwLock<Option<crate::logging::LevelHook>>,
 }
 
 impl Server {
@@ -122,10 +122,10 @@ impl Server {
     pub fn config_changed(&self, names: &[&str]) {
         let cfg = self.config.read();
         self.tun.load(&cfg);
-        if names.contains(&"loglevel") {
-            if let Some(hook) = self.log_level_hook.read().as_ref() {
-                hook(cfg.str("loglevel"));
-            }
+        if names.contains(&"loglevel")
+            && let Some(hook) = self.log_level_hook.read().as_ref()
+        {
+            hook(cfg.str("loglevel"));
         }
     }
 }

@@ -27,12 +27,12 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((hit, next)) = class(pattern, p, s[i], nocase) {
-                        if hit {
-                            p = next;
-                            i += 1;
-                            continue;
-                        }
+                    if let Some((hit, next)) = class(pattern, p, s[i], nocase)
+                        && hit
+                    {
+                        p = next;
+                        i += 1;
+                        continue;
                     }
                 }
                 b'\\' if p + 1 < pattern.len() => {

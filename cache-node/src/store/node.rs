@@ -224,9 +224,26 @@ impl Node {
         self.payload_off() + payload
     }
 
-    /// Bytes of heap this entry uses, excluding a boxed value's own contents.
-    pub fn alloc_size(self) -> usize {
-        self.size()
+    /// A new entry with this key and value but a different TTL. A boxed value is
+    /// shared, not copied: the caller must then free this node with `release_shell`,
+    /// which leaves the box to the new entry.
+    pub fn reshape(self, expire: Option<i64>) -> Node {
+        match (self.inline_value(), self.boxed_ptr()) {
+            (Some(s), _) => Node::new(self.key(), Payload::Inline(s), expire, self.lru()),
+            (None, Some(p)) => {
+                // SAFETY: the box is now referenced by two nodes until release_shell
+                // frees this one without dropping it; it is dropped exactly once.
+                let b = unsafe { Box::from_raw(p) };
+                Node::new(self.key(), Payload::Boxed(b), expire, self.lru())
+            }
+            (None, None) => Node::new(self.key(), Payload::Inline(b""), expire, self.lru()),
+        }
+    }
+
+    /// Frees this entry's allocation without dropping its boxed value (see `reshape`).
+    pub fn release_shell(self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.raw(), layout(self.size())) };
     }
 
     /// Frees the node, dropping a boxed value.
@@ -274,7 +291,7 @@ mod tests {
         assert_eq!(n.inline_value(), Some(&b"value"[..]));
         assert_eq!(n.expire(), None);
         assert_eq!(n.lru(), 7);
-        assert_eq!(n.alloc_size(), 16 + 3 + 1 + 5);
+        assert_eq!(n.size(), 16 + 3 + 1 + 5);
         n.free();
 
         let n = Node::new(b"k", Payload::Inline(b""), Some(-5), 0);
@@ -291,6 +308,12 @@ mod tests {
             v.push(b'y');
         }
         assert_eq!(n.key(), b"");
+        let m = n.reshape(None);
+        n.release_shell();
+        assert_eq!((m.key(), m.expire()), (&b""[..], None));
+        let n = m.reshape(Some(5));
+        m.release_shell();
+        assert_eq!(n.expire(), Some(5));
         let Value::Str(v) = n.into_value();
         assert_eq!(v.len(), 1001);
     }

@@ -74,12 +74,12 @@ impl Partition {
     /// The live node for `key`, deleting it first if its TTL has passed.
     fn live(&mut self, key: &[u8], now: i64) -> Option<Node> {
         let n = self.table.find(key)?;
-        if let Some(at) = n.expire() {
-            if at < now {
-                self.delete_node(key);
-                self.stats.expired += 1;
-                return None;
-            }
+        if let Some(at) = n.expire()
+            && at < now
+        {
+            self.delete_node(key);
+            self.stats.expired += 1;
+            return None;
         }
         Some(n)
     }
@@ -260,13 +260,11 @@ impl Partition {
             (true, Some(at)) => n.set_expire_in_place(at),
             (false, None) => {}
             (_, at) => {
-                let payload = match n.inline_value() {
-                    Some(s) => Payload::Inline(s),
-                    None => Payload::Boxed(Box::new(n.boxed().cloned().unwrap_or(Value::Str(Vec::new())))),
-                };
-                let new = Node::new(key, payload, at, n.lru());
+                // Adding or removing the TTL changes the entry's size: rebuild it,
+                // moving (not copying) a heap value.
+                let new = n.reshape(at);
                 self.swap_node(n, new);
-                n.free();
+                n.release_shell();
             }
         }
         true
@@ -306,7 +304,9 @@ impl Partition {
             match n.expire() {
                 Some(at) if at < now => {
                     let key = n.key().to_vec();
-                    self.delete_node(&key).map(Node::free);
+                    if let Some(a) = self.delete_node(&key) {
+                        Node::free(a)
+                    }
                     self.stats.expired += 1;
                 }
                 _ => return Some(n.key().to_vec()),

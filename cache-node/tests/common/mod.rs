@@ -1,7 +1,7 @@
 //! Test harness: starts the real `cache-node` binary on a free loopback port and gives
 //! tests clients for it (the `redis` crate, raw sockets, `redis-cli`). Every wait is
 //! bounded; the process is killed when the handle drops.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -47,10 +47,10 @@ impl Node {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("listening for RESP clients address=").nth(1) {
-                        if let Some(port) = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
-                            let _ = tx.send(port);
-                        }
+                    if let Some(rest) = line.split("listening for RESP clients address=").nth(1)
+                        && let Some(port) = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok())
+                    {
+                        let _ = tx.send(port);
                     }
                     log.lock().unwrap().push(line);
                 }
@@ -75,10 +75,10 @@ impl Node {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
                 if s.write_all(b"PING\r\n").is_ok() {
                     let mut buf = [0u8; 64];
-                    if let Ok(n) = s.read(&mut buf) {
-                        if n > 0 {
-                            return;
-                        }
+                    if let Ok(n) = s.read(&mut buf)
+                        && n > 0
+                    {
+                        return;
                     }
                 }
             }
@@ -111,7 +111,8 @@ impl Node {
 
     /// Runs `redis-cli -p PORT args...` and returns its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
+        let out =
+            Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
