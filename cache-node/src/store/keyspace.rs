@@ -14,11 +14,15 @@ use smallvec::SmallVec;
 
 use super::partition::Partition;
 use super::table::Hasher;
+use super::value::ValueRef;
 
 /// Partitions per database. A power of two; 64 keeps lock collisions between a handful
 /// of worker threads rare while costing little memory per empty database.
 pub const PARTITIONS: usize = 64;
 const PART_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
+/// Low bits of a SCAN cursor that hold the partition index.
+const PART_BITS: u32 = PARTITIONS.trailing_zeros();
+const PART_MASK: u64 = PARTITIONS as u64 - 1;
 
 /// Pads a partition lock to its own cache line so neighbours do not false-share.
 #[repr(align(64))]
@@ -100,6 +104,81 @@ impl Keyspace {
     pub fn sum_db(&self, db: usize, f: impl Fn(&Partition) -> usize) -> usize {
         (0..PARTITIONS).map(|p| f(&self.slot(db, p).lock())).sum()
     }
+
+    /// One SCAN call over database `db`: visits live keys from `cursor` on until about
+    /// `count` were seen (`count` is a hint, as in Redis) and returns the next cursor, 0
+    /// when the scan is complete.
+    ///
+    /// The cursor is `inner << 6 | partition`: partitions are walked in order, each with
+    /// its table's reverse-binary cursor (`Partition::scan_step`), one partition lock at
+    /// a time. A key lives in a fixed partition, so a key present for the whole scan is
+    /// returned at least once however the tables grow or shrink between calls.
+    pub fn scan(&self, db: usize, cursor: u64, count: usize, now: i64, mut f: impl FnMut(&[u8], ValueRef<'_>)) -> u64 {
+        let mut part = (cursor & PART_MASK) as usize;
+        let mut inner = cursor >> PART_BITS;
+        let mut seen = 0usize;
+        // Bounds the work of one call when few buckets hold keys (Redis: count * 10).
+        let mut steps = count.max(1).saturating_mul(10);
+        loop {
+            {
+                let p = self.lock_part(db, part);
+                if p.is_empty() {
+                    // Nothing here can be "present for the whole scan"; skipping costs no step.
+                    inner = 0;
+                } else {
+                    loop {
+                        inner = p.scan_step(inner, now, |k, v| {
+                            seen += 1;
+                            f(k, v);
+                        });
+                        steps -= 1;
+                        if inner == 0 || seen >= count || steps == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+            if inner == 0 {
+                part += 1;
+                if part == PARTITIONS {
+                    return 0;
+                }
+            }
+            if seen >= count || steps == 0 {
+                // `inner` is below the bucket count of a table, so the shift cannot overflow.
+                return inner << PART_BITS | part as u64;
+            }
+        }
+    }
+
+    /// A random live key of database `db` (None when it has none), choosing the
+    /// partition in proportion to its size so every key has about the same chance.
+    pub fn random_key(&self, db: usize, now: i64) -> Option<Vec<u8>> {
+        // Each failed attempt deleted expired keys it met, so retries make progress.
+        for _ in 0..100 {
+            let mut sizes = [0usize; PARTITIONS];
+            for (p, size) in sizes.iter_mut().enumerate() {
+                *size = self.lock_part(db, p).len();
+            }
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = fastrand::usize(..total);
+            let part = sizes.iter().position(|&n| {
+                if pick < n {
+                    true
+                } else {
+                    pick -= n;
+                    false
+                }
+            })?;
+            if let Some(k) = self.lock_part(db, part).random_key(now) {
+                return Some(k);
+            }
+        }
+        None
+    }
 }
 
 /// A set of held partition locks, sorted by (database, partition).
@@ -120,6 +199,21 @@ impl<'a> Locked<'a> {
     /// Every locked partition, in lock order.
     pub fn parts(&mut self) -> impl Iterator<Item = (usize, &mut Partition)> {
         self.guards.iter_mut().map(|((db, _), g)| (*db, &mut **g))
+    }
+
+    /// Empties every locked partition, keeping its statistics, and returns the old
+    /// contents so the caller can free them after releasing the locks (FLUSHDB,
+    /// FLUSHALL): other clients never wait for the memory to be freed.
+    pub fn take_parts(&mut self) -> Vec<Partition> {
+        let hasher = self.ks.hasher;
+        self.guards
+            .iter_mut()
+            .map(|(_, g)| {
+                let mut fresh = Partition::new(hasher);
+                fresh.stats = g.stats;
+                std::mem::replace(&mut **g, fresh)
+            })
+            .collect()
     }
 
     /// Exchanges the contents of two databases. Both must be fully locked (lock_all).
@@ -157,6 +251,92 @@ mod tests {
         assert_eq!(ks.sum_db(0, |p| p.len()), 0);
         assert_eq!(ks.sum_db(1, |p| p.len()), 2);
         assert!(ks.lock(1, b"a").contains(b"a", 0));
+    }
+
+    fn put(ks: &Keyspace, db: usize, k: &str, ttl: Ttl) {
+        ks.lock(db, k.as_bytes()).set_str(k.as_bytes(), b"v", ttl, 0);
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_while_tables_resize() {
+        let ks = Keyspace::new(1);
+        for i in 0..2000 {
+            put(&ks, 0, &format!("stable{i}"), Ttl::Clear);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut calls) = (0, 0);
+        loop {
+            cursor = ks.scan(0, cursor, 10, 0, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            calls += 1;
+            // Grow every table, then shrink them again, between calls.
+            if calls == 20 {
+                (0..20_000).for_each(|i| put(&ks, 0, &format!("tmp{i}"), Ttl::Clear));
+            }
+            if calls == 400 {
+                (0..20_000).for_each(|i| assert!(ks.lock(0, format!("tmp{i}").as_bytes()).remove(format!("tmp{i}").as_bytes(), 0)));
+            }
+            if cursor == 0 {
+                break;
+            }
+            assert!(calls < 100_000, "scan does not terminate");
+        }
+        for i in 0..2000 {
+            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+        }
+    }
+
+    #[test]
+    fn scan_count_hint_empty_db_and_expired_keys() {
+        let ks = Keyspace::new(2);
+        assert_eq!(ks.scan(0, 0, 10, 0, |_, _| panic!("empty db")), 0, "an empty db completes in one call");
+        for i in 0..100 {
+            put(&ks, 1, &format!("k{i}"), if i < 50 { Ttl::At(10) } else { Ttl::Clear });
+        }
+        let mut n = 0;
+        let next = ks.scan(1, 0, 1000, 100, |_, _| n += 1);
+        assert_eq!((next, n), (0, 50), "expired keys are skipped");
+        let mut n = 0;
+        let next = ks.scan(1, 0, 5, 100, |_, _| n += 1);
+        assert!(next != 0 && (5..50).contains(&n), "count is a hint: {n}");
+        // Any cursor value is accepted, including ones from a larger table.
+        ks.scan(1, u64::MAX, 10, 100, |_, _| {});
+        assert_eq!(ks.sum_db(1, |p| p.len()), 100, "scan never deletes");
+    }
+
+    #[test]
+    fn random_key_skips_and_reclaims_expired_keys() {
+        let ks = Keyspace::new(1);
+        assert_eq!(ks.random_key(0, 0), None);
+        for i in 0..300 {
+            put(&ks, 0, &format!("x{i}"), Ttl::At(10));
+        }
+        put(&ks, 0, "live", Ttl::Clear);
+        assert_eq!(ks.random_key(0, 100), Some(b"live".to_vec()));
+        for i in 0..300 {
+            put(&ks, 0, &format!("x{i}"), Ttl::At(10));
+        }
+        ks.lock(0, b"live").remove(b"live", 0);
+        assert_eq!(ks.random_key(0, 100), None);
+    }
+
+    #[test]
+    fn take_parts_empties_and_keeps_stats() {
+        let ks = Keyspace::new(2);
+        for i in 0..100 {
+            put(&ks, 0, &format!("a{i}"), Ttl::At(1000));
+            put(&ks, 1, &format!("b{i}"), Ttl::Clear);
+        }
+        ks.lock(0, b"a1").get(b"a1", 0);
+        let old = ks.lock_db(0).take_parts();
+        assert_eq!(old.iter().map(Partition::len).sum::<usize>(), 100);
+        drop(old);
+        assert_eq!(ks.sum_db(0, |p| p.len() + p.expires_len()), 0);
+        assert_eq!(ks.sum_db(0, |p| p.stats.hits as usize), 1);
+        assert_eq!(ks.sum_db(1, |p| p.len()), 100);
+        put(&ks, 0, "again", Ttl::At(5));
+        assert_eq!(ks.sum_db(0, |p| p.len()), 1);
     }
 
     #[test]

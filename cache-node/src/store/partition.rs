@@ -135,6 +135,21 @@ impl Partition {
         }
     }
 
+    /// Read lookup that counts a keyspace hit or miss but leaves the LRU clock alone
+    /// (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE, TTL, OBJECT).
+    pub fn get_notouch(&mut self, key: &[u8], now: i64) -> Option<ValueRef<'_>> {
+        match self.live(key, now) {
+            Some(n) => {
+                self.stats.hits += 1;
+                Some(node_value(n))
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
     /// Lookup without touching statistics or the LRU clock (TYPE, EXISTS, OBJECT...).
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<ValueRef<'_>> {
         self.live(key, now).map(node_value)
@@ -397,6 +412,18 @@ mod tests {
         assert!(checked >= 99 && expired == 99);
         assert_eq!(p.len(), 1);
         assert!(p.contains(b"k7", 0));
+    }
+
+    #[test]
+    fn get_notouch_counts_but_keeps_the_lru_clock() {
+        let mut p = p();
+        p.set_str(b"a", b"1", Ttl::Clear, 0);
+        assert_eq!(s(p.get_notouch(b"a", 50_000)), Some(b"1".to_vec()));
+        assert!(p.get_notouch(b"b", 50_000).is_none());
+        assert_eq!((p.stats.hits, p.stats.misses), (1, 1));
+        assert_eq!(p.idle_secs(b"a", 50_000), Some(50));
+        p.get(b"a", 50_000);
+        assert_eq!(p.idle_secs(b"a", 50_000), Some(0));
     }
 
     #[test]
