@@ -1,4 +1,5 @@
 //! The server starts, answers real clients and stops cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 use common::*;
 
@@ -22,4 +23,24 @@ fn sigterm_stops_the_server() {
     let mut node = Node::start(&[]);
     let status = node.terminate().expect("exited within 10 s");
     assert!(status.success(), "{status:?}");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn admin_port_serves_health_and_readiness() {
+    let node = Node::start(&[]);
+    assert!(wait_for(std::time::Duration::from_secs(5), || http_get(node.admin_port, "/healthz").starts_with("HTTP/1.1 200")));
+    let ready = http_get(node.admin_port, "/readyz");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.ends_with("ready\n"), "{ready}");
+    assert!(http_get(node.admin_port, "/nope").starts_with("HTTP/1.1 404"));
 }
