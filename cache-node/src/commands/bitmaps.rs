@@ -26,91 +26,15 @@ const fn bitmap(summary: &'static str, since: &'static str, spec: CommandSpec) -
     }
 }
 
+#[rustfmt::skip] // one command per line reads as a table
 pub static COMMANDS: &[CommandSpec] = &[
-    bitmap(
-        "Sets or clears the bit at offset in the string value stored at key",
-        "2.2.0",
-        cmd(
-            "setbit",
-            4,
-            flag::WRITE | flag::DENYOOM,
-            W | acl::SLOW,
-            (1, 1, 1),
-            setbit,
-        ),
-    ),
-    bitmap(
-        "Returns the bit value at offset in the string value stored at key",
-        "2.2.0",
-        cmd(
-            "getbit",
-            3,
-            flag::READONLY | flag::FAST,
-            R | acl::FAST,
-            (1, 1, 1),
-            getbit,
-        ),
-    ),
-    bitmap(
-        "Count set bits in a string",
-        "2.6.0",
-        cmd(
-            "bitcount",
-            -2,
-            flag::READONLY,
-            R | acl::SLOW,
-            (1, 1, 1),
-            bitcount,
-        ),
-    ),
-    bitmap(
-        "Find first bit set or clear in a string",
-        "2.8.7",
-        cmd(
-            "bitpos",
-            -3,
-            flag::READONLY,
-            R | acl::SLOW,
-            (1, 1, 1),
-            bitpos,
-        ),
-    ),
-    bitmap(
-        "Perform bitwise operations between strings",
-        "2.6.0",
-        cmd(
-            "bitop",
-            -4,
-            flag::WRITE | flag::DENYOOM,
-            W | acl::SLOW,
-            (2, -1, 1),
-            bitop,
-        ),
-    ),
-    bitmap(
-        "Perform arbitrary bitfield integer operations on strings",
-        "3.2.0",
-        cmd(
-            "bitfield",
-            -2,
-            flag::WRITE | flag::DENYOOM,
-            W | acl::SLOW,
-            (1, 1, 1),
-            bitfield::bitfield,
-        ),
-    ),
-    bitmap(
-        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-        "6.0.0",
-        cmd(
-            "bitfield_ro",
-            -2,
-            flag::READONLY | flag::FAST,
-            R | acl::FAST,
-            (1, 1, 1),
-            bitfield::bitfield_ro,
-        ),
-    ),
+    bitmap("Sets or clears the bit at offset in the string value stored at key", "2.2.0", cmd("setbit", 4, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (1, 1, 1), setbit)),
+    bitmap("Returns the bit value at offset in the string value stored at key", "2.2.0", cmd("getbit", 3, flag::READONLY | flag::FAST, R | acl::FAST, (1, 1, 1), getbit)),
+    bitmap("Count set bits in a string", "2.6.0", cmd("bitcount", -2, flag::READONLY, R | acl::SLOW, (1, 1, 1), bitcount)),
+    bitmap("Find first bit set or clear in a string", "2.8.7", cmd("bitpos", -3, flag::READONLY, R | acl::SLOW, (1, 1, 1), bitpos)),
+    bitmap("Perform bitwise operations between strings", "2.6.0", cmd("bitop", -4, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (2, -1, 1), bitop)),
+    bitmap("Perform arbitrary bitfield integer operations on strings", "3.2.0", cmd("bitfield", -2, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (1, 1, 1), bitfield::bitfield)),
+    bitmap("Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "6.0.0", cmd("bitfield_ro", -2, flag::READONLY | flag::FAST, R | acl::FAST, (1, 1, 1), bitfield::bitfield_ro)),
 ];
 
 /// The string under `key`, created or zero-extended to at least `min_len` bytes (Redis's
