@@ -102,63 +102,86 @@ impl Table {
     }
 }
 
+/// The reply options of LCS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Options {
+    get_len: bool,
+    get_idx: bool,
+    with_len: bool,
+    min_len: u32,
+}
+
+impl Options {
+    fn parse(opts: &[&[u8]]) -> Result<Options, CmdError> {
+        let mut o = Options::default();
+        let mut i = 0;
+        while i < opts.len() {
+            let opt = opts[i];
+            if args::is(opt, "idx") {
+                o.get_idx = true;
+            } else if args::is(opt, "len") {
+                o.get_len = true;
+            } else if args::is(opt, "withmatchlen") {
+                o.with_len = true;
+            } else if args::is(opt, "minmatchlen") && i + 1 < opts.len() {
+                // negative means no minimum
+                let n = args::int(opts[i + 1])?.max(0);
+                o.min_len = u32::try_from(n).unwrap_or(u32::MAX);
+                i += 1;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 1;
+        }
+        if o.get_idx && o.get_len {
+            return Err(CmdError::other(
+                "ERR If you want both the length and indexes, please just use IDX.",
+            ));
+        }
+        Ok(o)
+    }
+}
+
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (ka, kb) = (argv[1], argv[2]);
-    let now = ctx.now_ms;
-    let db = ctx.db();
-    // Copy both values under one lock, then compute without holding it.
-    let (a, b) = {
+    let (now, db) = (ctx.now_ms, ctx.db());
+    let limit = super::max_string_len(ctx);
+    // Validate and copy both values under one lock, then compute without holding it.
+    let (a, b, opts) = {
         let mut locked = ctx.srv.keyspace.lock_keys(db, [ka, kb]);
-        let mut read = |key: &[u8]| match locked.part(db, key).get(key, now) {
-            None => Ok(Vec::new()),
-            Some(ValueRef::Str(s)) => Ok(s.to_vec()),
+        let mut len_of = |key: &[u8]| match locked.part(db, key).get(key, now) {
+            None => Ok(0),
+            Some(ValueRef::Str(s)) => Ok(s.len()),
             Some(_) => Err(CmdError::other(
                 "ERR The specified keys must contain string values",
             )),
         };
-        let a = read(ka);
-        let b = read(kb);
-        (a?, b?)
-    };
-    let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
-    let mut i = 3;
-    while i < argv.len() {
-        let opt = argv[i];
-        if args::is(opt, "idx") {
-            get_idx = true;
-        } else if args::is(opt, "len") {
-            get_len = true;
-        } else if args::is(opt, "withmatchlen") {
-            with_len = true;
-        } else if args::is(opt, "minmatchlen") && i + 1 < argv.len() {
-            min_len = args::int(argv[i + 1])?.max(0);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
+        let (alen, blen) = (len_of(ka), len_of(kb));
+        let (alen, blen) = (alen?, blen?);
+        let opts = Options::parse(&argv[3..])?;
+        if alen >= u32::MAX as usize - 1 || blen >= u32::MAX as usize - 1 {
+            return Err(CmdError::other("ERR String too long for LCS"));
         }
-        i += 1;
-    }
-    if get_idx && get_len {
-        return Err(CmdError::other(
-            "ERR If you want both the length and indexes, please just use IDX.",
-        ));
-    }
-    if a.len() >= u32::MAX as usize - 1 || b.len() >= u32::MAX as usize - 1 {
-        return Err(CmdError::other("ERR String too long for LCS"));
-    }
-    // The table is transient but can be huge: Redis caps it at proto-max-bulk-len.
-    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
-    let limit = ctx
-        .srv
-        .tun
-        .max_bulk_len
-        .load(std::sync::atomic::Ordering::Relaxed) as u64;
-    if cells.saturating_mul(4) > limit {
-        return Err(CmdError::other(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-        ));
-    }
+        // The table is transient but can be huge: Redis caps it at proto-max-bulk-len.
+        let cells = (alen as u64 + 1) * (blen as u64 + 1);
+        if cells.saturating_mul(4) > limit {
+            return Err(CmdError::other(
+                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+            ));
+        }
+        let mut copy = |key: &[u8]| match locked.part(db, key).peek(key, now) {
+            Some(ValueRef::Str(s)) => s.to_vec(),
+            _ => Vec::new(),
+        };
+        (copy(ka), copy(kb), opts)
+    };
+    let Options {
+        get_len,
+        get_idx,
+        with_len,
+        min_len,
+    } = opts;
     let table = Table::build(&a, &b).ok_or_else(|| {
         CmdError::other("ERR Insufficient memory, failed allocating transient memory for LCS")
     })?;
@@ -166,7 +189,6 @@ pub fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(i64::from(table.len()));
         return Ok(());
     }
-    let min_len = u32::try_from(min_len).unwrap_or(u32::MAX);
     let (text, runs) = table.backtrack(&a, &b, min_len);
     if !get_idx {
         ctx.out.bulk(&text);
@@ -230,6 +252,24 @@ mod tests {
                 len: 4
             }]
         );
+    }
+
+    #[test]
+    fn options() {
+        let parse =
+            |s: &str| Options::parse(&s.split_whitespace().map(str::as_bytes).collect::<Vec<_>>());
+        assert_eq!(parse("").unwrap(), Options::default());
+        let o = parse("IDX minmatchlen 4 WITHMATCHLEN").unwrap();
+        assert!(o.get_idx && o.with_len && !o.get_len && o.min_len == 4);
+        assert_eq!(parse("minmatchlen -5").unwrap().min_len, 0);
+        assert_eq!(
+            parse("minmatchlen 9223372036854775807").unwrap().min_len,
+            u32::MAX
+        );
+        assert_eq!(parse("foo"), Err(CmdError::Syntax));
+        assert_eq!(parse("minmatchlen"), Err(CmdError::Syntax));
+        assert_eq!(parse("minmatchlen x"), Err(CmdError::NotInteger));
+        assert!(parse("idx len").is_err());
     }
 
     #[test]
