@@ -25,7 +25,10 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if args::is(sub, "object") && argv.len() == 3 {
         object(ctx, argv[2])
     } else {
-        Err(CmdError::other(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", truncated(sub))))
+        Err(CmdError::other(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            truncated(sub)
+        )))
     }
 }
 
@@ -37,7 +40,11 @@ fn sleep_duration(arg: &[u8]) -> Duration {
     let text = String::from_utf8_lossy(&arg[..arg.len().min(64)]);
     let text = text.trim_start();
     // The longest prefix that parses, like strtod.
-    let secs = (1..=text.len()).rev().filter(|&n| text.is_char_boundary(n)).find_map(|n| text[..n].parse::<f64>().ok()).unwrap_or(0.0);
+    let secs = (1..=text.len())
+        .rev()
+        .filter(|&n| text.is_char_boundary(n))
+        .find_map(|n| text[..n].parse::<f64>().ok())
+        .unwrap_or(0.0);
     if secs.is_nan() || secs <= 0.0 {
         return Duration::ZERO;
     }
@@ -47,16 +54,13 @@ fn sleep_duration(arg: &[u8]) -> Duration {
 /// Bytes an RDB file would use for a string, without compression: integers that fit
 /// 32 bits get the compact integer encodings, other strings a length prefix.
 fn serialized_len(s: &[u8]) -> usize {
-    if s.len() <= 11 && is_canonical_int(s) {
-        if let Some(n) = crate::protocol::request::parse_i64(s) {
-            if i8::try_from(n).is_ok() {
-                return 2;
-            } else if i16::try_from(n).is_ok() {
-                return 3;
-            } else if i32::try_from(n).is_ok() {
-                return 5;
-            }
-        }
+    let int =
+        crate::protocol::request::parse_i64(s).filter(|_| s.len() <= 11 && is_canonical_int(s));
+    match int {
+        Some(n) if i8::try_from(n).is_ok() => return 2,
+        Some(n) if i16::try_from(n).is_ok() => return 3,
+        Some(n) if i32::try_from(n).is_ok() => return 5,
+        _ => {}
     }
     let prefix = match s.len() {
         0..64 => 1,
@@ -88,8 +92,14 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let (addr, encoding, refcount, serialized) = match value {
         ValueRef::Str(s) => {
             let enc = string_encoding(s, inline);
-            let shared = enc == "int" && crate::protocol::request::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
-            (s.as_ptr() as usize, enc, if shared { i32::MAX as i64 } else { 1 }, serialized_len(s))
+            let shared = enc == "int"
+                && crate::protocol::request::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
+            (
+                s.as_ptr() as usize,
+                enc,
+                if shared { i32::MAX as i64 } else { 1 },
+                serialized_len(s),
+            )
         }
         ValueRef::Obj(v) => {
             let enc = match v.type_name() {
@@ -123,6 +133,7 @@ fn help(ctx: &mut Ctx<'_>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
