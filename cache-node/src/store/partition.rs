@@ -56,7 +56,11 @@ fn node_value<'a>(n: Node) -> ValueRef<'a> {
 
 impl Partition {
     pub fn new(hasher: Hasher) -> Self {
-        Partition { table: Table::new(hasher), expires: Vec::new(), stats: PartStats::default() }
+        Partition {
+            table: Table::new(hasher),
+            expires: Vec::new(),
+            stats: PartStats::default(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -149,7 +153,11 @@ impl Partition {
         let n = self.live(key, now)?;
         let clock = lru_clock(now);
         let lru = n.lru();
-        Some(if clock >= lru { u64::from(clock - lru) } else { u64::from(clock + 0x0100_0000 - lru) })
+        Some(if clock >= lru {
+            u64::from(clock - lru)
+        } else {
+            u64::from(clock + 0x0100_0000 - lru)
+        })
     }
 
     /// "embstr"/"int" for strings kept in the entry, "raw" for strings on the heap.
@@ -164,7 +172,12 @@ impl Partition {
         n.set_lru(lru_clock(now));
         let n = match n.inline_value() {
             Some(s) => {
-                let boxed = Node::new(key, Payload::Boxed(Box::new(Value::Str(s.to_vec()))), n.expire(), n.lru());
+                let boxed = Node::new(
+                    key,
+                    Payload::Boxed(Box::new(Value::Str(s.to_vec()))),
+                    n.expire(),
+                    n.lru(),
+                );
                 self.swap_node(n, boxed);
                 n.free();
                 boxed
@@ -255,14 +268,18 @@ impl Partition {
 
     /// Sets or clears the TTL of an existing key. Returns false when the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
-        let Some(n) = self.live(key, now) else { return false };
+        let Some(n) = self.live(key, now) else {
+            return false;
+        };
         match (n.has_expire(), at) {
             (true, Some(at)) => n.set_expire_in_place(at),
             (false, None) => {}
             (_, at) => {
                 let payload = match n.inline_value() {
                     Some(s) => Payload::Inline(s),
-                    None => Payload::Boxed(Box::new(n.boxed().cloned().unwrap_or(Value::Str(Vec::new())))),
+                    None => Payload::Boxed(Box::new(
+                        n.boxed().cloned().unwrap_or(Value::Str(Vec::new())),
+                    )),
                 };
                 let new = Node::new(key, payload, at, n.lru());
                 self.swap_node(n, new);
@@ -362,7 +379,11 @@ mod tests {
         assert!(!p.set_str(b"a", b"1", Ttl::At(100), 0));
         assert_eq!(s(p.get(b"a", 50)), Some(b"1".to_vec()));
         assert_eq!(p.expire_at(b"a", 50), Some(Some(100)));
-        assert_eq!(s(p.get(b"a", 100)), Some(b"1".to_vec()), "expires strictly after its time");
+        assert_eq!(
+            s(p.get(b"a", 100)),
+            Some(b"1".to_vec()),
+            "expires strictly after its time"
+        );
         assert_eq!(s(p.get(b"a", 101)), None);
         assert_eq!(p.len(), 0);
         assert_eq!(p.expires_len(), 0);
