@@ -277,6 +277,11 @@ fn list_filters_and_other_clients() {
         .unwrap();
     let _: Option<String> = redis::cmd("GET").arg("k").query(&mut b).unwrap();
 
+    // The harness's readiness probe may still be unregistering.
+    assert!(wait_for(Duration::from_secs(5), || client_list(&mut a)
+        .lines()
+        .count()
+        == 2));
     let list = client_list(&mut a);
     let lines: Vec<&str> = list.lines().collect();
     assert!(list.ends_with('\n'));

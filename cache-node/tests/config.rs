@@ -350,13 +350,15 @@ fn maxclients_rejects_the_extra_client() {
     let node = Node::start(&["--maxclients", "2"]);
     let mut a = node.raw();
     a.roundtrip(b"PING\r\n", b"+PONG\r\n");
+    // The harness's readiness probe may still be unregistering: wait until only `a` counts.
+    let mut count = |a: &mut Raw| {
+        a.send(b"CLIENT LIST\r\n");
+        read_bulk(a).matches("id=").count()
+    };
+    assert!(wait_for(Duration::from_secs(5), || count(&mut a) == 1));
     let mut b = node.raw();
     b.roundtrip(b"PING\r\n", b"+PONG\r\n");
-    // The harness's readiness probe may still be unregistering: wait until only a and b count.
-    assert!(wait_for(Duration::from_secs(5), || {
-        a.send(b"CLIENT LIST\r\n");
-        read_bulk(&mut a).matches("id=").count() == 2
-    }));
+    assert_eq!(count(&mut a), 2);
     let mut extra = node.raw();
     assert_eq!(
         extra.read_exact_len(36),

@@ -228,14 +228,15 @@ fn info_memory_clients_and_stats_move_with_the_workload() {
         .unwrap();
 
     let other = node.client();
+    // The harness's readiness probe may still be unregistering.
+    assert!(wait_for(Duration::from_secs(5), || num(
+        &info(&mut c, "clients"),
+        "connected_clients"
+    ) == 2));
     let cl = info(&mut c, "clients");
     assert_eq!(
-        (
-            num(&cl, "connected_clients"),
-            num(&cl, "maxclients"),
-            num(&cl, "blocked_clients")
-        ),
-        (2, 123, 0)
+        (num(&cl, "maxclients"), num(&cl, "blocked_clients")),
+        (123, 0)
     );
     drop(other);
 
@@ -581,15 +582,15 @@ fn debug_object_help_and_errors() {
 fn debug_sleep_pauses_only_the_caller() {
     let node = Node::start(&[]);
     let mut sleeper = node.raw();
-    sleeper.send(b"DEBUG SLEEP 1\r\nPING\r\n");
+    sleeper.send(b"DEBUG SLEEP 2\r\nPING\r\n");
     assert_eq!(sleeper.read_exact_len(5), b"+OK\r\n");
     let slept_from = Instant::now();
     // Another connection is served while the first one sleeps.
     let mut other = node.raw();
     other.roundtrip(b"PING\r\n", b"+PONG\r\n");
-    assert!(slept_from.elapsed() < Duration::from_millis(900));
+    assert!(slept_from.elapsed() < Duration::from_millis(1800));
     assert_eq!(sleeper.read_exact_len(7), b"+PONG\r\n");
-    assert!(slept_from.elapsed() >= Duration::from_millis(900));
+    assert!(slept_from.elapsed() >= Duration::from_millis(1900));
 }
 
 #[test]
