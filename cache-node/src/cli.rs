@@ -10,25 +10,10 @@ fn command() -> Command {
     let mut cmd = Command::new("cache-node")
         .version(env!("CARGO_PKG_VERSION"))
         .about("cachefleet cache node: a multi-threaded, Redis-protocol compatible cache server")
-        .arg(
-            Arg::new("config-file")
-                .value_name("CONFIG_FILE")
-                .help("configuration file in redis.conf syntax")
-                .index(1),
-        )
-        .arg(
-            Arg::new("config")
-                .long("config")
-                .value_name("FILE")
-                .help("configuration file in redis.conf syntax"),
-        );
+        .arg(Arg::new("config-file").value_name("CONFIG_FILE").help("configuration file in redis.conf syntax").index(1))
+        .arg(Arg::new("config").long("config").value_name("FILE").help("configuration file in redis.conf syntax"));
     for p in PARAMS {
-        let mut a = Arg::new(p.name)
-            .long(p.name)
-            .value_name("VALUE")
-            .help(p.help)
-            .action(ArgAction::Append)
-            .num_args(1..);
+        let mut a = Arg::new(p.name).long(p.name).value_name("VALUE").help(p.help).action(ArgAction::Append).num_args(1..);
         for alias in p.aliases {
             a = a.alias(*alias);
         }
@@ -45,17 +30,14 @@ where
 {
     let m = command().try_get_matches_from(args)?;
     let mut cfg = Config::default();
-    let path = m
-        .get_one::<String>("config")
-        .or_else(|| m.get_one::<String>("config-file"));
+    let path = m.get_one::<String>("config").or_else(|| m.get_one::<String>("config-file"));
     if let Some(path) = path {
         file::load(std::path::Path::new(path), &mut cfg)?;
     }
     for p in PARAMS {
         if let Some(vals) = m.get_many::<String>(p.name) {
             let v: Vec<&str> = vals.map(String::as_str).collect();
-            cfg.set_initial(p.name, &v.join(" "))
-                .map_err(|e| anyhow::anyhow!("--{}: {e}", p.name))?;
+            cfg.set_initial(p.name, &v.join(" ")).map_err(|e| anyhow::anyhow!("--{}: {e}", p.name))?;
         }
     }
     Ok(cfg)
@@ -67,19 +49,7 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let c = parse([
-            "cache-node",
-            "--port",
-            "7001",
-            "--bind",
-            "127.0.0.1",
-            "::1",
-            "--save",
-            "",
-            "--io-threads",
-            "1",
-        ])
-        .unwrap();
+        let c = parse(["cache-node", "--port", "7001", "--bind", "127.0.0.1", "::1", "--save", "", "--io-threads", "1"]).unwrap();
         assert_eq!(c.port(), 7001);
         assert_eq!(c.bind(), vec!["127.0.0.1", "::1"]);
         assert_eq!(c.threads(), 1);

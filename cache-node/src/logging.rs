@@ -27,26 +27,15 @@ pub fn init(cfg: &Config) -> anyhow::Result<LevelHook> {
     let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = if logfile.is_empty() {
         Box::new(|| Box::new(std::io::stdout()))
     } else {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&logfile)?;
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(&logfile)?;
         let f = std::sync::Arc::new(f);
         Box::new(move || Box::new(FileWriter(f.clone())))
     };
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(writer);
+    let fmt = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer);
     if json {
-        tracing_subscriber::registry()
-            .with(layer)
-            .with(fmt.json())
-            .try_init()?;
+        tracing_subscriber::registry().with(layer).with(fmt.json()).try_init()?;
     } else {
-        tracing_subscriber::registry()
-            .with(layer)
-            .with(fmt)
-            .try_init()?;
+        tracing_subscriber::registry().with(layer).with(fmt).try_init()?;
     }
     Ok(Box::new(move |level: &str| {
         let _ = handle.reload(filter(level));

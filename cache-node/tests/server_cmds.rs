@@ -8,16 +8,11 @@ use redis::Value;
 
 /// The value of `field` in an INFO text.
 fn field(info: &str, name: &str) -> Option<String> {
-    info.split("\r\n")
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .map(str::to_string)
+    info.split("\r\n").find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':'))).map(str::to_string)
 }
 
 fn num(info: &str, name: &str) -> u64 {
-    field(info, name)
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{name} not a number"))
+    field(info, name).unwrap_or_else(|| panic!("no {name} in {info}")).parse().unwrap_or_else(|_| panic!("{name} not a number"))
 }
 
 fn info(c: &mut redis::Connection, section: &str) -> String {
@@ -25,10 +20,7 @@ fn info(c: &mut redis::Connection, section: &str) -> String {
 }
 
 fn unix_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 fn bulk(s: &str) -> Value {
@@ -41,27 +33,14 @@ fn info_keyspace_bytes_and_unknown_section() {
     let mut raw = node.raw();
     raw.roundtrip(b"INFO keyspace\r\n", b"$12\r\n# Keyspace\r\n\r\n");
     raw.roundtrip(b"INFO nosuch\r\n", b"$0\r\n\r\n");
-    raw.roundtrip(
-        b"SET a 1\r\nSET b 2 EX 100\r\nSELECT 3\r\nSET c 3\r\nSELECT 0\r\n",
-        b"+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n",
-    );
+    raw.roundtrip(b"SET a 1\r\nSET b 2 EX 100\r\nSELECT 3\r\nSET c 3\r\nSELECT 0\r\n", b"+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n");
     let body = "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
-    raw.roundtrip(
-        b"INFO KEYSPACE\r\n",
-        format!("${}\r\n{body}\r\n", body.len()).as_bytes(),
-    );
+    raw.roundtrip(b"INFO KEYSPACE\r\n", format!("${}\r\n{body}\r\n", body.len()).as_bytes());
     let two = "# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
-    raw.roundtrip(
-        b"INFO keyspace cluster\r\n",
-        format!("${}\r\n{two}\r\n", two.len()).as_bytes(),
-    );
+    raw.roundtrip(b"INFO keyspace cluster\r\n", format!("${}\r\n{two}\r\n", two.len()).as_bytes());
     // redis-cli prints the text as is.
     let out = node.cli(&["INFO", "keyspace"]);
-    assert!(
-        out.contains("db0:keys=2,expires=1,avg_ttl=0")
-            && out.contains("db3:keys=1,expires=0,avg_ttl=0"),
-        "{out}"
-    );
+    assert!(out.contains("db0:keys=2,expires=1,avg_ttl=0") && out.contains("db3:keys=1,expires=0,avg_ttl=0"), "{out}");
 }
 
 #[test]
@@ -86,38 +65,18 @@ fn info_is_verbatim_in_resp3() {
         assert!(!b.is_empty(), "HELLO reply ended early");
         buf.extend(b);
     }
-    raw.roundtrip(
-        b"INFO cluster\r\n",
-        b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n",
-    );
+    raw.roundtrip(b"INFO cluster\r\n", b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n");
 }
 
 #[test]
 fn info_default_all_and_server_fields() {
     let node = Node::start(&["--threads", "2", "--hz", "20"]);
     let mut c = node.client();
-    let headers = |text: &str| {
-        text.split("\r\n")
-            .filter(|l| l.starts_with("# "))
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let headers = |text: &str| text.split("\r\n").filter(|l| l.starts_with("# ")).map(str::to_string).collect::<Vec<_>>();
     let default: String = redis::cmd("INFO").query(&mut c).unwrap();
     assert_eq!(
         headers(&default),
-        [
-            "# Server",
-            "# Clients",
-            "# Memory",
-            "# Persistence",
-            "# Stats",
-            "# Replication",
-            "# CPU",
-            "# Modules",
-            "# Errorstats",
-            "# Cluster",
-            "# Keyspace"
-        ]
+        ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# CPU", "# Modules", "# Errorstats", "# Cluster", "# Keyspace"]
     );
     assert_eq!(headers(&info(&mut c, "default")), headers(&default));
     let all = info(&mut c, "all");
@@ -140,11 +99,7 @@ fn info_default_all_and_server_fields() {
         ]
     );
     assert_eq!(headers(&info(&mut c, "everything")), headers(&all));
-    assert!(
-        all.ends_with("\r\n")
-            && !all.contains("\n\n")
-            && all.split("\r\n").all(|l| !l.contains('\n'))
-    );
+    assert!(all.ends_with("\r\n") && !all.contains("\n\n") && all.split("\r\n").all(|l| !l.contains('\n')));
 
     let s = info(&mut c, "server");
     assert!(s.starts_with("# Server\r\nredis_version:7.0.15\r\n"), "{s}");
@@ -159,10 +114,7 @@ fn info_default_all_and_server_fields() {
     assert_eq!(field(&s, "config_file").as_deref(), Some(""));
     assert!(field(&s, "os").is_some_and(|o| o.starts_with("Linux ")));
     assert!(field(&s, "executable").is_some_and(|e| e.ends_with("cache-node")));
-    assert_eq!(
-        field(&s, "cache_node_version").as_deref(),
-        Some(env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(field(&s, "cache_node_version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert!(num(&s, "uptime_in_seconds") < 600);
     assert_eq!(num(&s, "uptime_in_days"), 0);
 
@@ -175,14 +127,7 @@ fn info_default_all_and_server_fields() {
     assert!(field(&cpu, "used_cpu_user").is_some_and(|v| v.parse::<f64>().is_ok()));
     assert!(field(&cpu, "used_cpu_sys").is_some_and(|v| v.parse::<f64>().is_ok()));
     let p = info(&mut c, "persistence");
-    assert_eq!(
-        (
-            num(&p, "loading"),
-            num(&p, "rdb_bgsave_in_progress"),
-            num(&p, "aof_enabled")
-        ),
-        (0, 0, 0)
-    );
+    assert_eq!((num(&p, "loading"), num(&p, "rdb_bgsave_in_progress"), num(&p, "aof_enabled")), (0, 0, 0));
 }
 
 #[test]
@@ -191,53 +136,25 @@ fn info_memory_clients_and_stats_move_with_the_workload() {
     let mut c = node.client();
     let m = info(&mut c, "memory");
     let used = num(&m, "used_memory");
-    assert!(
-        used > 0 && num(&m, "used_memory_peak") >= used && num(&m, "used_memory_rss") > 0,
-        "{m}"
-    );
-    assert_eq!(
-        field(&m, "mem_allocator").as_deref(),
-        Some("jemalloc-5.3.0")
-    );
+    assert!(used > 0 && num(&m, "used_memory_peak") >= used && num(&m, "used_memory_rss") > 0, "{m}");
+    assert_eq!(field(&m, "mem_allocator").as_deref(), Some("jemalloc-5.3.0"));
     assert_eq!(field(&m, "maxmemory_policy").as_deref(), Some("noeviction"));
     assert!(field(&m, "mem_fragmentation_ratio").is_some_and(|v| v.parse::<f64>().is_ok()));
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("1mb")
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1mb").query(&mut c).unwrap();
     let m = info(&mut c, "memory");
-    assert_eq!(
-        (num(&m, "maxmemory"), field(&m, "maxmemory_human").unwrap()),
-        (1_048_576, "1.00M".to_string())
-    );
+    assert_eq!((num(&m, "maxmemory"), field(&m, "maxmemory_human").unwrap()), (1_048_576, "1.00M".to_string()));
     // A large value raises used_memory and the peak.
     let big = vec![b'x'; 4 << 20];
-    let _: () = redis::cmd("SET")
-        .arg("big")
-        .arg(&big)
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("big").arg(&big).query(&mut c).unwrap();
     let m2 = info(&mut c, "memory");
     assert!(num(&m2, "used_memory") > used + (3 << 20), "{m2}");
-    let _: () = redis::cmd("SET")
-        .arg("big")
-        .arg("small")
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("big").arg("small").query(&mut c).unwrap();
 
     let other = node.client();
     // The harness's readiness probe may still be unregistering.
-    assert!(wait_for(Duration::from_secs(5), || num(
-        &info(&mut c, "clients"),
-        "connected_clients"
-    ) == 2));
+    assert!(wait_for(Duration::from_secs(5), || num(&info(&mut c, "clients"), "connected_clients") == 2));
     let cl = info(&mut c, "clients");
-    assert_eq!(
-        (num(&cl, "maxclients"), num(&cl, "blocked_clients")),
-        (123, 0)
-    );
+    assert_eq!((num(&cl, "maxclients"), num(&cl, "blocked_clients")), (123, 0));
     drop(other);
 
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
@@ -248,61 +165,27 @@ fn info_memory_clients_and_stats_move_with_the_workload() {
     assert!(redis::cmd("NOSUCHCMD").query::<()>(&mut c).is_err());
     assert!(redis::cmd("GET").query::<()>(&mut c).is_err());
     let st = info(&mut c, "stats");
-    assert_eq!(
-        (num(&st, "keyspace_hits"), num(&st, "keyspace_misses")),
-        (1, 2)
-    );
+    assert_eq!((num(&st, "keyspace_hits"), num(&st, "keyspace_misses")), (1, 2));
     assert_eq!(num(&st, "total_error_replies"), 2);
     // RESETSTAT itself and the three GETs that ran; not the rejected GET, nor this INFO.
     assert_eq!(num(&st, "total_commands_processed"), 4);
     assert!(num(&st, "total_net_input_bytes") > 0 && num(&st, "total_net_output_bytes") > 0);
-    assert_eq!(
-        (num(&st, "evicted_keys"), num(&st, "rejected_connections")),
-        (0, 0)
-    );
+    assert_eq!((num(&st, "evicted_keys"), num(&st, "rejected_connections")), (0, 0));
     let all = info(&mut c, "all");
     assert!(all.contains("\r\nerrorstat_ERR:count=2\r\n"), "{all}");
-    let line = all
-        .split("\r\n")
-        .find(|l| l.starts_with("cmdstat_get:"))
-        .unwrap()
-        .to_string();
+    let line = all.split("\r\n").find(|l| l.starts_with("cmdstat_get:")).unwrap().to_string();
     assert!(line.starts_with("cmdstat_get:calls=3,usec="), "{line}");
-    assert!(
-        line.contains(",usec_per_call=") && line.ends_with(",rejected_calls=1,failed_calls=0"),
-        "{line}"
-    );
+    assert!(line.contains(",usec_per_call=") && line.ends_with(",rejected_calls=1,failed_calls=0"), "{line}");
     assert!(num(&info(&mut c, "persistence"), "rdb_changes_since_last_save") >= 1);
 
     // Keys read after their TTL count as expired.
-    let _: () = redis::cmd("SET")
-        .arg("short")
-        .arg("v")
-        .arg("PX")
-        .arg(1)
-        .query(&mut c)
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(5), || redis::cmd("GET")
-        .arg("short")
-        .query::<Option<String>>(&mut c)
-        .unwrap()
-        .is_none()));
-    assert!(wait_for(Duration::from_secs(5), || num(
-        &info(&mut c, "stats"),
-        "expired_keys"
-    ) >= 1));
+    let _: () = redis::cmd("SET").arg("short").arg("v").arg("PX").arg(1).query(&mut c).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || redis::cmd("GET").arg("short").query::<Option<String>>(&mut c).unwrap().is_none()));
+    assert!(wait_for(Duration::from_secs(5), || num(&info(&mut c, "stats"), "expired_keys") >= 1));
 
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
     let st = info(&mut c, "stats");
-    assert_eq!(
-        (
-            num(&st, "keyspace_hits"),
-            num(&st, "keyspace_misses"),
-            num(&st, "total_error_replies"),
-            num(&st, "expired_keys")
-        ),
-        (0, 0, 0, 0)
-    );
+    assert_eq!((num(&st, "keyspace_hits"), num(&st, "keyspace_misses"), num(&st, "total_error_replies"), num(&st, "expired_keys")), (0, 0, 0, 0));
     assert!(!info(&mut c, "errorstats").contains("errorstat_"));
 }
 
@@ -321,10 +204,7 @@ fn instantaneous_ops_are_sampled() {
     }
     let st = info(&mut c, "stats");
     assert!(n > 0 && num(&st, "instantaneous_ops_per_sec") > 0, "{st}");
-    assert!(
-        field(&st, "instantaneous_input_kbps")
-            .is_some_and(|v| v.parse::<f64>().is_ok_and(|k| k > 0.0))
-    );
+    assert!(field(&st, "instantaneous_input_kbps").is_some_and(|v| v.parse::<f64>().is_ok_and(|k| k > 0.0)));
 }
 
 #[test]
@@ -347,37 +227,16 @@ fn command_info_shapes() {
     let everything: Vec<Value> = redis::cmd("COMMAND").arg("INFO").query(&mut c).unwrap();
     assert_eq!(everything.len() as i64, count);
     // A container lists its subcommands as full COMMAND INFO entries.
-    let client: Vec<Vec<Value>> = redis::cmd("COMMAND")
-        .arg("INFO")
-        .arg("client")
-        .query(&mut c)
-        .unwrap();
-    let Value::Array(subs) = &client[0][9] else {
-        panic!("subcommands: {:?}", client[0][9])
-    };
-    assert!(
-        subs.iter()
-            .any(|s| matches!(s, Value::Array(e) if e[0] == bulk("client|list")))
-    );
+    let client: Vec<Vec<Value>> = redis::cmd("COMMAND").arg("INFO").arg("client").query(&mut c).unwrap();
+    let Value::Array(subs) = &client[0][9] else { panic!("subcommands: {:?}", client[0][9]) };
+    assert!(subs.iter().any(|s| matches!(s, Value::Array(e) if e[0] == bulk("client|list"))));
 
     // RESP3: flags, ACL categories, tips and key specs are sets; key specs are maps.
     let mut c3 = node.client3();
-    let v: Value = redis::cmd("COMMAND")
-        .arg("INFO")
-        .arg("get")
-        .query(&mut c3)
-        .unwrap();
+    let v: Value = redis::cmd("COMMAND").arg("INFO").arg("get").query(&mut c3).unwrap();
     let Value::Array(outer) = v else { panic!() };
-    let Value::Array(entry) = &outer[0] else {
-        panic!()
-    };
-    assert_eq!(
-        entry[2],
-        Value::Set(vec![
-            Value::SimpleString("readonly".into()),
-            Value::SimpleString("fast".into())
-        ])
-    );
+    let Value::Array(entry) = &outer[0] else { panic!() };
+    assert_eq!(entry[2], Value::Set(vec![Value::SimpleString("readonly".into()), Value::SimpleString("fast".into())]));
     assert!(matches!(&entry[6], Value::Set(c) if c.len() == 3));
     assert_eq!(entry[7], Value::Set(vec![]));
     assert!(matches!(&entry[8], Value::Set(specs) if matches!(&specs[0], Value::Map(_))));
@@ -393,20 +252,11 @@ fn command_docs_list_count_and_help() {
         b"COMMAND DOCS time\r\n",
         b"*2\r\n$4\r\ntime\r\n*6\r\n$7\r\nsummary\r\n$30\r\nReturn the current server time\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n",
     );
-    raw.roundtrip(
-        b"COMMAND COUNT x\r\n",
-        b"-ERR wrong number of arguments for 'command|count' command\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND FOO\r\n",
-        b"-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n",
-    );
+    raw.roundtrip(b"COMMAND COUNT x\r\n", b"-ERR wrong number of arguments for 'command|count' command\r\n");
+    raw.roundtrip(b"COMMAND FOO\r\n", b"-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n");
     raw.roundtrip(b"COMMAND LIST FILTERBY\r\n", b"-ERR syntax error\r\n");
     raw.roundtrip(b"COMMAND LIST FILTERBY foo x\r\n", b"-ERR syntax error\r\n");
-    raw.roundtrip(
-        b"COMMAND LIST FILTERBY pattern x y\r\n",
-        b"-ERR syntax error\r\n",
-    );
+    raw.roundtrip(b"COMMAND LIST FILTERBY pattern x y\r\n", b"-ERR syntax error\r\n");
     raw.roundtrip(b"COMMAND LIST FILTERBY module x\r\n", b"*0\r\n");
     raw.roundtrip(b"COMMAND LIST FILTERBY aclcat nosuch\r\n", b"*0\r\n");
     raw.roundtrip(
@@ -416,56 +266,23 @@ fn command_docs_list_count_and_help() {
 
     let mut c = node.client();
     let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
-    for n in [
-        "get",
-        "info",
-        "client",
-        "client|list",
-        "config|set",
-        "command|docs",
-    ] {
-        assert!(
-            names.iter().any(|x| x == n),
-            "{n} missing from COMMAND LIST"
-        );
+    for n in ["get", "info", "client", "client|list", "config|set", "command|docs"] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from COMMAND LIST");
     }
-    let conn: Vec<String> = redis::cmd("COMMAND")
-        .arg("LIST")
-        .arg("FILTERBY")
-        .arg("ACLCAT")
-        .arg("connection")
-        .query(&mut c)
-        .unwrap();
-    assert!(
-        conn.contains(&"ping".to_string())
-            && conn.contains(&"client|id".to_string())
-            && !conn.contains(&"get".to_string())
-    );
+    let conn: Vec<String> = redis::cmd("COMMAND").arg("LIST").arg("FILTERBY").arg("ACLCAT").arg("connection").query(&mut c).unwrap();
+    assert!(conn.contains(&"ping".to_string()) && conn.contains(&"client|id".to_string()) && !conn.contains(&"get".to_string()));
     // COMMAND DOCS with no name documents every command (redis-cli calls it at start).
     let docs: Vec<Value> = redis::cmd("COMMAND").arg("DOCS").query(&mut c).unwrap();
     let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
     assert_eq!(docs.len() as i64, 2 * count);
     let mut c3 = node.client3();
-    let v: Value = redis::cmd("COMMAND")
-        .arg("DOCS")
-        .arg("config")
-        .query(&mut c3)
-        .unwrap();
+    let v: Value = redis::cmd("COMMAND").arg("DOCS").arg("config").query(&mut c3).unwrap();
     let Value::Map(m) = v else { panic!("{v:?}") };
     let Value::Map(doc) = &m[0].1 else { panic!() };
-    assert!(
-        doc.iter()
-            .any(|(k, v)| *k == bulk("subcommands") && matches!(v, Value::Map(s) if s.len() == 5))
-    );
+    assert!(doc.iter().any(|(k, v)| *k == bulk("subcommands") && matches!(v, Value::Map(s) if s.len() == 5)));
     let help: Vec<String> = redis::cmd("COMMAND").arg("HELP").query(&mut c).unwrap();
-    assert_eq!(
-        help[0],
-        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    );
-    assert_eq!(
-        help.last().map(String::as_str),
-        Some("    Prints this help.")
-    );
+    assert_eq!(help[0], "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    assert_eq!(help.last().map(String::as_str), Some("    Prints this help."));
     assert!(!node.cli(&["COMMAND", "DOCS"]).is_empty());
 }
 
@@ -475,34 +292,13 @@ fn command_getkeys() {
     let mut raw = node.raw();
     raw.roundtrip(b"COMMAND GETKEYS get a\r\n", b"*1\r\n$1\r\na\r\n");
     raw.roundtrip(b"COMMAND GETKEYS SET k v EX 10\r\n", b"*1\r\n$1\r\nk\r\n");
-    raw.roundtrip(
-        b"COMMAND GETKEYSANDFLAGS get a\r\n",
-        b"*1\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS get\r\n",
-        b"-ERR wrong number of arguments for 'command|getkeys' command\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS nosuch a\r\n",
-        b"-ERR Invalid command specified\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS config foo\r\n",
-        b"-ERR Invalid command specified\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS config get x\r\n",
-        b"-ERR The command has no key arguments\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS ping x\r\n",
-        b"-ERR The command has no key arguments\r\n",
-    );
-    raw.roundtrip(
-        b"COMMAND GETKEYS get a b\r\n",
-        b"-ERR Invalid number of arguments specified for command\r\n",
-    );
+    raw.roundtrip(b"COMMAND GETKEYSANDFLAGS get a\r\n", b"*1\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS get\r\n", b"-ERR wrong number of arguments for 'command|getkeys' command\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS nosuch a\r\n", b"-ERR Invalid command specified\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS config foo\r\n", b"-ERR Invalid command specified\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS config get x\r\n", b"-ERR The command has no key arguments\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS ping x\r\n", b"-ERR The command has no key arguments\r\n");
+    raw.roundtrip(b"COMMAND GETKEYS get a b\r\n", b"-ERR Invalid number of arguments specified for command\r\n");
 }
 
 #[test]
@@ -517,18 +313,9 @@ fn time_lastsave_and_role() {
     assert!(last <= unix_secs() && last > unix_secs() - 600);
     let mut raw = node.raw();
     raw.roundtrip(b"ROLE\r\n", b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
-    raw.roundtrip(
-        b"TIME x\r\n",
-        b"-ERR wrong number of arguments for 'time' command\r\n",
-    );
-    raw.roundtrip(
-        b"ROLE x\r\n",
-        b"-ERR wrong number of arguments for 'role' command\r\n",
-    );
-    raw.roundtrip(
-        b"LASTSAVE x\r\n",
-        b"-ERR wrong number of arguments for 'lastsave' command\r\n",
-    );
+    raw.roundtrip(b"TIME x\r\n", b"-ERR wrong number of arguments for 'time' command\r\n");
+    raw.roundtrip(b"ROLE x\r\n", b"-ERR wrong number of arguments for 'role' command\r\n");
+    raw.roundtrip(b"LASTSAVE x\r\n", b"-ERR wrong number of arguments for 'lastsave' command\r\n");
 }
 
 #[test]
@@ -537,45 +324,21 @@ fn debug_object_help_and_errors() {
     let mut raw = node.raw();
     raw.roundtrip(b"SET i 12\r\nSET s hello\r\n", b"+OK\r\n+OK\r\n");
     let mut c = node.client();
-    let _: () = redis::cmd("SET")
-        .arg("r")
-        .arg(vec![b'x'; 100])
-        .query(&mut c)
-        .unwrap();
-    let obj = |c: &mut redis::Connection, k: &str| -> String {
-        redis::cmd("DEBUG").arg("OBJECT").arg(k).query(c).unwrap()
-    };
+    let _: () = redis::cmd("SET").arg("r").arg(vec![b'x'; 100]).query(&mut c).unwrap();
+    let obj = |c: &mut redis::Connection, k: &str| -> String { redis::cmd("DEBUG").arg("OBJECT").arg(k).query(c).unwrap() };
     let i = obj(&mut c, "i");
-    assert!(
-        i.starts_with("Value at:0x")
-            && i.contains(" refcount:2147483647 encoding:int serializedlength:2 lru:"),
-        "{i}"
-    );
+    assert!(i.starts_with("Value at:0x") && i.contains(" refcount:2147483647 encoding:int serializedlength:2 lru:"), "{i}");
     assert!(i.ends_with(" lru_seconds_idle:0"), "{i}");
     assert!(obj(&mut c, "s").contains(" refcount:1 encoding:embstr serializedlength:6 "));
     assert!(obj(&mut c, "r").contains(" encoding:raw serializedlength:102 "));
     raw.roundtrip(b"DEBUG OBJECT nosuch\r\n", b"-ERR no such key\r\n");
-    raw.roundtrip(
-        b"DEBUG OBJECT\r\n",
-        b"-ERR unknown subcommand or wrong number of arguments for 'OBJECT'. Try DEBUG HELP.\r\n",
-    );
-    raw.roundtrip(
-        b"DEBUG foo\r\n",
-        b"-ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.\r\n",
-    );
-    raw.roundtrip(
-        b"DEBUG\r\n",
-        b"-ERR wrong number of arguments for 'debug' command\r\n",
-    );
+    raw.roundtrip(b"DEBUG OBJECT\r\n", b"-ERR unknown subcommand or wrong number of arguments for 'OBJECT'. Try DEBUG HELP.\r\n");
+    raw.roundtrip(b"DEBUG foo\r\n", b"-ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.\r\n");
+    raw.roundtrip(b"DEBUG\r\n", b"-ERR wrong number of arguments for 'debug' command\r\n");
     raw.roundtrip(b"DEBUG SLEEP 0\r\nDEBUG SLEEP abc\r\n", b"+OK\r\n+OK\r\n");
     let help: Vec<String> = redis::cmd("DEBUG").arg("HELP").query(&mut c).unwrap();
-    assert_eq!(
-        help[0],
-        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    );
-    assert!(
-        help.iter().any(|l| l.starts_with("SLEEP")) && help.iter().any(|l| l.starts_with("OBJECT"))
-    );
+    assert_eq!(help[0], "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    assert!(help.iter().any(|l| l.starts_with("SLEEP")) && help.iter().any(|l| l.starts_with("OBJECT")));
 }
 
 #[test]
@@ -605,9 +368,7 @@ fn shutdown_argument_errors_then_exit_status_zero() {
     raw.send(b"SHUTDOWN NOSAVE\r\n");
     assert!(raw.is_closed());
     assert!(other.is_closed());
-    let status = node
-        .wait_exit(Duration::from_secs(10))
-        .expect("exited within 10 s");
+    let status = node.wait_exit(Duration::from_secs(10)).expect("exited within 10 s");
     assert!(status.success(), "{status:?}");
 }
 

@@ -5,10 +5,7 @@ fn main() {
             println!("cachefleet-operator {}", cachefleet_operator::VERSION)
         }
         _ => {
-            eprintln!(
-                "cachefleet-operator {}: the controller is not built yet (see docs/architecture.md)",
-                cachefleet_operator::VERSION
-            );
+            eprintln!("cachefleet-operator {}: the controller is not built yet (see docs/architecture.md)", cachefleet_operator::VERSION);
             std::process::exit(2);
         }
     }

@@ -28,10 +28,7 @@ pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            if !lower
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+'))
-            {
+            if !lower.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+')) {
                 return Err(CmdError::NotFloat);
             }
             lower.parse::<f64>().map_err(|_| CmdError::NotFloat)?

@@ -12,71 +12,18 @@ use crate::protocol::Reply;
 const INTROSPECT: u32 = flag::LOADING | flag::STALE;
 const INTROSPECT_ACL: u32 = acl::SLOW | acl::CONNECTION;
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    summary: &'static str,
-    since: &'static str,
-    handler: super::spec::Handler,
-) -> CommandSpec {
-    CommandSpec {
-        group: "server",
-        summary,
-        since,
-        ..cmd(name, arity, INTROSPECT, INTROSPECT_ACL, (0, 0, 0), handler)
-    }
+const fn sub(name: &'static str, arity: i32, summary: &'static str, since: &'static str, handler: super::spec::Handler) -> CommandSpec {
+    CommandSpec { group: "server", summary, since, ..cmd(name, arity, INTROSPECT, INTROSPECT_ACL, (0, 0, 0), handler) }
 }
 
 static SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
-        "count",
-        2,
-        "Get total number of Redis commands",
-        "2.8.13",
-        count,
-    ),
-    sub(
-        "docs",
-        -2,
-        "Get array of specific Redis command documentation",
-        "7.0.0",
-        docs,
-    ),
-    sub(
-        "getkeys",
-        -4,
-        "Extract keys given a full Redis command",
-        "2.8.13",
-        getkeys,
-    ),
-    sub(
-        "getkeysandflags",
-        -4,
-        "Extract keys and access flags given a full Redis command",
-        "7.0.0",
-        getkeysandflags,
-    ),
-    sub(
-        "help",
-        2,
-        "Show helpful text about the different subcommands",
-        "5.0.0",
-        help,
-    ),
-    sub(
-        "info",
-        -2,
-        "Get array of specific Redis command details, or all when no argument is given.",
-        "2.8.13",
-        info,
-    ),
-    sub(
-        "list",
-        -2,
-        "Get an array of Redis command names",
-        "7.0.0",
-        list,
-    ),
+    sub("count", 2, "Get total number of Redis commands", "2.8.13", count),
+    sub("docs", -2, "Get array of specific Redis command documentation", "7.0.0", docs),
+    sub("getkeys", -4, "Extract keys given a full Redis command", "2.8.13", getkeys),
+    sub("getkeysandflags", -4, "Extract keys and access flags given a full Redis command", "7.0.0", getkeysandflags),
+    sub("help", 2, "Show helpful text about the different subcommands", "5.0.0", help),
+    sub("info", -2, "Get array of specific Redis command details, or all when no argument is given.", "2.8.13", info),
+    sub("list", -2, "Get an array of Redis command names", "7.0.0", list),
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -84,34 +31,19 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     summary: "Get array of Redis command details",
     since: "2.8.13",
     subcommands: SUBCOMMANDS,
-    ..cmd(
-        "command",
-        -1,
-        INTROSPECT,
-        INTROSPECT_ACL,
-        (0, 0, 0),
-        command,
-    )
+    ..cmd("command", -1, INTROSPECT, INTROSPECT_ACL, (0, 0, 0), command)
 }];
 
 /// Runs the subcommand `argv[1]` of the container command `parent` (whose table entry
 /// lists `subs`), after the checks the dispatcher does for top-level commands: the
 /// subcommand exists and its arity (counted from the container name) is right.
-pub fn run_subcommand(
-    ctx: &mut Ctx<'_>,
-    argv: &[&[u8]],
-    parent: &str,
-    subs: &'static [CommandSpec],
-) -> CmdResult {
+pub fn run_subcommand(ctx: &mut Ctx<'_>, argv: &[&[u8]], parent: &str, subs: &'static [CommandSpec]) -> CmdResult {
     let Some(name) = argv.get(1) else {
         return Err(CmdError::WrongArity(parent.to_string()));
     };
     let Some(pos) = subs.iter().position(|s| args::is(name, s.name)) else {
         ctx.session.info.last_sub.store(usize::MAX, Relaxed);
-        return Err(CmdError::UnknownSubcommand {
-            cmd: args::text(argv[0]).to_ascii_uppercase(),
-            sub: truncated(name),
-        });
+        return Err(CmdError::UnknownSubcommand { cmd: args::text(argv[0]).to_ascii_uppercase(), sub: truncated(name) });
     };
     ctx.session.info.last_sub.store(pos, Relaxed);
     let spec = &subs[pos];
@@ -138,9 +70,7 @@ pub fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
 /// subcommand followed by its indented description), then HELP itself.
 pub fn reply_help(out: &mut Reply, command: &str, lines: &[&str]) {
     out.array(lines.len() + 3);
-    out.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
+    out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     for l in lines {
         out.simple(l);
     }
@@ -155,11 +85,7 @@ fn find(name: &[u8]) -> Option<(&'static CommandSpec, Option<&'static CommandSpe
     let (_, spec) = table::lookup(top)?;
     match parts.next() {
         None => Some((spec, None)),
-        Some(s) => spec
-            .subcommands
-            .iter()
-            .find(|c| args::is(s, c.name))
-            .map(|c| (c, Some(spec))),
+        Some(s) => spec.subcommands.iter().find(|c| args::is(s, c.name)).map(|c| (c, Some(spec))),
     }
 }
 
@@ -195,11 +121,8 @@ fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let found: Vec<(&CommandSpec, Option<&CommandSpec>)> = if argv.len() == 2 {
-        table::all().iter().map(|c| (*c, None)).collect()
-    } else {
-        argv[2..].iter().filter_map(|n| find(n)).collect()
-    };
+    let found: Vec<(&CommandSpec, Option<&CommandSpec>)> =
+        if argv.len() == 2 { table::all().iter().map(|c| (*c, None)).collect() } else { argv[2..].iter().filter_map(|n| find(n)).collect() };
     ctx.out.map(found.len());
     for (spec, parent) in found {
         ctx.out.bulk(full_name(spec, parent).as_bytes());
@@ -223,12 +146,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             if args::is(argv[3], "module") {
                 Filter::Module
             } else if args::is(argv[3], "aclcat") {
-                Filter::AclCat(
-                    acl::NAMES
-                        .iter()
-                        .find(|(_, n)| args::is(v, n))
-                        .map(|(bit, _)| *bit),
-                )
+                Filter::AclCat(acl::NAMES.iter().find(|(_, n)| args::is(v, n)).map(|(bit, _)| *bit))
             } else if args::is(argv[3], "pattern") {
                 Filter::Pattern(v)
             } else {
@@ -239,8 +157,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let mut names = Vec::new();
     for top in table::all() {
-        let entries =
-            std::iter::once((*top, None)).chain(top.subcommands.iter().map(|s| (s, Some(*top))));
+        let entries = std::iter::once((*top, None)).chain(top.subcommands.iter().map(|s| (s, Some(*top))));
         for (spec, parent) in entries {
             let name = full_name(spec, parent);
             let keep = match &filter {
@@ -265,29 +182,20 @@ fn list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// with Redis's errors.
 fn keys_of(argv: &[&[u8]]) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> {
     let target = &argv[2..];
-    let (_, top) =
-        table::lookup(target[0]).ok_or_else(|| CmdError::other("ERR Invalid command specified"))?;
+    let (_, top) = table::lookup(target[0]).ok_or_else(|| CmdError::other("ERR Invalid command specified"))?;
     let spec = match (top.subcommands.is_empty(), target.get(1)) {
-        (false, Some(name)) => top
-            .subcommands
-            .iter()
-            .find(|s| args::is(name, s.name))
-            .ok_or_else(|| CmdError::other("ERR Invalid command specified"))?,
+        (false, Some(name)) => top.subcommands.iter().find(|s| args::is(name, s.name)).ok_or_else(|| CmdError::other("ERR Invalid command specified"))?,
         _ => top,
     };
     if spec.first_key <= 0 {
         return Err(CmdError::other("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(target.len()) {
-        return Err(CmdError::other(
-            "ERR Invalid number of arguments specified for command",
-        ));
+        return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
     let keys = spec.key_positions(target.len());
     if keys.is_empty() {
-        return Err(CmdError::other(
-            "ERR Invalid arguments specified for command",
-        ));
+        return Err(CmdError::other("ERR Invalid arguments specified for command"));
     }
     Ok((spec, keys))
 }
@@ -389,20 +297,8 @@ const ACL_ORDER: &[&str] = &[
 ];
 
 /// The names in `order` whose bit (looked up in `names`) is set in `bits`.
-fn named_bits(
-    bits: u32,
-    names: &[(u32, &'static str)],
-    order: &[&'static str],
-) -> Vec<&'static str> {
-    order
-        .iter()
-        .filter(|n| {
-            names
-                .iter()
-                .any(|(bit, name)| name == *n && bits & bit != 0)
-        })
-        .copied()
-        .collect()
+fn named_bits(bits: u32, names: &[(u32, &'static str)], order: &[&'static str]) -> Vec<&'static str> {
+    order.iter().filter(|n| names.iter().any(|(bit, name)| name == *n && bits & bit != 0)).copied().collect()
 }
 
 /// Key-spec flags derived from the command flags: our table keeps Redis's legacy
@@ -479,11 +375,7 @@ fn write_key_specs(out: &mut Reply, spec: &CommandSpec) {
     out.bulk(b"spec");
     out.map(3);
     out.bulk(b"lastkey");
-    out.int(i64::from(if spec.last_key < 0 {
-        spec.last_key
-    } else {
-        spec.last_key - spec.first_key
-    }));
+    out.int(i64::from(if spec.last_key < 0 { spec.last_key } else { spec.last_key - spec.first_key }));
     out.bulk(b"keystep");
     out.int(i64::from(spec.step));
     out.bulk(b"limit");
@@ -523,10 +415,7 @@ mod tests {
     #[test]
     fn finds_containers_and_subcommands() {
         assert!(find(b"COMMAND").is_some_and(|(c, p)| c.name == "command" && p.is_none()));
-        assert!(
-            find(b"command|INFO")
-                .is_some_and(|(c, p)| c.name == "info" && p.is_some_and(|p| p.name == "command"))
-        );
+        assert!(find(b"command|INFO").is_some_and(|(c, p)| c.name == "info" && p.is_some_and(|p| p.name == "command")));
         assert!(find(b"command|nosuch").is_none());
         assert!(find(b"nosuch").is_none());
     }
@@ -537,7 +426,12 @@ mod tests {
         let (spec, parent) = find(b"command|count").unwrap_or_else(|| unreachable!());
         write_info(&mut out, spec, parent);
         let text = String::from_utf8_lossy(&out.buf).into_owned();
-        assert!(text.starts_with("*10\r\n$13\r\ncommand|count\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "*10\r\n$13\r\ncommand|count\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -549,20 +443,16 @@ mod tests {
             // `server` is not one of Redis's categories, so it is never reported.
             assert!(ACL_ORDER.contains(n) || *n == "server", "{n}");
         }
-        assert_eq!(
-            named_bits(
-                acl::SLOW | acl::ADMIN | acl::DANGEROUS,
-                acl::NAMES,
-                ACL_ORDER
-            ),
-            ["admin", "slow", "dangerous"]
-        );
+        assert_eq!(named_bits(acl::SLOW | acl::ADMIN | acl::DANGEROUS, acl::NAMES, ACL_ORDER), ["admin", "slow", "dangerous"]);
     }
 
     #[test]
     fn help_layout() {
         let mut out = Reply::new(RespVersion::Resp2);
         reply_help(&mut out, "X", &["A", "    does a"]);
-        assert_eq!(out.buf, b"*5\r\n+X <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+A\r\n+    does a\r\n+HELP\r\n+    Prints this help.\r\n".to_vec());
+        assert_eq!(
+            out.buf,
+            b"*5\r\n+X <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+A\r\n+    does a\r\n+HELP\r\n+    Prints this help.\r\n".to_vec()
+        );
     }
 }

@@ -9,76 +9,33 @@ use crate::server::session::{After, ReplyMode};
 const C: u32 = acl::CONNECTION;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        group: "connection",
-        summary: "Returns the server's liveliness response.",
-        ..cmd("ping", -1, flag::FAST, C | acl::FAST, (0, 0, 0), ping)
-    },
-    CommandSpec {
-        group: "connection",
-        summary: "Returns the given string.",
-        ..cmd("echo", 2, flag::FAST, C | acl::FAST, (0, 0, 0), echo)
-    },
+    CommandSpec { group: "connection", summary: "Returns the server's liveliness response.", ..cmd("ping", -1, flag::FAST, C | acl::FAST, (0, 0, 0), ping) },
+    CommandSpec { group: "connection", summary: "Returns the given string.", ..cmd("echo", 2, flag::FAST, C | acl::FAST, (0, 0, 0), echo) },
     CommandSpec {
         group: "connection",
         summary: "Closes the connection.",
-        ..cmd(
-            "quit",
-            -1,
-            flag::ALLOW_BUSY | flag::NO_AUTH | flag::LOADING | flag::STALE | flag::FAST,
-            C | acl::FAST,
-            (0, 0, 0),
-            quit,
-        )
+        ..cmd("quit", -1, flag::ALLOW_BUSY | flag::NO_AUTH | flag::LOADING | flag::STALE | flag::FAST, C | acl::FAST, (0, 0, 0), quit)
     },
     CommandSpec {
         group: "connection",
         summary: "Resets the connection.",
-        ..cmd(
-            "reset",
-            1,
-            flag::NO_AUTH | flag::LOADING | flag::STALE | flag::FAST,
-            C | acl::FAST,
-            (0, 0, 0),
-            reset,
-        )
+        ..cmd("reset", 1, flag::NO_AUTH | flag::LOADING | flag::STALE | flag::FAST, C | acl::FAST, (0, 0, 0), reset)
     },
     CommandSpec {
         group: "connection",
         summary: "Handshakes with the Redis server.",
         since: "6.0.0",
-        ..cmd(
-            "hello",
-            -1,
-            flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH,
-            C | acl::FAST,
-            (0, 0, 0),
-            hello,
-        )
+        ..cmd("hello", -1, flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH, C | acl::FAST, (0, 0, 0), hello)
     },
     CommandSpec {
         group: "connection",
         summary: "Authenticates the connection.",
-        ..cmd(
-            "auth",
-            -2,
-            flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH,
-            C | acl::FAST,
-            (0, 0, 0),
-            auth,
-        )
+        ..cmd("auth", -2, flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH, C | acl::FAST, (0, 0, 0), auth)
     },
     CommandSpec {
         group: "connection",
         summary: "Changes the selected database.",
-        ..cmd(
-            "select",
-            2,
-            flag::LOADING | flag::STALE | flag::FAST,
-            C | acl::FAST,
-            (0, 0, 0),
-            select,
-        )
+        ..cmd("select", 2, flag::LOADING | flag::STALE | flag::FAST, C | acl::FAST, (0, 0, 0), select)
     },
 ];
 
@@ -105,16 +62,9 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.session.select(0);
     ctx.session.reply_mode = ReplyMode::On;
-    ctx.session.authenticated = !ctx
-        .srv
-        .tun
-        .has_password
-        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.session.authenticated = !ctx.srv.tun.has_password.load(std::sync::atomic::Ordering::Relaxed);
     ctx.session.info.name.lock().clear();
-    ctx.session
-        .info
-        .no_evict
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    ctx.session.info.no_evict.store(false, std::sync::atomic::Ordering::Relaxed);
     set_resp(ctx, RespVersion::Resp2);
     ctx.out.simple("RESET");
     Ok(())
@@ -123,10 +73,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn set_resp(ctx: &mut Ctx<'_>, v: RespVersion) {
     ctx.out.version = v;
     let n = if v == RespVersion::Resp3 { 3 } else { 2 };
-    ctx.session
-        .info
-        .resp
-        .store(n, std::sync::atomic::Ordering::Relaxed);
+    ctx.session.info.resp.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Checks a password against `requirepass` in constant time for equal lengths.
@@ -145,15 +92,8 @@ fn password_ok(ctx: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Cm
         return Err(CmdError::AuthNotConfigured);
     }
     let diff = want.len() ^ pass.len();
-    let bytes_diff = want
-        .iter()
-        .zip(pass.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if diff == 0 && bytes_diff == 0 {
-        Ok(())
-    } else {
-        Err(CmdError::WrongPass)
-    }
+    let bytes_diff = want.iter().zip(pass.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if diff == 0 && bytes_diff == 0 { Ok(()) } else { Err(CmdError::WrongPass) }
 }
 
 fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -173,17 +113,11 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut version = None;
     let mut i = 1;
     if argv.len() > 1 {
-        let v = args::int(argv[1]).map_err(|_| {
-            CmdError::other("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = args::int(argv[1]).map_err(|_| CmdError::other("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::NoProto);
         }
-        version = Some(if v == 3 {
-            RespVersion::Resp3
-        } else {
-            RespVersion::Resp2
-        });
+        version = Some(if v == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 });
         i = 2;
     }
     let mut name = None;
@@ -196,10 +130,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             name = Some(super::client::validate_name(argv[i + 1])?);
             i += 2;
         } else {
-            return Err(CmdError::other(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                args::text(argv[i])
-            )));
+            return Err(CmdError::other(format!("ERR Syntax error in HELLO option '{}'", args::text(argv[i]))));
         }
     }
     if !ctx.session.authenticated {
@@ -233,8 +164,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let db = args::int(argv[1])
-        .map_err(|_| CmdError::other("ERR value is not an integer or out of range"))?;
+    let db = args::int(argv[1]).map_err(|_| CmdError::other("ERR value is not an integer or out of range"))?;
     if db < 0 || db as usize >= ctx.srv.keyspace.databases() {
         return Err(CmdError::DbIndexOutOfRange);
     }

@@ -31,9 +31,7 @@ pub enum CmdError {
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
     WrongPass,
-    #[error(
-        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
-    )]
+    #[error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
     AuthNotConfigured,
     #[error("NOPROTO unsupported protocol version")]
     NoProto,

@@ -45,9 +45,7 @@ impl Ctx<'_> {
     /// Counts a write for `rdb_changes_since_last_save`.
     pub fn dirty(&self, n: u64) {
         if n > 0 {
-            self.srv
-                .dirty
-                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            self.srv.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -76,10 +74,7 @@ pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
 pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats) {
     let Some(name) = argv.first() else { return };
     let Some((idx, spec)) = lookup(name) else {
-        let err = CmdError::UnknownCommand {
-            name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(),
-            args: args_preview(&argv[1..]),
-        };
+        let err = CmdError::UnknownCommand { name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(), args: args_preview(&argv[1..]) };
         reply_error(ctx, &err);
         return;
     };
@@ -94,10 +89,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats) {
         reply_error(ctx, &CmdError::NoAuth);
         return;
     }
-    ctx.session
-        .info
-        .last_cmd
-        .store(idx, std::sync::atomic::Ordering::Relaxed);
+    ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
     let start = Instant::now();
     let result = (spec.handler)(ctx, argv);
     let usec = start.elapsed().as_micros() as u64;

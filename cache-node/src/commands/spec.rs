@@ -122,11 +122,7 @@ pub struct CommandSpec {
 impl CommandSpec {
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity;
-        if a >= 0 {
-            argc == a as usize
-        } else {
-            argc >= (-a) as usize
-        }
+        if a >= 0 { argc == a as usize } else { argc >= (-a) as usize }
     }
 
     pub fn has(&self, f: u32) -> bool {
@@ -138,27 +134,14 @@ impl CommandSpec {
         if self.first_key <= 0 || argc <= self.first_key as usize {
             return Vec::new();
         }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key
-        };
+        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
         let step = self.step.max(1) as usize;
-        (self.first_key as usize..=(last.max(0) as usize).min(argc - 1))
-            .step_by(step)
-            .collect()
+        (self.first_key as usize..=(last.max(0) as usize).min(argc - 1)).step_by(step).collect()
     }
 }
 
 /// Builds a spec with the common fields; families override the rest with struct update.
-pub const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    keys: (i32, i32, i32),
-    handler: Handler,
-) -> CommandSpec {
+pub const fn cmd(name: &'static str, arity: i32, flags: u32, acl: u32, keys: (i32, i32, i32), handler: Handler) -> CommandSpec {
     CommandSpec {
         name,
         arity,

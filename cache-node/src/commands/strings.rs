@@ -9,29 +9,11 @@ const R: u32 = acl::READ | acl::STRING;
 const W: u32 = acl::WRITE | acl::STRING;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        group: "string",
-        summary: "Returns the string value of a key.",
-        ..cmd(
-            "get",
-            2,
-            flag::READONLY | flag::FAST,
-            R | acl::FAST,
-            (1, 1, 1),
-            get,
-        )
-    },
+    CommandSpec { group: "string", summary: "Returns the string value of a key.", ..cmd("get", 2, flag::READONLY | flag::FAST, R | acl::FAST, (1, 1, 1), get) },
     CommandSpec {
         group: "string",
         summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        ..cmd(
-            "set",
-            -3,
-            flag::WRITE | flag::DENYOOM,
-            W | acl::SLOW,
-            (1, 1, 1),
-            set,
-        )
+        ..cmd("set", -3, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (1, 1, 1), set)
     },
 ];
 
@@ -65,20 +47,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else if args::is(a, "keepttl") && !ttl_given {
             ttl = Ttl::Keep;
             ttl_given = true;
-        } else if (args::is(a, "ex")
-            || args::is(a, "px")
-            || args::is(a, "exat")
-            || args::is(a, "pxat"))
-            && !ttl_given
-            && i + 1 < argv.len()
-        {
+        } else if (args::is(a, "ex") || args::is(a, "px") || args::is(a, "exat") || args::is(a, "pxat")) && !ttl_given && i + 1 < argv.len() {
             let n = args::int(argv[i + 1])?;
             if n <= 0 {
                 return Err(CmdError::InvalidExpire("set".into()));
             }
             let at = if args::is(a, "ex") {
-                n.checked_mul(1000)
-                    .and_then(|ms| ms.checked_add(ctx.now_ms))
+                n.checked_mul(1000).and_then(|ms| ms.checked_add(ctx.now_ms))
             } else if args::is(a, "px") {
                 n.checked_add(ctx.now_ms)
             } else if args::is(a, "exat") {

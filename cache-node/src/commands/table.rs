@@ -28,11 +28,7 @@ fn table() -> &'static Table {
             expire::COMMANDS,
         ];
         let list: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
-        let by_name = list
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_bytes(), i))
-            .collect();
+        let by_name = list.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect();
         Table { list, by_name }
     })
 }

@@ -13,10 +13,7 @@ use crate::protocol::inline::split_args;
 #[derive(Debug, Error)]
 pub enum FileError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("config file line {line}: {reason}")]
     Bad { line: usize, reason: String },
 }
@@ -29,36 +26,23 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, FileError> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let args = split_args(trimmed.as_bytes()).ok_or(FileError::Bad {
-            line: i + 1,
-            reason: "unbalanced quotes".into(),
-        })?;
-        let mut args = args
-            .into_iter()
-            .map(|a| String::from_utf8_lossy(&a).into_owned());
+        let args = split_args(trimmed.as_bytes()).ok_or(FileError::Bad { line: i + 1, reason: "unbalanced quotes".into() })?;
+        let mut args = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned());
         let Some(name) = args.next() else { continue };
         let name = name.to_ascii_lowercase();
         let rest: Vec<String> = args.collect();
         let Some(param) = params::find(&name) else {
-            return Err(FileError::Bad {
-                line: i + 1,
-                reason: format!("Bad directive or wrong number of arguments: '{name}'"),
-            });
+            return Err(FileError::Bad { line: i + 1, reason: format!("Bad directive or wrong number of arguments: '{name}'") });
         };
         let value = match param.kind {
             params::Kind::Words => rest.join(" "),
             _ if rest.len() == 1 => rest.into_iter().next().unwrap_or_default(),
             _ => {
-                return Err(FileError::Bad {
-                    line: i + 1,
-                    reason: format!("wrong number of arguments for '{name}'"),
-                });
+                return Err(FileError::Bad { line: i + 1, reason: format!("wrong number of arguments for '{name}'") });
             }
         };
         // Repeated multi-word directives accumulate (e.g. several `save` lines).
-        if let (params::Kind::Words, Some(prev)) =
-            (param.kind, out.iter_mut().find(|(n, _)| n == param.name))
-        {
+        if let (params::Kind::Words, Some(prev)) = (param.kind, out.iter_mut().find(|(n, _)| n == param.name)) {
             if !value.is_empty() {
                 prev.1 = format!("{} {value}", prev.1).trim().to_string();
             }
@@ -70,25 +54,16 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, FileError> {
 }
 
 pub fn load(path: &Path, cfg: &mut Config) -> Result<(), FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { path: path.display().to_string(), source })?;
     for (name, value) in parse(&text)? {
-        cfg.set_initial(&name, &value).map_err(|e| FileError::Bad {
-            line: 0,
-            reason: e.to_string(),
-        })?;
+        cfg.set_initial(&name, &value).map_err(|e| FileError::Bad { line: 0, reason: e.to_string() })?;
     }
     cfg.file = Some(path.to_path_buf());
     Ok(())
 }
 
 fn quote(v: &str) -> String {
-    if !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\')
-    {
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\') {
         v.to_string()
     } else {
         let mut s = String::from("\"");
@@ -120,14 +95,8 @@ pub fn rewrite(old: &str, cfg: &Config) -> String {
     let mut done: Vec<&str> = Vec::new();
     let mut out = String::new();
     for line in old.lines() {
-        let first = split_args(line.trim().as_bytes())
-            .and_then(|a| a.into_iter().next())
-            .map(|a| String::from_utf8_lossy(&a).to_ascii_lowercase());
-        let param = if line.trim_start().starts_with('#') {
-            None
-        } else {
-            first.as_deref().and_then(params::find)
-        };
+        let first = split_args(line.trim().as_bytes()).and_then(|a| a.into_iter().next()).map(|a| String::from_utf8_lossy(&a).to_ascii_lowercase());
+        let param = if line.trim_start().starts_with('#') { None } else { first.as_deref().and_then(params::find) };
         match param {
             Some(p) if done.contains(&p.name) => {}
             Some(p) => {
@@ -141,11 +110,7 @@ pub fn rewrite(old: &str, cfg: &Config) -> String {
             }
         }
     }
-    let missing: Vec<_> = cfg
-        .non_default()
-        .into_iter()
-        .filter(|(n, _)| !done.contains(n))
-        .collect();
+    let missing: Vec<_> = cfg.non_default().into_iter().filter(|(n, _)| !done.contains(n)).collect();
     if !missing.is_empty() {
         out.push_str("# Generated by CONFIG REWRITE\n");
         for (n, v) in missing {
@@ -181,12 +146,7 @@ mod tests {
             c.set_initial(&n, &v).unwrap();
         }
         assert_eq!(c.int("maxmemory"), 100 * 1024 * 1024);
-        assert!(
-            parse("nosuch 1\n")
-                .unwrap_err()
-                .to_string()
-                .contains("line 1")
-        );
+        assert!(parse("nosuch 1\n").unwrap_err().to_string().contains("line 1"));
         assert!(parse("port 1 2\n").is_err());
     }
 
@@ -197,10 +157,7 @@ mod tests {
         c.set_initial("timeout", "30").unwrap();
         c.set_initial("requirepass", "a b").unwrap();
         let out = rewrite("# mine\nport 6000\nport 6001\nunknown stays\n", &c);
-        assert!(
-            out.starts_with("# mine\nport 7000\nunknown stays\n"),
-            "{out}"
-        );
+        assert!(out.starts_with("# mine\nport 7000\nunknown stays\n"), "{out}");
         assert!(out.contains("timeout 30\n") && out.contains("requirepass \"a b\"\n"));
         let reparsed = parse(&out.replace("unknown stays\n", "")).unwrap();
         assert!(reparsed.contains(&("requirepass".into(), "a b".into())));

@@ -15,9 +15,7 @@ pub use params::{PARAMS, Param};
 pub enum ConfigError {
     #[error("Unknown option or number of arguments for CONFIG SET - '{0}'")]
     Unknown(String),
-    #[error(
-        "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-    )]
+    #[error("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")]
     Immutable { name: String },
     #[error("CONFIG SET failed (possibly related to argument '{name}') - {reason}")]
     Invalid { name: String, reason: String },
@@ -33,13 +31,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            values: PARAMS
-                .iter()
-                .map(|p| (p.name, p.default.to_string()))
-                .collect(),
-            file: None,
-        }
+        Config { values: PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect(), file: None }
     }
 }
 
@@ -47,36 +39,22 @@ impl Config {
     /// Sets a parameter at start-up (file or command line): immutable ones allowed.
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = params::find(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let v = params::normalise(p, value).map_err(|reason| ConfigError::Invalid {
-            name: p.name.to_string(),
-            reason,
-        })?;
+        let v = params::normalise(p, value).map_err(|reason| ConfigError::Invalid { name: p.name.to_string(), reason })?;
         self.values.insert(p.name, v);
         Ok(())
     }
 
     /// CONFIG SET of several pairs: all are validated before any is applied.
-    pub fn set_runtime(
-        &mut self,
-        pairs: &[(String, String)],
-    ) -> Result<Vec<&'static str>, ConfigError> {
+    pub fn set_runtime(&mut self, pairs: &[(String, String)]) -> Result<Vec<&'static str>, ConfigError> {
         let mut staged = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
             let p = params::find(name).ok_or_else(|| ConfigError::Unknown(name.clone()))?;
             if !p.mutable {
-                return Err(ConfigError::Immutable {
-                    name: p.name.to_string(),
-                });
+                return Err(ConfigError::Immutable { name: p.name.to_string() });
             }
-            let v = params::normalise(p, value).map_err(|reason| ConfigError::Invalid {
-                name: p.name.to_string(),
-                reason,
-            })?;
+            let v = params::normalise(p, value).map_err(|reason| ConfigError::Invalid { name: p.name.to_string(), reason })?;
             if p.name == "dir" && !std::path::Path::new(&v).is_dir() {
-                return Err(ConfigError::Invalid {
-                    name: p.name.to_string(),
-                    reason: "No such file or directory".into(),
-                });
+                return Err(ConfigError::Invalid { name: p.name.to_string(), reason: "No such file or directory".into() });
             }
             staged.push((p.name, v));
         }
@@ -88,9 +66,7 @@ impl Config {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        params::find(name)
-            .and_then(|p| self.values.get(p.name))
-            .map(String::as_str)
+        params::find(name).and_then(|p| self.values.get(p.name)).map(String::as_str)
     }
 
     fn get_or_default(&self, name: &'static str) -> &str {
@@ -128,15 +104,7 @@ impl Config {
 
     /// Parameters whose value differs from the default, in table order.
     pub fn non_default(&self) -> Vec<(&'static str, &str)> {
-        PARAMS
-            .iter()
-            .filter_map(|p| {
-                self.values
-                    .get(p.name)
-                    .filter(|v| v.as_str() != p.default)
-                    .map(|v| (p.name, v.as_str()))
-            })
-            .collect()
+        PARAMS.iter().filter_map(|p| self.values.get(p.name).filter(|v| v.as_str() != p.default).map(|v| (p.name, v.as_str()))).collect()
     }
 
     pub fn port(&self) -> u16 {
@@ -151,17 +119,12 @@ impl Config {
     pub fn threads(&self) -> usize {
         match self.int("threads") {
             n if n > 0 => n as usize,
-            _ => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         }
     }
 
     pub fn bind(&self) -> Vec<String> {
-        self.str("bind")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
+        self.str("bind").split_whitespace().map(str::to_string).collect()
     }
 }
 
@@ -172,27 +135,13 @@ mod tests {
     #[test]
     fn runtime_set_is_all_or_nothing() {
         let mut c = Config::default();
-        let err = c
-            .set_runtime(&[
-                ("timeout".into(), "5".into()),
-                ("maxclients".into(), "abc".into()),
-            ])
-            .unwrap_err();
+        let err = c.set_runtime(&[("timeout".into(), "5".into()), ("maxclients".into(), "abc".into())]).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }));
         assert_eq!(c.int("timeout"), 0);
-        assert_eq!(
-            c.set_runtime(&[("timeout".into(), "5".into())]).unwrap(),
-            vec!["timeout"]
-        );
+        assert_eq!(c.set_runtime(&[("timeout".into(), "5".into())]).unwrap(), vec!["timeout"]);
         assert_eq!(c.int("timeout"), 5);
-        assert!(matches!(
-            c.set_runtime(&[("port".into(), "1".into())]),
-            Err(ConfigError::Immutable { .. })
-        ));
-        assert!(matches!(
-            c.set_runtime(&[("nope".into(), "1".into())]),
-            Err(ConfigError::Unknown(_))
-        ));
+        assert!(matches!(c.set_runtime(&[("port".into(), "1".into())]), Err(ConfigError::Immutable { .. })));
+        assert!(matches!(c.set_runtime(&[("nope".into(), "1".into())]), Err(ConfigError::Unknown(_))));
     }
 
     #[test]

@@ -31,71 +31,23 @@ pub struct Param {
     pub help: &'static str,
 }
 
-const fn p(
-    name: &'static str,
-    kind: Kind,
-    default: &'static str,
-    mutable: bool,
-    help: &'static str,
-) -> Param {
-    Param {
-        name,
-        aliases: &[],
-        kind,
-        default,
-        mutable,
-        help,
-    }
+const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool, help: &'static str) -> Param {
+    Param { name, aliases: &[], kind, default, mutable, help }
 }
 
 /// A non-negative C `int`, the range Redis gives its integer parameters (and names in
 /// its CONFIG SET error).
-const INT: Kind = Kind::Int {
-    min: 0,
-    max: i32::MAX as i64,
-};
+const INT: Kind = Kind::Int { min: 0, max: i32::MAX as i64 };
 
 /// In Redis's order, which its CONFIG SET error lists.
-pub const POLICIES: &[&str] = &[
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "noeviction",
-];
+pub const POLICIES: &[&str] =
+    &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
 
 pub static PARAMS: &[Param] = &[
-    p(
-        "bind",
-        Kind::Words,
-        "* -::*",
-        false,
-        "addresses to listen on ('*' = all IPv4, '::*' = all IPv6, '-' prefix = optional)",
-    ),
-    p(
-        "port",
-        Kind::Int { min: 0, max: 65535 },
-        "6379",
-        false,
-        "RESP port (0 = do not listen on TCP)",
-    ),
-    p(
-        "admin-port",
-        Kind::Int { min: 0, max: 65535 },
-        "9121",
-        false,
-        "HTTP port for /healthz, /readyz and /metrics (0 = off)",
-    ),
-    p(
-        "protected-mode",
-        Kind::Bool,
-        "yes",
-        true,
-        "refuse non-loopback clients while no password is set and bind is the default",
-    ),
+    p("bind", Kind::Words, "* -::*", false, "addresses to listen on ('*' = all IPv4, '::*' = all IPv6, '-' prefix = optional)"),
+    p("port", Kind::Int { min: 0, max: 65535 }, "6379", false, "RESP port (0 = do not listen on TCP)"),
+    p("admin-port", Kind::Int { min: 0, max: 65535 }, "9121", false, "HTTP port for /healthz, /readyz and /metrics (0 = off)"),
+    p("protected-mode", Kind::Bool, "yes", true, "refuse non-loopback clients while no password is set and bind is the default"),
     Param {
         name: "threads",
         aliases: &["io-threads"],
@@ -104,177 +56,38 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         help: "worker threads serving connections (0 = one per CPU)",
     },
-    p(
-        "requirepass",
-        Kind::Str,
-        "",
-        true,
-        "password clients must AUTH with (empty = none)",
-    ),
-    p(
-        "databases",
-        Kind::Int { min: 1, max: 1024 },
-        "16",
-        false,
-        "number of logical databases",
-    ),
-    p(
-        "maxclients",
-        Kind::Int {
-            min: 1,
-            max: u32::MAX as i64,
-        },
-        "10000",
-        true,
-        "most simultaneous client connections",
-    ),
-    p(
-        "timeout",
-        INT,
-        "0",
-        true,
-        "close a client idle for this many seconds (0 = never)",
-    ),
-    p(
-        "tcp-keepalive",
-        INT,
-        "300",
-        true,
-        "TCP keepalive period in seconds (0 = off)",
-    ),
-    p(
-        "tcp-backlog",
-        Kind::Int { min: 1, max: 65535 },
-        "511",
-        false,
-        "listen backlog",
-    ),
-    p(
-        "loglevel",
-        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
-        "notice",
-        true,
-        "log verbosity",
-    ),
-    p(
-        "logfile",
-        Kind::Str,
-        "",
-        false,
-        "log file (empty = standard output)",
-    ),
-    p(
-        "logformat",
-        Kind::Enum(&["text", "json"]),
-        "text",
-        false,
-        "log line format",
-    ),
-    p(
-        "pidfile",
-        Kind::Str,
-        "",
-        false,
-        "file to write the process id to (empty = none)",
-    ),
-    p(
-        "daemonize",
-        Kind::Enum(&["no"]),
-        "no",
-        false,
-        "always no: cache-node runs in the foreground",
-    ),
-    p(
-        "maxmemory",
-        Kind::Memory { min: 0 },
-        "0",
-        true,
-        "memory limit for data (0 = none)",
-    ),
-    p(
-        "maxmemory-policy",
-        Kind::Enum(POLICIES),
-        "noeviction",
-        true,
-        "what to do when maxmemory is reached",
-    ),
-    p(
-        "maxmemory-samples",
-        Kind::Int { min: 1, max: 64 },
-        "5",
-        true,
-        "keys sampled per eviction",
-    ),
-    p(
-        "dir",
-        Kind::Str,
-        ".",
-        true,
-        "working directory for snapshot files",
-    ),
-    p(
-        "dbfilename",
-        Kind::Str,
-        "dump.rdb",
-        true,
-        "snapshot file name",
-    ),
-    p(
-        "save",
-        Kind::Words,
-        "",
-        true,
-        "snapshot schedule (snapshots are not implemented yet: must be empty)",
-    ),
-    p(
-        "appendonly",
-        Kind::Enum(&["no"]),
-        "no",
-        true,
-        "append-only file (not implemented yet: must be no)",
-    ),
-    p(
-        "proto-max-bulk-len",
-        Kind::Memory { min: 1024 * 1024 },
-        "536870912",
-        true,
-        "largest bulk string a client may send",
-    ),
-    p(
-        "client-query-buffer-limit",
-        Kind::Memory { min: 1024 * 1024 },
-        "1073741824",
-        true,
-        "largest unparsed input kept for one client",
-    ),
-    p(
-        "hz",
-        Kind::Int { min: 1, max: 500 },
-        "10",
-        true,
-        "background task frequency (active expiry cycles per second)",
-    ),
-    p(
-        "lazyfree-lazy-user-flush",
-        Kind::Bool,
-        "no",
-        true,
-        "FLUSHALL/FLUSHDB without a mode behave as ASYNC",
-    ),
+    p("requirepass", Kind::Str, "", true, "password clients must AUTH with (empty = none)"),
+    p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of logical databases"),
+    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true, "most simultaneous client connections"),
+    p("timeout", INT, "0", true, "close a client idle for this many seconds (0 = never)"),
+    p("tcp-keepalive", INT, "300", true, "TCP keepalive period in seconds (0 = off)"),
+    p("tcp-backlog", Kind::Int { min: 1, max: 65535 }, "511", false, "listen backlog"),
+    p("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true, "log verbosity"),
+    p("logfile", Kind::Str, "", false, "log file (empty = standard output)"),
+    p("logformat", Kind::Enum(&["text", "json"]), "text", false, "log line format"),
+    p("pidfile", Kind::Str, "", false, "file to write the process id to (empty = none)"),
+    p("daemonize", Kind::Enum(&["no"]), "no", false, "always no: cache-node runs in the foreground"),
+    p("maxmemory", Kind::Memory { min: 0 }, "0", true, "memory limit for data (0 = none)"),
+    p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true, "what to do when maxmemory is reached"),
+    p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true, "keys sampled per eviction"),
+    p("dir", Kind::Str, ".", true, "working directory for snapshot files"),
+    p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name"),
+    p("save", Kind::Words, "", true, "snapshot schedule (snapshots are not implemented yet: must be empty)"),
+    p("appendonly", Kind::Enum(&["no"]), "no", true, "append-only file (not implemented yet: must be no)"),
+    p("proto-max-bulk-len", Kind::Memory { min: 1024 * 1024 }, "536870912", true, "largest bulk string a client may send"),
+    p("client-query-buffer-limit", Kind::Memory { min: 1024 * 1024 }, "1073741824", true, "largest unparsed input kept for one client"),
+    p("hz", Kind::Int { min: 1, max: 500 }, "10", true, "background task frequency (active expiry cycles per second)"),
+    p("lazyfree-lazy-user-flush", Kind::Bool, "no", true, "FLUSHALL/FLUSHDB without a mode behave as ASYNC"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| {
-        p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-    })
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
 }
 
 /// Parses `100`, `100b`, `1k` (1000), `1kb` (1024), `2m`, `2mb`, `4g`, `4gb`, as Redis does.
 pub fn parse_memory(s: &str) -> Option<u64> {
     let lower = s.to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(lower.len());
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
     let n: u64 = num.parse().ok()?;
     let mul: u64 = match unit {
@@ -296,9 +109,7 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
     match param.kind {
         Kind::Int { min, max } => match value.parse::<i64>() {
             Ok(n) if n >= min && n <= max => Ok(n.to_string()),
-            Ok(_) => Err(format!(
-                "argument must be between {min} and {max} inclusive"
-            )),
+            Ok(_) => Err(format!("argument must be between {min} and {max} inclusive")),
             Err(_) => Err("argument couldn't be parsed into an integer".to_string()),
         },
         Kind::Memory { min } => match parse_memory(value) {
@@ -313,21 +124,12 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
         },
         Kind::Enum(options) => {
             let v = value.to_ascii_lowercase();
-            if options.contains(&v.as_str()) {
-                Ok(v)
-            } else {
-                Err(format!(
-                    "argument(s) must be one of the following: {}",
-                    options.join(", ")
-                ))
-            }
+            if options.contains(&v.as_str()) { Ok(v) } else { Err(format!("argument(s) must be one of the following: {}", options.join(", "))) }
         }
         Kind::Str => Ok(value.to_string()),
         Kind::Words => {
             if param.name == "save" && !value.trim().is_empty() {
-                return Err(
-                    "snapshots are not supported by this build yet; use save \"\"".to_string(),
-                );
+                return Err("snapshots are not supported by this build yet; use save \"\"".to_string());
             }
             Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
         }
@@ -352,27 +154,15 @@ mod tests {
     #[test]
     fn every_default_is_valid() {
         for p in PARAMS {
-            assert!(
-                normalise(p, p.default).is_ok(),
-                "{} default {:?}",
-                p.name,
-                p.default
-            );
+            assert!(normalise(p, p.default).is_ok(), "{} default {:?}", p.name, p.default);
         }
     }
 
     #[test]
     fn validation_messages() {
         let port = find("PORT").unwrap();
-        assert!(
-            normalise(port, "70000")
-                .unwrap_err()
-                .contains("between 0 and 65535")
-        );
-        assert_eq!(
-            normalise(find("maxmemory").unwrap(), "1mb").unwrap(),
-            "1048576"
-        );
+        assert!(normalise(port, "70000").unwrap_err().contains("between 0 and 65535"));
+        assert_eq!(normalise(find("maxmemory").unwrap(), "1mb").unwrap(), "1048576");
         assert_eq!(find("io-threads").unwrap().name, "threads");
     }
 }

@@ -21,10 +21,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(version: RespVersion) -> Self {
-        Reply {
-            buf: Vec::with_capacity(16 * 1024),
-            version,
-        }
+        Reply { buf: Vec::with_capacity(16 * 1024), version }
     }
 
     pub fn is_resp3(&self) -> bool {
@@ -52,10 +49,7 @@ impl Reply {
     /// CR and LF are replaced by spaces, as Redis does, so a reply can never break framing.
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
-        self.buf.extend(
-            msg.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-        );
+        self.buf.extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -140,8 +134,7 @@ impl Reply {
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         if self.is_resp3() {
-            self.buf
-                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(i64::from(b));
         }
@@ -190,20 +183,12 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         "nan".to_string()
     } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".to_string()
-        } else {
-            "-inf".to_string()
-        }
+        if d > 0.0 { "inf".to_string() } else { "-inf".to_string() }
     } else if d == d.trunc() && d.abs() < 1e17 {
         format!("{}", d as i64)
     } else {
         let s = format!("{d}");
-        if s.len() > 24 {
-            format!("{d:e}").replace("e", "e+").replace("e+-", "e-")
-        } else {
-            s
-        }
+        if s.len() > 24 { format!("{d:e}").replace("e", "e+").replace("e+-", "e-") } else { s }
     }
 }
 
@@ -239,10 +224,7 @@ mod tests {
         r.boolean(true);
         r.int(-42);
         r.int(i64::MIN);
-        assert_eq!(
-            r.buf,
-            b"$-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n:-42\r\n:-9223372036854775808\r\n".to_vec()
-        );
+        assert_eq!(r.buf, b"$-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n:-42\r\n:-9223372036854775808\r\n".to_vec());
         let mut r = Reply::new(RespVersion::Resp3);
         r.null();
         r.map(1);

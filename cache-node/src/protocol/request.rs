@@ -21,11 +21,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: 1024 * 1024,
-            max_inline_len: 64 * 1024,
-        }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: 1024 * 1024, max_inline_len: 64 * 1024 }
     }
 }
 
@@ -70,11 +66,7 @@ impl Request {
 /// Returns `Ok(None)` when the buffer holds only part of a request. Empty requests
 /// (`*0\r\n`, `*-1\r\n`, blank inline lines) come back as a request with no arguments so
 /// that the caller consumes them.
-pub fn parse_request(
-    buf: &[u8],
-    limits: &Limits,
-    spans: &mut Vec<(usize, usize)>,
-) -> Result<Option<Request>, ParseError> {
+pub fn parse_request(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>) -> Result<Option<Request>, ParseError> {
     spans.clear();
     match buf.first() {
         None => Ok(None),
@@ -107,11 +99,7 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
     };
-    if body.is_empty()
-        || body.len() > 19
-        || (body.len() > 1 && body[0] == b'0')
-        || (neg && body == b"0")
-    {
+    if body.is_empty() || body.len() > 19 || (body.len() > 1 && body[0] == b'0') || (neg && body == b"0") {
         return None;
     }
     let mut v: u64 = 0;
@@ -121,22 +109,10 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i128).wrapping_neg() as i64)
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
+    if neg { if v > i64::MAX as u64 + 1 { None } else { Some((v as i128).wrapping_neg() as i64) } } else { i64::try_from(v).ok() }
 }
 
-fn parse_multibulk(
-    buf: &[u8],
-    limits: &Limits,
-    spans: &mut Vec<(usize, usize)>,
-) -> Result<Option<Request>, ParseError> {
+fn parse_multibulk(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>) -> Result<Option<Request>, ParseError> {
     let Some(nl) = find_crlf(buf, 1) else {
         if buf.len() > limits.max_inline_len {
             return Err(ParseError::TooBigMbulkCount);
@@ -202,10 +178,7 @@ fn parse_inline(buf: &[u8], limits: &Limits) -> Result<Option<Request>, ParseErr
         line = stripped;
     }
     let args = inline::split_args(line).ok_or(ParseError::UnbalancedQuotes)?;
-    Ok(Some(Request::Inline {
-        consumed: nl + 1,
-        args,
-    }))
+    Ok(Some(Request::Inline { consumed: nl + 1, args }))
 }
 
 #[cfg(test)]
@@ -214,15 +187,10 @@ mod tests {
 
     fn parse_all(buf: &[u8]) -> Result<Option<(usize, Vec<Vec<u8>>)>, ParseError> {
         let mut spans = Vec::new();
-        Ok(
-            parse_request(buf, &Limits::default(), &mut spans)?.map(|r| match r {
-                Request::Multibulk { consumed } => (
-                    consumed,
-                    spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect(),
-                ),
-                Request::Inline { consumed, args } => (consumed, args),
-            }),
-        )
+        Ok(parse_request(buf, &Limits::default(), &mut spans)?.map(|r| match r {
+            Request::Multibulk { consumed } => (consumed, spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect()),
+            Request::Inline { consumed, args } => (consumed, args),
+        }))
     }
 
     #[test]
@@ -238,31 +206,13 @@ mod tests {
 
     #[test]
     fn errors_match_redis() {
-        assert_eq!(
-            parse_all(b"*abc\r\n"),
-            Err(ParseError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*2000000\r\n"),
-            Err(ParseError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n+foo\r\n"),
-            Err(ParseError::ExpectedDollar('+'))
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$-1\r\n"),
-            Err(ParseError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$999999999999\r\n"),
-            Err(ParseError::InvalidBulkLength)
-        );
+        assert_eq!(parse_all(b"*abc\r\n"), Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*2000000\r\n"), Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n+foo\r\n"), Err(ParseError::ExpectedDollar('+')));
+        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$999999999999\r\n"), Err(ParseError::InvalidBulkLength));
         assert_eq!(parse_all(b"set \"a\r\n"), Err(ParseError::UnbalancedQuotes));
-        assert_eq!(
-            parse_all(&vec![b'a'; 70_000]),
-            Err(ParseError::TooBigInline)
-        );
+        assert_eq!(parse_all(&vec![b'a'; 70_000]), Err(ParseError::TooBigInline));
     }
 
     #[test]

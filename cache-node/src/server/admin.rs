@@ -12,10 +12,7 @@ use axum::routing::get;
 use super::state::Server;
 
 pub fn router(srv: Arc<Server>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(srv)
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(srv)
 }
 
 async fn healthz() -> &'static str {
@@ -23,11 +20,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(srv): State<Arc<Server>>) -> (StatusCode, &'static str) {
-    if srv.is_shutting_down() {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
-    } else {
-        (StatusCode::OK, "ready\n")
-    }
+    if srv.is_shutting_down() { (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n") } else { (StatusCode::OK, "ready\n") }
 }
 
 pub async fn serve(srv: Arc<Server>, listener: tokio::net::TcpListener) {
@@ -39,10 +32,7 @@ pub async fn serve(srv: Arc<Server>, listener: tokio::net::TcpListener) {
             }
         }
     };
-    if let Err(e) = axum::serve(listener, router(srv))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    if let Err(e) = axum::serve(listener, router(srv)).with_graceful_shutdown(shutdown).await {
         tracing::warn!(error = %e, "admin HTTP server stopped");
     }
 }

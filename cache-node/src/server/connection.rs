@@ -19,12 +19,7 @@ use crate::protocol::{Reply, RespVersion, parse_request, request::Request};
 
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn serve(
-    srv: Arc<Server>,
-    stream: TcpStream,
-    info: Arc<ClientInfo>,
-    stats: Arc<ThreadStats>,
-) {
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) {
     let span = info_span!("conn", id = info.id, peer = %info.addr);
     let id = info.id;
     async {
@@ -37,12 +32,7 @@ pub async fn serve(
 }
 
 /// Returns why the connection ended (for the log).
-async fn run(
-    srv: &Server,
-    mut stream: TcpStream,
-    info: Arc<ClientInfo>,
-    stats: &ThreadStats,
-) -> &'static str {
+async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: &ThreadStats) -> &'static str {
     let authenticated = !srv.tun.has_password.load(Relaxed);
     let mut session = Session::new(info, authenticated);
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -76,10 +66,7 @@ async fn run(
             let base = pos;
             let owned;
             let argv: SmallVec<[&[u8]; 8]> = match &req {
-                Request::Multibulk { .. } => spans
-                    .iter()
-                    .map(|&(s, e)| &inbuf[base + s..base + e])
-                    .collect(),
+                Request::Multibulk { .. } => spans.iter().map(|&(s, e)| &inbuf[base + s..base + e]).collect(),
                 Request::Inline { args, .. } => {
                     owned = args;
                     owned.iter().map(|a| a.as_slice()).collect()
@@ -95,12 +82,7 @@ async fn run(
             let now = now_ms();
             session.info.last_interaction_ms.store(now, Relaxed);
             let mark = out.len();
-            let mut ctx = Ctx {
-                srv,
-                session: &mut session,
-                out: &mut out,
-                now_ms: now,
-            };
+            let mut ctx = Ctx { srv, session: &mut session, out: &mut out, now_ms: now };
             commands::dispatch(&mut ctx, &argv, stats);
             match session.reply_mode {
                 ReplyMode::On => {}
@@ -128,10 +110,7 @@ async fn run(
         }
         inbuf.advance(pos);
         if !close && inbuf.len() > srv.tun.query_buffer_limit.load(Relaxed) {
-            tracing::warn!(
-                len = inbuf.len(),
-                "closing client that exceeded the query buffer limit"
-            );
+            tracing::warn!(len = inbuf.len(), "closing client that exceeded the query buffer limit");
             return "query buffer limit";
         }
         session.info.qbuf.store(inbuf.len() as u64, Relaxed);
@@ -145,11 +124,7 @@ async fn run(
     }
 }
 
-async fn write_out(
-    stream: &mut TcpStream,
-    out: &mut Reply,
-    stats: &ThreadStats,
-) -> std::io::Result<()> {
+async fn write_out(stream: &mut TcpStream, out: &mut Reply, stats: &ThreadStats) -> std::io::Result<()> {
     if out.buf.is_empty() {
         return Ok(());
     }
@@ -166,10 +141,7 @@ async fn write_out(
 /// CLIENT PAUSE: hold this client's command until the pause ends (WRITE pauses only
 /// hold commands that may write).
 async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
-    let spec = argv
-        .first()
-        .and_then(|n| commands::lookup(n))
-        .map(|(_, s)| s);
+    let spec = argv.first().and_then(|n| commands::lookup(n)).map(|(_, s)| s);
     loop {
         let until = srv.pause.until_ms.load(Relaxed);
         let now = now_ms();
@@ -177,8 +149,7 @@ async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
             return;
         }
         let is_write = spec.is_some_and(|s| s.has(flag::WRITE) || s.has(flag::MAY_REPLICATE));
-        let is_exempt =
-            spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
+        let is_exempt = spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
         if is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
             return;
         }

@@ -9,9 +9,7 @@ use super::state::{Server, now_ms};
 use crate::store::expire;
 
 pub fn spawn(srv: Arc<Server>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("cron".into())
-        .spawn(move || run(&srv))
+    std::thread::Builder::new().name("cron".into()).spawn(move || run(&srv))
 }
 
 fn run(srv: &Server) {
@@ -39,9 +37,7 @@ fn close_idle_clients(srv: &Server) {
         return;
     }
     let limit = now_ms() - (timeout as i64) * 1000;
-    let n = srv
-        .clients
-        .kill(|c| c.last_interaction_ms.load(Relaxed) < limit);
+    let n = srv.clients.kill(|c| c.last_interaction_ms.load(Relaxed) < limit);
     if n > 0 {
         tracing::debug!(closed = n, "closed idle clients");
     }

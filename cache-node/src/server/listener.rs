@@ -18,11 +18,7 @@ use super::state::{Server, now_ms};
 
 /// Binds every address of the `bind` setting. A leading `-` marks an address whose
 /// failure is tolerated (as in Redis's default `* -::*`).
-pub fn bind_all(
-    addrs: &[String],
-    port: u16,
-    backlog: i32,
-) -> anyhow::Result<Vec<std::net::TcpListener>> {
+pub fn bind_all(addrs: &[String], port: u16, backlog: i32) -> anyhow::Result<Vec<std::net::TcpListener>> {
     let mut out = Vec::new();
     let mut port = port;
     for a in addrs {
@@ -73,21 +69,14 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpList
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
     }
 }
 
 const DENIED: &[u8] = b"-DENIED cache-node is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. To accept other clients, set a password (requirepass), or bind explicit addresses, or disable protected mode (protected-mode no).\r\n";
 
 /// Accepts connections until shutdown and hands each to a worker.
-pub async fn accept_loop(
-    srv: Arc<Server>,
-    listener: TcpListener,
-    workers: Vec<super::Handoff>,
-    default_bind: bool,
-) {
+pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<super::Handoff>, default_bind: bool) {
     let mut next = 0usize;
     loop {
         let accepted = tokio::select! {
@@ -109,16 +98,10 @@ pub async fn accept_loop(
         srv.stats.connections_received.fetch_add(1, Relaxed);
         if srv.clients.len() >= srv.tun.maxclients.load(Relaxed) {
             srv.stats.rejected_connections.fetch_add(1, Relaxed);
-            let _ = stream
-                .write_all(b"-ERR max number of clients reached\r\n")
-                .await;
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
             continue;
         }
-        if default_bind
-            && srv.tun.protected_mode.load(Relaxed)
-            && !srv.tun.has_password.load(Relaxed)
-            && !is_loopback(peer.ip())
-        {
+        if default_bind && srv.tun.protected_mode.load(Relaxed) && !srv.tun.has_password.load(Relaxed) && !is_loopback(peer.ip()) {
             srv.stats.rejected_connections.fetch_add(1, Relaxed);
             let _ = stream.write_all(DENIED).await;
             continue;
@@ -126,19 +109,12 @@ pub async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let ka = srv.tun.tcp_keepalive_secs.load(Relaxed);
         if ka > 0 {
-            let _ = SockRef::from(&stream)
-                .set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(ka)));
+            let _ = SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(ka)));
         }
         let laddr = stream.local_addr().unwrap_or(peer);
         let id = srv.clients.next_id();
         use std::os::fd::AsRawFd;
-        let info = Arc::new(ClientInfo::new(
-            id,
-            peer,
-            laddr,
-            stream.as_raw_fd(),
-            now_ms(),
-        ));
+        let info = Arc::new(ClientInfo::new(id, peer, laddr, stream.as_raw_fd(), now_ms()));
         srv.clients.register(info.clone());
         if workers.is_empty() {
             return;

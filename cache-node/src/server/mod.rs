@@ -34,27 +34,17 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     *srv.log_level_hook.write() = Some(hook);
     let (bind, port, backlog, admin_port) = {
         let c = srv.config.read();
-        (
-            c.bind(),
-            c.port(),
-            c.int("tcp-backlog") as i32,
-            c.admin_port(),
-        )
+        (c.bind(), c.port(), c.int("tcp-backlog") as i32, c.admin_port())
     };
     let default_bind = bind.join(" ") == "* -::*";
-    let listeners = if port == 0 && bind.is_empty() {
-        Vec::new()
-    } else {
-        listener::bind_all(&bind, port, backlog)?
-    };
+    let listeners = if port == 0 && bind.is_empty() { Vec::new() } else { listener::bind_all(&bind, port, backlog)? };
     if let Some(l) = listeners.first() {
         srv.tcp_port.store(l.local_addr()?.port(), Relaxed);
     }
     listener::log_listening(&listeners);
     let admin = if admin_port > 0 {
         let host = admin_host(&bind);
-        let l = std::net::TcpListener::bind((host.as_str(), admin_port))
-            .with_context(|| format!("cannot listen on admin port {host}:{admin_port}"))?;
+        let l = std::net::TcpListener::bind((host.as_str(), admin_port)).with_context(|| format!("cannot listen on admin port {host}:{admin_port}"))?;
         l.set_nonblocking(true)?;
         info!(address = %l.local_addr()?, "admin HTTP listening");
         Some(l)
@@ -69,25 +59,15 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     }
     let cron = cron::spawn(srv.clone())?;
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         for l in listeners {
             let l = tokio::net::TcpListener::from_std(l)?;
-            tokio::spawn(listener::accept_loop(
-                srv.clone(),
-                l,
-                senders.clone(),
-                default_bind,
-            ));
+            tokio::spawn(listener::accept_loop(srv.clone(), l, senders.clone(), default_bind));
         }
         drop(senders);
         if let Some(l) = admin {
-            tokio::spawn(admin::serve(
-                srv.clone(),
-                tokio::net::TcpListener::from_std(l)?,
-            ));
+            tokio::spawn(admin::serve(srv.clone(), tokio::net::TcpListener::from_std(l)?));
         }
         wait_for_stop(&srv).await;
         Ok::<_, anyhow::Error>(())
@@ -105,11 +85,7 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
 }
 
 fn admin_host(bind: &[String]) -> String {
-    let first = bind
-        .iter()
-        .map(|b| b.trim_start_matches('-'))
-        .next()
-        .unwrap_or("*");
+    let first = bind.iter().map(|b| b.trim_start_matches('-')).next().unwrap_or("*");
     match first {
         "*" => "0.0.0.0".into(),
         "::*" => "::".into(),
@@ -124,41 +100,29 @@ pub type Handoff = mpsc::UnboundedSender<(std::net::TcpStream, Arc<ClientInfo>)>
 /// Starts worker thread `i` with its own single-threaded runtime.
 fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<Handoff> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, Arc<ClientInfo>)>();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name(format!("worker-{i}"))
-        .spawn(move || {
-            let stats = srv.stats.register_thread(table::all().len());
-            rt.block_on(async move {
-                while let Some((s, info)) = rx.recv().await {
-                    match TcpStream::from_std(s) {
-                        Ok(stream) => {
-                            tokio::spawn(connection::serve(
-                                srv.clone(),
-                                stream,
-                                info,
-                                stats.clone(),
-                            ));
-                        }
-                        Err(e) => {
-                            srv.clients.unregister(info.id);
-                            warn!(error = %e, "cannot register connection");
-                        }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
+        let stats = srv.stats.register_thread(table::all().len());
+        rt.block_on(async move {
+            while let Some((s, info)) = rx.recv().await {
+                match TcpStream::from_std(s) {
+                    Ok(stream) => {
+                        tokio::spawn(connection::serve(srv.clone(), stream, info, stats.clone()));
+                    }
+                    Err(e) => {
+                        srv.clients.unregister(info.id);
+                        warn!(error = %e, "cannot register connection");
                     }
                 }
-            });
-        })?;
+            }
+        });
+    })?;
     Ok(tx)
 }
 
 async fn wait_for_stop(srv: &Server) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         srv.shutdown.notified().await;
         return;
     };

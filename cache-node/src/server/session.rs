@@ -40,13 +40,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
-        Session {
-            info,
-            db: 0,
-            authenticated,
-            reply_mode: ReplyMode::On,
-            after: After::Continue,
-        }
+        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue }
     }
 
     pub fn id(&self) -> u64 {

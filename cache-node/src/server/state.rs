@@ -1,8 +1,6 @@
 //! State shared by every connection and background task.
 
-use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed,
-};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
@@ -16,10 +14,7 @@ use crate::store::Keyspace;
 
 /// Current unix time in milliseconds.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Copies of hot configuration values, read on every request without a lock.
@@ -38,27 +33,19 @@ pub struct Tunables {
 
 impl Tunables {
     pub fn load(&self, c: &Config) {
-        self.max_bulk_len
-            .store(c.int("proto-max-bulk-len") as usize, Relaxed);
-        self.query_buffer_limit
-            .store(c.int("client-query-buffer-limit") as usize, Relaxed);
+        self.max_bulk_len.store(c.int("proto-max-bulk-len") as usize, Relaxed);
+        self.query_buffer_limit.store(c.int("client-query-buffer-limit") as usize, Relaxed);
         self.maxclients.store(c.int("maxclients") as usize, Relaxed);
         self.timeout_secs.store(c.int("timeout") as u64, Relaxed);
-        self.tcp_keepalive_secs
-            .store(c.int("tcp-keepalive") as u64, Relaxed);
+        self.tcp_keepalive_secs.store(c.int("tcp-keepalive") as u64, Relaxed);
         self.hz.store(c.int("hz").max(1) as u64, Relaxed);
         self.protected_mode.store(c.bool("protected-mode"), Relaxed);
-        self.has_password
-            .store(!c.str("requirepass").is_empty(), Relaxed);
-        self.lazy_user_flush
-            .store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
+        self.has_password.store(!c.str("requirepass").is_empty(), Relaxed);
+        self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
     }
 
     pub fn limits(&self) -> Limits {
-        Limits {
-            max_bulk_len: self.max_bulk_len.load(Relaxed),
-            ..Limits::default()
-        }
+        Limits { max_bulk_len: self.max_bulk_len.load(Relaxed), ..Limits::default() }
     }
 }
 
@@ -108,9 +95,7 @@ impl Server {
             pause: Pause::default(),
             started: Instant::now(),
             start_unix_ms: now_ms(),
-            run_id: (0..40)
-                .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
-                .collect(),
+            run_id: (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect(),
             threads,
             tcp_port: AtomicU16::new(0),
             shutting_down: AtomicBool::new(false),

@@ -41,11 +41,7 @@ impl ThreadStats {
     }
 
     fn reset(&self) {
-        for c in [
-            &self.commands,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-        ] {
+        for c in [&self.commands, &self.net_input_bytes, &self.net_output_bytes] {
             c.store(0, Relaxed);
         }
         for s in self.per_command.iter() {
@@ -88,10 +84,7 @@ impl Stats {
     pub fn totals(&self) -> Totals {
         let threads = self.threads.lock();
         let n = threads.first().map(|t| t.per_command.len()).unwrap_or(0);
-        let mut out = Totals {
-            per_command: vec![(0, 0, 0, 0); n],
-            ..Totals::default()
-        };
+        let mut out = Totals { per_command: vec![(0, 0, 0, 0); n], ..Totals::default() };
         for t in threads.iter() {
             out.commands += t.commands.load(Relaxed);
             out.net_input_bytes += t.net_input_bytes.load(Relaxed);

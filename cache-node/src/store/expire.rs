@@ -69,12 +69,7 @@ mod tests {
         let ks = Keyspace::new(2);
         for i in 0..5000 {
             let k = format!("k{i}");
-            ks.lock(1, k.as_bytes()).set_str(
-                k.as_bytes(),
-                b"v",
-                Ttl::At(if i % 2 == 0 { 10 } else { 1_000_000 }),
-                0,
-            );
+            ks.lock(1, k.as_bytes()).set_str(k.as_bytes(), b"v", Ttl::At(if i % 2 == 0 { 10 } else { 1_000_000 }), 0);
         }
         let mut cur = Cursor::default();
         let mut deleted = 0;

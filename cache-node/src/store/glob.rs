@@ -8,11 +8,7 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     let eq = |a: u8, b: u8| {
-        if nocase {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
+        if nocase { a.eq_ignore_ascii_case(&b) } else { a == b }
     };
     while i < s.len() {
         if p < pattern.len() {
@@ -94,17 +90,9 @@ fn class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(bool, usi
                 }
                 p += 2;
             }
-            Some(&lo)
-                if pattern.get(p + 1) == Some(&b'-')
-                    && p + 2 < pattern.len()
-                    && pattern[p + 2] != b']' =>
-            {
+            Some(&lo) if pattern.get(p + 1) == Some(&b'-') && p + 2 < pattern.len() && pattern[p + 2] != b']' => {
                 let hi = pattern[p + 2];
-                let (a, b) = if lo <= hi {
-                    (fold(lo), fold(hi))
-                } else {
-                    (fold(hi), fold(lo))
-                };
+                let (a, b) = if lo <= hi { (fold(lo), fold(hi)) } else { (fold(hi), fold(lo)) };
                 if a <= c && c <= b {
                     hit = true;
                 }
@@ -148,11 +136,7 @@ mod tests {
             ("a*", "", false),
         ];
         for &(p, s, want) in cases {
-            assert_eq!(
-                matches(p.as_bytes(), s.as_bytes(), false),
-                want,
-                "{p} vs {s}"
-            );
+            assert_eq!(matches(p.as_bytes(), s.as_bytes(), false), want, "{p} vs {s}");
         }
         assert!(matches(b"HELLO", b"hello", true));
     }

@@ -38,13 +38,7 @@ pub type PartGuard<'a> = MutexGuard<'a, Partition>;
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let hasher = Hasher::with_seed(fastrand::u64(..));
-        let dbs = (0..databases.max(1))
-            .map(|_| Db {
-                parts: (0..PARTITIONS)
-                    .map(|_| Slot(Mutex::new(Partition::new(hasher))))
-                    .collect(),
-            })
-            .collect();
+        let dbs = (0..databases.max(1)).map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() }).collect();
         Keyspace { dbs, hasher }
     }
 
@@ -78,24 +72,16 @@ impl Keyspace {
 
     /// Locks every partition holding one of the (database, key) pairs.
     pub fn lock_pairs<'k>(&self, pairs: impl IntoIterator<Item = (usize, &'k [u8])>) -> Locked<'_> {
-        let mut ids: SmallVec<[(usize, usize); 8]> = pairs
-            .into_iter()
-            .map(|(db, k)| (db, self.partition_of(k)))
-            .collect();
+        let mut ids: SmallVec<[(usize, usize); 8]> = pairs.into_iter().map(|(db, k)| (db, self.partition_of(k))).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards = ids
-            .into_iter()
-            .map(|(db, p)| ((db, p), self.slot(db, p).lock()))
-            .collect();
+        let guards = ids.into_iter().map(|(db, p)| ((db, p), self.slot(db, p).lock())).collect();
         Locked { ks: self, guards }
     }
 
     /// Locks every partition of one database.
     pub fn lock_db(&self, db: usize) -> Locked<'_> {
-        let guards = (0..PARTITIONS)
-            .map(|p| ((db, p), self.slot(db, p).lock()))
-            .collect();
+        let guards = (0..PARTITIONS).map(|p| ((db, p), self.slot(db, p).lock())).collect();
         Locked { ks: self, guards }
     }
 
@@ -159,10 +145,7 @@ impl<'a> Locked<'a> {
     /// key that was not part of the lock request.
     pub fn part(&mut self, db: usize, key: &[u8]) -> &mut Partition {
         let id = (db, self.ks.partition_of(key));
-        let i = self
-            .guards
-            .binary_search_by(|(k, _)| k.cmp(&id))
-            .unwrap_or_else(|_| unreachable!("partition {id:?} was not locked"));
+        let i = self.guards.binary_search_by(|(k, _)| k.cmp(&id)).unwrap_or_else(|_| unreachable!("partition {id:?} was not locked"));
         &mut self.guards[i].1
     }
 
@@ -213,11 +196,7 @@ mod tests {
         let ks = Keyspace::new(2);
         for i in 0..100u32 {
             let k = format!("k{i}");
-            let ttl = if i % 4 == 0 {
-                Ttl::At(10_000)
-            } else {
-                Ttl::Clear
-            };
+            let ttl = if i % 4 == 0 { Ttl::At(10_000) } else { Ttl::Clear };
             ks.lock(1, k.as_bytes()).set_str(k.as_bytes(), b"v", ttl, 0);
         }
         assert_eq!(ks.db_sizes(0), (0, 0));
@@ -244,8 +223,7 @@ mod tests {
                         let a = format!("k{}", (i + t) % 50);
                         let b = format!("k{}", (i * 7 + t) % 50);
                         let mut l = ks.lock_keys(0, [a.as_bytes(), b.as_bytes()]);
-                        l.part(0, a.as_bytes())
-                            .set_str(a.as_bytes(), b"x", Ttl::Clear, 0);
+                        l.part(0, a.as_bytes()).set_str(a.as_bytes(), b"x", Ttl::Clear, 0);
                         l.part(0, b.as_bytes()).remove(b.as_bytes(), 0);
                     }
                 })

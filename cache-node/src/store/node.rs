@@ -63,9 +63,7 @@ impl Node {
         // SAFETY: layout has non-zero size; every byte up to `size` is written below.
         unsafe {
             let p = alloc(layout);
-            let Some(p) = NonNull::new(p) else {
-                handle_alloc_error(layout)
-            };
+            let Some(p) = NonNull::new(p) else { handle_alloc_error(layout) };
             let raw = p.as_ptr();
             (raw as *mut *mut u8).write(std::ptr::null_mut());
             let mut meta = (lru & LRU_MASK) | (kind << KIND_SHIFT);
@@ -115,11 +113,7 @@ impl Node {
     }
 
     fn key_off(self) -> usize {
-        if self.has_expire() {
-            HEADER + EXPIRE_EXTRA
-        } else {
-            HEADER
-        }
+        if self.has_expire() { HEADER + EXPIRE_EXTRA } else { HEADER }
     }
 
     fn payload_off(self) -> usize {
@@ -291,12 +285,7 @@ mod tests {
         assert_eq!(n.into_value(), Value::Str(Vec::new()));
 
         let big = vec![b'x'; 1000];
-        let n = Node::new(
-            b"",
-            Payload::Boxed(Box::new(Value::Str(big.clone()))),
-            Some(1),
-            0,
-        );
+        let n = Node::new(b"", Payload::Boxed(Box::new(Value::Str(big.clone()))), Some(1), 0);
         assert!(n.inline_value().is_none());
         if let Some(Value::Str(v)) = n.boxed_mut() {
             v.push(b'y');

@@ -56,11 +56,7 @@ fn node_value<'a>(n: Node) -> ValueRef<'a> {
 
 impl Partition {
     pub fn new(hasher: Hasher) -> Self {
-        Partition {
-            table: Table::new(hasher),
-            expires: Vec::new(),
-            stats: PartStats::default(),
-        }
+        Partition { table: Table::new(hasher), expires: Vec::new(), stats: PartStats::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -153,11 +149,7 @@ impl Partition {
         let n = self.live(key, now)?;
         let clock = lru_clock(now);
         let lru = n.lru();
-        Some(if clock >= lru {
-            u64::from(clock - lru)
-        } else {
-            u64::from(clock + 0x0100_0000 - lru)
-        })
+        Some(if clock >= lru { u64::from(clock - lru) } else { u64::from(clock + 0x0100_0000 - lru) })
     }
 
     /// "embstr"/"int" for strings kept in the entry, "raw" for strings on the heap.
@@ -172,12 +164,7 @@ impl Partition {
         n.set_lru(lru_clock(now));
         let n = match n.inline_value() {
             Some(s) => {
-                let boxed = Node::new(
-                    key,
-                    Payload::Boxed(Box::new(Value::Str(s.to_vec()))),
-                    n.expire(),
-                    n.lru(),
-                );
+                let boxed = Node::new(key, Payload::Boxed(Box::new(Value::Str(s.to_vec()))), n.expire(), n.lru());
                 self.swap_node(n, boxed);
                 n.free();
                 boxed
@@ -277,9 +264,7 @@ impl Partition {
             (_, at) => {
                 let payload = match n.inline_value() {
                     Some(s) => Payload::Inline(s),
-                    None => Payload::Boxed(Box::new(
-                        n.boxed().cloned().unwrap_or(Value::Str(Vec::new())),
-                    )),
+                    None => Payload::Boxed(Box::new(n.boxed().cloned().unwrap_or(Value::Str(Vec::new())))),
                 };
                 let new = Node::new(key, payload, at, n.lru());
                 self.swap_node(n, new);
@@ -379,11 +364,7 @@ mod tests {
         assert!(!p.set_str(b"a", b"1", Ttl::At(100), 0));
         assert_eq!(s(p.get(b"a", 50)), Some(b"1".to_vec()));
         assert_eq!(p.expire_at(b"a", 50), Some(Some(100)));
-        assert_eq!(
-            s(p.get(b"a", 100)),
-            Some(b"1".to_vec()),
-            "expires strictly after its time"
-        );
+        assert_eq!(s(p.get(b"a", 100)), Some(b"1".to_vec()), "expires strictly after its time");
         assert_eq!(s(p.get(b"a", 101)), None);
         assert_eq!(p.len(), 0);
         assert_eq!(p.expires_len(), 0);

@@ -21,11 +21,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(hasher: Hasher) -> Self {
-        Table {
-            buckets: vec![None; MIN_BUCKETS].into_boxed_slice(),
-            len: 0,
-            hasher,
-        }
+        Table { buckets: vec![None; MIN_BUCKETS].into_boxed_slice(), len: 0, hasher }
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
@@ -128,10 +124,7 @@ impl Table {
 
     /// Removes every node, handing each to `f`, and shrinks to the minimum size.
     pub fn drain(&mut self, mut f: impl FnMut(Node)) {
-        let old = std::mem::replace(
-            &mut self.buckets,
-            vec![None; MIN_BUCKETS].into_boxed_slice(),
-        );
+        let old = std::mem::replace(&mut self.buckets, vec![None; MIN_BUCKETS].into_boxed_slice());
         self.len = 0;
         for mut cur in old.iter().copied() {
             while let Some(n) = cur {
@@ -276,10 +269,7 @@ mod tests {
             }
         }
         for i in 0..500 {
-            assert!(
-                seen.contains(format!("stable{i}").as_bytes()),
-                "missed stable{i}"
-            );
+            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
         }
     }
 

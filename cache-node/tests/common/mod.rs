@@ -23,36 +23,21 @@ pub fn bin() -> &'static str {
 
 /// A port that was free a moment ago (for ports that cannot be 0, like the admin port).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 impl Node {
     /// Starts a node with `--bind 127.0.0.1 --port 0 --admin-port <free>` plus `extra`.
     pub fn start(extra: &[&str]) -> Node {
         let admin_port = free_port();
-        let mut args: Vec<String> = vec![
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            "0".into(),
-            "--admin-port".into(),
-            admin_port.to_string(),
-        ];
+        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--port".into(), "0".into(), "--admin-port".into(), admin_port.to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::start_args(&args, admin_port)
     }
 
     /// Starts with exactly these arguments; `admin_port` is only recorded.
     pub fn start_args(args: &[String], admin_port: u16) -> Node {
-        let mut child = Command::new(bin())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn cache-node");
+        let mut child = Command::new(bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cache-node");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -63,9 +48,7 @@ impl Node {
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                     if let Some(rest) = line.split("listening for RESP clients address=").nth(1) {
-                        if let Some(port) =
-                            rest.trim().rsplit(':').next().and_then(|p| p.parse().ok())
-                        {
+                        if let Some(port) = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
                             let _ = tx.send(port);
                         }
                     }
@@ -80,12 +63,7 @@ impl Node {
                 panic!("cache-node did not start: {:?}", log.lock().unwrap());
             }
         };
-        let node = Node {
-            child,
-            port,
-            admin_port,
-            log,
-        };
+        let node = Node { child, port, admin_port, log };
         node.wait_ready();
         node
     }
@@ -115,37 +93,26 @@ impl Node {
 
     /// A RESP2 connection with the `redis` crate.
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .expect("client")
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .expect("connect")
+        redis::Client::open(self.url()).expect("client").get_connection_with_timeout(Duration::from_secs(5)).expect("connect")
     }
 
     /// A RESP3 connection with the `redis` crate.
     pub fn client3(&self) -> redis::Connection {
-        redis::Client::open(format!("{}?protocol=resp3", self.url()))
-            .expect("client")
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .expect("connect")
+        redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("client").get_connection_with_timeout(Duration::from_secs(5)).expect("connect")
     }
 
     /// A raw socket with a 5 s read timeout.
     pub fn raw(&self) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
         s.set_nodelay(true).expect("nodelay");
         Raw(s)
     }
 
     /// Runs `redis-cli -p PORT args...` and returns its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .arg("-p")
-            .arg(self.port.to_string())
-            .args(args)
-            .output()
-            .expect("redis-cli is installed (apt-get install redis-tools)");
+        let out =
+            Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -159,10 +126,7 @@ impl Node {
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.wait_exit(Duration::from_secs(10))
     }
 
@@ -211,12 +175,7 @@ impl Raw {
     pub fn roundtrip(&mut self, req: &[u8], want: &[u8]) {
         self.send(req);
         let got = self.read_exact_len(want.len());
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(want),
-            "reply to {:?}",
-            String::from_utf8_lossy(req)
-        );
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "reply to {:?}", String::from_utf8_lossy(req));
     }
 
     /// True when the server closed the connection (read returns EOF within 5 s).

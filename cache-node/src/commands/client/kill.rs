@@ -22,16 +22,9 @@ impl Filter {
     /// Parses the arguments after `CLIENT KILL`.
     pub fn parse(rest: &[&[u8]]) -> Result<Self, CmdError> {
         if let [addr] = rest {
-            return Ok(Filter {
-                addr: Some(args::text(addr)),
-                skip_me: false,
-                ..Filter::default()
-            });
+            return Ok(Filter { addr: Some(args::text(addr)), skip_me: false, ..Filter::default() });
         }
-        let mut f = Filter {
-            skip_me: true,
-            ..Filter::default()
-        };
+        let mut f = Filter { skip_me: true, ..Filter::default() };
         let mut i = 0;
         while i < rest.len() {
             let (opt, val) = match (rest[i], rest.get(i + 1)) {
@@ -52,10 +45,7 @@ impl Filter {
             } else if args::is(opt, "user") {
                 // Only the default user exists, and every connection is authenticated as it.
                 if val != b"default" {
-                    return Err(CmdError::other(format!(
-                        "ERR No such user '{}'",
-                        args::text(val)
-                    )));
+                    return Err(CmdError::other(format!("ERR No such user '{}'", args::text(val))));
                 }
             } else if args::is(opt, "skipme") {
                 f.skip_me = if args::is(val, "yes") {
@@ -77,10 +67,7 @@ impl Filter {
     pub fn matches(&self, c: &ClientInfo, me: u64) -> bool {
         self.id.is_none_or(|id| c.id == id)
             && self.addr.as_ref().is_none_or(|a| *a == c.addr.to_string())
-            && self
-                .laddr
-                .as_ref()
-                .is_none_or(|a| *a == c.laddr.to_string())
+            && self.laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string())
             && self.kind.is_none_or(|k| k == ClientType::of(c))
             && !(self.skip_me && c.id == me)
     }
@@ -91,10 +78,7 @@ pub fn kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let filter = Filter::parse(&argv[2..])?;
     let me = ctx.session.id();
     // Other connections are shut down now; the caller first gets its reply.
-    let others = ctx
-        .srv
-        .clients
-        .kill(|c| c.id != me && filter.matches(c, me));
+    let others = ctx.srv.clients.kill(|c| c.id != me && filter.matches(c, me));
     let myself = filter.matches(&ctx.session.info, me);
     let killed = others + usize::from(myself);
     if old_form {
@@ -123,31 +107,13 @@ mod tests {
 
     #[test]
     fn parses_both_forms() {
-        assert_eq!(
-            parse("1.2.3.4:5").unwrap_or_default(),
-            Filter {
-                addr: Some("1.2.3.4:5".into()),
-                ..Filter::default()
-            }
-        );
+        assert_eq!(parse("1.2.3.4:5").unwrap_or_default(), Filter { addr: Some("1.2.3.4:5".into()), ..Filter::default() });
         let f = parse("ID 3 SKIPME no TYPE normal").unwrap_or_default();
-        assert_eq!(
-            (f.id, f.skip_me, f.kind),
-            (Some(3), false, Some(ClientType::Normal))
-        );
+        assert_eq!((f.id, f.skip_me, f.kind), (Some(3), false, Some(ClientType::Normal)));
         assert!(parse("ADDR a LADDR b USER default").is_ok_and(|f| f.skip_me));
-        assert_eq!(
-            parse("ID 0").unwrap_err().to_string(),
-            "ERR client-id should be greater than 0"
-        );
-        assert_eq!(
-            parse("ID abc").unwrap_err().to_string(),
-            "ERR client-id should be greater than 0"
-        );
-        assert_eq!(
-            parse("USER bob").unwrap_err().to_string(),
-            "ERR No such user 'bob'"
-        );
+        assert_eq!(parse("ID 0").unwrap_err().to_string(), "ERR client-id should be greater than 0");
+        assert_eq!(parse("ID abc").unwrap_err().to_string(), "ERR client-id should be greater than 0");
+        assert_eq!(parse("USER bob").unwrap_err().to_string(), "ERR No such user 'bob'");
         assert_eq!(parse("SKIPME maybe"), Err(CmdError::Syntax));
         assert_eq!(parse("MAXAGE 10"), Err(CmdError::Syntax));
         assert_eq!(parse("ID 1 ID"), Err(CmdError::Syntax));

@@ -29,10 +29,7 @@ impl ClientType {
         } else if args::is(name, "pubsub") {
             Ok(ClientType::PubSub)
         } else {
-            Err(CmdError::other(format!(
-                "ERR Unknown client type '{}'",
-                args::text(name)
-            )))
+            Err(CmdError::other(format!("ERR Unknown client type '{}'", args::text(name))))
         }
     }
 
@@ -45,24 +42,13 @@ impl ClientType {
 pub fn list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let clients: Vec<_> = if argv.len() == 4 && args::is(argv[2], "type") {
         let t = ClientType::parse(argv[3])?;
-        ctx.srv
-            .clients
-            .snapshot()
-            .into_iter()
-            .filter(|c| ClientType::of(c) == t)
-            .collect()
+        ctx.srv.clients.snapshot().into_iter().filter(|c| ClientType::of(c) == t).collect()
     } else if argv.len() > 3 && args::is(argv[2], "id") {
         let mut ids = Vec::with_capacity(argv.len() - 3);
         for a in &argv[3..] {
             ids.push(args::int(a).map_err(|_| CmdError::other("ERR Invalid client ID"))?);
         }
-        ids.into_iter()
-            .filter_map(|id| {
-                u64::try_from(id)
-                    .ok()
-                    .and_then(|id| ctx.srv.clients.get(id))
-            })
-            .collect()
+        ids.into_iter().filter_map(|id| u64::try_from(id).ok().and_then(|id| ctx.srv.clients.get(id))).collect()
     } else if argv.len() != 2 {
         return Err(CmdError::Syntax);
     } else {
@@ -91,11 +77,7 @@ fn last_command(c: &ClientInfo) -> String {
     let Some(top) = table::all().get(c.last_cmd.load(Relaxed)) else {
         return "NULL".to_string();
     };
-    let sub = if top.subcommands.is_empty() {
-        None
-    } else {
-        top.subcommands.get(c.last_sub.load(Relaxed))
-    };
+    let sub = if top.subcommands.is_empty() { None } else { top.subcommands.get(c.last_sub.load(Relaxed)) };
     match sub {
         Some(s) => full_name(s, Some(top)),
         None => top.name.to_string(),
@@ -149,17 +131,10 @@ mod tests {
         let mut s = String::new();
         write_line(&mut s, &c, 3_500);
         assert!(s.starts_with("id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=app age=0 idle=2 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "), "{s}");
-        assert!(
-            s.ends_with(" events=r cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver="),
-            "{s}"
-        );
+        assert!(s.ends_with(" events=r cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver="), "{s}");
         let (i, _) = table::lookup(b"client").unwrap_or_else(|| unreachable!());
         c.last_cmd.store(i, Relaxed);
-        let list = table::all()[i]
-            .subcommands
-            .iter()
-            .position(|s| s.name == "list")
-            .unwrap_or_else(|| unreachable!());
+        let list = table::all()[i].subcommands.iter().position(|s| s.name == "list").unwrap_or_else(|| unreachable!());
         c.last_sub.store(list, Relaxed);
         assert_eq!(last_command(&c), "client|list");
     }
@@ -167,9 +142,6 @@ mod tests {
     #[test]
     fn client_types() {
         assert_eq!(ClientType::parse(b"SLAVE"), Ok(ClientType::Replica));
-        assert_eq!(
-            ClientType::parse(b"foo").unwrap_err().to_string(),
-            "ERR Unknown client type 'foo'"
-        );
+        assert_eq!(ClientType::parse(b"foo").unwrap_err().to_string(), "ERR Unknown client type 'foo'");
     }
 }

@@ -17,150 +17,25 @@ const CONN_ACL: u32 = acl::SLOW | acl::CONNECTION;
 const ADMIN: u32 = flag::ADMIN | CONN;
 const ADMIN_ACL: u32 = acl::ADMIN | acl::SLOW | acl::DANGEROUS | acl::CONNECTION;
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    summary: &'static str,
-    since: &'static str,
-    handler: Handler,
-) -> CommandSpec {
-    CommandSpec {
-        group: "connection",
-        summary,
-        since,
-        ..cmd(name, arity, flags, acl, (0, 0, 0), handler)
-    }
+const fn sub(name: &'static str, arity: i32, flags: u32, acl: u32, summary: &'static str, since: &'static str, handler: Handler) -> CommandSpec {
+    CommandSpec { group: "connection", summary, since, ..cmd(name, arity, flags, acl, (0, 0, 0), handler) }
 }
 
 static SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
-        "getname",
-        2,
-        CONN,
-        CONN_ACL,
-        "Get the current connection name",
-        "2.6.9",
-        getname,
-    ),
-    sub(
-        "getredir",
-        2,
-        CONN,
-        CONN_ACL,
-        "Get tracking notifications redirection client ID if any",
-        "6.0.0",
-        getredir,
-    ),
-    sub(
-        "help",
-        2,
-        flag::LOADING | flag::STALE,
-        CONN_ACL,
-        "Show helpful text about the different subcommands",
-        "5.0.0",
-        help,
-    ),
-    sub(
-        "id",
-        2,
-        CONN,
-        CONN_ACL,
-        "Returns the client ID for the current connection",
-        "5.0.0",
-        id,
-    ),
-    sub(
-        "info",
-        2,
-        CONN,
-        CONN_ACL,
-        "Returns information about the current client connection.",
-        "6.2.0",
-        list::info,
-    ),
-    sub(
-        "kill",
-        -3,
-        ADMIN,
-        ADMIN_ACL,
-        "Kill the connection of a client",
-        "2.4.0",
-        kill::kill,
-    ),
-    sub(
-        "list",
-        -2,
-        ADMIN,
-        ADMIN_ACL,
-        "Get the list of client connections",
-        "2.4.0",
-        list::list,
-    ),
-    sub(
-        "no-evict",
-        3,
-        ADMIN,
-        ADMIN_ACL,
-        "Set client eviction mode for the current connection",
-        "7.0.0",
-        no_evict,
-    ),
-    sub(
-        "pause",
-        -3,
-        ADMIN,
-        ADMIN_ACL,
-        "Stop processing commands from clients for some time",
-        "2.9.50",
-        pause,
-    ),
-    sub(
-        "reply",
-        3,
-        CONN,
-        CONN_ACL,
-        "Instruct the server whether to reply to commands",
-        "3.2.0",
-        reply,
-    ),
-    sub(
-        "setinfo",
-        4,
-        CONN,
-        CONN_ACL,
-        "Set client or connection specific info",
-        "7.2.0",
-        setinfo,
-    ),
-    sub(
-        "setname",
-        3,
-        CONN,
-        CONN_ACL,
-        "Set the current connection name",
-        "2.6.9",
-        setname,
-    ),
-    sub(
-        "unblock",
-        -3,
-        ADMIN,
-        ADMIN_ACL,
-        "Unblock a client blocked in a blocking command from a different connection",
-        "5.0.0",
-        unblock,
-    ),
-    sub(
-        "unpause",
-        2,
-        ADMIN,
-        ADMIN_ACL,
-        "Resume processing of clients that were paused",
-        "6.2.0",
-        unpause,
-    ),
+    sub("getname", 2, CONN, CONN_ACL, "Get the current connection name", "2.6.9", getname),
+    sub("getredir", 2, CONN, CONN_ACL, "Get tracking notifications redirection client ID if any", "6.0.0", getredir),
+    sub("help", 2, flag::LOADING | flag::STALE, CONN_ACL, "Show helpful text about the different subcommands", "5.0.0", help),
+    sub("id", 2, CONN, CONN_ACL, "Returns the client ID for the current connection", "5.0.0", id),
+    sub("info", 2, CONN, CONN_ACL, "Returns information about the current client connection.", "6.2.0", list::info),
+    sub("kill", -3, ADMIN, ADMIN_ACL, "Kill the connection of a client", "2.4.0", kill::kill),
+    sub("list", -2, ADMIN, ADMIN_ACL, "Get the list of client connections", "2.4.0", list::list),
+    sub("no-evict", 3, ADMIN, ADMIN_ACL, "Set client eviction mode for the current connection", "7.0.0", no_evict),
+    sub("pause", -3, ADMIN, ADMIN_ACL, "Stop processing commands from clients for some time", "2.9.50", pause),
+    sub("reply", 3, CONN, CONN_ACL, "Instruct the server whether to reply to commands", "3.2.0", reply),
+    sub("setinfo", 4, CONN, CONN_ACL, "Set client or connection specific info", "7.2.0", setinfo),
+    sub("setname", 3, CONN, CONN_ACL, "Set the current connection name", "2.6.9", setname),
+    sub("unblock", -3, ADMIN, ADMIN_ACL, "Unblock a client blocked in a blocking command from a different connection", "5.0.0", unblock),
+    sub("unpause", 2, ADMIN, ADMIN_ACL, "Resume processing of clients that were paused", "6.2.0", unpause),
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -178,9 +53,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// Client names may not contain spaces, newlines or other special characters.
 pub fn validate_name(name: &[u8]) -> Result<String, CmdError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(CmdError::other(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
+        return Err(CmdError::other("ERR Client names cannot contain spaces, newlines or special characters."));
     }
     Ok(String::from_utf8_lossy(name).into_owned())
 }
@@ -219,9 +92,7 @@ fn setinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other(format!("ERR Unrecognized option '{attr}'")));
     };
     if argv[3].iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(CmdError::other(format!(
-            "ERR {attr} cannot contain spaces, newlines or special characters."
-        )));
+        return Err(CmdError::other(format!("ERR {attr} cannot contain spaces, newlines or special characters.")));
     }
     *slot.lock() = args::text(argv[3]);
     ctx.out.ok();
@@ -278,9 +149,7 @@ fn pause(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(m) if args::is(m, "write") => true,
         Some(m) if args::is(m, "all") => false,
         Some(_) => {
-            return Err(CmdError::other(
-                "ERR CLIENT PAUSE mode must be WRITE or ALL",
-            ));
+            return Err(CmdError::other("ERR CLIENT PAUSE mode must be WRITE or ALL"));
         }
     };
     let end = timeout_deadline(argv[2], ctx.now_ms)?;
@@ -294,16 +163,14 @@ fn pause(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// A millisecond timeout argument as an absolute unix time (0 stays 0), with Redis's
 /// `getTimeoutFromObjectOrReply` errors.
 fn timeout_deadline(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
-    let ms = args::int(arg)
-        .map_err(|_| CmdError::other("ERR timeout is not an integer or out of range"))?;
+    let ms = args::int(arg).map_err(|_| CmdError::other("ERR timeout is not an integer or out of range"))?;
     if ms < 0 {
         return Err(CmdError::other("ERR timeout is negative"));
     }
     if ms == 0 {
         return Ok(0);
     }
-    ms.checked_add(now_ms)
-        .ok_or_else(|| CmdError::other("ERR timeout is out of range"))
+    ms.checked_add(now_ms).ok_or_else(|| CmdError::other("ERR timeout is out of range"))
 }
 
 fn unpause(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -322,13 +189,8 @@ fn unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             super::command::truncated(argv[1])
         )));
     }
-    if argv
-        .get(3)
-        .is_some_and(|m| !args::is(m, "timeout") && !args::is(m, "error"))
-    {
-        return Err(CmdError::other(
-            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-        ));
+    if argv.get(3).is_some_and(|m| !args::is(m, "timeout") && !args::is(m, "error")) {
+        return Err(CmdError::other("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
     }
     args::int(argv[2])?;
     ctx.out.int(0);
@@ -406,19 +268,8 @@ mod tests {
         assert!(validate_name(b"a\nb").is_err());
         assert_eq!(timeout_deadline(b"0", 1000), Ok(0));
         assert_eq!(timeout_deadline(b"10", 1000), Ok(1010));
-        assert_eq!(
-            timeout_deadline(b"-1", 1000).unwrap_err().to_string(),
-            "ERR timeout is negative"
-        );
-        assert_eq!(
-            timeout_deadline(b"x", 1000).unwrap_err().to_string(),
-            "ERR timeout is not an integer or out of range"
-        );
-        assert_eq!(
-            timeout_deadline(i64::MAX.to_string().as_bytes(), 1000)
-                .unwrap_err()
-                .to_string(),
-            "ERR timeout is out of range"
-        );
+        assert_eq!(timeout_deadline(b"-1", 1000).unwrap_err().to_string(), "ERR timeout is negative");
+        assert_eq!(timeout_deadline(b"x", 1000).unwrap_err().to_string(), "ERR timeout is not an integer or out of range");
+        assert_eq!(timeout_deadline(i64::MAX.to_string().as_bytes(), 1000).unwrap_err().to_string(), "ERR timeout is out of range");
     }
 }

@@ -12,14 +12,7 @@ use crate::server::state::Server;
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     group: "server",
     summary: "Get information and statistics about the server",
-    ..cmd(
-        "info",
-        -1,
-        flag::LOADING | flag::STALE,
-        acl::SLOW | acl::DANGEROUS,
-        (0, 0, 0),
-        info,
-    )
+    ..cmd("info", -1, flag::LOADING | flag::STALE, acl::SLOW | acl::DANGEROUS, (0, 0, 0), info)
 }];
 
 /// Every section, in output order: (name, in the default set).
@@ -44,27 +37,15 @@ const SECTIONS: &[(&str, bool)] = &[
 fn selected(names: &[&[u8]]) -> Vec<&'static str> {
     let mut want = vec![false; SECTIONS.len()];
     if names.is_empty() {
-        return SECTIONS
-            .iter()
-            .filter(|(_, d)| *d)
-            .map(|(n, _)| *n)
-            .collect();
+        return SECTIONS.iter().filter(|(_, d)| *d).map(|(n, _)| *n).collect();
     }
     for n in names {
         for (i, (name, default)) in SECTIONS.iter().enumerate() {
-            let pick = args::is(n, name)
-                || (*default && args::is(n, "default"))
-                || args::is(n, "all")
-                || args::is(n, "everything");
+            let pick = args::is(n, name) || (*default && args::is(n, "default")) || args::is(n, "all") || args::is(n, "everything");
             want[i] |= pick;
         }
     }
-    SECTIONS
-        .iter()
-        .zip(want)
-        .filter(|(_, w)| *w)
-        .map(|((n, _), _)| *n)
-        .collect()
+    SECTIONS.iter().zip(want).filter(|(_, w)| *w).map(|((n, _), _)| *n).collect()
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -107,14 +88,8 @@ mod tests {
         assert_eq!(default.last(), Some(&"keyspace"));
         assert_eq!(selected(&[b"ALL"]).len(), SECTIONS.len());
         assert_eq!(selected(&[b"everything"]).len(), SECTIONS.len());
-        assert_eq!(
-            selected(&[b"keyspace", b"Server"]),
-            vec!["server", "keyspace"]
-        );
-        assert_eq!(
-            selected(&[b"default", b"commandstats"]).len(),
-            default.len() + 1
-        );
+        assert_eq!(selected(&[b"keyspace", b"Server"]), vec!["server", "keyspace"]);
+        assert_eq!(selected(&[b"default", b"commandstats"]).len(), default.len() + 1);
         assert!(selected(&[b"nosuch"]).is_empty());
     }
 
@@ -124,18 +99,9 @@ mod tests {
         let text = render(&srv, &["cluster", "keyspace"], 0);
         assert_eq!(text, "# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\n");
         let all = render(&srv, &selected(&[b"all"]), 0);
-        for title in [
-            "# Server\r\n",
-            "# Memory\r\n",
-            "# Commandstats\r\n",
-            "# Errorstats\r\n",
-        ] {
+        for title in ["# Server\r\n", "# Memory\r\n", "# Commandstats\r\n", "# Errorstats\r\n"] {
             assert!(all.contains(title), "{title}");
         }
-        assert!(
-            all.lines()
-                .all(|l| l.is_empty() || l.starts_with('#') || l.contains(':')),
-            "{all}"
-        );
+        assert!(all.lines().all(|l| l.is_empty() || l.starts_with('#') || l.contains(':')), "{all}");
     }
 }

@@ -30,13 +30,7 @@ pub fn memory() -> Memory {
     let (allocated, active, resident) = allocator();
     let rss = rss_bytes().unwrap_or(resident);
     let peak = PEAK.fetch_max(allocated, Relaxed).max(allocated);
-    Memory {
-        allocated,
-        active,
-        resident,
-        rss,
-        peak,
-    }
+    Memory { allocated, active, resident, rss, peak }
 }
 
 /// Starts the peak over from the current usage (CONFIG RESETSTAT).
@@ -51,11 +45,7 @@ fn allocator() -> (u64, u64, u64) {
     // jemalloc caches its statistics; advancing the epoch refreshes them.
     let _ = epoch::advance();
     let read = |r: tikv_jemalloc_ctl::Result<usize>| r.map(|v| v as u64).unwrap_or(0);
-    (
-        read(stats::allocated::read()),
-        read(stats::active::read()),
-        read(stats::resident::read()),
-    )
+    (read(stats::allocated::read()), read(stats::active::read()), read(stats::resident::read()))
 }
 
 #[cfg(target_env = "msvc")]
@@ -64,11 +54,7 @@ fn allocator() -> (u64, u64, u64) {
 }
 
 /// The allocator name INFO reports.
-pub const ALLOCATOR: &str = if cfg!(target_env = "msvc") {
-    "libc"
-} else {
-    "jemalloc-5.3.0"
-};
+pub const ALLOCATOR: &str = if cfg!(target_env = "msvc") { "libc" } else { "jemalloc-5.3.0" };
 
 /// `VmRSS` of /proc/self/status (in kB there), which does not depend on the page size.
 fn rss_bytes() -> Option<u64> {
@@ -78,10 +64,7 @@ fn rss_bytes() -> Option<u64> {
 
 /// Physical memory of the machine (`MemTotal` of /proc/meminfo), 0 when unknown.
 pub fn total_system_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| proc_kb_field(&m, "MemTotal:"))
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| proc_kb_field(&m, "MemTotal:")).unwrap_or(0)
 }
 
 /// A `Name:   123 kB` line of a /proc file, in bytes.
@@ -93,10 +76,7 @@ fn proc_kb_field(text: &str, name: &str) -> Option<u64> {
 
 /// User and system CPU seconds of the process so far.
 pub fn cpu_seconds() -> (f64, f64) {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| parse_stat_times(&s))
-        .unwrap_or((0.0, 0.0))
+    std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| parse_stat_times(&s)).unwrap_or((0.0, 0.0))
 }
 
 /// utime and stime (fields 14 and 15) of /proc/<pid>/stat, in clock ticks of 1/100 s
@@ -112,9 +92,7 @@ fn parse_stat_times(stat: &str) -> Option<(f64, f64)> {
 
 /// Operating system line of INFO server: `Linux 6.1.0 x86_64`.
 pub fn os_line() -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
     let os = match std::env::consts::OS {
         "linux" => "Linux",
         "macos" => "Darwin",
@@ -164,9 +142,7 @@ const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Rates {
     pub const fn new() -> Self {
-        Rates {
-            last: Mutex::new(None),
-        }
+        Rates { last: Mutex::new(None) }
     }
 
     /// Rates of (commands, input bytes, output bytes) per second.
@@ -216,10 +192,7 @@ mod tests {
 
     #[test]
     fn proc_parsing() {
-        assert_eq!(
-            proc_kb_field("Name:\tx\nVmRSS:\t  1200 kB\n", "VmRSS:"),
-            Some(1200 * 1024)
-        );
+        assert_eq!(proc_kb_field("Name:\tx\nVmRSS:\t  1200 kB\n", "VmRSS:"), Some(1200 * 1024));
         assert_eq!(proc_kb_field("Name:\tx\n", "VmRSS:"), None);
         let stat = "42 (cache node) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 0 0";
         assert_eq!(parse_stat_times(stat), Some((2.5, 0.75)));
@@ -231,10 +204,7 @@ mod tests {
         let r = Rates::new();
         let t0 = Instant::now();
         assert_eq!(r.sample(t0, [0, 0, 0]), [0.0; 3]);
-        assert_eq!(
-            r.sample(t0 + std::time::Duration::from_millis(10), [50, 0, 0]),
-            [0.0; 3]
-        );
+        assert_eq!(r.sample(t0 + std::time::Duration::from_millis(10), [50, 0, 0]), [0.0; 3]);
         let rates = r.sample(t0 + std::time::Duration::from_secs(2), [200, 2048, 4096]);
         assert_eq!(rates, [100.0, 1024.0, 2048.0]);
     }

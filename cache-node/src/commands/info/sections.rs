@@ -43,21 +43,10 @@ fn server(srv: &Server, now_ms: i64, out: &mut String) {
     let cfg = srv.config.read();
     let uptime = srv.started.elapsed().as_secs();
     let hz = srv.tun.hz.load(Relaxed);
-    let config_file = cfg
-        .file
-        .as_ref()
-        .map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
-        .unwrap_or_default();
+    let config_file = cfg.file.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()).unwrap_or_default();
     let configured_hz = cfg.int("hz");
     drop(cfg);
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     out.push_str("# Server\r\n");
     field!(out, "redis_version", "{}", crate::REDIS_VERSION);
     field!(out, "redis_git_sha1", "00000000");
@@ -77,12 +66,7 @@ fn server(srv: &Server, now_ms: i64, out: &mut String) {
     field!(out, "uptime_in_days", "{}", uptime / 86_400);
     field!(out, "hz", "{hz}");
     field!(out, "configured_hz", "{configured_hz}");
-    field!(
-        out,
-        "lru_clock",
-        "{}",
-        crate::store::partition::lru_clock(now_ms)
-    );
+    field!(out, "lru_clock", "{}", crate::store::partition::lru_clock(now_ms));
     field!(out, "executable", "{exe}");
     field!(out, "config_file", "{config_file}");
     field!(out, "io_threads_active", "{}", u8::from(srv.threads > 1));
@@ -93,10 +77,7 @@ fn server(srv: &Server, now_ms: i64, out: &mut String) {
 /// Microseconds since the epoch, from the clock when available (more precise than the
 /// millisecond command time).
 fn now_usec(now_ms: i64) -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i128)
-        .unwrap_or(i128::from(now_ms) * 1000)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i128).unwrap_or(i128::from(now_ms) * 1000)
 }
 
 fn clients(srv: &Server, out: &mut String) {
@@ -122,10 +103,7 @@ fn memory(srv: &Server, out: &mut String) {
     let m = process::memory();
     let (maxmemory, policy) = {
         let cfg = srv.config.read();
-        (
-            cfg.int("maxmemory").max(0) as u64,
-            cfg.str("maxmemory-policy").to_string(),
-        )
+        (cfg.int("maxmemory").max(0) as u64, cfg.str("maxmemory-policy").to_string())
     };
     let total = process::total_system_memory();
     out.push_str("# Memory\r\n");
@@ -135,12 +113,7 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "used_memory_rss_human", "{}", human(m.rss));
     field!(out, "used_memory_peak", "{}", m.peak);
     field!(out, "used_memory_peak_human", "{}", human(m.peak));
-    field!(
-        out,
-        "used_memory_peak_perc",
-        "{:.2}%",
-        ratio(m.allocated, m.peak) * 100.0
-    );
+    field!(out, "used_memory_peak_perc", "{:.2}%", ratio(m.allocated, m.peak) * 100.0);
     field!(out, "allocator_allocated", "{}", m.allocated);
     field!(out, "allocator_active", "{}", m.active);
     field!(out, "allocator_resident", "{}", m.resident);
@@ -149,55 +122,16 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "maxmemory", "{maxmemory}");
     field!(out, "maxmemory_human", "{}", human(maxmemory));
     field!(out, "maxmemory_policy", "{policy}");
-    field!(
-        out,
-        "allocator_frag_ratio",
-        "{:.2}",
-        ratio(m.active, m.allocated)
-    );
-    field!(
-        out,
-        "allocator_frag_bytes",
-        "{}",
-        m.active.saturating_sub(m.allocated)
-    );
-    field!(
-        out,
-        "allocator_rss_ratio",
-        "{:.2}",
-        ratio(m.resident, m.active)
-    );
-    field!(
-        out,
-        "allocator_rss_bytes",
-        "{}",
-        m.resident.saturating_sub(m.active)
-    );
-    field!(
-        out,
-        "mem_fragmentation_ratio",
-        "{:.2}",
-        ratio(m.rss, m.allocated)
-    );
-    field!(
-        out,
-        "mem_fragmentation_bytes",
-        "{}",
-        m.rss as i128 - m.allocated as i128
-    );
+    field!(out, "allocator_frag_ratio", "{:.2}", ratio(m.active, m.allocated));
+    field!(out, "allocator_frag_bytes", "{}", m.active.saturating_sub(m.allocated));
+    field!(out, "allocator_rss_ratio", "{:.2}", ratio(m.resident, m.active));
+    field!(out, "allocator_rss_bytes", "{}", m.resident.saturating_sub(m.active));
+    field!(out, "mem_fragmentation_ratio", "{:.2}", ratio(m.rss, m.allocated));
+    field!(out, "mem_fragmentation_bytes", "{}", m.rss as i128 - m.allocated as i128);
     field!(out, "mem_not_counted_for_evict", "0");
     field!(out, "mem_replication_backlog", "0");
     field!(out, "mem_clients_slaves", "0");
-    field!(
-        out,
-        "mem_clients_normal",
-        "{}",
-        srv.clients
-            .snapshot()
-            .iter()
-            .map(|c| c.qbuf.load(Relaxed) + c.omem.load(Relaxed))
-            .sum::<u64>()
-    );
+    field!(out, "mem_clients_normal", "{}", srv.clients.snapshot().iter().map(|c| c.qbuf.load(Relaxed) + c.omem.load(Relaxed)).sum::<u64>());
     field!(out, "mem_aof_buffer", "0");
     field!(out, "mem_allocator", "{}", process::ALLOCATOR);
     field!(out, "active_defrag_running", "0");
@@ -207,24 +141,13 @@ fn memory(srv: &Server, out: &mut String) {
 
 fn persistence(srv: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    for (name, value) in [
-        ("loading", "0"),
-        ("async_loading", "0"),
-        ("current_cow_peak", "0"),
-        ("current_cow_size", "0"),
-        ("current_cow_size_age", "0"),
-    ] {
+    for (name, value) in [("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"), ("current_cow_size_age", "0")] {
         field!(out, name, "{value}");
     }
     field!(out, "current_fork_perc", "0.00");
     field!(out, "current_save_keys_processed", "0");
     field!(out, "current_save_keys_total", "0");
-    field!(
-        out,
-        "rdb_changes_since_last_save",
-        "{}",
-        srv.dirty.load(Relaxed)
-    );
+    field!(out, "rdb_changes_since_last_save", "{}", srv.dirty.load(Relaxed));
     field!(out, "rdb_bgsave_in_progress", "0");
     field!(out, "rdb_last_save_time", "{}", srv.start_unix_ms / 1000);
     field!(out, "rdb_last_bgsave_status", "ok");
@@ -251,18 +174,10 @@ fn persistence(srv: &Server, out: &mut String) {
 fn stats(srv: &Server, out: &mut String) {
     let t = srv.stats.totals();
     let ks = srv.keyspace.stats();
-    let [ops, input, output] = process::RATES.sample(
-        Instant::now(),
-        [t.commands, t.net_input_bytes, t.net_output_bytes],
-    );
+    let [ops, input, output] = process::RATES.sample(Instant::now(), [t.commands, t.net_input_bytes, t.net_output_bytes]);
     let s = &srv.stats;
     out.push_str("# Stats\r\n");
-    field!(
-        out,
-        "total_connections_received",
-        "{}",
-        s.connections_received.load(Relaxed)
-    );
+    field!(out, "total_connections_received", "{}", s.connections_received.load(Relaxed));
     field!(out, "total_commands_processed", "{}", t.commands);
     field!(out, "instantaneous_ops_per_sec", "{}", ops.round() as u64);
     field!(out, "total_net_input_bytes", "{}", t.net_input_bytes);
@@ -273,12 +188,7 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "instantaneous_output_kbps", "{:.2}", output / 1024.0);
     field!(out, "instantaneous_input_repl_kbps", "0.00");
     field!(out, "instantaneous_output_repl_kbps", "0.00");
-    field!(
-        out,
-        "rejected_connections",
-        "{}",
-        s.rejected_connections.load(Relaxed)
-    );
+    field!(out, "rejected_connections", "{}", s.rejected_connections.load(Relaxed));
     field!(out, "sync_full", "0");
     field!(out, "sync_partial_ok", "0");
     field!(out, "sync_partial_err", "0");
@@ -313,12 +223,7 @@ fn stats(srv: &Server, out: &mut String) {
     ] {
         field!(out, name, "0");
     }
-    field!(
-        out,
-        "total_error_replies",
-        "{}",
-        s.total_error_replies.load(Relaxed)
-    );
+    field!(out, "total_error_replies", "{}", s.total_error_replies.load(Relaxed));
     field!(out, "dump_payload_sanitizations", "0");
     field!(out, "io_threaded_reads_processed", "0");
     field!(out, "io_threaded_writes_processed", "0");
@@ -327,11 +232,7 @@ fn stats(srv: &Server, out: &mut String) {
 /// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
 fn replid() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        (0..40)
-            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
-            .collect()
-    })
+    ID.get_or_init(|| (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect())
 }
 
 fn replication(out: &mut String) {
@@ -340,11 +241,7 @@ fn replication(out: &mut String) {
     field!(out, "connected_slaves", "0");
     field!(out, "master_failover_state", "no-failover");
     field!(out, "master_replid", "{}", replid());
-    field!(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000"
-    );
+    field!(out, "master_replid2", "0000000000000000000000000000000000000000");
     field!(out, "master_repl_offset", "0");
     field!(out, "second_repl_offset", "-1");
     field!(out, "repl_backlog_active", "0");
@@ -371,16 +268,8 @@ fn commandstats(srv: &Server, out: &mut String) {
         if calls == 0 && rejected == 0 && failed == 0 {
             continue;
         }
-        let per_call = if calls == 0 {
-            0.0
-        } else {
-            usec as f64 / calls as f64
-        };
-        let _ = write!(
-            out,
-            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
-            spec.name
-        );
+        let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+        let _ = write!(out, "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n", spec.name);
     }
 }
 

@@ -10,69 +10,16 @@ use crate::config::{ConfigError, params};
 const ADMIN: u32 = flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const ADMIN_ACL: u32 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    summary: &'static str,
-    since: &'static str,
-    handler: Handler,
-) -> CommandSpec {
-    CommandSpec {
-        group: "server",
-        summary,
-        since,
-        ..cmd(name, arity, flags, acl, (0, 0, 0), handler)
-    }
+const fn sub(name: &'static str, arity: i32, flags: u32, acl: u32, summary: &'static str, since: &'static str, handler: Handler) -> CommandSpec {
+    CommandSpec { group: "server", summary, since, ..cmd(name, arity, flags, acl, (0, 0, 0), handler) }
 }
 
 pub static SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
-        "get",
-        -3,
-        ADMIN,
-        ADMIN_ACL,
-        "Get the values of configuration parameters",
-        "2.0.0",
-        get,
-    ),
-    sub(
-        "help",
-        2,
-        flag::LOADING | flag::STALE,
-        acl::SLOW,
-        "Show helpful text about the different subcommands",
-        "5.0.0",
-        help,
-    ),
-    sub(
-        "resetstat",
-        2,
-        ADMIN,
-        ADMIN_ACL,
-        "Reset the stats returned by INFO",
-        "2.0.0",
-        resetstat,
-    ),
-    sub(
-        "rewrite",
-        2,
-        ADMIN,
-        ADMIN_ACL,
-        "Rewrite the configuration file with the in memory configuration",
-        "2.8.0",
-        rewrite,
-    ),
-    sub(
-        "set",
-        -4,
-        ADMIN,
-        ADMIN_ACL,
-        "Set configuration parameters to the given values",
-        "2.0.0",
-        set,
-    ),
+    sub("get", -3, ADMIN, ADMIN_ACL, "Get the values of configuration parameters", "2.0.0", get),
+    sub("help", 2, flag::LOADING | flag::STALE, acl::SLOW, "Show helpful text about the different subcommands", "5.0.0", help),
+    sub("resetstat", 2, ADMIN, ADMIN_ACL, "Reset the stats returned by INFO", "2.0.0", resetstat),
+    sub("rewrite", 2, ADMIN, ADMIN_ACL, "Rewrite the configuration file with the in memory configuration", "2.8.0", rewrite),
+    sub("set", -4, ADMIN, ADMIN_ACL, "Set configuration parameters to the given values", "2.0.0", set),
 ];
 
 pub fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -93,9 +40,7 @@ fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if !has_glob(pat) {
             let name = args::text(pat);
             match params::find(&name) {
-                Some(p) if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) => {
-                    pairs.push((name, cfg.str(p.name).to_string()))
-                }
+                Some(p) if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) => pairs.push((name, cfg.str(p.name).to_string())),
                 _ => {}
             }
             continue;
@@ -116,9 +61,7 @@ fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn set_failed(name: &str, reason: &str) -> CmdError {
-    CmdError::other(format!(
-        "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-    ))
+    CmdError::other(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"))
 }
 
 /// CONFIG SET name value [name value ...]: all pairs are checked before any is applied,
@@ -129,14 +72,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = argv[2..].chunks(2).map(|c| (c[0], c[1])).collect();
-    if let Some((name, _)) = pairs
-        .iter()
-        .find(|(n, _)| params::find(&args::text(n)).is_none())
-    {
-        return Err(CmdError::other(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-            truncated(name)
-        )));
+    if let Some((name, _)) = pairs.iter().find(|(n, _)| params::find(&args::text(n)).is_none()) {
+        return Err(CmdError::other(format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", truncated(name))));
     }
     let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.len());
     for (name, _) in &pairs {
@@ -152,21 +89,11 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         seen.push(p.name);
     }
-    let owned: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(n, v)| (args::text(n), args::text(v)))
-        .collect();
-    let changed = ctx
-        .srv
-        .config
-        .write()
-        .set_runtime(&owned)
-        .map_err(|e| match e {
-            ConfigError::Unknown(n) => CmdError::other(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{n}'"
-            )),
-            other => CmdError::other(format!("ERR {other}")),
-        })?;
+    let owned: Vec<(String, String)> = pairs.iter().map(|(n, v)| (args::text(n), args::text(v))).collect();
+    let changed = ctx.srv.config.write().set_runtime(&owned).map_err(|e| match e {
+        ConfigError::Unknown(n) => CmdError::other(format!("ERR Unknown option or number of arguments for CONFIG SET - '{n}'")),
+        other => CmdError::other(format!("ERR {other}")),
+    })?;
     ctx.srv.config_changed(&changed);
     ctx.out.ok();
     Ok(())
@@ -181,9 +108,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let cfg = ctx.srv.config.read().clone();
     let Some(path) = cfg.file.clone() else {
-        return Err(CmdError::other(
-            "ERR The server is running without a config file",
-        ));
+        return Err(CmdError::other("ERR The server is running without a config file"));
     };
     crate::config::file::rewrite_file(&path, &cfg).map_err(|e| {
         tracing::warn!(path = %path.display(), error = %e, "CONFIG REWRITE failed");

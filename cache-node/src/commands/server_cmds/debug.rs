@@ -25,10 +25,7 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if args::is(sub, "object") && argv.len() == 3 {
         object(ctx, argv[2])
     } else {
-        Err(CmdError::other(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            truncated(sub)
-        )))
+        Err(CmdError::other(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", truncated(sub))))
     }
 }
 
@@ -40,11 +37,7 @@ fn sleep_duration(arg: &[u8]) -> Duration {
     let text = String::from_utf8_lossy(&arg[..arg.len().min(64)]);
     let text = text.trim_start();
     // The longest prefix that parses, like strtod.
-    let secs = (1..=text.len())
-        .rev()
-        .filter(|&n| text.is_char_boundary(n))
-        .find_map(|n| text[..n].parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let secs = (1..=text.len()).rev().filter(|&n| text.is_char_boundary(n)).find_map(|n| text[..n].parse::<f64>().ok()).unwrap_or(0.0);
     if secs.is_nan() || secs <= 0.0 {
         return Duration::ZERO;
     }
@@ -54,8 +47,7 @@ fn sleep_duration(arg: &[u8]) -> Duration {
 /// Bytes an RDB file would use for a string, without compression: integers that fit
 /// 32 bits get the compact integer encodings, other strings a length prefix.
 fn serialized_len(s: &[u8]) -> usize {
-    let int =
-        crate::protocol::request::parse_i64(s).filter(|_| s.len() <= 11 && is_canonical_int(s));
+    let int = crate::protocol::request::parse_i64(s).filter(|_| s.len() <= 11 && is_canonical_int(s));
     match int {
         Some(n) if i8::try_from(n).is_ok() => return 2,
         Some(n) if i16::try_from(n).is_ok() => return 3,
@@ -92,14 +84,8 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let (addr, encoding, refcount, serialized) = match value {
         ValueRef::Str(s) => {
             let enc = string_encoding(s, inline);
-            let shared = enc == "int"
-                && crate::protocol::request::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
-            (
-                s.as_ptr() as usize,
-                enc,
-                if shared { i32::MAX as i64 } else { 1 },
-                serialized_len(s),
-            )
+            let shared = enc == "int" && crate::protocol::request::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
+            (s.as_ptr() as usize, enc, if shared { i32::MAX as i64 } else { 1 }, serialized_len(s))
         }
         ValueRef::Obj(v) => {
             let enc = match v.type_name() {
@@ -113,9 +99,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     };
     let lru = (u64::from(lru_clock(now)) + 0x0100_0000 - idle % 0x0100_0000) & 0x00FF_FFFF;
     drop(part);
-    ctx.out.simple(&format!(
-        "Value at:0x{addr:x} refcount:{refcount} encoding:{encoding} serializedlength:{serialized} lru:{lru} lru_seconds_idle:{idle}"
-    ));
+    ctx.out.simple(&format!("Value at:0x{addr:x} refcount:{refcount} encoding:{encoding} serializedlength:{serialized} lru:{lru} lru_seconds_idle:{idle}"));
     Ok(())
 }
 

@@ -20,69 +20,29 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         group: "server",
         summary: "Synchronously save the dataset to disk and then shut down the server",
-        ..cmd(
-            "shutdown",
-            -1,
-            flag::ADMIN
-                | flag::NOSCRIPT
-                | flag::LOADING
-                | flag::STALE
-                | flag::NO_MULTI
-                | flag::ALLOW_BUSY,
-            ADMIN,
-            (0, 0, 0),
-            shutdown,
-        )
+        ..cmd("shutdown", -1, flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::NO_MULTI | flag::ALLOW_BUSY, ADMIN, (0, 0, 0), shutdown)
     },
     CommandSpec {
         group: "server",
         summary: "A container for debugging commands",
-        ..cmd(
-            "debug",
-            -2,
-            flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-            ADMIN,
-            (0, 0, 0),
-            debug::debug,
-        )
+        ..cmd("debug", -2, flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE, ADMIN, (0, 0, 0), debug::debug)
     },
     CommandSpec {
         group: "server",
         summary: "Return the current server time",
         since: "2.6.0",
-        ..cmd(
-            "time",
-            1,
-            flag::LOADING | flag::STALE | flag::FAST,
-            acl::FAST,
-            (0, 0, 0),
-            time,
-        )
+        ..cmd("time", 1, flag::LOADING | flag::STALE | flag::FAST, acl::FAST, (0, 0, 0), time)
     },
     CommandSpec {
         group: "server",
         summary: "Get the UNIX time stamp of the last successful save to disk",
-        ..cmd(
-            "lastsave",
-            1,
-            flag::LOADING | flag::STALE | flag::FAST,
-            acl::ADMIN | acl::FAST | acl::DANGEROUS,
-            (0, 0, 0),
-            lastsave,
-        )
+        ..cmd("lastsave", 1, flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), lastsave)
     },
     CommandSpec {
         group: "server",
         summary: "Return the role of the instance in the context of replication",
         since: "2.8.12",
-        ..cmd(
-            "role",
-            1,
-            flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST,
-            acl::ADMIN | acl::FAST | acl::DANGEROUS,
-            (0, 0, 0),
-            role,
-        )
+        ..cmd("role", 1, flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), role)
     },
 ];
 
@@ -118,9 +78,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// TIME: unix seconds and microseconds, as two bulk strings.
 fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk_int(now.as_secs() as i64);
     ctx.out.bulk_int(i64::from(now.subsec_micros()));
