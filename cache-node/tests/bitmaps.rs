@@ -67,11 +67,7 @@ fn setbit_and_getbit() {
     }
     // the offset is checked before the value
     rt(&mut r, "SETBIT k -1 2", BIT_OFFSET);
-    rt(
-        &mut r,
-        "SETBIT k 1",
-        err("ERR wrong number of arguments for 'setbit' command"),
-    );
+    rt(&mut r, "SETBIT k 1", err("ERR wrong number of arguments for 'setbit' command"));
     // in-place edits of a value set by SET
     rt(&mut r, "SET s a", OK);
     rt(&mut r, "SETBIT s 6 1", ":0\r\n");
@@ -87,11 +83,7 @@ fn bit_offsets_are_limited_by_proto_max_bulk_len() {
     rt(&mut r, &format!("SETBIT k {last} 1"), ":0\r\n");
     rt(&mut r, "STRLEN k", ":1048576\r\n");
     rt(&mut r, &format!("GETBIT k {last}"), ":1\r\n");
-    rt(
-        &mut r,
-        &format!("BITFIELD k GET u8 {}", last + 1),
-        BIT_OFFSET,
-    );
+    rt(&mut r, &format!("BITFIELD k GET u8 {}", last + 1), BIT_OFFSET);
     rt(&mut r, "BITFIELD k GET u8 #1048576", BIT_OFFSET);
     rt(&mut r, "BITFIELD k GET u8 #1048575", ints(&[Some(1)]));
 }
@@ -112,11 +104,7 @@ fn bitcount() {
     rt(&mut r, "BITCOUNT k 5 30 BIT", ":17\r\n");
     rt(&mut r, "BITCOUNT k -2 -1 bit", ":1\r\n");
     rt(&mut r, "BITCOUNT k 0 1000 BIT", ":26\r\n");
-    rt(
-        &mut r,
-        "BITCOUNT k -9223372036854775808 9223372036854775807 BIT",
-        ":26\r\n",
-    );
+    rt(&mut r, "BITCOUNT k -9223372036854775808 9223372036854775807 BIT", ":26\r\n");
     rt(&mut r, "BITCOUNT k -1 -2", ":0\r\n");
     rt(&mut r, "BITCOUNT k -10 -20", ":0\r\n");
     // both clamp to the first byte
@@ -132,11 +120,7 @@ fn bitcount() {
     rtb(&mut r, &[b"SET", b"e", b""], OK);
     rt(&mut r, "BITCOUNT e", ":0\r\n");
     rt(&mut r, "BITCOUNT e 0 -1 BIT", ":0\r\n");
-    rt(
-        &mut r,
-        "BITCOUNT",
-        err("ERR wrong number of arguments for 'bitcount' command"),
-    );
+    rt(&mut r, "BITCOUNT", err("ERR wrong number of arguments for 'bitcount' command"));
     // a long bitmap, counted with a real client
     let mut c = node.client();
     let mut pipe = redis::pipe();
@@ -146,13 +130,7 @@ fn bitcount() {
     let _: () = pipe.query(&mut c).unwrap();
     let n: i64 = redis::cmd("BITCOUNT").arg("long").query(&mut c).unwrap();
     assert_eq!(n, 26_667);
-    let n: i64 = redis::cmd("BITCOUNT")
-        .arg("long")
-        .arg(1)
-        .arg(79_998)
-        .arg("BIT")
-        .query(&mut c)
-        .unwrap();
+    let n: i64 = redis::cmd("BITCOUNT").arg("long").arg(1).arg(79_998).arg("BIT").query(&mut c).unwrap();
     assert_eq!(n, 26_666);
 }
 
@@ -163,11 +141,7 @@ fn bitpos() {
     rt(&mut r, "BITPOS nosuch 1", ":-1\r\n");
     rt(&mut r, "BITPOS nosuch 0", ":0\r\n");
     rt(&mut r, "BITPOS nosuch 1 a", ":-1\r\n");
-    rt(
-        &mut r,
-        "BITPOS nosuch 2",
-        err("ERR The bit argument must be 1 or 0."),
-    );
+    rt(&mut r, "BITPOS nosuch 2", err("ERR The bit argument must be 1 or 0."));
     rt(&mut r, "BITPOS nosuch a", NOT_INT);
     rtb(&mut r, &[b"SET", b"z", b"\xff\xf0\x00"], OK);
     rt(&mut r, "BITPOS z 0", ":12\r\n");
@@ -207,11 +181,7 @@ fn bitpos() {
     rt(&mut r, "BITPOS a 1 0 x FOO", SYNTAX);
     rt(&mut r, "BITPOS a 0 3 BIT", NOT_INT);
     rt(&mut r, "BITPOS a 1 0 1 BIT 3", SYNTAX);
-    rt(
-        &mut r,
-        "BITPOS a",
-        err("ERR wrong number of arguments for 'bitpos' command"),
-    );
+    rt(&mut r, "BITPOS a", err("ERR wrong number of arguments for 'bitpos' command"));
 }
 
 #[test]
@@ -242,46 +212,15 @@ fn bitop() {
     rt(&mut r, "GET d", "$-1\r\n");
     rt(&mut r, "BITOP NOT d nosuch", ":0\r\n");
     rt(&mut r, "BITOP FOO d a", SYNTAX);
-    rt(
-        &mut r,
-        "BITOP NOT d a b",
-        err("ERR BITOP NOT must be called with a single source key."),
-    );
-    rt(
-        &mut r,
-        "BITOP AND d",
-        err("ERR wrong number of arguments for 'bitop' command"),
-    );
+    rt(&mut r, "BITOP NOT d a b", err("ERR BITOP NOT must be called with a single source key."));
+    rt(&mut r, "BITOP AND d", err("ERR wrong number of arguments for 'bitop' command"));
 
     // the destination loses its TTL: it outlives a marker with the same TTL
     let mut c = node.client();
-    let _: () = redis::cmd("SET")
-        .arg("ttl")
-        .arg("x")
-        .arg("PX")
-        .arg(150)
-        .query(&mut c)
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg("marker")
-        .arg("x")
-        .arg("PX")
-        .arg(150)
-        .query(&mut c)
-        .unwrap();
-    let _: i64 = redis::cmd("BITOP")
-        .arg("OR")
-        .arg("ttl")
-        .arg("a")
-        .query(&mut c)
-        .unwrap();
-    let gone = wait_for(std::time::Duration::from_secs(5), || {
-        redis::cmd("GET")
-            .arg("marker")
-            .query::<Option<String>>(&mut c)
-            .unwrap()
-            .is_none()
-    });
+    let _: () = redis::cmd("SET").arg("ttl").arg("x").arg("PX").arg(150).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("marker").arg("x").arg("PX").arg(150).query(&mut c).unwrap();
+    let _: i64 = redis::cmd("BITOP").arg("OR").arg("ttl").arg("a").query(&mut c).unwrap();
+    let gone = wait_for(std::time::Duration::from_secs(5), || redis::cmd("GET").arg("marker").query::<Option<String>>(&mut c).unwrap().is_none());
     assert!(gone);
     let v: Option<Vec<u8>> = redis::cmd("GET").arg("ttl").query(&mut c).unwrap();
     assert_eq!(v.as_deref(), Some(&b"\xff\x0f"[..]));
@@ -296,138 +235,46 @@ fn bitfield_operations() {
     rt(&mut r, "BITFIELD k GET u8 0", ints(&[Some(0)]));
     // reads do not create the key
     rt(&mut r, "GET k", "$-1\r\n");
-    rt(
-        &mut r,
-        "BITFIELD k SET i5 3 7 GET u8 0 GET i3 3 INCRBY i5 3 20 GET i5 3",
-        ints(&[Some(0), Some(7), Some(1), Some(-5), Some(-5)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD k SET i8 #2 -3 GET i8 16 GET u4 #5",
-        ints(&[Some(0), Some(-3), Some(13)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD_RO k GET i8 16 GET u2 0",
-        ints(&[Some(-3), Some(0)]),
-    );
+    rt(&mut r, "BITFIELD k SET i5 3 7 GET u8 0 GET i3 3 INCRBY i5 3 20 GET i5 3", ints(&[Some(0), Some(7), Some(1), Some(-5), Some(-5)]));
+    rt(&mut r, "BITFIELD k SET i8 #2 -3 GET i8 16 GET u4 #5", ints(&[Some(0), Some(-3), Some(13)]));
+    rt(&mut r, "BITFIELD_RO k GET i8 16 GET u2 0", ints(&[Some(-3), Some(0)]));
     rt(&mut r, "STRLEN k", ":3\r\n");
     // overflow policies; OVERFLOW applies to the operations after it
-    rt(
-        &mut r,
-        "BITFIELD c INCRBY u2 100 1 OVERFLOW SAT INCRBY u2 102 1",
-        ints(&[Some(1), Some(1)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD c INCRBY u2 100 3 OVERFLOW SAT INCRBY u2 102 5",
-        ints(&[Some(0), Some(3)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD c OVERFLOW FAIL INCRBY u2 102 1 GET u2 102",
-        ints(&[None, Some(3)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD u OVERFLOW SAT INCRBY u8 0 -5 OVERFLOW WRAP INCRBY u8 8 -5",
-        ints(&[Some(0), Some(251)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD u OVERFLOW FAIL INCRBY u8 0 -5 GET u8 0 INCRBY u8 0 300 GET u8 0",
-        ints(&[None, Some(0), None, Some(0)]),
-    );
+    rt(&mut r, "BITFIELD c INCRBY u2 100 1 OVERFLOW SAT INCRBY u2 102 1", ints(&[Some(1), Some(1)]));
+    rt(&mut r, "BITFIELD c INCRBY u2 100 3 OVERFLOW SAT INCRBY u2 102 5", ints(&[Some(0), Some(3)]));
+    rt(&mut r, "BITFIELD c OVERFLOW FAIL INCRBY u2 102 1 GET u2 102", ints(&[None, Some(3)]));
+    rt(&mut r, "BITFIELD u OVERFLOW SAT INCRBY u8 0 -5 OVERFLOW WRAP INCRBY u8 8 -5", ints(&[Some(0), Some(251)]));
+    rt(&mut r, "BITFIELD u OVERFLOW FAIL INCRBY u8 0 -5 GET u8 0 INCRBY u8 0 300 GET u8 0", ints(&[None, Some(0), None, Some(0)]));
     // SET on an unsigned field reads the argument as u64
-    rt(
-        &mut r,
-        "BITFIELD s SET u8 0 -1 GET u8 0",
-        ints(&[Some(0), Some(255)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD s2 OVERFLOW SAT SET u8 0 -1 GET u8 0",
-        ints(&[Some(0), Some(255)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD s3 OVERFLOW SAT SET i8 0 -200 SET i8 0 200 OVERFLOW WRAP SET i8 0 200 GET i8 0",
-        ints(&[Some(0), Some(-128), Some(127), Some(-56)]),
-    );
+    rt(&mut r, "BITFIELD s SET u8 0 -1 GET u8 0", ints(&[Some(0), Some(255)]));
+    rt(&mut r, "BITFIELD s2 OVERFLOW SAT SET u8 0 -1 GET u8 0", ints(&[Some(0), Some(255)]));
+    rt(&mut r, "BITFIELD s3 OVERFLOW SAT SET i8 0 -200 SET i8 0 200 OVERFLOW WRAP SET i8 0 200 GET i8 0", ints(&[Some(0), Some(-128), Some(127), Some(-56)]));
     // 64-bit signed and 63-bit unsigned extremes
-    rt(
-        &mut r,
-        "BITFIELD w SET i64 0 -9223372036854775808 INCRBY i64 0 -1",
-        ints(&[Some(0), Some(i64::MAX)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD w OVERFLOW SAT INCRBY i64 0 1 OVERFLOW FAIL INCRBY i64 0 1",
-        ints(&[Some(i64::MAX), None]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD w2 OVERFLOW SAT INCRBY i16 0 -9223372036854775808",
-        ints(&[Some(-32768)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD w3 SET u63 0 9223372036854775807 INCRBY u63 0 1 GET u63 0",
-        ints(&[Some(0), Some(0), Some(0)]),
-    );
-    rt(
-        &mut r,
-        "BITFIELD w4 SET u1 7 1 SET i1 6 -1 GET i2 6 GET u2 6",
-        ints(&[Some(0), Some(0), Some(-1), Some(3)]),
-    );
+    rt(&mut r, "BITFIELD w SET i64 0 -9223372036854775808 INCRBY i64 0 -1", ints(&[Some(0), Some(i64::MAX)]));
+    rt(&mut r, "BITFIELD w OVERFLOW SAT INCRBY i64 0 1 OVERFLOW FAIL INCRBY i64 0 1", ints(&[Some(i64::MAX), None]));
+    rt(&mut r, "BITFIELD w2 OVERFLOW SAT INCRBY i16 0 -9223372036854775808", ints(&[Some(-32768)]));
+    rt(&mut r, "BITFIELD w3 SET u63 0 9223372036854775807 INCRBY u63 0 1 GET u63 0", ints(&[Some(0), Some(0), Some(0)]));
+    rt(&mut r, "BITFIELD w4 SET u1 7 1 SET i1 6 -1 GET i2 6 GET u2 6", ints(&[Some(0), Some(0), Some(-1), Some(3)]));
     rt(&mut r, "GET w4", b"$1\r\n\x03\r\n");
     // writes create (and grow) the key even when every write fails
-    rt(
-        &mut r,
-        "BITFIELD f OVERFLOW FAIL SET u2 200 10",
-        ints(&[None]),
-    );
+    rt(&mut r, "BITFIELD f OVERFLOW FAIL SET u2 200 10", ints(&[None]));
     rt(&mut r, "STRLEN f", ":26\r\n");
     // RESP3: FAIL gives a null
     let mut c3 = node.client3();
-    let v: Vec<Option<i64>> = redis::cmd("BITFIELD")
-        .arg("r3")
-        .arg("OVERFLOW")
-        .arg("FAIL")
-        .arg("INCRBY")
-        .arg("u2")
-        .arg(0)
-        .arg(10)
-        .arg("GET")
-        .arg("u2")
-        .arg(0)
-        .query(&mut c3)
-        .unwrap();
+    let v: Vec<Option<i64>> =
+        redis::cmd("BITFIELD").arg("r3").arg("OVERFLOW").arg("FAIL").arg("INCRBY").arg("u2").arg(0).arg(10).arg("GET").arg("u2").arg(0).query(&mut c3).unwrap();
     assert_eq!(v, vec![None, Some(0)]);
-    assert_eq!(
-        node.cli(&["BITFIELD", "cli", "INCRBY", "i8", "0", "-1"]),
-        "-1\n"
-    );
+    assert_eq!(node.cli(&["BITFIELD", "cli", "INCRBY", "i8", "0", "-1"]), "-1\n");
 }
 
 #[test]
 fn bitfield_errors() {
     let node = Node::start(&[]);
     let mut r = node.raw();
-    for bad in [
-        "GET",
-        "GET i8",
-        "FOO",
-        "SET i8 0",
-        "INCRBY i8 0",
-        "OVERFLOW",
-        "GET i8 0 SET",
-    ] {
+    for bad in ["GET", "GET i8", "FOO", "SET i8 0", "INCRBY i8 0", "OVERFLOW", "GET i8 0 SET"] {
         rt(&mut r, &format!("BITFIELD k {bad}"), SYNTAX);
     }
-    for bad in [
-        "x8", "i0", "u0", "i65", "u64", "I8", "U8", "i", "i08", "i-8",
-    ] {
+    for bad in ["x8", "i0", "u0", "i65", "u64", "I8", "U8", "i", "i08", "i-8"] {
         rt(&mut r, &format!("BITFIELD k GET {bad} 0"), BAD_TYPE);
     }
     rt(&mut r, "BITFIELD k GET u63 0", ints(&[Some(0)]));
@@ -439,47 +286,24 @@ fn bitfield_errors() {
     rt(&mut r, "BITFIELD k GET i64 #67108863", ints(&[Some(0)]));
     rt(&mut r, "BITFIELD k SET i8 0 abc", NOT_INT);
     rt(&mut r, "BITFIELD k INCRBY i8 0 1.5", NOT_INT);
-    rt(
-        &mut r,
-        "BITFIELD k OVERFLOW FOO GET i8 0",
-        err("ERR Invalid OVERFLOW type specified"),
-    );
+    rt(&mut r, "BITFIELD k OVERFLOW FOO GET i8 0", err("ERR Invalid OVERFLOW type specified"));
     // the first bad operation wins, and nothing runs
     rt(&mut r, "BITFIELD k SET i8 0 1 GET x8 0", BAD_TYPE);
     rt(&mut r, "GET k", "$-1\r\n");
     let ro = err("ERR BITFIELD_RO only supports the GET subcommand");
     rt(&mut r, "BITFIELD_RO k SET i8 0 1", &ro);
     rt(&mut r, "BITFIELD_RO k GET i8 0 INCRBY i8 0 1", &ro);
-    rt(
-        &mut r,
-        "BITFIELD_RO k OVERFLOW SAT GET i8 0",
-        ints(&[Some(0)]),
-    );
+    rt(&mut r, "BITFIELD_RO k OVERFLOW SAT GET i8 0", ints(&[Some(0)]));
     rt(&mut r, "BITFIELD_RO k GET i8 -1", BIT_OFFSET);
-    rt(
-        &mut r,
-        "BITFIELD",
-        err("ERR wrong number of arguments for 'bitfield' command"),
-    );
-    rt(
-        &mut r,
-        "BITFIELD_RO",
-        err("ERR wrong number of arguments for 'bitfield_ro' command"),
-    );
+    rt(&mut r, "BITFIELD", err("ERR wrong number of arguments for 'bitfield' command"));
+    rt(&mut r, "BITFIELD_RO", err("ERR wrong number of arguments for 'bitfield_ro' command"));
 }
 
 /// Stores a non-string value under `key` with whichever collection command this build
 /// has (the data-type families are separate modules); false when there is none yet.
 fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
-    let tries: [&[&str]; 4] = [
-        &["RPUSH", key, "x"],
-        &["SADD", key, "x"],
-        &["HSET", key, "f", "v"],
-        &["ZADD", key, "1", "m"],
-    ];
-    tries
-        .iter()
-        .any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
+    let tries: [&[&str]; 4] = [&["RPUSH", key, "x"], &["SADD", key, "x"], &["HSET", key, "f", "v"], &["ZADD", key, "1", "m"]];
+    tries.iter().any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
 }
 
 #[test]
@@ -509,15 +333,7 @@ fn wrong_type_errors() {
     }
     // arguments Redis validates first
     rt(&mut r, "SETBIT coll abc 1", BIT_OFFSET);
-    rt(
-        &mut r,
-        "BITPOS coll 2",
-        err("ERR The bit argument must be 1 or 0."),
-    );
+    rt(&mut r, "BITPOS coll 2", err("ERR The bit argument must be 1 or 0."));
     rt(&mut r, "BITFIELD coll GET i8 a", BIT_OFFSET);
-    rt(
-        &mut r,
-        "BITFIELD_RO coll SET i8 0 1",
-        err("ERR BITFIELD_RO only supports the GET subcommand"),
-    );
+    rt(&mut r, "BITFIELD_RO coll SET i8 0 1", err("ERR BITFIELD_RO only supports the GET subcommand"));
 }

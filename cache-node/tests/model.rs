@@ -19,11 +19,6 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::{Config, TestRunner};
 
-/// Commands the model covers but this branch does not implement yet (they come from
-/// the string family). Remove a name here once it is merged and the model checks it;
-/// `pending_commands_are_still_unknown` fails as a reminder when one appears.
-const PENDING: &[&str] = &["append", "incr", "incrby", "strlen", "getrange", "setrange", "mset", "mget", "getdel", "setnx"];
-
 const KEYS: &[&str] = &["a", "b", "c", "{a}x", "key:long:name"];
 
 /// Absolute times far in the future: EXPIREAT/PXAT arguments land in this window so
@@ -141,10 +136,6 @@ impl Op {
             Op::GetDel(_) => "getdel",
             Op::SetNx(..) => "setnx",
         }
-    }
-
-    fn enabled(&self) -> bool {
-        !PENDING.contains(&self.name())
     }
 
     fn args(&self) -> Vec<Vec<u8>> {
@@ -660,7 +651,7 @@ fn string_key_and_expiry_commands_match_a_model() {
         prop_assert_eq!(c.call(&[b"FLUSHALL".to_vec()]), Resp::Status("OK".into()));
         let mut model = Model::default();
         let mut history = Vec::new();
-        for op in ops.iter().filter(|o| o.enabled()) {
+        for op in ops.iter() {
             let args = op.args();
             history.push(show(&args));
             let want = model.apply(op);
@@ -680,19 +671,6 @@ fn string_key_and_expiry_commands_match_a_model() {
     });
     if let Err(e) = result {
         panic!("{e}");
-    }
-}
-
-#[test]
-fn pending_commands_are_still_unknown() {
-    let node = Node::start(&[]);
-    let mut c = Conn::new(&node);
-    for name in PENDING {
-        let reply = c.call(&[name.as_bytes().to_vec(), b"k".to_vec()]);
-        assert!(
-            matches!(&reply, Resp::Error(e) if e.starts_with("ERR unknown command")),
-            "{name} is implemented now: remove it from PENDING in tests/model.rs so the model checks it ({reply:?})"
-        );
     }
 }
 

@@ -41,10 +41,7 @@ fn hello3(r: &mut Raw) {
     let mut seen = Vec::new();
     while !seen.ends_with(b"+PONG\r\n") {
         let byte = r.read_exact_len(1);
-        assert!(
-            !byte.is_empty() && seen.len() < 4096,
-            "no PONG after HELLO 3: {seen:?}"
-        );
+        assert!(!byte.is_empty() && seen.len() < 4096, "no PONG after HELLO 3: {seen:?}");
         seen.extend(byte);
     }
 }
@@ -79,21 +76,8 @@ fn set_options_replies_and_errors() {
         rt(&mut r, bad, SYNTAX);
     }
     rt(&mut r, "SET k v EX abc", NOT_INT);
-    for bad in [
-        "EX 0",
-        "EX -1",
-        "PX 0",
-        "EXAT 0",
-        "PXAT -5",
-        "EX 9223372036854776",
-        "PX 9223372036854775807",
-        "EXAT 9223372036854776",
-    ] {
-        rt(
-            &mut r,
-            &format!("SET k v {bad}"),
-            &err("ERR invalid expire time in 'set' command"),
-        );
+    for bad in ["EX 0", "EX -1", "PX 0", "EXAT 0", "PXAT -5", "EX 9223372036854776", "PX 9223372036854775807", "EXAT 9223372036854776"] {
+        rt(&mut r, &format!("SET k v {bad}"), &err("ERR invalid expire time in 'set' command"));
     }
     rt(&mut r, "SET k v EXAT 9223372036854775", OK);
     rt(&mut r, "SET k v PXAT 9223372036854775807", OK);
@@ -120,32 +104,13 @@ fn set_options_replies_and_errors() {
     r.roundtrip(&resp(&[b"GET", b"bin"]), b"$5\r\na\r\n\0b\r\n");
     r.roundtrip(&resp(&[b"SET", b"empty", b""]), OK.as_bytes());
     r.roundtrip(&resp(&[b"GET", b"empty"]), b"$0\r\n\r\n");
-    rt(
-        &mut r,
-        "SET k",
-        &err("ERR wrong number of arguments for 'set' command"),
-    );
-    rt(
-        &mut r,
-        "GET",
-        &err("ERR wrong number of arguments for 'get' command"),
-    );
+    rt(&mut r, "SET k", &err("ERR wrong number of arguments for 'set' command"));
+    rt(&mut r, "GET", &err("ERR wrong number of arguments for 'get' command"));
     // RESP3 clients get the same answers
     let mut c3 = node.client3();
-    let v: Option<String> = redis::cmd("SET")
-        .arg("k3")
-        .arg("v")
-        .arg("XX")
-        .arg("GET")
-        .query(&mut c3)
-        .unwrap();
+    let v: Option<String> = redis::cmd("SET").arg("k3").arg("v").arg("XX").arg("GET").query(&mut c3).unwrap();
     assert_eq!(v, None);
-    let v: redis::Value = redis::cmd("SET")
-        .arg("k3")
-        .arg("v")
-        .arg("XX")
-        .query(&mut c3)
-        .unwrap();
+    let v: redis::Value = redis::cmd("SET").arg("k3").arg("v").arg("XX").query(&mut c3).unwrap();
     assert_eq!(v, redis::Value::Nil);
 }
 
@@ -176,51 +141,23 @@ fn setnx_setex_psetex_getset_getdel() {
     rt(&mut r, "GET a", &bulk("1"));
     rt(&mut r, "SETEX b 100 v", OK);
     rt(&mut r, "GET b", &bulk("v"));
-    rt(
-        &mut r,
-        "SETEX b 0 v",
-        &err("ERR invalid expire time in 'setex' command"),
-    );
-    rt(
-        &mut r,
-        "SETEX b -5 v",
-        &err("ERR invalid expire time in 'setex' command"),
-    );
-    rt(
-        &mut r,
-        "SETEX b 9223372036854776 v",
-        &err("ERR invalid expire time in 'setex' command"),
-    );
+    rt(&mut r, "SETEX b 0 v", &err("ERR invalid expire time in 'setex' command"));
+    rt(&mut r, "SETEX b -5 v", &err("ERR invalid expire time in 'setex' command"));
+    rt(&mut r, "SETEX b 9223372036854776 v", &err("ERR invalid expire time in 'setex' command"));
     rt(&mut r, "SETEX b abc v", NOT_INT);
-    rt(
-        &mut r,
-        "SETEX b 10",
-        &err("ERR wrong number of arguments for 'setex' command"),
-    );
+    rt(&mut r, "SETEX b 10", &err("ERR wrong number of arguments for 'setex' command"));
     rt(&mut r, "PSETEX c 100000 v", OK);
     rt(&mut r, "GET c", &bulk("v"));
-    rt(
-        &mut r,
-        "PSETEX c 0 v",
-        &err("ERR invalid expire time in 'psetex' command"),
-    );
+    rt(&mut r, "PSETEX c 0 v", &err("ERR invalid expire time in 'psetex' command"));
     rt(&mut r, "PSETEX c abc v", NOT_INT);
     rt(&mut r, "GETSET d first", NIL);
     rt(&mut r, "GETSET d second", &bulk("first"));
     rt(&mut r, "GET d", &bulk("second"));
-    rt(
-        &mut r,
-        "GETSET d",
-        &err("ERR wrong number of arguments for 'getset' command"),
-    );
+    rt(&mut r, "GETSET d", &err("ERR wrong number of arguments for 'getset' command"));
     rt(&mut r, "GETDEL d", &bulk("second"));
     rt(&mut r, "GETDEL d", NIL);
     rt(&mut r, "GET d", NIL);
-    rt(
-        &mut r,
-        "GETDEL",
-        &err("ERR wrong number of arguments for 'getdel' command"),
-    );
+    rt(&mut r, "GETDEL", &err("ERR wrong number of arguments for 'getdel' command"));
 }
 
 #[test]
@@ -234,25 +171,12 @@ fn getex_options_and_errors() {
     rt(&mut r, "GETEX nosuch FOO", SYNTAX);
     rt(&mut r, "SET k v", OK);
     rt(&mut r, "GETEX k", &bulk("v"));
-    for bad in [
-        "EX",
-        "NX",
-        "XX",
-        "GET",
-        "KEEPTTL",
-        "PERSIST EX 10",
-        "EX 10 PERSIST",
-        "EX 5 PX 10",
-    ] {
+    for bad in ["EX", "NX", "XX", "GET", "KEEPTTL", "PERSIST EX 10", "EX 10 PERSIST", "EX 5 PX 10"] {
         rt(&mut r, &format!("GETEX k {bad}"), SYNTAX);
     }
     rt(&mut r, "GETEX k EX abc", NOT_INT);
     for bad in ["EX 0", "PX -1", "EXAT 0", "EX 9223372036854776"] {
-        rt(
-            &mut r,
-            &format!("GETEX k {bad}"),
-            &err("ERR invalid expire time in 'getex' command"),
-        );
+        rt(&mut r, &format!("GETEX k {bad}"), &err("ERR invalid expire time in 'getex' command"));
     }
     rt(&mut r, "GETEX k PERSIST PERSIST", &bulk("v"));
     rt(&mut r, "GETEX k EX 5 EX 100", &bulk("v"));
@@ -262,20 +186,14 @@ fn getex_options_and_errors() {
     rt(&mut r, "SET k v", OK);
     rt(&mut r, "GETEX k PXAT 1", &bulk("v"));
     rt(&mut r, "GET k", NIL);
-    rt(
-        &mut r,
-        "GETEX",
-        &err("ERR wrong number of arguments for 'getex' command"),
-    );
+    rt(&mut r, "GETEX", &err("ERR wrong number of arguments for 'getex' command"));
 }
 
 #[test]
 fn ttl_behaviour_of_writes() {
     let node = Node::start(&[]);
     let mut c = node.client();
-    let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value {
-        redis::cmd(args[0]).arg(&args[1..]).query(c).unwrap()
-    };
+    let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value { redis::cmd(args[0]).arg(&args[1..]).query(c).unwrap() };
 
     // EX/PX/SETEX/PSETEX/GETEX set a TTL that really expires the key
     q(&mut c, &["SET", "px", "v", "PX", "100"]);
@@ -285,14 +203,8 @@ fn ttl_behaviour_of_writes() {
     q(&mut c, &["SET", "getex", "v"]);
     q(&mut c, &["GETEX", "getex", "PX", "100"]);
     assert!(expires(&mut c, "getex"));
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    q(
-        &mut c,
-        &["SET", "pxat", "v", "PXAT", &(now_ms + 100).to_string()],
-    );
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    q(&mut c, &["SET", "pxat", "v", "PXAT", &(now_ms + 100).to_string()]);
     assert!(expires(&mut c, "pxat"));
 
     // KEEPTTL and the in-place updates keep the TTL. All keys share one TTL, long enough
@@ -343,35 +255,15 @@ fn ttl_behaviour_of_writes() {
 fn mget_mset_msetnx() {
     let node = Node::start(&[]);
     let mut r = node.raw();
-    rt(
-        &mut r,
-        "MSET a",
-        &err("ERR wrong number of arguments for 'mset' command"),
-    );
-    rt(
-        &mut r,
-        "MSET a 1 b",
-        &err("ERR wrong number of arguments for 'mset' command"),
-    );
-    rt(
-        &mut r,
-        "MSETNX a 1 b",
-        &err("ERR wrong number of arguments for 'msetnx' command"),
-    );
-    rt(
-        &mut r,
-        "MGET",
-        &err("ERR wrong number of arguments for 'mget' command"),
-    );
+    rt(&mut r, "MSET a", &err("ERR wrong number of arguments for 'mset' command"));
+    rt(&mut r, "MSET a 1 b", &err("ERR wrong number of arguments for 'mset' command"));
+    rt(&mut r, "MSETNX a 1 b", &err("ERR wrong number of arguments for 'msetnx' command"));
+    rt(&mut r, "MGET", &err("ERR wrong number of arguments for 'mget' command"));
     rt(&mut r, "MSET a 1 b 2", OK);
     rt(&mut r, "MSETNX a 1 c 2", ":0\r\n");
     rt(&mut r, "GET c", NIL);
     rt(&mut r, "MSETNX c 3 d 4", ":1\r\n");
-    rt(
-        &mut r,
-        "MGET a b c d nosuch",
-        "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n",
-    );
+    rt(&mut r, "MGET a b c d nosuch", "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n");
     // duplicate keys: the last value wins
     rt(&mut r, "MSET a x a y", OK);
     rt(&mut r, "GET a", &bulk("y"));
@@ -384,11 +276,7 @@ fn mget_mset_msetnx() {
         cmd.arg(k).arg(format!("v-{k}"));
     }
     let _: () = cmd.query(&mut c).unwrap();
-    let vals: Vec<Option<String>> = redis::cmd("MGET")
-        .arg(&keys)
-        .arg("missing")
-        .query(&mut c)
-        .unwrap();
+    let vals: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).arg("missing").query(&mut c).unwrap();
     assert_eq!(vals.len(), 201);
     for (k, v) in keys.iter().zip(&vals) {
         assert_eq!(v.as_deref(), Some(format!("v-{k}").as_str()));
@@ -422,13 +310,9 @@ fn mset_is_atomic_under_concurrent_writers() {
         std::thread::spawn(move || {
             let mut reads = 0u32;
             while !done.load(Ordering::Relaxed) || reads < 100 {
-                let vals: Vec<Option<String>> =
-                    redis::cmd("MGET").arg(&*keys).query(&mut c).unwrap();
+                let vals: Vec<Option<String>> = redis::cmd("MGET").arg(&*keys).query(&mut c).unwrap();
                 if vals[0].is_some() {
-                    assert!(
-                        vals.iter().all(|v| *v == vals[0]),
-                        "MGET saw a partial MSET: {vals:?}"
-                    );
+                    assert!(vals.iter().all(|v| *v == vals[0]), "MGET saw a partial MSET: {vals:?}");
                 }
                 reads += 1;
             }
@@ -454,15 +338,7 @@ fn msetnx_sets_all_or_nothing_under_races() {
             let mut c = node.client();
             std::thread::spawn(move || {
                 (0..rounds)
-                    .map(|i| {
-                        redis::cmd("MSETNX")
-                            .arg(format!("{x}{i}"))
-                            .arg(x)
-                            .arg(format!("{y}{i}"))
-                            .arg(x)
-                            .query::<i64>(&mut c)
-                            .unwrap()
-                    })
+                    .map(|i| redis::cmd("MSETNX").arg(format!("{x}{i}")).arg(x).arg(format!("{y}{i}")).arg(x).query::<i64>(&mut c).unwrap())
                     .collect::<Vec<_>>()
             })
         })
@@ -471,19 +347,11 @@ fn msetnx_sets_all_or_nothing_under_races() {
     let mut c = node.client();
     for (i, (a_won, b_won)) in results[0].iter().zip(&results[1]).enumerate() {
         assert_eq!(a_won + b_won, 1, "round {i}");
-        let vals: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(format!("a{i}"))
-            .arg(format!("b{i}"))
-            .arg(format!("c{i}"))
-            .query(&mut c)
-            .unwrap();
+        let vals: Vec<Option<String>> = redis::cmd("MGET").arg(format!("a{i}")).arg(format!("b{i}")).arg(format!("c{i}")).query(&mut c).unwrap();
         let winner = if *a_won == 1 { "a" } else { "b" };
         let set: Vec<&Option<String>> = vals.iter().filter(|v| v.is_some()).collect();
         assert_eq!(set.len(), 2, "round {i}: {vals:?}");
-        assert!(
-            set.iter().all(|v| v.as_deref() == Some(winner)),
-            "round {i}: {vals:?}"
-        );
+        assert!(set.iter().all(|v| v.as_deref() == Some(winner)), "round {i}: {vals:?}");
     }
 }
 
@@ -506,16 +374,8 @@ fn append_strlen_getrange_setrange() {
     rt(&mut r, "GETRANGE k -100 -50", &bulk("h"));
     rt(&mut r, "GETRANGE k -1 -2", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE k 5 3", "$0\r\n\r\n");
-    rt(
-        &mut r,
-        "GETRANGE k 9223372036854775807 -9223372036854775808",
-        "$0\r\n\r\n",
-    );
-    rt(
-        &mut r,
-        "GETRANGE k -9223372036854775808 9223372036854775807",
-        &bulk("hello world"),
-    );
+    rt(&mut r, "GETRANGE k 9223372036854775807 -9223372036854775808", "$0\r\n\r\n");
+    rt(&mut r, "GETRANGE k -9223372036854775808 9223372036854775807", &bulk("hello world"));
     rt(&mut r, "GETRANGE nosuch 0 -1", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE e 0 0", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE k a 1", NOT_INT);
@@ -523,11 +383,7 @@ fn append_strlen_getrange_setrange() {
     rt(&mut r, "GETRANGE nosuch a 1", NOT_INT);
     rt(&mut r, "SUBSTR k 6 8", &bulk("wor"));
 
-    rt(
-        &mut r,
-        "SETRANGE s -1 x",
-        &err("ERR offset is out of range"),
-    );
+    rt(&mut r, "SETRANGE s -1 x", &err("ERR offset is out of range"));
     rt(&mut r, "SETRANGE s abc x", NOT_INT);
     // empty value on a missing key: 0, and no key
     r.roundtrip(&resp(&[b"SETRANGE", b"s", b"5", b""]), b":0\r\n");
@@ -549,31 +405,14 @@ fn append_strlen_getrange_setrange() {
 
     // binary-safe edits with a real client
     let mut c = node.client();
-    let _: () = redis::cmd("SET")
-        .arg("bin")
-        .arg(&b"\x00\xff"[..])
-        .query(&mut c)
-        .unwrap();
-    let n: i64 = redis::cmd("APPEND")
-        .arg("bin")
-        .arg(&b"\r\n"[..])
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("bin").arg(&b"\x00\xff"[..]).query(&mut c).unwrap();
+    let n: i64 = redis::cmd("APPEND").arg("bin").arg(&b"\r\n"[..]).query(&mut c).unwrap();
     assert_eq!(n, 4);
-    let v: Vec<u8> = redis::cmd("GETRANGE")
-        .arg("bin")
-        .arg(1)
-        .arg(2)
-        .query(&mut c)
-        .unwrap();
+    let v: Vec<u8> = redis::cmd("GETRANGE").arg("bin").arg(1).arg(2).query(&mut c).unwrap();
     assert_eq!(v, b"\xff\r");
     // a long value grows in place
     for _ in 0..100 {
-        let _: i64 = redis::cmd("APPEND")
-            .arg("long")
-            .arg("0123456789")
-            .query(&mut c)
-            .unwrap();
+        let _: i64 = redis::cmd("APPEND").arg("long").arg("0123456789").query(&mut c).unwrap();
     }
     let len: i64 = redis::cmd("STRLEN").arg("long").query(&mut c).unwrap();
     assert_eq!(len, 1000);
@@ -607,38 +446,14 @@ fn integer_counters() {
     rt(&mut r, "INCRBY n 1.5", NOT_INT);
     rt(&mut r, "INCRBY n 9223372036854775808", NOT_INT);
     rt(&mut r, "SET max 9223372036854775807", OK);
-    rt(
-        &mut r,
-        "INCR max",
-        &err("ERR increment or decrement would overflow"),
-    );
+    rt(&mut r, "INCR max", &err("ERR increment or decrement would overflow"));
     rt(&mut r, "INCRBY max -1", ":9223372036854775806\r\n");
     rt(&mut r, "SET min -9223372036854775808", OK);
-    rt(
-        &mut r,
-        "DECR min",
-        &err("ERR increment or decrement would overflow"),
-    );
-    rt(
-        &mut r,
-        "INCRBY min -1",
-        &err("ERR increment or decrement would overflow"),
-    );
-    rt(
-        &mut r,
-        "DECRBY min -9223372036854775808",
-        &err("ERR decrement would overflow"),
-    );
-    rt(
-        &mut r,
-        "DECRBY fresh -9223372036854775808",
-        &err("ERR decrement would overflow"),
-    );
-    rt(
-        &mut r,
-        "DECRBY fresh 9223372036854775807",
-        ":-9223372036854775807\r\n",
-    );
+    rt(&mut r, "DECR min", &err("ERR increment or decrement would overflow"));
+    rt(&mut r, "INCRBY min -1", &err("ERR increment or decrement would overflow"));
+    rt(&mut r, "DECRBY min -9223372036854775808", &err("ERR decrement would overflow"));
+    rt(&mut r, "DECRBY fresh -9223372036854775808", &err("ERR decrement would overflow"));
+    rt(&mut r, "DECRBY fresh 9223372036854775807", ":-9223372036854775807\r\n");
     // only canonical integers count: Redis's string2ll rules
     for bad in ["abc", "01", "+1", "-0", "1.0", "123456789012345678901"] {
         rt(&mut r, &format!("SET s {bad}"), OK);
@@ -648,17 +463,9 @@ fn integer_counters() {
     rt(&mut r, "INCR s", NOT_INT);
     r.roundtrip(&resp(&[b"SET", b"s", b""]), OK.as_bytes());
     rt(&mut r, "INCR s", NOT_INT);
-    rt(
-        &mut r,
-        "INCR",
-        &err("ERR wrong number of arguments for 'incr' command"),
-    );
+    rt(&mut r, "INCR", &err("ERR wrong number of arguments for 'incr' command"));
     let mut c = node.client();
-    let v: i64 = redis::cmd("INCRBY")
-        .arg("rc")
-        .arg(-42)
-        .query(&mut c)
-        .unwrap();
+    let v: i64 = redis::cmd("INCRBY").arg("rc").arg(-42).query(&mut c).unwrap();
     assert_eq!(v, -42);
 }
 
@@ -676,38 +483,18 @@ fn incrbyfloat() {
     rt(&mut r, "INCRBYFLOAT h .5", &bulk("3.5"));
     rt(&mut r, "INCRBYFLOAT h +1.5", &bulk("5"));
     rt(&mut r, "INCRBYFLOAT big 1e17", &bulk("100000000000000000"));
-    rt(
-        &mut r,
-        "INCRBYFLOAT big2 1.5e20",
-        &bulk("150000000000000000000"),
-    );
+    rt(&mut r, "INCRBYFLOAT big2 1.5e20", &bulk("150000000000000000000"));
     rt(&mut r, "INCRBYFLOAT tiny 1e-20", &bulk("0"));
-    rt(
-        &mut r,
-        "INCRBYFLOAT tiny2 1e-17",
-        &bulk("0.00000000000000001"),
-    );
+    rt(&mut r, "INCRBYFLOAT tiny2 1e-17", &bulk("0.00000000000000001"));
     rt(&mut r, "INCRBYFLOAT negzero -0.0", &bulk("0"));
-    rt(
-        &mut r,
-        "INCRBYFLOAT p 0.1234567890123456789",
-        &bulk("0.12345678901234568"),
-    );
+    rt(&mut r, "INCRBYFLOAT p 0.1234567890123456789", &bulk("0.12345678901234568"));
     rt(&mut r, "INCRBYFLOAT f abc", NOT_FLOAT);
     rt(&mut r, "INCRBYFLOAT f nan", NOT_FLOAT);
     rt(&mut r, "INCRBYFLOAT f 1e", NOT_FLOAT);
     r.roundtrip(&resp(&[b"INCRBYFLOAT", b"f", b" 1"]), NOT_FLOAT.as_bytes());
     r.roundtrip(&resp(&[b"INCRBYFLOAT", b"f", b""]), NOT_FLOAT.as_bytes());
-    rt(
-        &mut r,
-        "INCRBYFLOAT f inf",
-        &err("ERR increment would produce NaN or Infinity"),
-    );
-    rt(
-        &mut r,
-        "INCRBYFLOAT f -inf",
-        &err("ERR increment would produce NaN or Infinity"),
-    );
+    rt(&mut r, "INCRBYFLOAT f inf", &err("ERR increment would produce NaN or Infinity"));
+    rt(&mut r, "INCRBYFLOAT f -inf", &err("ERR increment would produce NaN or Infinity"));
     rt(&mut r, "GET f", &bulk("5.6"));
     rt(&mut r, "SET s abc", OK);
     rt(&mut r, "INCRBYFLOAT s 1", NOT_FLOAT);
@@ -716,11 +503,7 @@ fn incrbyfloat() {
     rt(&mut r, "SET i 5", OK);
     rt(&mut r, "INCRBYFLOAT i 1.5", &bulk("6.5"));
     let mut c3 = node.client3();
-    let v: String = redis::cmd("INCRBYFLOAT")
-        .arg("r3")
-        .arg("2.25")
-        .query(&mut c3)
-        .unwrap();
+    let v: String = redis::cmd("INCRBYFLOAT").arg("r3").arg("2.25").query(&mut c3).unwrap();
     assert_eq!(v, "2.25");
 }
 
@@ -734,50 +517,21 @@ fn lcs_replies() {
     let idx = "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n";
     rt(&mut r, "LCS k1 k2 IDX", idx);
     rt(&mut r, "LCS k1 k2 IDX MINMATCHLEN -5", idx);
-    rt(
-        &mut r,
-        "LCS k1 k2 IDX MINMATCHLEN 4 WITHMATCHLEN",
-        "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n",
-    );
+    rt(&mut r, "LCS k1 k2 IDX MINMATCHLEN 4 WITHMATCHLEN", "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n");
     rt(&mut r, "LCS nosuch nosuch2", "$0\r\n\r\n");
-    rt(
-        &mut r,
-        "LCS nosuch nosuch2 IDX",
-        "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n",
-    );
+    rt(&mut r, "LCS nosuch nosuch2 IDX", "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
     rt(&mut r, "LCS k1 nosuch LEN", ":0\r\n");
-    rt(
-        &mut r,
-        "LCS k1 k2 IDX LEN",
-        &err("ERR If you want both the length and indexes, please just use IDX."),
-    );
+    rt(&mut r, "LCS k1 k2 IDX LEN", &err("ERR If you want both the length and indexes, please just use IDX."));
     rt(&mut r, "LCS k1 k2 FOO", SYNTAX);
     rt(&mut r, "LCS k1 k2 MINMATCHLEN", SYNTAX);
     rt(&mut r, "LCS k1 k2 MINMATCHLEN abc", NOT_INT);
-    rt(
-        &mut r,
-        "LCS k1",
-        &err("ERR wrong number of arguments for 'lcs' command"),
-    );
+    rt(&mut r, "LCS k1", &err("ERR wrong number of arguments for 'lcs' command"));
     // RESP3: IDX is a map
     let mut c3 = node.client3();
-    let v: redis::Value = redis::cmd("LCS")
-        .arg("k1")
-        .arg("k2")
-        .arg("IDX")
-        .query(&mut c3)
-        .unwrap();
-    let redis::Value::Map(pairs) = v else {
-        panic!("expected a map, got {v:?}")
-    };
+    let v: redis::Value = redis::cmd("LCS").arg("k1").arg("k2").arg("IDX").query(&mut c3).unwrap();
+    let redis::Value::Map(pairs) = v else { panic!("expected a map, got {v:?}") };
     assert_eq!(pairs.len(), 2);
-    assert_eq!(
-        pairs[1],
-        (
-            redis::Value::BulkString(b"len".to_vec()),
-            redis::Value::Int(6)
-        )
-    );
+    assert_eq!(pairs[1], (redis::Value::BulkString(b"len".to_vec()), redis::Value::Int(6)));
 }
 
 #[test]
@@ -785,39 +539,18 @@ fn lcs_transient_memory_is_capped() {
     let node = Node::start(&["--proto-max-bulk-len", "1mb"]);
     let mut c = node.client();
     let a = "a".repeat(600);
-    let _: () = redis::cmd("MSET")
-        .arg("x")
-        .arg(&a)
-        .arg("y")
-        .arg(&a)
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("MSET").arg("x").arg(&a).arg("y").arg(&a).query(&mut c).unwrap();
     let mut r = node.raw();
-    rt(
-        &mut r,
-        "LCS x y LEN",
-        &err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"),
-    );
-    let _: () = redis::cmd("SET")
-        .arg("y")
-        .arg(&a[..400])
-        .query(&mut c)
-        .unwrap();
+    rt(&mut r, "LCS x y LEN", &err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    let _: () = redis::cmd("SET").arg("y").arg(&a[..400]).query(&mut c).unwrap();
     rt(&mut r, "LCS x y LEN", ":400\r\n");
 }
 
 /// Stores a non-string value under `key` with whichever collection command this build
 /// has (the data-type families are separate modules); false when there is none yet.
 fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
-    let tries: [&[&str]; 4] = [
-        &["RPUSH", key, "x"],
-        &["SADD", key, "x"],
-        &["HSET", key, "f", "v"],
-        &["ZADD", key, "1", "m"],
-    ];
-    tries
-        .iter()
-        .any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
+    let tries: [&[&str]; 4] = [&["RPUSH", key, "x"], &["SADD", key, "x"], &["HSET", key, "f", "v"], &["ZADD", key, "1", "m"]];
+    tries.iter().any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
 }
 
 #[test]
@@ -850,18 +583,10 @@ fn wrong_type_errors() {
     // arguments are validated before the type where Redis does so
     rt(&mut r, "INCRBY coll abc", NOT_INT);
     rt(&mut r, "GETRANGE coll a 1", NOT_INT);
-    rt(
-        &mut r,
-        "SETRANGE coll -1 x",
-        &err("ERR offset is out of range"),
-    );
+    rt(&mut r, "SETRANGE coll -1 x", &err("ERR offset is out of range"));
     // MGET treats other types as missing; LCS has its own message
     rt(&mut r, "MGET coll str", "*2\r\n$-1\r\n$3\r\nfoo\r\n");
-    rt(
-        &mut r,
-        "LCS coll str",
-        &err("ERR The specified keys must contain string values"),
-    );
+    rt(&mut r, "LCS coll str", &err("ERR The specified keys must contain string values"));
     // SET without GET, MSET and SETEX overwrite any type
     rt(&mut r, "SET coll v", OK);
     rt(&mut r, "GET coll", &bulk("v"));

@@ -18,12 +18,7 @@ const W: u32 = acl::WRITE | acl::BITMAP;
 
 /// A bitmap-family entry with Redis 7.0's summary and first version.
 const fn bitmap(summary: &'static str, since: &'static str, spec: CommandSpec) -> CommandSpec {
-    CommandSpec {
-        group: "bitmap",
-        summary,
-        since,
-        ..spec
-    }
+    CommandSpec { group: "bitmap", summary, since, ..spec }
 }
 
 #[rustfmt::skip] // one command per line reads as a table
@@ -39,12 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The string under `key`, created or zero-extended to at least `min_len` bytes (Redis's
 /// `lookupStringForBitCommand`). Callers validate offsets against proto-max-bulk-len first.
-fn string_for_bits<'p>(
-    p: &'p mut Partition,
-    key: &[u8],
-    now: i64,
-    min_len: usize,
-) -> Result<&'p mut Vec<u8>, CmdError> {
+fn string_for_bits<'p>(p: &'p mut Partition, key: &[u8], now: i64, min_len: usize) -> Result<&'p mut Vec<u8>, CmdError> {
     if !p.contains(key, now) {
         p.set(key, Value::Str(vec![0; min_len]), Ttl::Clear, now);
     }
@@ -116,11 +106,7 @@ fn bitcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             if start < 0 && end < 0 && start > end {
                 None
             } else {
-                let u = if argv.len() == 5 {
-                    unit(argv[4])?
-                } else {
-                    Unit::Byte
-                };
+                let u = if argv.len() == 5 { unit(argv[4])? } else { Unit::Byte };
                 bits::bit_range(s.len() as u64, start, end, u)
             }
         }
@@ -152,11 +138,7 @@ fn bitpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         3 => (0, -1, false, Unit::Byte),
         4..=6 => {
             let start = args::int(argv[3])?;
-            let u = if argv.len() == 6 {
-                unit(argv[5])?
-            } else {
-                Unit::Byte
-            };
+            let u = if argv.len() == 6 { unit(argv[5])? } else { Unit::Byte };
             match argv.get(4) {
                 Some(e) => (start, args::int(e)?, true, u),
                 None => (start, -1, false, u),
@@ -193,9 +175,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     if op == BitOp::Not && argv.len() != 4 {
-        return Err(CmdError::other(
-            "ERR BITOP NOT must be called with a single source key.",
-        ));
+        return Err(CmdError::other("ERR BITOP NOT must be called with a single source key."));
     }
     let (db, now) = (ctx.db(), ctx.now_ms);
     let (dest, sources) = (argv[2], &argv[3..]);

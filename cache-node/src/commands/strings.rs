@@ -19,12 +19,7 @@ const WRITE: u32 = flag::WRITE | flag::DENYOOM;
 
 /// A string-family entry with Redis 7.0's summary and first version.
 const fn string(summary: &'static str, since: &'static str, spec: CommandSpec) -> CommandSpec {
-    CommandSpec {
-        group: "string",
-        summary,
-        since,
-        ..spec
-    }
+    CommandSpec { group: "string", summary, since, ..spec }
 }
 
 #[rustfmt::skip] // one command per line reads as a table
@@ -60,11 +55,7 @@ pub(crate) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
 
 /// The string under `key` for an in-place edit (None when the key is absent). A short
 /// string moves to the heap first, as Redis turns an embstr into a raw string.
-pub(crate) fn string_mut<'p>(
-    p: &'p mut Partition,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'p mut Vec<u8>>, CmdError> {
+pub(crate) fn string_mut<'p>(p: &'p mut Partition, key: &[u8], now: i64) -> Result<Option<&'p mut Vec<u8>>, CmdError> {
     match p.get_mut(key, now) {
         None => Ok(None),
         Some(v) => as_string_mut(v).map(Some),
@@ -95,11 +86,7 @@ pub(crate) fn index_range(len: u64, start: i64, end: i64) -> Option<(u64, u64)> 
     }
     let len = i128::from(len);
     let resolve = |i: i64| {
-        if i < 0 {
-            (len + i128::from(i)).max(0)
-        } else {
-            i128::from(i)
-        }
+        if i < 0 { (len + i128::from(i)).max(0) } else { i128::from(i) }
     };
     let first = resolve(start);
     let last = resolve(end).min(len - 1);
@@ -137,15 +124,7 @@ enum Condition {
 
 /// The common core of SET, SETNX, SETEX and PSETEX. With `get`, the reply is the old
 /// value whatever happens (WRONGTYPE if the key holds another type).
-fn set_generic(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    value: &[u8],
-    ttl: Ttl,
-    cond: Condition,
-    get: bool,
-    reply: SetReply,
-) -> CmdResult {
+fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl, cond: Condition, get: bool, reply: SetReply) -> CmdResult {
     let now = ctx.now_ms;
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
     let exists = if get {
@@ -202,54 +181,22 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    set_generic(
-        ctx,
-        argv[1],
-        argv[2],
-        Ttl::Clear,
-        Condition::IfAbsent,
-        false,
-        SetReply::ZeroOne,
-    )
+    set_generic(ctx, argv[1], argv[2], Ttl::Clear, Condition::IfAbsent, false, SetReply::ZeroOne)
 }
 
 fn setex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let at = options::expire_at(ExpireUnit::Ex, argv[2], ctx.now_ms, "setex")?;
-    set_generic(
-        ctx,
-        argv[1],
-        argv[3],
-        Ttl::At(at),
-        Condition::Always,
-        false,
-        SetReply::NullOk,
-    )
+    set_generic(ctx, argv[1], argv[3], Ttl::At(at), Condition::Always, false, SetReply::NullOk)
 }
 
 fn psetex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let at = options::expire_at(ExpireUnit::Px, argv[2], ctx.now_ms, "psetex")?;
-    set_generic(
-        ctx,
-        argv[1],
-        argv[3],
-        Ttl::At(at),
-        Condition::Always,
-        false,
-        SetReply::NullOk,
-    )
+    set_generic(ctx, argv[1], argv[3], Ttl::At(at), Condition::Always, false, SetReply::NullOk)
 }
 
 /// GETSET key value: SET ... GET, clearing the TTL.
 fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    set_generic(
-        ctx,
-        argv[1],
-        argv[2],
-        Ttl::Clear,
-        Condition::Always,
-        true,
-        SetReply::NullOk,
-    )
+    set_generic(ctx, argv[1], argv[2], Ttl::Clear, Condition::Always, true, SetReply::NullOk)
 }
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -333,30 +280,18 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// MSET/MSETNX key value [key value ...], atomic over all keys' partitions.
 fn mset_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
     if argv.len().is_multiple_of(2) {
-        return Err(CmdError::WrongArity(
-            if nx { "msetnx" } else { "mset" }.into(),
-        ));
+        return Err(CmdError::WrongArity(if nx { "msetnx" } else { "mset" }.into()));
     }
     let (db, now) = (ctx.db(), ctx.now_ms);
     let pairs = &argv[1..];
-    let mut locked = ctx
-        .srv
-        .keyspace
-        .lock_keys(db, pairs.iter().step_by(2).copied());
-    if nx
-        && pairs
-            .iter()
-            .step_by(2)
-            .any(|key| locked.part(db, key).contains(key, now))
-    {
+    let mut locked = ctx.srv.keyspace.lock_keys(db, pairs.iter().step_by(2).copied());
+    if nx && pairs.iter().step_by(2).any(|key| locked.part(db, key).contains(key, now)) {
         drop(locked);
         ctx.out.int(0);
         return Ok(());
     }
     for kv in pairs.chunks_exact(2) {
-        locked
-            .part(db, kv[0])
-            .set_str(kv[0], kv[1], Ttl::Clear, now);
+        locked.part(db, kv[0]).set_str(kv[0], kv[1], Ttl::Clear, now);
     }
     drop(locked);
     ctx.dirty(pairs.len() as u64 / 2);
@@ -477,11 +412,7 @@ mod tests {
         assert_eq!(index_range(5, -1, -2), None);
         // both clamp to 0: Redis returns the first byte
         assert_eq!(index_range(5, -100, -50), Some((0, 0)));
-        assert_eq!(
-            index_range(6, -10, -20),
-            None,
-            "both negative and start > end"
-        );
+        assert_eq!(index_range(6, -10, -20), None, "both negative and start > end");
         assert_eq!(index_range(6, -10, -6), Some((0, 0)));
         assert_eq!(index_range(0, 0, -1), None);
         assert_eq!(index_range(0, 0, 0), None);

@@ -37,7 +37,9 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, FileError> {
         let value = match param.kind {
             params::Kind::Words => rest.join(" "),
             _ if rest.len() == 1 => rest.into_iter().next().unwrap_or_default(),
-            _ => return Err(FileError::Bad { line: i + 1, reason: format!("wrong number of arguments for '{name}'") }),
+            _ => {
+                return Err(FileError::Bad { line: i + 1, reason: format!("wrong number of arguments for '{name}'") });
+            }
         };
         // Repeated multi-word directives accumulate (e.g. several `save` lines).
         if let (params::Kind::Words, Some(prev)) = (param.kind, out.iter_mut().find(|(n, _)| n == param.name)) {

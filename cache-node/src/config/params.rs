@@ -35,10 +35,13 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool,
     Param { name, aliases: &[], kind, default, mutable, help }
 }
 
-const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
+/// A non-negative C `int`, the range Redis gives its integer parameters (and names in
+/// its CONFIG SET error).
+const INT: Kind = Kind::Int { min: 0, max: i32::MAX as i64 };
 
+/// In Redis's order, which its CONFIG SET error lists.
 pub const POLICIES: &[&str] =
-    &["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"];
+    &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
 
 pub static PARAMS: &[Param] = &[
     p("bind", Kind::Words, "* -::*", false, "addresses to listen on ('*' = all IPv4, '::*' = all IPv6, '-' prefix = optional)"),
@@ -55,7 +58,7 @@ pub static PARAMS: &[Param] = &[
     },
     p("requirepass", Kind::Str, "", true, "password clients must AUTH with (empty = none)"),
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of logical databases"),
-    p("maxclients", Kind::Int { min: 1, max: 1_000_000 }, "10000", true, "most simultaneous client connections"),
+    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true, "most simultaneous client connections"),
     p("timeout", INT, "0", true, "close a client idle for this many seconds (0 = never)"),
     p("tcp-keepalive", INT, "300", true, "TCP keepalive period in seconds (0 = off)"),
     p("tcp-backlog", Kind::Int { min: 1, max: 65535 }, "511", false, "listen backlog"),

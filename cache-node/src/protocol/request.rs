@@ -131,7 +131,9 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>)
         return Ok(Some(Request::Multibulk { consumed: pos }));
     }
     for _ in 0..count {
-        let Some(&first) = buf.get(pos) else { return Ok(None) };
+        let Some(&first) = buf.get(pos) else {
+            return Ok(None);
+        };
         if first != b'$' {
             return Err(ParseError::ExpectedDollar(first as char));
         }

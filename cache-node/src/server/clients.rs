@@ -27,6 +27,9 @@ pub struct ClientInfo {
     pub resp: AtomicU8,
     /// Index of the last command in the table (usize::MAX = none yet).
     pub last_cmd: AtomicUsize,
+    /// When the last command was a container (CLIENT, CONFIG...): the index of its
+    /// subcommand in the container's `subcommands` (usize::MAX = none).
+    pub last_sub: AtomicUsize,
     pub no_evict: AtomicBool,
     /// Bytes waiting in the query buffer and output buffer (for CLIENT LIST qbuf/omem).
     pub qbuf: AtomicU64,
@@ -50,6 +53,7 @@ impl ClientInfo {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             last_cmd: AtomicUsize::new(usize::MAX),
+            last_sub: AtomicUsize::new(usize::MAX),
             no_evict: AtomicBool::new(false),
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),

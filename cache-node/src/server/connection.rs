@@ -91,6 +91,7 @@ async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: 
                     out.truncate(mark);
                     session.reply_mode = ReplyMode::On;
                 }
+                ReplyMode::SkipNext => session.reply_mode = ReplyMode::Skip,
             }
             match std::mem::take(&mut session.after) {
                 After::Continue => {}

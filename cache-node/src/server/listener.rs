@@ -42,7 +42,9 @@ pub fn bind_all(addrs: &[String], port: u16, backlog: i32) -> anyhow::Result<Vec
                 }
                 out.push(l);
             }
-            Err(e) if optional => warn!(address = a, error = %e, "optional bind address unavailable"),
+            Err(e) if optional => {
+                warn!(address = a, error = %e, "optional bind address unavailable")
+            }
             Err(e) => anyhow::bail!("cannot listen on {a}:{port}: {e}"),
         }
     }

@@ -24,6 +24,9 @@ pub enum ReplyMode {
     Off,
     /// Skip the reply of the next command only.
     Skip,
+    /// Set by CLIENT REPLY SKIP itself: becomes `Skip` once that command is done, so
+    /// the command after it is the one skipped.
+    SkipNext,
 }
 
 #[derive(Debug)]

@@ -7,7 +7,9 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     // recursive, so a hostile pattern cannot blow the stack.
     let (mut p, mut i) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase { a.eq_ignore_ascii_case(&b) } else { a == b }
+    };
     while i < s.len() {
         if p < pattern.len() {
             match pattern[p] {

@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
-use super::partition::Partition;
+use super::partition::{PartStats, Partition};
 use super::table::Hasher;
 use super::value::ValueRef;
 
@@ -179,6 +179,37 @@ impl Keyspace {
         }
         None
     }
+    /// (keys, keys with a TTL) of one database, locking one partition at a time.
+    pub fn db_sizes(&self, db: usize) -> (usize, usize) {
+        (0..PARTITIONS).fold((0, 0), |(k, x), p| {
+            let g = self.slot(db, p).lock();
+            (k + g.len(), x + g.expires_len())
+        })
+    }
+
+    /// Keyspace-wide hit, miss and expiry counters (INFO stats), summed over every
+    /// partition of every database, one lock at a time.
+    pub fn stats(&self) -> PartStats {
+        let mut total = PartStats::default();
+        for db in 0..self.dbs.len() {
+            for p in 0..PARTITIONS {
+                let s = self.slot(db, p).lock().stats;
+                total.hits += s.hits;
+                total.misses += s.misses;
+                total.expired += s.expired;
+            }
+        }
+        total
+    }
+
+    /// Zeroes the counters `stats` sums (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for db in 0..self.dbs.len() {
+            for p in 0..PARTITIONS {
+                self.slot(db, p).lock().stats = PartStats::default();
+            }
+        }
+    }
 }
 
 /// A set of held partition locks, sorted by (database, partition).
@@ -337,6 +368,27 @@ mod tests {
         assert_eq!(ks.sum_db(1, |p| p.len()), 100);
         put(&ks, 0, "again", Ttl::At(5));
         assert_eq!(ks.sum_db(0, |p| p.len()), 1);
+    }
+
+    #[test]
+    fn sizes_and_stats_sum_over_partitions() {
+        let ks = Keyspace::new(2);
+        for i in 0..100u32 {
+            let k = format!("k{i}");
+            let ttl = if i % 4 == 0 { Ttl::At(10_000) } else { Ttl::Clear };
+            ks.lock(1, k.as_bytes()).set_str(k.as_bytes(), b"v", ttl, 0);
+        }
+        assert_eq!(ks.db_sizes(0), (0, 0));
+        assert_eq!(ks.db_sizes(1), (100, 25));
+        assert!(ks.lock(1, b"k1").get(b"k1", 0).is_some());
+        assert!(ks.lock(1, b"nope").get(b"nope", 0).is_none());
+        // k0 has expired by t=20000: a read deletes it and counts it.
+        assert!(ks.lock(1, b"k0").get(b"k0", 20_000).is_none());
+        let s = ks.stats();
+        assert_eq!((s.hits, s.misses, s.expired), (1, 2, 1));
+        ks.reset_stats();
+        let s = ks.stats();
+        assert_eq!((s.hits, s.misses, s.expired), (0, 0, 0));
     }
 
     #[test]

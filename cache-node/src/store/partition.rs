@@ -270,7 +270,9 @@ impl Partition {
 
     /// Sets or clears the TTL of an existing key. Returns false when the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
-        let Some(n) = self.live(key, now) else { return false };
+        let Some(n) = self.live(key, now) else {
+            return false;
+        };
         match (n.has_expire(), at) {
             (true, Some(at)) => n.set_expire_in_place(at),
             (false, None) => {}

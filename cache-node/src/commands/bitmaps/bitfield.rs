@@ -60,12 +60,7 @@ fn parse(argv: &[&[u8]], max_len: u64) -> Result<Vec<Op>, CmdError> {
         } else {
             Kind::IncrBy(args::int(argv[j + 3])?)
         };
-        ops.push(Op {
-            kind,
-            ty,
-            offset,
-            overflow,
-        });
+        ops.push(Op { kind, ty, offset, overflow });
         j += if takes_value { 4 } else { 3 };
     }
     Ok(ops)
@@ -84,11 +79,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let now = ctx.now_ms;
     let ops = parse(argv, max_string_len(ctx))?;
     // Highest bit any write touches: the string grows to cover it up front.
-    let highest = ops
-        .iter()
-        .filter(|op| op.kind != Kind::Get)
-        .map(|op| op.offset + u64::from(op.ty.bits) - 1)
-        .max();
+    let highest = ops.iter().filter(|op| op.kind != Kind::Get).map(|op| op.offset + u64::from(op.ty.bits) - 1).max();
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
     let Some(highest) = highest else {
         // Only reads: a missing key reads as zeros and is not created.
@@ -104,9 +95,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
         return Ok(());
     };
     if read_only {
-        return Err(CmdError::other(
-            "ERR BITFIELD_RO only supports the GET subcommand",
-        ));
+        return Err(CmdError::other("ERR BITFIELD_RO only supports the GET subcommand"));
     }
     // Like Redis, the key is created (or grown) even if every write then fails.
     let s = string_for_bits(&mut p, key, now, (highest >> 3) as usize + 1)?;
@@ -127,11 +116,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
             Some(new) => {
                 op.ty.put(s, op.offset, new);
                 // SET replies with the old value, INCRBY with the new one.
-                ctx.out.int(if matches!(op.kind, Kind::Set(_)) {
-                    old as i64
-                } else {
-                    new as i64
-                });
+                ctx.out.int(if matches!(op.kind, Kind::Set(_)) { old as i64 } else { new as i64 });
             }
             None => ctx.out.null(),
         }
@@ -155,44 +140,16 @@ mod tests {
     fn parsing() {
         let v = ops("bitfield k incrby u2 100 1 overflow sat set i8 #2 -3 get u4 0").unwrap();
         assert_eq!(v.len(), 3);
-        assert_eq!(
-            (v[0].kind, v[0].overflow, v[0].offset),
-            (Kind::IncrBy(1), Overflow::Wrap, 100)
-        );
-        assert_eq!(
-            (v[1].kind, v[1].overflow, v[1].offset),
-            (Kind::Set(-3), Overflow::Sat, 16)
-        );
+        assert_eq!((v[0].kind, v[0].overflow, v[0].offset), (Kind::IncrBy(1), Overflow::Wrap, 100));
+        assert_eq!((v[1].kind, v[1].overflow, v[1].offset), (Kind::Set(-3), Overflow::Sat, 16));
         assert_eq!(v[2].kind, Kind::Get);
         assert!(ops("bitfield k").unwrap().is_empty());
-        for bad in [
-            "bitfield k get",
-            "bitfield k get i8",
-            "bitfield k set i8 0",
-            "bitfield k overflow",
-            "bitfield k foo",
-        ] {
+        for bad in ["bitfield k get", "bitfield k get i8", "bitfield k set i8 0", "bitfield k overflow", "bitfield k foo"] {
             assert_eq!(ops(bad).unwrap_err(), CmdError::Syntax, "{bad}");
         }
-        assert_eq!(
-            ops("bitfield k overflow foo get i8 0")
-                .unwrap_err()
-                .to_string(),
-            "ERR Invalid OVERFLOW type specified"
-        );
-        assert_eq!(
-            ops("bitfield k get i8 -1").unwrap_err(),
-            CmdError::BitOffset
-        );
-        assert_eq!(
-            ops("bitfield k set i8 0 x").unwrap_err(),
-            CmdError::NotInteger
-        );
-        assert!(
-            ops("bitfield k get u64 0")
-                .unwrap_err()
-                .to_string()
-                .starts_with("ERR Invalid bitfield type")
-        );
+        assert_eq!(ops("bitfield k overflow foo get i8 0").unwrap_err().to_string(), "ERR Invalid OVERFLOW type specified");
+        assert_eq!(ops("bitfield k get i8 -1").unwrap_err(), CmdError::BitOffset);
+        assert_eq!(ops("bitfield k set i8 0 x").unwrap_err(), CmdError::NotInteger);
+        assert!(ops("bitfield k get u64 0").unwrap_err().to_string().starts_with("ERR Invalid bitfield type"));
     }
 }

@@ -11,9 +11,7 @@ pub fn parse_offset(arg: &[u8], field_bits: Option<u32>, max_len: u64) -> Result
         (Some((b'#', rest)), Some(bits)) => (rest, i64::from(bits)),
         _ => (arg, 1),
     };
-    let n = parse_i64(digits)
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or(CmdError::BitOffset)?;
+    let n = parse_i64(digits).and_then(|n| n.checked_mul(scale)).ok_or(CmdError::BitOffset)?;
     if n < 0 || (n as u64 >> 3) >= max_len {
         return Err(CmdError::BitOffset);
     }
@@ -52,11 +50,7 @@ pub enum Unit {
 pub fn bit_range(len: u64, start: i64, end: i64, unit: Unit) -> Option<(u64, u64)> {
     let total = i128::from(len) * if unit == Unit::Bit { 8 } else { 1 };
     let resolve = |i: i64| {
-        if i < 0 {
-            (total + i128::from(i)).max(0)
-        } else {
-            i128::from(i)
-        }
+        if i < 0 { (total + i128::from(i)).max(0) } else { i128::from(i) }
     };
     let first = resolve(start);
     let last = resolve(end).min(total - 1);
@@ -87,11 +81,7 @@ pub fn count(s: &[u8], first: u64, last: u64) -> u64 {
         word.copy_from_slice(c);
         n += u64::from(u64::from_ne_bytes(word).count_ones());
     }
-    n + chunks
-        .remainder()
-        .iter()
-        .map(|b| u64::from(b.count_ones()))
-        .sum::<u64>()
+    n + chunks.remainder().iter().map(|b| u64::from(b.count_ones())).sum::<u64>()
 }
 
 /// Position of the first bit equal to `bit` in the inclusive range (inside `s`).
@@ -152,27 +142,15 @@ mod tests {
     #[test]
     fn offsets() {
         assert_eq!(parse_offset(b"4294967295", None, MAX), Ok(4_294_967_295));
-        assert_eq!(
-            parse_offset(b"4294967296", None, MAX),
-            Err(CmdError::BitOffset)
-        );
+        assert_eq!(parse_offset(b"4294967296", None, MAX), Err(CmdError::BitOffset));
         assert_eq!(parse_offset(b"-1", None, MAX), Err(CmdError::BitOffset));
         assert_eq!(parse_offset(b"abc", None, MAX), Err(CmdError::BitOffset));
         assert_eq!(parse_offset(b"#2", None, MAX), Err(CmdError::BitOffset));
         assert_eq!(parse_offset(b"#2", Some(8), MAX), Ok(16));
         assert_eq!(parse_offset(b"#-1", Some(8), MAX), Err(CmdError::BitOffset));
-        assert_eq!(
-            parse_offset(b"#67108863", Some(64), MAX),
-            Ok(67_108_863 * 64)
-        );
-        assert_eq!(
-            parse_offset(b"#67108864", Some(64), MAX),
-            Err(CmdError::BitOffset)
-        );
-        assert_eq!(
-            parse_offset(b"#9223372036854775807", Some(2), MAX),
-            Err(CmdError::BitOffset)
-        );
+        assert_eq!(parse_offset(b"#67108863", Some(64), MAX), Ok(67_108_863 * 64));
+        assert_eq!(parse_offset(b"#67108864", Some(64), MAX), Err(CmdError::BitOffset));
+        assert_eq!(parse_offset(b"#9223372036854775807", Some(2), MAX), Err(CmdError::BitOffset));
     }
 
     #[test]

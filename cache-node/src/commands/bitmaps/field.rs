@@ -34,26 +34,15 @@ impl FieldType {
         if !(1..=max).contains(&bits) {
             return Err(err());
         }
-        Ok(FieldType {
-            signed,
-            bits: bits as u32,
-        })
+        Ok(FieldType { signed, bits: bits as u32 })
     }
 
     pub fn min(self) -> i128 {
-        if self.signed {
-            -(1i128 << (self.bits - 1))
-        } else {
-            0
-        }
+        if self.signed { -(1i128 << (self.bits - 1)) } else { 0 }
     }
 
     pub fn max(self) -> i128 {
-        if self.signed {
-            (1i128 << (self.bits - 1)) - 1
-        } else {
-            (1i128 << self.bits) - 1
-        }
+        if self.signed { (1i128 << (self.bits - 1)) - 1 } else { (1i128 << self.bits) - 1 }
     }
 
     /// Reads the field at bit offset `pos`; bits past the end of `s` read as 0.
@@ -76,11 +65,7 @@ impl FieldType {
     /// The value a SET argument stands for. Unsigned fields read the i64 as u64, so a
     /// negative argument is a huge value that overflows upwards (SAT gives the maximum).
     pub fn value_of_arg(self, v: i64) -> i128 {
-        if self.signed {
-            i128::from(v)
-        } else {
-            i128::from(v as u64)
-        }
+        if self.signed { i128::from(v) } else { i128::from(v as u64) }
     }
 
     /// `value + incr` under the overflow policy; None when it overflows with FAIL.
@@ -91,28 +76,18 @@ impl FieldType {
         }
         match policy {
             Overflow::Fail => None,
-            Overflow::Sat => Some(if sum > self.max() {
-                self.max()
-            } else {
-                self.min()
-            }),
+            Overflow::Sat => Some(if sum > self.max() { self.max() } else { self.min() }),
             Overflow::Wrap => {
                 let modulus = 1i128 << self.bits;
                 let low = sum.rem_euclid(modulus);
-                Some(if self.signed && low > self.max() {
-                    low - modulus
-                } else {
-                    low
-                })
+                Some(if self.signed && low > self.max() { low - modulus } else { low })
             }
         }
     }
 }
 
 fn read_bits(s: &[u8], pos: u64, bits: u32) -> u64 {
-    (0..u64::from(bits)).fold(0u64, |acc, i| {
-        (acc << 1) | u64::from(super::bits::get_bit(s, pos + i))
-    })
+    (0..u64::from(bits)).fold(0u64, |acc, i| (acc << 1) | u64::from(super::bits::get_bit(s, pos + i)))
 }
 
 fn write_bits(s: &mut [u8], pos: u64, bits: u32, value: u64) {
@@ -134,23 +109,9 @@ mod tests {
 
     #[test]
     fn types() {
-        assert_eq!(
-            t("i64"),
-            FieldType {
-                signed: true,
-                bits: 64
-            }
-        );
-        assert_eq!(
-            t("u63"),
-            FieldType {
-                signed: false,
-                bits: 63
-            }
-        );
-        for bad in [
-            "u64", "i65", "i0", "u0", "I8", "U8", "x8", "i", "", "i08", "i-1", "i+8",
-        ] {
+        assert_eq!(t("i64"), FieldType { signed: true, bits: 64 });
+        assert_eq!(t("u63"), FieldType { signed: false, bits: 63 });
+        for bad in ["u64", "i65", "i0", "u0", "I8", "U8", "x8", "i", "", "i08", "i-1", "i+8"] {
             assert!(FieldType::parse(bad.as_bytes()).is_err(), "{bad}");
         }
     }
@@ -164,10 +125,7 @@ mod tests {
         assert_eq!(u2.apply(0, -1, Overflow::Sat), Some(0));
         let u8t = t("u8");
         // SET u8 -1: the argument is read as u64
-        assert_eq!(
-            u8t.apply(u8t.value_of_arg(-1), 0, Overflow::Wrap),
-            Some(255)
-        );
+        assert_eq!(u8t.apply(u8t.value_of_arg(-1), 0, Overflow::Wrap), Some(255));
         assert_eq!(u8t.apply(u8t.value_of_arg(-1), 0, Overflow::Sat), Some(255));
         assert_eq!(u8t.apply(0, -5, Overflow::Wrap), Some(251));
         let i8t = t("i8");
@@ -175,14 +133,8 @@ mod tests {
         assert_eq!(i8t.apply(200, 0, Overflow::Sat), Some(127));
         assert_eq!(i8t.apply(-200, 0, Overflow::Sat), Some(-128));
         let i64t = t("i64");
-        assert_eq!(
-            i64t.apply(i128::from(i64::MIN), -1, Overflow::Wrap),
-            Some(i128::from(i64::MAX))
-        );
-        assert_eq!(
-            i64t.apply(i128::from(i64::MIN), -1, Overflow::Sat),
-            Some(i128::from(i64::MIN))
-        );
+        assert_eq!(i64t.apply(i128::from(i64::MIN), -1, Overflow::Wrap), Some(i128::from(i64::MAX)));
+        assert_eq!(i64t.apply(i128::from(i64::MIN), -1, Overflow::Sat), Some(i128::from(i64::MIN)));
         let u63 = t("u63");
         assert_eq!(u63.apply(i128::from(i64::MAX), 1, Overflow::Wrap), Some(0));
     }

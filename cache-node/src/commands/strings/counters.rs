@@ -27,9 +27,7 @@ pub fn incrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 pub fn decrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let delta = args::int(argv[2])?;
     // Negating i64::MIN overflows; Redis has a dedicated message for it.
-    let delta = delta
-        .checked_neg()
-        .ok_or_else(|| CmdError::other("ERR decrement would overflow"))?;
+    let delta = delta.checked_neg().ok_or_else(|| CmdError::other("ERR decrement would overflow"))?;
     incr_by(ctx, argv[1], delta)
 }
 
@@ -72,9 +70,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let incr = parse_float(argv[2])?;
     let new = current + incr;
     if !new.is_finite() {
-        return Err(CmdError::other(
-            "ERR increment would produce NaN or Infinity",
-        ));
+        return Err(CmdError::other("ERR increment would produce NaN or Infinity"));
     }
     let text = format_float(new);
     p.set_str(key, text.as_bytes(), Ttl::Keep, now);
@@ -117,10 +113,7 @@ mod tests {
         assert_eq!(format_float(-0.0), "0");
         assert_eq!(format_float(1e17), "100000000000000000");
         assert_eq!(format_float(1.5e20), "150000000000000000000");
-        assert_eq!(
-            format_float(0.123_456_789_012_345_68),
-            "0.12345678901234568"
-        );
+        assert_eq!(format_float(0.123_456_789_012_345_68), "0.12345678901234568");
         // Like %.17Lf: tiny values round to 17 decimals.
         assert_eq!(format_float(1e-20), "0");
         assert_eq!(format_float(-1e-20), "0");
@@ -133,10 +126,7 @@ mod tests {
     #[test]
     fn float_parsing_limits() {
         assert_eq!(parse_float(b"1.5"), Ok(1.5));
-        assert_eq!(
-            parse_float(&vec![b'1'; MAX_FLOAT_CHARS]),
-            Err(CmdError::NotFloat)
-        );
+        assert_eq!(parse_float(&vec![b'1'; MAX_FLOAT_CHARS]), Err(CmdError::NotFloat));
         assert_eq!(parse_float(b""), Err(CmdError::NotFloat));
     }
 

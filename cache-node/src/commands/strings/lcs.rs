@@ -29,11 +29,8 @@ impl Table {
         cells.resize(size, 0u32);
         for i in 1..=a.len() {
             for j in 1..=b.len() {
-                cells[i * width + j] = if a[i - 1] == b[j - 1] {
-                    cells[(i - 1) * width + j - 1] + 1
-                } else {
-                    cells[(i - 1) * width + j].max(cells[i * width + j - 1])
-                };
+                cells[i * width + j] =
+                    if a[i - 1] == b[j - 1] { cells[(i - 1) * width + j - 1] + 1 } else { cells[(i - 1) * width + j].max(cells[i * width + j - 1]) };
             }
         }
         Some(Table { cells, width })
@@ -65,9 +62,7 @@ impl Table {
                 let (ai, bj) = ((i - 1) as u32, (j - 1) as u32);
                 run = match run {
                     None => Some((ai, ai, bj, bj)),
-                    Some((a0, a1, b0, b1)) if a0 == ai + 1 && b0 == bj + 1 => {
-                        Some((ai, a1, bj, b1))
-                    }
+                    Some((a0, a1, b0, b1)) if a0 == ai + 1 && b0 == bj + 1 => Some((ai, a1, bj, b1)),
                     Some(r) => {
                         emit = true;
                         Some(r)
@@ -90,11 +85,7 @@ impl Table {
                 run = None;
                 let len = a1 - a0 + 1;
                 if len >= min_len {
-                    runs.push(Match {
-                        a: (a0, a1),
-                        b: (b0, b1),
-                        len,
-                    });
+                    runs.push(Match { a: (a0, a1), b: (b0, b1), len });
                 }
             }
         }
@@ -134,9 +125,7 @@ impl Options {
             i += 1;
         }
         if o.get_idx && o.get_len {
-            return Err(CmdError::other(
-                "ERR If you want both the length and indexes, please just use IDX.",
-            ));
+            return Err(CmdError::other("ERR If you want both the length and indexes, please just use IDX."));
         }
         Ok(o)
     }
@@ -153,9 +142,7 @@ pub fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let mut len_of = |key: &[u8]| match locked.part(db, key).get(key, now) {
             None => Ok(0),
             Some(ValueRef::Str(s)) => Ok(s.len()),
-            Some(_) => Err(CmdError::other(
-                "ERR The specified keys must contain string values",
-            )),
+            Some(_) => Err(CmdError::other("ERR The specified keys must contain string values")),
         };
         let (alen, blen) = (len_of(ka), len_of(kb));
         let (alen, blen) = (alen?, blen?);
@@ -166,9 +153,7 @@ pub fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         // The table is transient but can be huge: Redis caps it at proto-max-bulk-len.
         let cells = (alen as u64 + 1) * (blen as u64 + 1);
         if cells.saturating_mul(4) > limit {
-            return Err(CmdError::other(
-                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-            ));
+            return Err(CmdError::other("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
         }
         let mut copy = |key: &[u8]| match locked.part(db, key).peek(key, now) {
             Some(ValueRef::Str(s)) => s.to_vec(),
@@ -176,15 +161,8 @@ pub fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         };
         (copy(ka), copy(kb), opts)
     };
-    let Options {
-        get_len,
-        get_idx,
-        with_len,
-        min_len,
-    } = opts;
-    let table = Table::build(&a, &b).ok_or_else(|| {
-        CmdError::other("ERR Insufficient memory, failed allocating transient memory for LCS")
-    })?;
+    let Options { get_len, get_idx, with_len, min_len } = opts;
+    let table = Table::build(&a, &b).ok_or_else(|| CmdError::other("ERR Insufficient memory, failed allocating transient memory for LCS"))?;
     if get_len {
         ctx.out.int(i64::from(table.len()));
         return Ok(());
@@ -228,44 +206,19 @@ mod tests {
     fn redis_documentation_example() {
         let (text, runs, len) = run("ohmytext", "mynewtext", 0);
         assert_eq!((text.as_str(), len), ("mytext", 6));
-        assert_eq!(
-            runs,
-            vec![
-                Match {
-                    a: (4, 7),
-                    b: (5, 8),
-                    len: 4
-                },
-                Match {
-                    a: (2, 3),
-                    b: (0, 1),
-                    len: 2
-                }
-            ]
-        );
+        assert_eq!(runs, vec![Match { a: (4, 7), b: (5, 8), len: 4 }, Match { a: (2, 3), b: (0, 1), len: 2 }]);
         let (_, runs, _) = run("ohmytext", "mynewtext", 4);
-        assert_eq!(
-            runs,
-            vec![Match {
-                a: (4, 7),
-                b: (5, 8),
-                len: 4
-            }]
-        );
+        assert_eq!(runs, vec![Match { a: (4, 7), b: (5, 8), len: 4 }]);
     }
 
     #[test]
     fn options() {
-        let parse =
-            |s: &str| Options::parse(&s.split_whitespace().map(str::as_bytes).collect::<Vec<_>>());
+        let parse = |s: &str| Options::parse(&s.split_whitespace().map(str::as_bytes).collect::<Vec<_>>());
         assert_eq!(parse("").unwrap(), Options::default());
         let o = parse("IDX minmatchlen 4 WITHMATCHLEN").unwrap();
         assert!(o.get_idx && o.with_len && !o.get_len && o.min_len == 4);
         assert_eq!(parse("minmatchlen -5").unwrap().min_len, 0);
-        assert_eq!(
-            parse("minmatchlen 9223372036854775807").unwrap().min_len,
-            u32::MAX
-        );
+        assert_eq!(parse("minmatchlen 9223372036854775807").unwrap().min_len, u32::MAX);
         assert_eq!(parse("foo"), Err(CmdError::Syntax));
         assert_eq!(parse("minmatchlen"), Err(CmdError::Syntax));
         assert_eq!(parse("minmatchlen x"), Err(CmdError::NotInteger));
@@ -279,14 +232,7 @@ mod tests {
         assert_eq!(run("abc", "xyz", 0), (String::new(), vec![], 0));
         let (text, runs, _) = run("abc", "abc", 0);
         assert_eq!(text, "abc");
-        assert_eq!(
-            runs,
-            vec![Match {
-                a: (0, 2),
-                b: (0, 2),
-                len: 3
-            }]
-        );
+        assert_eq!(runs, vec![Match { a: (0, 2), b: (0, 2), len: 3 }]);
     }
 
     proptest::proptest! {

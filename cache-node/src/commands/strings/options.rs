@@ -103,16 +103,8 @@ pub fn expire_at(unit: ExpireUnit, arg: &[u8], now_ms: i64, cmd: &str) -> Result
     if n <= 0 {
         return Err(invalid());
     }
-    let ms = if unit.is_seconds() {
-        n.checked_mul(1000).ok_or_else(invalid)?
-    } else {
-        n
-    };
-    let at = if unit.is_absolute() {
-        Some(ms)
-    } else {
-        ms.checked_add(now_ms)
-    };
+    let ms = if unit.is_seconds() { n.checked_mul(1000).ok_or_else(invalid)? } else { n };
+    let at = if unit.is_absolute() { Some(ms) } else { ms.checked_add(now_ms) };
     at.ok_or_else(invalid)
 }
 
@@ -132,22 +124,9 @@ mod tests {
         assert!(o.nx && o.get && !o.xx);
         assert_eq!(o.expire, Some((ExpireUnit::Ex, &b"10"[..])));
         // the same TTL option twice: the last wins
-        assert_eq!(
-            p("EX 10 ex 20", Grammar::Set).unwrap().expire,
-            Some((ExpireUnit::Ex, &b"20"[..]))
-        );
+        assert_eq!(p("EX 10 ex 20", Grammar::Set).unwrap().expire, Some((ExpireUnit::Ex, &b"20"[..])));
         assert!(p("nx nx keepttl keepttl", Grammar::Set).is_ok());
-        for bad in [
-            "nx xx",
-            "xx nx",
-            "ex 10 px 10",
-            "px 1 exat 1",
-            "ex 10 keepttl",
-            "keepttl ex 10",
-            "ex",
-            "persist",
-            "foo",
-        ] {
+        for bad in ["nx xx", "xx nx", "ex 10 px 10", "px 1 exat 1", "ex 10 keepttl", "keepttl ex 10", "ex", "persist", "foo"] {
             assert_eq!(p(bad, Grammar::Set), Err(CmdError::Syntax), "{bad}");
         }
         // a syntax error wins over a bad number because numbers are read later
@@ -157,20 +136,8 @@ mod tests {
     #[test]
     fn getex_grammar() {
         assert!(p("persist persist", Grammar::GetEx).unwrap().persist);
-        assert_eq!(
-            p("pxat 5", Grammar::GetEx).unwrap().expire,
-            Some((ExpireUnit::PxAt, &b"5"[..]))
-        );
-        for bad in [
-            "nx",
-            "xx",
-            "get",
-            "keepttl",
-            "persist ex 1",
-            "ex 1 persist",
-            "ex 1 px 1",
-            "ex",
-        ] {
+        assert_eq!(p("pxat 5", Grammar::GetEx).unwrap().expire, Some((ExpireUnit::PxAt, &b"5"[..])));
+        for bad in ["nx", "xx", "get", "keepttl", "persist ex 1", "ex 1 persist", "ex 1 px 1", "ex"] {
             assert_eq!(p(bad, Grammar::GetEx), Err(CmdError::Syntax), "{bad}");
         }
     }
@@ -184,25 +151,10 @@ mod tests {
         assert_eq!(expire_at(ExpireUnit::PxAt, b"10", 1000, "set"), Ok(10));
         assert_eq!(expire_at(ExpireUnit::Ex, b"0", 1000, "set"), inv);
         assert_eq!(expire_at(ExpireUnit::PxAt, b"-1", 1000, "set"), inv);
-        assert_eq!(
-            expire_at(ExpireUnit::Ex, b"9223372036854776", 0, "set"),
-            inv
-        );
-        assert_eq!(
-            expire_at(ExpireUnit::ExAt, b"9223372036854775", 0, "set"),
-            Ok(9_223_372_036_854_775_000)
-        );
-        assert_eq!(
-            expire_at(ExpireUnit::Px, b"9223372036854775807", 1, "set"),
-            inv
-        );
-        assert_eq!(
-            expire_at(ExpireUnit::Ex, b"x", 0, "set"),
-            Err(CmdError::NotInteger)
-        );
-        assert_eq!(
-            expire_at(ExpireUnit::Ex, b"0", 0, "getex"),
-            Err(CmdError::InvalidExpire("getex".into()))
-        );
+        assert_eq!(expire_at(ExpireUnit::Ex, b"9223372036854776", 0, "set"), inv);
+        assert_eq!(expire_at(ExpireUnit::ExAt, b"9223372036854775", 0, "set"), Ok(9_223_372_036_854_775_000));
+        assert_eq!(expire_at(ExpireUnit::Px, b"9223372036854775807", 1, "set"), inv);
+        assert_eq!(expire_at(ExpireUnit::Ex, b"x", 0, "set"), Err(CmdError::NotInteger));
+        assert_eq!(expire_at(ExpireUnit::Ex, b"0", 0, "getex"), Err(CmdError::InvalidExpire("getex".into())));
     }
 }

@@ -1,5 +1,0 @@
-//! info commands.
-
-use super::spec::CommandSpec;
-
-pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,291 @@
+//! The INFO sections. Fields keep Redis 7.0's names and order; features this server
+//! does not have (persistence, replication, pub/sub, defragmentation...) report the
+//! values an idle Redis without them reports, so dashboards and exporters keep working.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use super::process::{self, human};
+use crate::commands::table;
+use crate::server::state::Server;
+
+/// Appends `name:value\r\n`.
+macro_rules! field {
+    ($out:expr, $name:expr, $($val:tt)+) => {{
+        let _ = write!($out, "{}:", $name);
+        let _ = write!($out, $($val)+);
+        $out.push_str("\r\n");
+    }};
+}
+
+pub fn write(srv: &Server, name: &str, now_ms: i64, out: &mut String) {
+    match name {
+        "server" => server(srv, now_ms, out),
+        "clients" => clients(srv, out),
+        "memory" => memory(srv, out),
+        "persistence" => persistence(srv, out),
+        "stats" => stats(srv, out),
+        "replication" => replication(out),
+        "cpu" => cpu(out),
+        "modules" => out.push_str("# Modules\r\n"),
+        "commandstats" => commandstats(srv, out),
+        "errorstats" => errorstats(srv, out),
+        "latencystats" => out.push_str("# Latencystats\r\n"),
+        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => keyspace(srv, out),
+        _ => {}
+    }
+}
+
+fn server(srv: &Server, now_ms: i64, out: &mut String) {
+    let cfg = srv.config.read();
+    let uptime = srv.started.elapsed().as_secs();
+    let hz = srv.tun.hz.load(Relaxed);
+    let config_file = cfg.file.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()).unwrap_or_default();
+    let configured_hz = cfg.int("hz");
+    drop(cfg);
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    out.push_str("# Server\r\n");
+    field!(out, "redis_version", "{}", crate::REDIS_VERSION);
+    field!(out, "redis_git_sha1", "00000000");
+    field!(out, "redis_git_dirty", "0");
+    field!(out, "redis_build_id", "0");
+    field!(out, "redis_mode", "standalone");
+    field!(out, "os", "{}", process::os_line());
+    field!(out, "arch_bits", "{}", usize::BITS);
+    field!(out, "monotonic_clock", "POSIX clock_gettime");
+    field!(out, "multiplexing_api", "epoll");
+    field!(out, "process_id", "{}", std::process::id());
+    field!(out, "process_supervised", "no");
+    field!(out, "run_id", "{}", srv.run_id);
+    field!(out, "tcp_port", "{}", srv.tcp_port.load(Relaxed));
+    field!(out, "server_time_usec", "{}", now_usec(now_ms));
+    field!(out, "uptime_in_seconds", "{uptime}");
+    field!(out, "uptime_in_days", "{}", uptime / 86_400);
+    field!(out, "hz", "{hz}");
+    field!(out, "configured_hz", "{configured_hz}");
+    field!(out, "lru_clock", "{}", crate::store::partition::lru_clock(now_ms));
+    field!(out, "executable", "{exe}");
+    field!(out, "config_file", "{config_file}");
+    field!(out, "io_threads_active", "{}", u8::from(srv.threads > 1));
+    field!(out, "cache_node_version", "{}", env!("CARGO_PKG_VERSION"));
+    field!(out, "threads", "{}", srv.threads);
+}
+
+/// Microseconds since the epoch, from the clock when available (more precise than the
+/// millisecond command time).
+fn now_usec(now_ms: i64) -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i128).unwrap_or(i128::from(now_ms) * 1000)
+}
+
+fn clients(srv: &Server, out: &mut String) {
+    let all = srv.clients.snapshot();
+    let max_in = all.iter().map(|c| c.qbuf.load(Relaxed)).max().unwrap_or(0);
+    let max_out = all.iter().map(|c| c.omem.load(Relaxed)).max().unwrap_or(0);
+    out.push_str("# Clients\r\n");
+    field!(out, "connected_clients", "{}", all.len());
+    field!(out, "cluster_connections", "0");
+    field!(out, "maxclients", "{}", srv.tun.maxclients.load(Relaxed));
+    field!(out, "client_recent_max_input_buffer", "{max_in}");
+    field!(out, "client_recent_max_output_buffer", "{max_out}");
+    field!(out, "blocked_clients", "0");
+    field!(out, "tracking_clients", "0");
+    field!(out, "clients_in_timeout_table", "0");
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn memory(srv: &Server, out: &mut String) {
+    let m = process::memory();
+    let (maxmemory, policy) = {
+        let cfg = srv.config.read();
+        (cfg.int("maxmemory").max(0) as u64, cfg.str("maxmemory-policy").to_string())
+    };
+    let total = process::total_system_memory();
+    out.push_str("# Memory\r\n");
+    field!(out, "used_memory", "{}", m.allocated);
+    field!(out, "used_memory_human", "{}", human(m.allocated));
+    field!(out, "used_memory_rss", "{}", m.rss);
+    field!(out, "used_memory_rss_human", "{}", human(m.rss));
+    field!(out, "used_memory_peak", "{}", m.peak);
+    field!(out, "used_memory_peak_human", "{}", human(m.peak));
+    field!(out, "used_memory_peak_perc", "{:.2}%", ratio(m.allocated, m.peak) * 100.0);
+    field!(out, "allocator_allocated", "{}", m.allocated);
+    field!(out, "allocator_active", "{}", m.active);
+    field!(out, "allocator_resident", "{}", m.resident);
+    field!(out, "total_system_memory", "{total}");
+    field!(out, "total_system_memory_human", "{}", human(total));
+    field!(out, "maxmemory", "{maxmemory}");
+    field!(out, "maxmemory_human", "{}", human(maxmemory));
+    field!(out, "maxmemory_policy", "{policy}");
+    field!(out, "allocator_frag_ratio", "{:.2}", ratio(m.active, m.allocated));
+    field!(out, "allocator_frag_bytes", "{}", m.active.saturating_sub(m.allocated));
+    field!(out, "allocator_rss_ratio", "{:.2}", ratio(m.resident, m.active));
+    field!(out, "allocator_rss_bytes", "{}", m.resident.saturating_sub(m.active));
+    field!(out, "mem_fragmentation_ratio", "{:.2}", ratio(m.rss, m.allocated));
+    field!(out, "mem_fragmentation_bytes", "{}", m.rss as i128 - m.allocated as i128);
+    field!(out, "mem_not_counted_for_evict", "0");
+    field!(out, "mem_replication_backlog", "0");
+    field!(out, "mem_clients_slaves", "0");
+    field!(out, "mem_clients_normal", "{}", srv.clients.snapshot().iter().map(|c| c.qbuf.load(Relaxed) + c.omem.load(Relaxed)).sum::<u64>());
+    field!(out, "mem_aof_buffer", "0");
+    field!(out, "mem_allocator", "{}", process::ALLOCATOR);
+    field!(out, "active_defrag_running", "0");
+    field!(out, "lazyfree_pending_objects", "0");
+    field!(out, "lazyfreed_objects", "0");
+}
+
+fn persistence(srv: &Server, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    for (name, value) in [("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"), ("current_cow_size_age", "0")] {
+        field!(out, name, "{value}");
+    }
+    field!(out, "current_fork_perc", "0.00");
+    field!(out, "current_save_keys_processed", "0");
+    field!(out, "current_save_keys_total", "0");
+    field!(out, "rdb_changes_since_last_save", "{}", srv.dirty.load(Relaxed));
+    field!(out, "rdb_bgsave_in_progress", "0");
+    field!(out, "rdb_last_save_time", "{}", srv.start_unix_ms / 1000);
+    field!(out, "rdb_last_bgsave_status", "ok");
+    field!(out, "rdb_last_bgsave_time_sec", "-1");
+    field!(out, "rdb_current_bgsave_time_sec", "-1");
+    field!(out, "rdb_saves", "0");
+    field!(out, "rdb_last_cow_size", "0");
+    field!(out, "rdb_last_load_keys_expired", "0");
+    field!(out, "rdb_last_load_keys_loaded", "0");
+    field!(out, "aof_enabled", "0");
+    field!(out, "aof_rewrite_in_progress", "0");
+    field!(out, "aof_rewrite_scheduled", "0");
+    field!(out, "aof_last_rewrite_time_sec", "-1");
+    field!(out, "aof_current_rewrite_time_sec", "-1");
+    field!(out, "aof_last_bgrewrite_status", "ok");
+    field!(out, "aof_rewrites", "0");
+    field!(out, "aof_rewrites_consecutive_failures", "0");
+    field!(out, "aof_last_write_status", "ok");
+    field!(out, "aof_last_cow_size", "0");
+    field!(out, "module_fork_in_progress", "0");
+    field!(out, "module_fork_last_cow_size", "0");
+}
+
+fn stats(srv: &Server, out: &mut String) {
+    let t = srv.stats.totals();
+    let ks = srv.keyspace.stats();
+    let [ops, input, output] = process::RATES.sample(Instant::now(), [t.commands, t.net_input_bytes, t.net_output_bytes]);
+    let s = &srv.stats;
+    out.push_str("# Stats\r\n");
+    field!(out, "total_connections_received", "{}", s.connections_received.load(Relaxed));
+    field!(out, "total_commands_processed", "{}", t.commands);
+    field!(out, "instantaneous_ops_per_sec", "{}", ops.round() as u64);
+    field!(out, "total_net_input_bytes", "{}", t.net_input_bytes);
+    field!(out, "total_net_output_bytes", "{}", t.net_output_bytes);
+    field!(out, "total_net_repl_input_bytes", "0");
+    field!(out, "total_net_repl_output_bytes", "0");
+    field!(out, "instantaneous_input_kbps", "{:.2}", input / 1024.0);
+    field!(out, "instantaneous_output_kbps", "{:.2}", output / 1024.0);
+    field!(out, "instantaneous_input_repl_kbps", "0.00");
+    field!(out, "instantaneous_output_repl_kbps", "0.00");
+    field!(out, "rejected_connections", "{}", s.rejected_connections.load(Relaxed));
+    field!(out, "sync_full", "0");
+    field!(out, "sync_partial_ok", "0");
+    field!(out, "sync_partial_err", "0");
+    field!(out, "expired_keys", "{}", ks.expired);
+    field!(out, "expired_stale_perc", "0.00");
+    field!(out, "expired_time_cap_reached_count", "0");
+    field!(out, "expire_cycle_cpu_milliseconds", "0");
+    field!(out, "evicted_keys", "0");
+    field!(out, "evicted_clients", "0");
+    field!(out, "total_eviction_exceeded_time", "0");
+    field!(out, "current_eviction_exceeded_time", "0");
+    field!(out, "keyspace_hits", "{}", ks.hits);
+    field!(out, "keyspace_misses", "{}", ks.misses);
+    for name in [
+        "pubsub_channels",
+        "pubsub_patterns",
+        "pubsubshard_channels",
+        "latest_fork_usec",
+        "total_forks",
+        "migrate_cached_sockets",
+        "slave_expires_tracked_keys",
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+        "tracking_total_keys",
+        "tracking_total_items",
+        "tracking_total_prefixes",
+        "unexpected_error_replies",
+    ] {
+        field!(out, name, "0");
+    }
+    field!(out, "total_error_replies", "{}", s.total_error_replies.load(Relaxed));
+    field!(out, "dump_payload_sanitizations", "0");
+    field!(out, "io_threaded_reads_processed", "0");
+    field!(out, "io_threaded_writes_processed", "0");
+}
+
+/// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
+fn replid() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect())
+}
+
+fn replication(out: &mut String) {
+    out.push_str("# Replication\r\n");
+    field!(out, "role", "master");
+    field!(out, "connected_slaves", "0");
+    field!(out, "master_failover_state", "no-failover");
+    field!(out, "master_replid", "{}", replid());
+    field!(out, "master_replid2", "0000000000000000000000000000000000000000");
+    field!(out, "master_repl_offset", "0");
+    field!(out, "second_repl_offset", "-1");
+    field!(out, "repl_backlog_active", "0");
+    field!(out, "repl_backlog_size", "1048576");
+    field!(out, "repl_backlog_first_byte_offset", "0");
+    field!(out, "repl_backlog_histlen", "0");
+}
+
+fn cpu(out: &mut String) {
+    let (user, sys) = process::cpu_seconds();
+    out.push_str("# CPU\r\n");
+    field!(out, "used_cpu_sys", "{sys:.6}");
+    field!(out, "used_cpu_user", "{user:.6}");
+    field!(out, "used_cpu_sys_children", "0.000000");
+    field!(out, "used_cpu_user_children", "0.000000");
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`
+/// for every command used since the last reset.
+fn commandstats(srv: &Server, out: &mut String) {
+    let t = srv.stats.totals();
+    out.push_str("# Commandstats\r\n");
+    for (spec, &(calls, usec, rejected, failed)) in table::all().iter().zip(t.per_command.iter()) {
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+        let _ = write!(out, "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n", spec.name);
+    }
+}
+
+fn errorstats(srv: &Server, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (code, count) in srv.stats.errors.lock().iter() {
+        let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
+}
+
+fn keyspace(srv: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for db in 0..srv.keyspace.databases() {
+        let (keys, expires) = srv.keyspace.db_sizes(db);
+        if keys > 0 {
+            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+}

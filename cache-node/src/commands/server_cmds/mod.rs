@@ -1,0 +1,101 @@
+//! Server commands: CONFIG (config.rs), DEBUG (debug.rs), SHUTDOWN, TIME, LASTSAVE, ROLE.
+
+mod config;
+mod debug;
+
+use super::args;
+use super::spec::{CommandSpec, acl, cmd, flag};
+use super::{CmdError, CmdResult, Ctx};
+
+const ADMIN: u32 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        group: "server",
+        summary: "A container for server configuration commands",
+        since: "2.0.0",
+        subcommands: config::SUBCOMMANDS,
+        ..cmd("config", -2, 0, acl::SLOW, (0, 0, 0), config::config)
+    },
+    CommandSpec {
+        group: "server",
+        summary: "Synchronously save the dataset to disk and then shut down the server",
+        ..cmd("shutdown", -1, flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::NO_MULTI | flag::ALLOW_BUSY, ADMIN, (0, 0, 0), shutdown)
+    },
+    CommandSpec {
+        group: "server",
+        summary: "A container for debugging commands",
+        ..cmd("debug", -2, flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE, ADMIN, (0, 0, 0), debug::debug)
+    },
+    CommandSpec {
+        group: "server",
+        summary: "Return the current server time",
+        since: "2.6.0",
+        ..cmd("time", 1, flag::LOADING | flag::STALE | flag::FAST, acl::FAST, (0, 0, 0), time)
+    },
+    CommandSpec {
+        group: "server",
+        summary: "Get the UNIX time stamp of the last successful save to disk",
+        ..cmd("lastsave", 1, flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), lastsave)
+    },
+    CommandSpec {
+        group: "server",
+        summary: "Return the role of the instance in the context of replication",
+        since: "2.8.12",
+        ..cmd("role", 1, flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), role)
+    },
+];
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save yet, so
+/// every accepted form stops the server at once.
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for a in &argv[1..] {
+        if args::is(a, "save") {
+            save = true;
+        } else if args::is(a, "nosave") {
+            nosave = true;
+        } else if args::is(a, "abort") {
+            abort = true;
+        } else if args::is(a, "now") || args::is(a, "force") {
+            other = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        return Err(CmdError::other("ERR No shutdown in progress."));
+    }
+    tracing::warn!(client = ctx.session.id(), "SHUTDOWN requested by a client");
+    ctx.srv.begin_shutdown();
+    // Like Redis, no reply: the connection closes.
+    ctx.session.after = crate::server::session::After::Close;
+    Ok(())
+}
+
+/// TIME: unix seconds and microseconds, as two bulk strings.
+fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(i64::from(now.subsec_micros()));
+    Ok(())
+}
+
+/// LASTSAVE: without persistence, the dataset was last "saved" (empty) at start-up.
+fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.srv.start_unix_ms / 1000);
+    Ok(())
+}
+
+/// ROLE: a primary with no replicas and replication offset 0.
+fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
