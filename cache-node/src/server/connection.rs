@@ -77,7 +77,10 @@ async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: 
                 continue;
             }
             if srv.pause.until_ms.load(Relaxed) > 0 {
-                wait_while_paused(srv, &argv).await;
+                wait_while_paused(srv, &session.info, &argv).await;
+                if session.info.killed.load(Relaxed) {
+                    return "killed while paused";
+                }
             }
             let now = now_ms();
             session.info.last_interaction_ms.store(now, Relaxed);
@@ -161,23 +164,29 @@ async fn write_out(stream: &mut TcpStream, out: &mut Reply, stats: &ThreadStats)
 
 /// CLIENT PAUSE: hold this client's command until the pause ends (WRITE pauses only
 /// hold commands that may write).
-async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
+async fn wait_while_paused(srv: &Server, info: &ClientInfo, argv: &[&[u8]]) {
     let spec = argv.first().and_then(|n| commands::lookup(n)).map(|(_, s)| s);
+    let is_write = spec.is_some_and(|s| s.has(flag::WRITE) || s.has(flag::MAY_REPLICATE));
+    let is_exempt = spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
     loop {
+        // Register for the UNPAUSE wake-up before reading the deadline, so an UNPAUSE
+        // landing in between is not missed.
+        let unpaused = srv.pause.unpaused.notified();
+        tokio::pin!(unpaused);
+        unpaused.as_mut().enable();
         let until = srv.pause.until_ms.load(Relaxed);
         let now = now_ms();
-        if until <= now {
+        if until <= now || is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
             return;
         }
-        let is_write = spec.is_some_and(|s| s.has(flag::WRITE) || s.has(flag::MAY_REPLICATE));
-        let is_exempt = spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
-        if is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
+        // A client killed (or a server shut down) while held must not wait out the pause.
+        if info.killed.load(Relaxed) || srv.is_shutting_down() {
             return;
         }
-        let wait = std::time::Duration::from_millis((until - now) as u64);
+        let wait = std::time::Duration::from_millis(((until - now) as u64).min(100));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = srv.pause.unpaused.notified() => {}
+            _ = unpaused => {}
         }
     }
 }

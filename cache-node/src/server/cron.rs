@@ -23,6 +23,8 @@ fn run(srv: &Server) {
         if last_idle_check.elapsed() >= Duration::from_secs(1) {
             last_idle_check = Instant::now();
             close_idle_clients(srv);
+            // Samples allocator usage so used_memory_peak sees spikes between INFO calls.
+            crate::commands::info::process::memory();
         }
         let period = Duration::from_millis(1000 / hz);
         if let Some(rest) = period.checked_sub(started.elapsed()) {
