@@ -70,8 +70,10 @@ pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     table::lookup(name)
 }
 
-/// Runs one command and writes its reply (or error) to `ctx.out`.
-pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats) {
+/// Runs one command and writes its reply (or error) to `ctx.out`. `clock` is when the
+/// previous command of the batch finished (or the batch started); it is advanced to
+/// this command's end, so timing a pipelined batch costs one clock read per command.
+pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &mut Instant) {
     let Some(name) = argv.first() else { return };
     let Some((idx, spec)) = lookup(name) else {
         let err = CmdError::UnknownCommand { name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(), args: args_preview(&argv[1..]) };
@@ -90,11 +92,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats) {
         return;
     }
     ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
-    let start = Instant::now();
     let result = (spec.handler)(ctx, argv);
-    let usec = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    let nanos = end.saturating_duration_since(*clock).as_nanos() as u64;
+    *clock = end;
     bump(&cs.calls, 1);
-    bump(&cs.usec, usec);
+    bump(&cs.nanos, nanos);
     bump(&stats.commands, 1);
     if let Err(e) = result {
         bump(&cs.failed, 1);

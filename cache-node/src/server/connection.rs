@@ -2,6 +2,7 @@
 //! it, answer them all with one write (that is what makes pipelining fast), repeat.
 
 use std::sync::Arc;
+use std::time::Instant;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Buf, BytesMut};
@@ -49,6 +50,11 @@ async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: 
         };
         bump(&stats.net_input_bytes, n as u64);
         let limits = srv.tun.limits();
+        // One clock reading per batch: commands of a pipeline share it (as Redis caches
+        // the time per event-loop iteration) and the per-command timer chains from it.
+        let mut now = now_ms();
+        let mut clock = Instant::now();
+        session.info.last_interaction_ms.store(now, Relaxed);
         let mut pos = 0;
         let mut close = false;
         while pos < inbuf.len() {
@@ -81,12 +87,12 @@ async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: 
                 if session.info.killed.load(Relaxed) {
                     return "killed while paused";
                 }
+                now = now_ms();
+                clock = Instant::now();
             }
-            let now = now_ms();
-            session.info.last_interaction_ms.store(now, Relaxed);
             let mark = out.len();
             let mut ctx = Ctx { srv, session: &mut session, out: &mut out, now_ms: now };
-            commands::dispatch(&mut ctx, &argv, stats);
+            commands::dispatch(&mut ctx, &argv, stats, &mut clock);
             match session.reply_mode {
                 ReplyMode::On => {}
                 ReplyMode::Off => out.truncate(mark),
@@ -108,6 +114,8 @@ async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: 
                         return "write error";
                     }
                     tokio::time::sleep(d).await;
+                    now = now_ms();
+                    clock = Instant::now();
                 }
             }
         }
@@ -176,7 +184,12 @@ async fn wait_while_paused(srv: &Server, info: &ClientInfo, argv: &[&[u8]]) {
         unpaused.as_mut().enable();
         let until = srv.pause.until_ms.load(Relaxed);
         let now = now_ms();
-        if until <= now || is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
+        if until <= now {
+            // An expired pause is cleared so later commands skip this check entirely.
+            let _ = srv.pause.until_ms.compare_exchange(until, 0, Relaxed, Relaxed);
+            return;
+        }
+        if is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
             return;
         }
         // A client killed (or a server shut down) while held must not wait out the pause.

@@ -16,7 +16,8 @@ pub fn bump(c: &AtomicU64, n: u64) {
 #[derive(Default, Debug)]
 pub struct CmdStat {
     pub calls: AtomicU64,
-    pub usec: AtomicU64,
+    /// Nanoseconds spent in the command (reported in microseconds).
+    pub nanos: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
 }
@@ -45,7 +46,7 @@ impl ThreadStats {
             c.store(0, Relaxed);
         }
         for s in self.per_command.iter() {
-            for c in [&s.calls, &s.usec, &s.rejected, &s.failed] {
+            for c in [&s.calls, &s.nanos, &s.rejected, &s.failed] {
                 c.store(0, Relaxed);
             }
         }
@@ -92,7 +93,7 @@ impl Stats {
             for (i, s) in t.per_command.iter().enumerate() {
                 if let Some(o) = out.per_command.get_mut(i) {
                     o.0 += s.calls.load(Relaxed);
-                    o.1 += s.usec.load(Relaxed);
+                    o.1 += s.nanos.load(Relaxed) / 1000;
                     o.2 += s.rejected.load(Relaxed);
                     o.3 += s.failed.load(Relaxed);
                 }
