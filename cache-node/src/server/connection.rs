@@ -99,11 +99,11 @@ impl<'a> Conn<'a> {
         loop {
             let pending = self.out.buf.len() - self.sent;
             self.session.info.omem.store(pending as u64, Relaxed);
-            if let Some(reason) = closing {
-                if pending == 0 {
-                    let _ = self.stream.shutdown().await;
-                    return reason;
-                }
+            if let Some(reason) = closing
+                && pending == 0
+            {
+                let _ = self.stream.shutdown().await;
+                return reason;
             }
             let interest = match (closing.is_none(), pending > 0) {
                 (true, true) => Interest::READABLE | Interest::WRITABLE,
