@@ -34,7 +34,12 @@ for tool in cargo rustfmt cargo-clippy; do
 done
 
 t=$SECONDS; step "cargo fmt --check"
-cargo fmt --all -- --check
+if ! fmt_out=$(cargo fmt --all -- --check --color never 2>&1); then
+  head -n 60 <<<"$fmt_out"
+  echo "test.sh: files not formatted (run: cargo fmt --all):" >&2
+  sed -n 's/^Diff in \(.*\):[0-9]*:$/  \1/p' <<<"$fmt_out" | sort -u >&2
+  exit 1
+fi
 done_step $t
 
 t=$SECONDS; step "cargo clippy (all targets, warnings are errors)"
