@@ -46,6 +46,10 @@ t=$SECONDS; step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --quiet --workspace --all-targets --locked -- -D warnings
 done_step $t
 
+t=$SECONDS; step "fuzz targets compile (cache-node/fuzz, outside the workspace)"
+cargo check --quiet --locked --manifest-path cache-node/fuzz/Cargo.toml
+done_step $t
+
 t=$SECONDS; step "cargo test"
 cargo test --quiet --workspace --locked
 done_step $t
