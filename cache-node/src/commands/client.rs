@@ -1,7 +1,7 @@
 //! CLIENT subcommands.
 
-use super::spec::CommandSpec;
 use super::CmdError;
+use super::spec::CommandSpec;
 
 pub static COMMANDS: &[CommandSpec] = &[];
 

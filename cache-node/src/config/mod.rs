@@ -104,10 +104,7 @@ impl Config {
 
     /// Parameters whose value differs from the default, in table order.
     pub fn non_default(&self) -> Vec<(&'static str, &str)> {
-        PARAMS
-            .iter()
-            .filter_map(|p| self.values.get(p.name).filter(|v| v.as_str() != p.default).map(|v| (p.name, v.as_str())))
-            .collect()
+        PARAMS.iter().filter_map(|p| self.values.get(p.name).filter(|v| v.as_str() != p.default).map(|v| (p.name, v.as_str()))).collect()
     }
 
     pub fn port(&self) -> u16 {

@@ -5,9 +5,14 @@
 /// How a parameter's value is checked and normalised.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Bytes, accepting Redis's unit suffixes (k, kb, m, mb, g, gb).
-    Memory { min: u64 },
+    Memory {
+        min: u64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Str,
@@ -116,11 +121,7 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
         },
         Kind::Enum(options) => {
             let v = value.to_ascii_lowercase();
-            if options.contains(&v.as_str()) {
-                Ok(v)
-            } else {
-                Err(format!("argument(s) must be one of the following: {}", options.join(", ")))
-            }
+            if options.contains(&v.as_str()) { Ok(v) } else { Err(format!("argument(s) must be one of the following: {}", options.join(", "))) }
         }
         Kind::Str => Ok(value.to_string()),
         Kind::Words => {

@@ -35,10 +35,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             if in_dq {
                 match c {
                     None => return None,
-                    Some(b'\\')
-                        if line.get(i + 1) == Some(&b'x')
-                            && hex2(line.get(i + 2..i + 4)).is_some() =>
-                    {
+                    Some(b'\\') if line.get(i + 1) == Some(&b'x') && hex2(line.get(i + 2..i + 4)).is_some() => {
                         cur.push(hex2(line.get(i + 2..i + 4)).unwrap_or(0));
                         i += 3;
                     }
@@ -116,14 +113,8 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(split_args(b"set a b").unwrap(), s(&["set", "a", "b"]));
-        assert_eq!(
-            split_args(b"  set   \"a b\" 'c d'  ").unwrap(),
-            s(&["set", "a b", "c d"])
-        );
-        assert_eq!(
-            split_args(b"echo \"\\x41\\n\"").unwrap(),
-            vec![b"echo".to_vec(), b"A\n".to_vec()]
-        );
+        assert_eq!(split_args(b"  set   \"a b\" 'c d'  ").unwrap(), s(&["set", "a b", "c d"]));
+        assert_eq!(split_args(b"echo \"\\x41\\n\"").unwrap(), vec![b"echo".to_vec(), b"A\n".to_vec()]);
         assert_eq!(split_args(b"echo 'it\\'s'").unwrap(), s(&["echo", "it's"]));
         assert_eq!(split_args(b"echo \"\"").unwrap(), s(&["echo", ""]));
         assert!(split_args(b"echo \"abc").is_none());
@@ -136,10 +127,7 @@ mod tests {
     fn escapes_like_sdssplitargs() {
         // \x with a bad hex digit is an ordinary escape of 'x'.
         assert_eq!(split_args(b"echo \"\\x4g\"").unwrap(), s(&["echo", "x4g"]));
-        assert_eq!(
-            split_args(b"echo \"\\q\\\"\" x").unwrap(),
-            s(&["echo", "q\"", "x"])
-        );
+        assert_eq!(split_args(b"echo \"\\q\\\"\" x").unwrap(), s(&["echo", "q\"", "x"]));
         // A quote may start in the middle of an argument.
         assert!(split_args(b"a\"b c\"d").is_none());
         assert_eq!(split_args(b"a\"b c\"").unwrap(), s(&["ab c"]));

@@ -30,12 +30,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: i32::MAX as usize,
-            max_inline_len: 64 * 1024,
-            unauthenticated: false,
-        }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize, max_inline_len: 64 * 1024, unauthenticated: false }
     }
 }
 
@@ -124,11 +119,7 @@ impl Progress {
 /// Returns `Ok(None)` when the buffer holds only part of a request. Empty requests
 /// (`*0\r\n`, `*-1\r\n`, blank inline lines) come back as a request with no arguments so
 /// that the caller consumes them.
-pub fn parse_request(
-    buf: &[u8],
-    limits: &Limits,
-    spans: &mut Vec<(usize, usize)>,
-) -> Result<Option<Request>, ParseError> {
+pub fn parse_request(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>) -> Result<Option<Request>, ParseError> {
     parse_request_resume(buf, limits, spans, &mut Progress::default())
 }
 
@@ -136,12 +127,7 @@ pub fn parse_request(
 /// caller may only append to `buf` (its front must stay where it was) and must pass the
 /// same `spans` and `progress` back unchanged; `progress` is reset when a request is
 /// complete or an error is found.
-pub fn parse_request_resume(
-    buf: &[u8],
-    limits: &Limits,
-    spans: &mut Vec<(usize, usize)>,
-    progress: &mut Progress,
-) -> Result<Option<Request>, ParseError> {
+pub fn parse_request_resume(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>, progress: &mut Progress) -> Result<Option<Request>, ParseError> {
     if !progress.in_request() {
         spans.clear();
         progress.pos = 0;
@@ -162,11 +148,7 @@ pub fn parse_request_resume(
 fn find_c(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     let rest = buf.get(from..)?;
     let at = rest.iter().position(|&b| b == needle || b == 0)?;
-    if rest[at] == needle {
-        Some(from + at)
-    } else {
-        None
-    }
+    if rest[at] == needle { Some(from + at) } else { None }
 }
 
 /// Strict decimal i64 parse as Redis's `string2ll`: optional '-', no '+', no spaces,
@@ -176,11 +158,7 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
     };
-    if body.is_empty()
-        || body.len() > 19
-        || (body.len() > 1 && body[0] == b'0')
-        || (neg && body == b"0")
-    {
+    if body.is_empty() || body.len() > 19 || (body.len() > 1 && body[0] == b'0') || (neg && body == b"0") {
         return None;
     }
     let mut v: u64 = 0;
@@ -190,27 +168,14 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i128).wrapping_neg() as i64)
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
+    if neg { if v > i64::MAX as u64 + 1 { None } else { Some((v as i128).wrapping_neg() as i64) } } else { i64::try_from(v).ok() }
 }
 
 /// Finds the header line starting at `pos` (`*N` or `$N`): returns the offset of its
 /// `\r`, `Ok(None)` while it is incomplete, or `too_big` once more than an inline
 /// request's worth of bytes came without one. Like Redis, the byte after `\r` must have
 /// arrived but is not checked.
-fn header_line(
-    buf: &[u8],
-    pos: usize,
-    limits: &Limits,
-    too_big: ParseError,
-) -> Result<Option<usize>, ParseError> {
+fn header_line(buf: &[u8], pos: usize, limits: &Limits, too_big: ParseError) -> Result<Option<usize>, ParseError> {
     let Some(cr) = find_c(buf, pos, b'\r') else {
         if buf.len() - pos > limits.max_inline_len {
             return Err(too_big);
@@ -227,12 +192,7 @@ fn header_line(
     Ok(Some(cr))
 }
 
-fn parse_multibulk(
-    buf: &[u8],
-    limits: &Limits,
-    spans: &mut Vec<(usize, usize)>,
-    progress: &mut Progress,
-) -> Result<Option<Request>, ParseError> {
+fn parse_multibulk(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize, usize)>, progress: &mut Progress) -> Result<Option<Request>, ParseError> {
     if !progress.in_request() {
         let Some(cr) = header_line(buf, 0, limits, ParseError::TooBigMbulkCount)? else {
             return Ok(None);
@@ -248,10 +208,7 @@ fn parse_multibulk(
             return Ok(Some(Request::Multibulk { consumed: cr + 2 }));
         }
         // `count` fits: it is at most max_multibulk_len, a usize.
-        *progress = Progress {
-            remaining: count as usize,
-            pos: cr + 2,
-        };
+        *progress = Progress { remaining: count as usize, pos: cr + 2 };
     }
     while progress.remaining > 0 {
         let pos = progress.pos;
@@ -270,10 +227,7 @@ fn parse_multibulk(
         }
         let start = cr + 2;
         // len <= max_bulk_len (a usize); only the +2 could overflow, on a 32-bit target.
-        let Some(next) = start
-            .checked_add(len as usize)
-            .and_then(|end| end.checked_add(2))
-        else {
+        let Some(next) = start.checked_add(len as usize).and_then(|end| end.checked_add(2)) else {
             return Err(ParseError::InvalidBulkLength);
         };
         if buf.len() < next {
@@ -285,9 +239,7 @@ fn parse_multibulk(
         progress.pos = next;
         progress.remaining -= 1;
     }
-    Ok(Some(Request::Multibulk {
-        consumed: progress.pos,
-    }))
+    Ok(Some(Request::Multibulk { consumed: progress.pos }))
 }
 
 fn parse_inline(buf: &[u8], limits: &Limits) -> Result<Option<Request>, ParseError> {
@@ -305,10 +257,7 @@ fn parse_inline(buf: &[u8], limits: &Limits) -> Result<Option<Request>, ParseErr
         line = stripped;
     }
     let args = inline::split_args(line).ok_or(ParseError::UnbalancedQuotes)?;
-    Ok(Some(Request::Inline {
-        consumed: nl + 1,
-        args,
-    }))
+    Ok(Some(Request::Inline { consumed: nl + 1, args }))
 }
 
 #[cfg(test)]
@@ -321,10 +270,7 @@ mod tests {
     fn parse_with(buf: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
         let mut spans = Vec::new();
         Ok(parse_request(buf, limits, &mut spans)?.map(|r| match r {
-            Request::Multibulk { consumed } => (
-                consumed,
-                spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect(),
-            ),
+            Request::Multibulk { consumed } => (consumed, spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect()),
             Request::Inline { consumed, args } => (consumed, args),
         }))
     }
@@ -360,30 +306,12 @@ mod tests {
 
     #[test]
     fn errors_match_redis() {
-        assert_eq!(
-            parse_all(b"*abc\r\n"),
-            Err(ParseError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*2147483648\r\n"),
-            Err(ParseError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n+foo\r\n"),
-            Err(ParseError::ExpectedDollar(b'+'))
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$-1\r\n"),
-            Err(ParseError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$+1\r\nx\r\n"),
-            Err(ParseError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$999999999999\r\n"),
-            Err(ParseError::InvalidBulkLength)
-        );
+        assert_eq!(parse_all(b"*abc\r\n"), Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*2147483648\r\n"), Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n+foo\r\n"), Err(ParseError::ExpectedDollar(b'+')));
+        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$+1\r\nx\r\n"), Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$999999999999\r\n"), Err(ParseError::InvalidBulkLength));
         assert_eq!(parse_all(b"set \"a\r\n"), Err(ParseError::UnbalancedQuotes));
         assert_eq!(parse_all(&[b'a'; 70_000]), Err(ParseError::TooBigInline));
         let mut long = b"*".to_vec();
@@ -401,19 +329,9 @@ mod tests {
 
     #[test]
     fn limits_at_their_edges() {
-        let limits = Limits {
-            max_bulk_len: 10,
-            ..Limits::default()
-        };
-        assert!(
-            parse_with(b"*1\r\n$10\r\n0123456789\r\n", &limits)
-                .unwrap()
-                .is_some()
-        );
-        assert_eq!(
-            parse_with(b"*1\r\n$11\r\n", &limits),
-            Err(ParseError::InvalidBulkLength)
-        );
+        let limits = Limits { max_bulk_len: 10, ..Limits::default() };
+        assert!(parse_with(b"*1\r\n$10\r\n0123456789\r\n", &limits).unwrap().is_some());
+        assert_eq!(parse_with(b"*1\r\n$11\r\n", &limits), Err(ParseError::InvalidBulkLength));
         // Redis 7.0 accepts counts up to INT_MAX and waits for the arguments.
         assert_eq!(parse_all(b"*2147483647\r\n"), Ok(None));
         assert_eq!(parse_all(&[b'a'; 65_536]), Ok(None));
@@ -422,43 +340,22 @@ mod tests {
 
     #[test]
     fn unauthenticated_clients_get_small_limits() {
-        let anon = Limits {
-            unauthenticated: true,
-            ..Limits::default()
-        };
-        assert_eq!(
-            parse_with(b"*11\r\n", &anon),
-            Err(ParseError::UnauthenticatedMultibulkLength)
-        );
+        let anon = Limits { unauthenticated: true, ..Limits::default() };
+        assert_eq!(parse_with(b"*11\r\n", &anon), Err(ParseError::UnauthenticatedMultibulkLength));
         assert_eq!(parse_with(b"*10\r\n", &anon), Ok(None));
-        assert_eq!(
-            parse_with(b"*1\r\n$16385\r\n", &anon),
-            Err(ParseError::UnauthenticatedBulkLength)
-        );
+        assert_eq!(parse_with(b"*1\r\n$16385\r\n", &anon), Err(ParseError::UnauthenticatedBulkLength));
         assert_eq!(parse_with(b"*1\r\n$16384\r\n", &anon), Ok(None));
     }
 
     #[test]
     fn redis_framing_quirks() {
         // Header lines end at '\r'; the next byte is skipped unchecked.
-        assert_eq!(
-            parse_all(b"*1\rX$4\r\nPING\r\n").unwrap(),
-            Some((14, args(&["PING"])))
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$4\rXPING\r\n").unwrap(),
-            Some((14, args(&["PING"])))
-        );
+        assert_eq!(parse_all(b"*1\rX$4\r\nPING\r\n").unwrap(), Some((14, args(&["PING"]))));
+        assert_eq!(parse_all(b"*1\r\n$4\rXPING\r\n").unwrap(), Some((14, args(&["PING"]))));
         // The two bytes after a bulk are skipped unchecked.
-        assert_eq!(
-            parse_all(b"*1\r\n$4\r\nPINGxx").unwrap(),
-            Some((14, args(&["PING"])))
-        );
+        assert_eq!(parse_all(b"*1\r\n$4\r\nPINGxx").unwrap(), Some((14, args(&["PING"]))));
         // A lone '\n' leaves the count unparseable.
-        assert_eq!(
-            parse_all(b"*1\n$4\r\nPING\r\n"),
-            Err(ParseError::InvalidMultibulkLength)
-        );
+        assert_eq!(parse_all(b"*1\n$4\r\nPING\r\n"), Err(ParseError::InvalidMultibulkLength));
         // A NUL before the line end hides the line (strchr): Redis waits for more.
         assert_eq!(parse_all(b"*1\0\r\n$4\r\nPING\r\n"), Ok(None));
         assert_eq!(parse_all(b"*1\r\n$4\0\r\nPING\r\n"), Ok(None));
@@ -467,26 +364,14 @@ mod tests {
         nul.resize(70_000, b'x');
         assert_eq!(parse_all(&nul), Err(ParseError::TooBigInline));
         // ... but a NUL inside a bulk is just data.
-        assert_eq!(
-            parse_all(b"*1\r\n$3\r\na\0b\r\n").unwrap(),
-            Some((13, vec![b"a\0b".to_vec()]))
-        );
+        assert_eq!(parse_all(b"*1\r\n$3\r\na\0b\r\n").unwrap(), Some((13, vec![b"a\0b".to_vec()])));
     }
 
     #[test]
     fn expected_dollar_echoes_the_raw_byte() {
-        assert_eq!(
-            ParseError::ExpectedDollar(0xff).reply_text(),
-            b"ERR Protocol error: expected '$', got '\xff'".to_vec()
-        );
-        assert_eq!(
-            ParseError::ExpectedDollar(b'+').reply_text(),
-            b"ERR Protocol error: expected '$', got '+'".to_vec()
-        );
-        assert_eq!(
-            ParseError::TooBigInline.reply_text(),
-            b"ERR Protocol error: too big inline request".to_vec()
-        );
+        assert_eq!(ParseError::ExpectedDollar(0xff).reply_text(), b"ERR Protocol error: expected '$', got '\xff'".to_vec());
+        assert_eq!(ParseError::ExpectedDollar(b'+').reply_text(), b"ERR Protocol error: expected '$', got '+'".to_vec());
+        assert_eq!(ParseError::TooBigInline.reply_text(), b"ERR Protocol error: too big inline request".to_vec());
     }
 
     #[test]
@@ -502,14 +387,8 @@ mod tests {
         let (n, got) = parse_all(b"SET k \"a b\"\r\nGET").unwrap().unwrap();
         assert_eq!(n, 13);
         assert_eq!(got, args(&["SET", "k", "a b"]));
-        assert_eq!(
-            parse_all(b"PING\nPING\n").unwrap(),
-            Some((5, args(&["PING"])))
-        );
-        assert_eq!(
-            parse_all(b"PING\r\r\n").unwrap(),
-            Some((7, args(&["PING"])))
-        );
+        assert_eq!(parse_all(b"PING\nPING\n").unwrap(), Some((5, args(&["PING"]))));
+        assert_eq!(parse_all(b"PING\r\r\n").unwrap(), Some((7, args(&["PING"]))));
     }
 
     #[test]
@@ -519,20 +398,11 @@ mod tests {
         let mut spans = Vec::new();
         let mut progress = Progress::default();
         for cut in 1..req.len() {
-            assert_eq!(
-                parse_request_resume(&req[..cut], &limits, &mut spans, &mut progress),
-                Ok(None),
-                "cut {cut}"
-            );
+            assert_eq!(parse_request_resume(&req[..cut], &limits, &mut spans, &mut progress), Ok(None), "cut {cut}");
         }
         assert!(progress.in_request());
         let done = parse_request_resume(&req, &limits, &mut spans, &mut progress).unwrap();
-        assert_eq!(
-            done,
-            Some(Request::Multibulk {
-                consumed: req.len()
-            })
-        );
+        assert_eq!(done, Some(Request::Multibulk { consumed: req.len() }));
         assert_eq!(spans.len(), 5);
         assert_eq!(progress, Progress::default());
     }
@@ -566,16 +436,11 @@ mod tests {
             buf.extend_from_slice(&stream[from..to.max(from)]);
             from = to.max(from);
             let mut pos = 0;
-            while let Some(req) =
-                parse_request_resume(&buf[pos..], &limits, &mut spans, &mut progress)?
-            {
+            while let Some(req) = parse_request_resume(&buf[pos..], &limits, &mut spans, &mut progress)? {
                 let base = pos;
                 pos += req.consumed();
                 out.push(match req {
-                    Request::Multibulk { .. } => spans
-                        .iter()
-                        .map(|&(s, e)| buf[base + s..base + e].to_vec())
-                        .collect(),
+                    Request::Multibulk { .. } => spans.iter().map(|&(s, e)| buf[base + s..base + e].to_vec()).collect(),
                     Request::Inline { args, .. } => args,
                 });
             }

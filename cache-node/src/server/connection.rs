@@ -32,12 +32,7 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Idle buffers larger than this are given back (a big value passed through once).
 const KEEP_CAPACITY: usize = 1024 * 1024;
 
-pub async fn serve(
-    srv: Arc<Server>,
-    stream: TcpStream,
-    info: Arc<ClientInfo>,
-    stats: Arc<ThreadStats>,
-) {
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) {
     let span = info_span!("conn", id = info.id, peer = %info.addr);
     let id = info.id;
     async {
@@ -73,12 +68,7 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(
-        srv: &'a Server,
-        stream: TcpStream,
-        info: Arc<ClientInfo>,
-        stats: &'a ThreadStats,
-    ) -> Self {
+    fn new(srv: &'a Server, stream: TcpStream, info: Arc<ClientInfo>, stats: &'a ThreadStats) -> Self {
         let authenticated = !srv.tun.has_password.load(Relaxed);
         Conn {
             srv,
@@ -113,10 +103,7 @@ impl<'a> Conn<'a> {
             let Ok(ready) = self.stream.ready(interest).await else {
                 return "socket error";
             };
-            if pending > 0
-                && ready.is_writable()
-                && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err()
-            {
+            if pending > 0 && ready.is_writable() && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
                 return "write error";
             }
             if closing.is_some() || !ready.is_readable() {
@@ -126,10 +113,7 @@ impl<'a> Conn<'a> {
                 self.inbuf.reserve(READ_CHUNK);
             }
             let room = (self.inbuf.capacity() - self.inbuf.len()).min(READ_MAX);
-            match self
-                .stream
-                .try_read_buf(&mut (&mut self.inbuf).limit(READ_MAX))
-            {
+            match self.stream.try_read_buf(&mut (&mut self.inbuf).limit(READ_MAX)) {
                 Ok(0) => closing = Some("end of input"),
                 Ok(n) => {
                     if n < room {
@@ -138,9 +122,7 @@ impl<'a> Conn<'a> {
                         // so a batch costs one read system call, as in Redis's event loop.
                         // (Data arriving in between raises a new edge that the reactor
                         // sees before this task runs again.)
-                        let _ = self
-                            .stream
-                            .try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
+                        let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
                     }
                     bump(&self.stats.net_input_bytes, n as u64);
                     match self.run_batch().await {
@@ -162,12 +144,7 @@ impl<'a> Conn<'a> {
         let mut next = Next::Continue;
         while pos < self.inbuf.len() {
             limits.unauthenticated = !self.session.authenticated;
-            let req = match parse_request_resume(
-                &self.inbuf[pos..],
-                &limits,
-                &mut self.spans,
-                &mut self.progress,
-            ) {
+            let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
@@ -180,11 +157,7 @@ impl<'a> Conn<'a> {
             let base = pos;
             pos += req.consumed();
             let argv: SmallVec<[&[u8]; 8]> = match &req {
-                Request::Multibulk { .. } => self
-                    .spans
-                    .iter()
-                    .map(|&(s, e)| &self.inbuf[base + s..base + e])
-                    .collect(),
+                Request::Multibulk { .. } => self.spans.iter().map(|&(s, e)| &self.inbuf[base + s..base + e]).collect(),
                 Request::Inline { args, .. } => args.iter().map(|a| a.as_slice()).collect(),
             };
             if argv.is_empty() {
@@ -200,12 +173,7 @@ impl<'a> Conn<'a> {
             let now = now_ms();
             self.session.info.last_interaction_ms.store(now, Relaxed);
             let mark = self.out.buf.len();
-            let mut ctx = Ctx {
-                srv: self.srv,
-                session: &mut self.session,
-                out: &mut self.out,
-                now_ms: now,
-            };
+            let mut ctx = Ctx { srv: self.srv, session: &mut self.session, out: &mut self.out, now_ms: now };
             commands::dispatch(&mut ctx, &argv, self.stats);
             match self.session.reply_mode {
                 ReplyMode::On => {}
@@ -223,18 +191,13 @@ impl<'a> Conn<'a> {
                 }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
-                    if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats)
-                        .await
-                        .is_err()
-                    {
+                    if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
                         return Next::Abort("write error");
                     }
                     tokio::time::sleep(d).await;
                 }
             }
-            if self.out.buf.len() - self.sent >= FLUSH_AT
-                && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err()
-            {
+            if self.out.buf.len() - self.sent >= FLUSH_AT && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
                 return Next::Abort("write error");
             }
         }
@@ -242,31 +205,17 @@ impl<'a> Conn<'a> {
         if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
             self.inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        if matches!(next, Next::Continue)
-            && self.inbuf.len() > self.srv.tun.query_buffer_limit.load(Relaxed)
-        {
-            tracing::warn!(
-                id = self.session.id(),
-                len = self.inbuf.len(),
-                "closing client that exceeded the query buffer limit"
-            );
+        if matches!(next, Next::Continue) && self.inbuf.len() > self.srv.tun.query_buffer_limit.load(Relaxed) {
+            tracing::warn!(id = self.session.id(), len = self.inbuf.len(), "closing client that exceeded the query buffer limit");
             return Next::Abort("query buffer limit");
         }
-        self.session
-            .info
-            .qbuf
-            .store(self.inbuf.len() as u64, Relaxed);
+        self.session.info.qbuf.store(self.inbuf.len() as u64, Relaxed);
         next
     }
 }
 
 /// Writes as much queued output as the socket takes now, without waiting.
-fn try_flush(
-    stream: &TcpStream,
-    out: &mut Reply,
-    sent: &mut usize,
-    stats: &ThreadStats,
-) -> std::io::Result<()> {
+fn try_flush(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
     while *sent < out.buf.len() {
         match stream.try_write(&out.buf[*sent..]) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -288,12 +237,7 @@ fn try_flush(
 }
 
 /// Writes all queued output, waiting for the socket as needed.
-async fn flush_all(
-    stream: &TcpStream,
-    out: &mut Reply,
-    sent: &mut usize,
-    stats: &ThreadStats,
-) -> std::io::Result<()> {
+async fn flush_all(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
     loop {
         try_flush(stream, out, sent, stats)?;
         if out.buf.is_empty() {
@@ -306,10 +250,7 @@ async fn flush_all(
 /// CLIENT PAUSE: hold this client's command until the pause ends (WRITE pauses only
 /// hold commands that may write).
 async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
-    let spec = argv
-        .first()
-        .and_then(|n| commands::lookup(n))
-        .map(|(_, s)| s);
+    let spec = argv.first().and_then(|n| commands::lookup(n)).map(|(_, s)| s);
     loop {
         let until = srv.pause.until_ms.load(Relaxed);
         let now = now_ms();
@@ -317,8 +258,7 @@ async fn wait_while_paused(srv: &Server, argv: &[&[u8]]) {
             return;
         }
         let is_write = spec.is_some_and(|s| s.has(flag::WRITE) || s.has(flag::MAY_REPLICATE));
-        let is_exempt =
-            spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
+        let is_exempt = spec.is_some_and(|s| s.name == "client" || s.name == "ping" || s.name == "quit");
         if is_exempt || (srv.pause.write_only.load(Relaxed) && !is_write) {
             return;
         }

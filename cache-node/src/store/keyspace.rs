@@ -38,9 +38,7 @@ pub type PartGuard<'a> = MutexGuard<'a, Partition>;
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let hasher = Hasher::with_seed(fastrand::u64(..));
-        let dbs = (0..databases.max(1))
-            .map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() })
-            .collect();
+        let dbs = (0..databases.max(1)).map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() }).collect();
         Keyspace { dbs, hasher }
     }
 

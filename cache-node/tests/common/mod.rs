@@ -111,7 +111,8 @@ impl Node {
 
     /// Runs `redis-cli -p PORT args...` and returns its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
+        let out =
+            Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli is installed (apt-get install redis-tools)");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
