@@ -1,25 +1,62 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian machine, installing what the tests need.
+# Runs the whole test suite, as CI does (.ci/run execs this). On a fresh Debian machine
+# it first installs what the tests need (redis-cli, redis-benchmark, redis-server as
+# the reference server); that step needs root or sudo.
+#   ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+started=$SECONDS
+step() { printf '==> %s\n' "$*"; }
+done_step() { printf '    ok (%ds)\n' "$((SECONDS - $1))"; }
 
 need_apt=()
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "==> installing ${need_apt[*]}"
+  mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
+  step "installing ${need_apt[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The package starts a system redis-server on 6379; the tests use their own ports,
+  # but stop it so that port 6379 is free for the README's "run a cache-node" command.
+  if [[ " ${need_apt[*]} " == *" redis-server "* ]]; then
+    $sudo service redis-server stop >/dev/null 2>&1 || true
+  fi
 fi
+for tool in cargo rustfmt cargo-clippy; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool not found (rustup component add rustfmt clippy)" >&2; exit 1; }
+done
 
-echo "==> cargo fmt --check"
-cargo fmt --all -- --check
-echo "==> cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "==> cargo test"
-cargo test --workspace --locked
-echo "==> redis-benchmark smoke (release build)"
-cargo build --release --locked -p cache-node
+t=$SECONDS; step "cargo fmt --check"
+if ! fmt_out=$(cargo fmt --all -- --check --color never 2>&1); then
+  head -n 60 <<<"$fmt_out"
+  echo "test.sh: files not formatted (run: cargo fmt --all):" >&2
+  sed -n 's/^Diff in \(.*\):[0-9]*:$/  \1/p' <<<"$fmt_out" | sort -u >&2
+  exit 1
+fi
+done_step $t
+
+t=$SECONDS; step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --quiet --workspace --all-targets --locked -- -D warnings
+done_step $t
+
+t=$SECONDS; step "fuzz targets compile (cache-node/fuzz, outside the workspace)"
+cargo check --quiet --locked --manifest-path cache-node/fuzz/Cargo.toml
+done_step $t
+
+t=$SECONDS; step "cargo test"
+cargo test --quiet --workspace --locked
+done_step $t
+
+t=$SECONDS; step "release build + redis-benchmark smoke"
+cargo build --quiet --release --locked -p cache-node
 ./scripts/benchmark-smoke.sh
-echo "==> all tests passed"
+done_step $t
+
+printf '==> all tests passed (%ds)\n' "$((SECONDS - started))"

@@ -120,6 +120,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         version = Some(if v == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 });
         i = 2;
     }
+    // As in Redis 7.0, AUTH takes effect as soon as it is read: a bad option after it
+    // still leaves the client authenticated.
     let mut name = None;
     while i < argv.len() {
         if args::is(argv[i], "auth") && i + 2 < argv.len() {

@@ -50,19 +50,26 @@ impl Ctx<'_> {
     }
 }
 
-/// Formats the argument preview of Redis's unknown-command error.
+/// The bytes of `a` up to its first NUL: Redis formats these errors from C strings.
+fn c_str(a: &[u8]) -> &[u8] {
+    a.iter().position(|&b| b == 0).map_or(a, |nul| &a[..nul])
+}
+
+/// Formats the argument preview of Redis's unknown-command error: arguments are quoted
+/// one after another until the preview reaches 128 bytes, the last one cut to fit.
 fn args_preview(args: &[&[u8]]) -> String {
-    let mut s = String::new();
-    for a in args.iter().take(16) {
+    let mut s = Vec::new();
+    for a in args {
         if s.len() >= 128 {
             break;
         }
-        let text = String::from_utf8_lossy(&a[..a.len().min(128)]).into_owned();
-        s.push('\'');
-        s.push_str(&text);
-        s.push_str("' ");
+        let a = c_str(a);
+        let room = 128 - s.len();
+        s.push(b'\'');
+        s.extend_from_slice(&a[..a.len().min(room)]);
+        s.extend_from_slice(b"' ");
     }
-    s
+    String::from_utf8_lossy(&s).into_owned()
 }
 
 /// Looks a command up by name, case-insensitively, without allocating.
@@ -76,6 +83,7 @@ pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
 pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &mut Instant) {
     let Some(name) = argv.first() else { return };
     let Some((idx, spec)) = lookup(name) else {
+        let name = c_str(name);
         let err = CmdError::UnknownCommand { name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(), args: args_preview(&argv[1..]) };
         reply_error(ctx, &err);
         return;
@@ -108,4 +116,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
 fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {
     ctx.srv.stats.record_error(&e.code());
     ctx.out.error(&e.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::args_preview;
+
+    #[test]
+    fn unknown_command_preview_is_cut_like_redis() {
+        let many: Vec<&[u8]> = vec![b"a"; 26];
+        assert_eq!(args_preview(&many).len(), 26 * 4);
+        let a120 = [b'a'; 120];
+        let preview = args_preview(&[&a120, b"bbbbbbbbbbbbbbbbbbbb", b"c"]);
+        assert_eq!(preview, format!("'{}' 'bbbbb' ", "a".repeat(120)));
+        assert_eq!(args_preview(&[b"x\0y", b"z"]), "'x' 'z' ");
+        assert_eq!(args_preview(&[]), "");
+    }
 }

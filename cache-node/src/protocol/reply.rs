@@ -48,8 +48,13 @@ impl Reply {
     /// An error line; `msg` is the full text after `-` (for example `ERR syntax error`).
     /// CR and LF are replaced by spaces, as Redis does, so a reply can never break framing.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// `error` for a text that is not UTF-8 (Redis echoes client bytes in some errors).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
-        self.buf.extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend(msg.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -238,6 +243,9 @@ mod tests {
         let mut r = Reply::new(RespVersion::Resp2);
         r.error("ERR a\r\nb");
         assert_eq!(r.buf, b"-ERR a  b\r\n".to_vec());
+        r.buf.clear();
+        r.error_bytes(b"ERR got '\xff\r'");
+        assert_eq!(r.buf, b"-ERR got '\xff '\r\n".to_vec());
     }
 
     #[test]

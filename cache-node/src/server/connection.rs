@@ -1,11 +1,15 @@
 //! One client connection: read what the socket has, execute every complete request in
-//! it, answer them all with one write (that is what makes pipelining fast), repeat.
+//! it, queue the replies, repeat. Replies are written whenever the socket takes them,
+//! and reading goes on while they wait, as in Redis: a client that writes a long
+//! pipeline before it reads a single reply would otherwise deadlock with us once both
+//! sides' socket buffers are full.
 
+use std::io::ErrorKind::WouldBlock;
 use std::sync::Arc;
-use std::time::Instant;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -16,15 +20,25 @@ use super::session::{After, ReplyMode, Session};
 use super::state::{Server, now_ms};
 use super::stats::{ThreadStats, bump};
 use crate::commands::{self, Ctx, flag};
-use crate::protocol::{Reply, RespVersion, parse_request, request::Request};
+use crate::protocol::request::{Progress, Request, parse_request_resume};
+use crate::protocol::{Reply, RespVersion};
 
+/// Room made in the input buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Most bytes taken in one read, so that one pipelining client runs a bounded batch
+/// before the other connections of its thread get a turn.
+const READ_MAX: usize = 256 * 1024;
+/// Queued output past which we try to write in the middle of a batch.
+const FLUSH_AT: usize = 64 * 1024;
+/// Idle buffers larger than this are given back (a big value passed through once).
+const KEEP_CAPACITY: usize = 1024 * 1024;
 
 pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) {
     let span = info_span!("conn", id = info.id, peer = %info.addr);
     let id = info.id;
     async {
-        let reason = run(&srv, stream, info, &stats).await;
+        let mut conn = Conn::new(&srv, stream, info, &stats);
+        let reason = conn.run().await;
         debug!(reason, "connection closed");
     }
     .instrument(span)
@@ -32,142 +46,217 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, s
     srv.clients.unregister(id);
 }
 
-/// Returns why the connection ended (for the log).
-async fn run(srv: &Server, mut stream: TcpStream, info: Arc<ClientInfo>, stats: &ThreadStats) -> &'static str {
-    let authenticated = !srv.tun.has_password.load(Relaxed);
-    let mut session = Session::new(info, authenticated);
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = Reply::new(RespVersion::Resp2);
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(16);
-    loop {
-        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
-            inbuf.reserve(READ_CHUNK);
+/// What the connection does after a batch of requests.
+enum Next {
+    Continue,
+    /// Send the queued replies, then close (QUIT, protocol error, end of input).
+    Close(&'static str),
+    /// Close at once.
+    Abort(&'static str),
+}
+
+struct Conn<'a> {
+    srv: &'a Server,
+    stats: &'a ThreadStats,
+    stream: TcpStream,
+    session: Session,
+    inbuf: BytesMut,
+    out: Reply,
+    /// Bytes at the front of `out.buf` already written.
+    sent: usize,
+    spans: Vec<(usize, usize)>,
+    progress: Progress,
+}
+
+impl<'a> Conn<'a> {
+    fn new(srv: &'a Server, stream: TcpStream, info: Arc<ClientInfo>, stats: &'a ThreadStats) -> Self {
+        let authenticated = !srv.tun.has_password.load(Relaxed);
+        Conn {
+            srv,
+            stats,
+            stream,
+            session: Session::new(info, authenticated),
+            inbuf: BytesMut::with_capacity(READ_CHUNK),
+            out: Reply::new(RespVersion::Resp2),
+            sent: 0,
+            spans: Vec::with_capacity(16),
+            progress: Progress::default(),
         }
-        let n = match read_some(&mut stream, &mut inbuf).await {
-            Ok(0) => return "eof",
-            Ok(n) => n,
-            Err(_) => return "read error",
-        };
-        bump(&stats.net_input_bytes, n as u64);
-        let limits = srv.tun.limits();
+    }
+
+    /// Returns why the connection ended (for the log).
+    async fn run(&mut self) -> &'static str {
+        let mut closing = None;
+        loop {
+            let pending = self.out.buf.len() - self.sent;
+            self.session.info.omem.store(pending as u64, Relaxed);
+            if let Some(reason) = closing
+                && pending == 0
+            {
+                let _ = self.stream.shutdown().await;
+                return reason;
+            }
+            let interest = match (closing.is_none(), pending > 0) {
+                (true, true) => Interest::READABLE | Interest::WRITABLE,
+                (true, false) => Interest::READABLE,
+                (false, _) => Interest::WRITABLE,
+            };
+            let Ok(ready) = self.stream.ready(interest).await else {
+                return "socket error";
+            };
+            if pending > 0 && ready.is_writable() && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+                return "write error";
+            }
+            if closing.is_some() || !ready.is_readable() {
+                continue;
+            }
+            if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK / 4 {
+                self.inbuf.reserve(READ_CHUNK);
+            }
+            let room = (self.inbuf.capacity() - self.inbuf.len()).min(READ_MAX);
+            match self.stream.try_read_buf(&mut (&mut self.inbuf).limit(READ_MAX)) {
+                Ok(0) => closing = Some("end of input"),
+                Ok(n) => {
+                    if n < room {
+                        // A short read drained the socket: clear its readiness now rather
+                        // than learn it from one more read that would only return EAGAIN,
+                        // so a batch costs one read system call, as in Redis's event loop.
+                        // (Data arriving in between raises a new edge that the reactor
+                        // sees before this task runs again.)
+                        let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
+                    }
+                    bump(&self.stats.net_input_bytes, n as u64);
+                    match self.run_batch().await {
+                        Next::Continue => {}
+                        Next::Close(reason) => closing = Some(reason),
+                        Next::Abort(reason) => return reason,
+                    }
+                }
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(_) => return "read error",
+            }
+        }
+    }
+
+    /// Runs every complete request in the input buffer and queues the replies.
+    async fn run_batch(&mut self) -> Next {
+        let mut limits = self.srv.tun.limits();
         // One clock reading per batch: commands of a pipeline share it (as Redis caches
         // the time per event-loop iteration) and the per-command timer chains from it.
         let mut now = now_ms();
         let mut clock = Instant::now();
-        session.info.last_interaction_ms.store(now, Relaxed);
+        self.session.info.last_interaction_ms.store(now, Relaxed);
         let mut pos = 0;
-        let mut close = false;
-        while pos < inbuf.len() {
-            let req = match parse_request(&inbuf[pos..], &limits, &mut spans) {
+        let mut next = Next::Continue;
+        while pos < self.inbuf.len() {
+            limits.unauthenticated = !self.session.authenticated;
+            let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
-                    out.error(&format!("ERR Protocol error: {e}"));
-                    srv.stats.record_error("ERR");
-                    close = true;
-                    break;
+                    debug!(error = %e, "protocol error");
+                    self.out.error_bytes(&e.reply_text());
+                    self.srv.stats.record_error("ERR");
+                    return Next::Close("protocol error");
                 }
             };
-            let consumed = req.consumed();
             let base = pos;
-            let owned;
+            pos += req.consumed();
             let argv: SmallVec<[&[u8]; 8]> = match &req {
-                Request::Multibulk { .. } => spans.iter().map(|&(s, e)| &inbuf[base + s..base + e]).collect(),
-                Request::Inline { args, .. } => {
-                    owned = args;
-                    owned.iter().map(|a| a.as_slice()).collect()
-                }
+                Request::Multibulk { .. } => self.spans.iter().map(|&(s, e)| &self.inbuf[base + s..base + e]).collect(),
+                Request::Inline { args, .. } => args.iter().map(|a| a.as_slice()).collect(),
             };
-            pos += consumed;
             if argv.is_empty() {
                 continue;
             }
-            if srv.pause.until_ms.load(Relaxed) > 0 {
-                wait_while_paused(srv, &session.info, &argv).await;
-                if session.info.killed.load(Relaxed) {
-                    return "killed while paused";
+            if self.srv.pause.until_ms.load(Relaxed) > 0 {
+                // Replies to what ran before the pause should not wait for it.
+                if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+                    return Next::Abort("write error");
+                }
+                wait_while_paused(self.srv, &self.session.info, &argv).await;
+                if self.session.info.killed.load(Relaxed) {
+                    return Next::Abort("killed while paused");
                 }
                 now = now_ms();
                 clock = Instant::now();
             }
-            let mark = out.len();
-            let mut ctx = Ctx { srv, session: &mut session, out: &mut out, now_ms: now };
-            commands::dispatch(&mut ctx, &argv, stats, &mut clock);
-            match session.reply_mode {
+            let mark = self.out.buf.len();
+            let mut ctx = Ctx { srv: self.srv, session: &mut self.session, out: &mut self.out, now_ms: now };
+            commands::dispatch(&mut ctx, &argv, self.stats, &mut clock);
+            match self.session.reply_mode {
                 ReplyMode::On => {}
-                ReplyMode::Off => out.truncate(mark),
+                ReplyMode::Off => self.out.buf.truncate(mark),
                 ReplyMode::Skip => {
-                    out.truncate(mark);
-                    session.reply_mode = ReplyMode::On;
+                    self.out.buf.truncate(mark);
+                    self.session.reply_mode = ReplyMode::On;
                 }
-                ReplyMode::SkipNext => session.reply_mode = ReplyMode::Skip,
+                ReplyMode::SkipNext => self.session.reply_mode = ReplyMode::Skip,
             }
-            match std::mem::take(&mut session.after) {
+            match std::mem::take(&mut self.session.after) {
                 After::Continue => {}
                 After::Close => {
-                    close = true;
+                    next = Next::Close("closed by command");
                     break;
                 }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
-                    if write_out(&mut stream, &mut out, stats).await.is_err() {
-                        return "write error";
+                    if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
+                        return Next::Abort("write error");
                     }
                     tokio::time::sleep(d).await;
                     now = now_ms();
                     clock = Instant::now();
                 }
             }
+            if self.out.buf.len() - self.sent >= FLUSH_AT && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+                return Next::Abort("write error");
+            }
         }
-        inbuf.advance(pos);
-        if !close && inbuf.len() > srv.tun.query_buffer_limit.load(Relaxed) {
-            tracing::warn!(len = inbuf.len(), "closing client that exceeded the query buffer limit");
-            return "query buffer limit";
+        self.inbuf.advance(pos);
+        if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
+            self.inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        session.info.qbuf.store(inbuf.len() as u64, Relaxed);
-        if write_out(&mut stream, &mut out, stats).await.is_err() {
-            return "write error";
+        if matches!(next, Next::Continue) && self.inbuf.len() > self.srv.tun.query_buffer_limit.load(Relaxed) {
+            tracing::warn!(id = self.session.id(), len = self.inbuf.len(), "closing client that exceeded the query buffer limit");
+            return Next::Abort("query buffer limit");
         }
-        if close {
-            let _ = stream.shutdown().await;
-            return "closed by command or protocol error";
-        }
+        self.session.info.qbuf.store(self.inbuf.len() as u64, Relaxed);
+        next
     }
 }
 
-/// Reads what the socket has. After a short read the socket is drained, so its
-/// readiness is cleared without the extra read that would only return EAGAIN: one read
-/// system call per request batch, as in Redis's event loop. (Data arriving in between
-/// raises a new edge that the reactor sees before this task runs again.)
-async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    loop {
-        stream.readable().await?;
-        let spare = buf.capacity() - buf.len();
-        match stream.try_read_buf(buf) {
+/// Writes as much queued output as the socket takes now, without waiting.
+fn try_flush(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
+    while *sent < out.buf.len() {
+        match stream.try_write(&out.buf[*sent..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                if n > 0 && n < spare {
-                    let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(std::io::ErrorKind::WouldBlock.into()));
-                }
-                return Ok(n);
+                *sent += n;
+                bump(&stats.net_output_bytes, n as u64);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == WouldBlock => return Ok(()),
             Err(e) => return Err(e),
         }
     }
-}
-
-async fn write_out(stream: &mut TcpStream, out: &mut Reply, stats: &ThreadStats) -> std::io::Result<()> {
-    if out.buf.is_empty() {
-        return Ok(());
-    }
-    stream.write_all(&out.buf).await?;
-    bump(&stats.net_output_bytes, out.buf.len() as u64);
     out.buf.clear();
+    *sent = 0;
     // A huge reply (KEYS on a big database) must not pin its memory forever.
-    if out.buf.capacity() > 1024 * 1024 {
+    if out.buf.capacity() > KEEP_CAPACITY {
         out.buf.shrink_to(64 * 1024);
     }
     Ok(())
+}
+
+/// Writes all queued output, waiting for the socket as needed.
+async fn flush_all(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
+    loop {
+        try_flush(stream, out, sent, stats)?;
+        if out.buf.is_empty() {
+            return Ok(());
+        }
+        stream.writable().await?;
+    }
 }
 
 /// CLIENT PAUSE: hold this client's command until the pause ends (WRITE pauses only
