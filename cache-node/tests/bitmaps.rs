@@ -307,13 +307,11 @@ fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs a non-string type; enabled with the data-structures work"]
 fn wrong_type_errors() {
     let node = Node::start(&[]);
     let mut c = node.client();
-    if !make_non_string(&mut c, "coll") {
-        eprintln!("no collection type in this build: WRONGTYPE paths not exercised");
-        return;
-    }
+    assert!(make_non_string(&mut c, "coll"), "no collection type in this build");
     let mut r = node.raw();
     for cmd in [
         "SETBIT coll 1 1",

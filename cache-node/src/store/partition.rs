@@ -192,27 +192,7 @@ impl Partition {
     /// Stores `value` under `key`, replacing whatever was there. Returns true when the
     /// key existed.
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now: i64) -> bool {
-        let old = self.live(key, now);
-        let expire = match ttl {
-            Ttl::Clear => None,
-            Ttl::Keep => old.and_then(|o| o.expire()),
-            Ttl::At(at) => Some(at),
-        };
-        let node = make_node(key, value, expire, lru_clock(now));
-        match old {
-            Some(old) => {
-                self.swap_node(old, node);
-                old.free();
-                true
-            }
-            None => {
-                self.table.insert_new(node);
-                if node.has_expire() {
-                    self.index(node);
-                }
-                false
-            }
-        }
+        self.put(key, ttl, now, |expire, lru| make_node(key, value, expire, lru))
     }
 
     /// Stores a string without building an owned value first (the SET fast path).
@@ -220,13 +200,19 @@ impl Partition {
         if value.len() > INLINE_MAX {
             return self.set(key, Value::Str(value.to_vec()), ttl, now);
         }
+        self.put(key, ttl, now, |expire, lru| Node::new(key, Payload::Inline(value), expire, lru))
+    }
+
+    /// Replaces or inserts the entry of `key` with the node `build` makes for the
+    /// resulting expiry time. Returns true when the key existed.
+    fn put(&mut self, key: &[u8], ttl: Ttl, now: i64, build: impl FnOnce(Option<i64>, u32) -> Node) -> bool {
         let old = self.live(key, now);
         let expire = match ttl {
             Ttl::Clear => None,
             Ttl::Keep => old.and_then(|o| o.expire()),
             Ttl::At(at) => Some(at),
         };
-        let node = Node::new(key, Payload::Inline(value), expire, lru_clock(now));
+        let node = build(expire, lru_clock(now));
         match old {
             Some(old) => {
                 self.swap_node(old, node);
