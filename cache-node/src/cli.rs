@@ -35,8 +35,9 @@ where
         file::load(std::path::Path::new(path), &mut cfg)?;
     }
     for p in PARAMS {
-        if let Some(vals) = m.get_many::<String>(p.name) {
-            let v: Vec<&str> = vals.map(String::as_str).collect();
+        // A flag given twice: the last one wins, as with redis-server.
+        if let Some(last) = m.get_occurrences::<String>(p.name).and_then(|mut o| o.next_back()) {
+            let v: Vec<&str> = last.map(String::as_str).collect();
             cfg.set_initial(p.name, &v.join(" ")).map_err(|e| anyhow::anyhow!("--{}: {e}", p.name))?;
         }
     }
@@ -54,6 +55,7 @@ mod tests {
         assert_eq!(c.bind(), vec!["127.0.0.1", "::1"]);
         assert_eq!(c.threads(), 1);
         assert!(parse(["cache-node", "--port", "abc"]).is_err());
+        assert_eq!(parse(["cache-node", "--port", "1", "--port", "2"]).unwrap().port(), 2);
         assert!(parse(["cache-node", "--nosuch", "1"]).is_err());
     }
 }

@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+/// `ClientInfo::move_to` when no move is requested.
+pub const NO_MOVE: usize = usize::MAX;
+
 /// Shared, thread-safe view of one connection.
 #[derive(Debug)]
 pub struct ClientInfo {
@@ -35,6 +38,10 @@ pub struct ClientInfo {
     pub qbuf: AtomicU64,
     pub omem: AtomicU64,
     pub killed: AtomicBool,
+    /// Worker thread that owns the connection.
+    pub worker: AtomicUsize,
+    /// Worker the balancer asked it to move to (`NO_MOVE`: stay).
+    pub move_to: AtomicUsize,
     pub cmds: AtomicU64,
 }
 
@@ -58,6 +65,8 @@ impl ClientInfo {
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
             killed: AtomicBool::new(false),
+            worker: AtomicUsize::new(0),
+            move_to: AtomicUsize::new(NO_MOVE),
             cmds: AtomicU64::new(0),
         }
     }

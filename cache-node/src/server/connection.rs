@@ -13,9 +13,10 @@ use bytes::{Buf, BufMut, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info_span, warn};
 
-use super::clients::ClientInfo;
+use super::Handoff;
+use super::clients::{ClientInfo, NO_MOVE};
 use super::session::{After, ReplyMode, Session};
 use super::state::{Server, now_ms};
 use super::stats::{ThreadStats, bump};
@@ -33,17 +34,74 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Idle buffers larger than this are given back (a big value passed through once).
 const KEEP_CAPACITY: usize = 1024 * 1024;
 
-pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) {
+/// Serves a newly accepted connection on the calling worker.
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>, worker: usize) {
+    let authenticated = !srv.tun.has_password.load(Relaxed);
+    let parked = Parked {
+        stream: None,
+        session: Session::new(info, authenticated),
+        inbuf: BytesMut::with_capacity(READ_CHUNK),
+        progress: Progress::default(),
+        resp: RespVersion::Resp2,
+    };
+    drive(srv, stream, parked, stats, worker).await;
+}
+
+/// Continues serving a connection that another worker handed over.
+pub async fn resume(srv: Arc<Server>, mut parked: Parked, stats: Arc<ThreadStats>, worker: usize) {
+    let Some(std_stream) = parked.stream.take() else { return };
+    let id = parked.session.id();
+    match TcpStream::from_std(std_stream) {
+        Ok(stream) => drive(srv, stream, parked, stats, worker).await,
+        Err(e) => {
+            warn!(error = %e, "cannot take over a moved connection");
+            srv.clients.unregister(id);
+        }
+    }
+}
+
+async fn drive(srv: Arc<Server>, stream: TcpStream, parked: Parked, stats: Arc<ThreadStats>, worker: usize) {
+    let info = parked.session.info.clone();
     let span = info_span!("conn", id = info.id, peer = %info.addr);
-    let id = info.id;
-    async {
-        let mut conn = Conn::new(&srv, stream, info, &stats);
-        let reason = conn.run().await;
-        debug!(reason, "connection closed");
+    info.worker.store(worker, Relaxed);
+    bump(&stats.conns, 1);
+    let exit = async {
+        let mut conn = Conn::new(&srv, stream, parked, &stats, worker);
+        let exit = conn.run().await;
+        match exit {
+            Exit::Ended(reason) => {
+                debug!(reason, "connection closed");
+                None
+            }
+            Exit::Moved(to) => conn.park().map(|p| (to, p)),
+        }
     }
     .instrument(span)
     .await;
-    srv.clients.unregister(id);
+    stats.conns.store(stats.conns.load(Relaxed).saturating_sub(1), Relaxed);
+    if let Some((to, parked)) = exit
+        && let Some(w) = srv.workers.get().and_then(|w| w.get(to))
+        && w.send(Handoff::Moved(Box::new(parked))).is_ok()
+    {
+        return;
+    }
+    srv.clients.unregister(info.id);
+}
+
+/// A connection between two workers: its socket and all state that outlives a batch.
+pub struct Parked {
+    stream: Option<std::net::TcpStream>,
+    session: Session,
+    inbuf: BytesMut,
+    progress: Progress,
+    resp: RespVersion,
+}
+
+/// How `Conn::run` ends.
+enum Exit {
+    Ended(&'static str),
+    /// The balancer moved the connection to this worker.
+    Moved(usize),
 }
 
 /// What the connection does after a batch of requests.
@@ -58,6 +116,7 @@ enum Next {
 struct Conn<'a> {
     srv: &'a Server,
     stats: &'a ThreadStats,
+    worker: usize,
     stream: TcpStream,
     session: Session,
     inbuf: BytesMut,
@@ -69,23 +128,31 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(srv: &'a Server, stream: TcpStream, info: Arc<ClientInfo>, stats: &'a ThreadStats) -> Self {
-        let authenticated = !srv.tun.has_password.load(Relaxed);
+    fn new(srv: &'a Server, stream: TcpStream, parked: Parked, stats: &'a ThreadStats, worker: usize) -> Self {
+        let mut out = Reply::new(parked.resp);
+        out.buf.clear();
         Conn {
             srv,
             stats,
+            worker,
             stream,
-            session: Session::new(info, authenticated),
-            inbuf: BytesMut::with_capacity(READ_CHUNK),
-            out: Reply::new(RespVersion::Resp2),
+            session: parked.session,
+            inbuf: parked.inbuf,
+            out,
             sent: 0,
             spans: Vec::with_capacity(16),
-            progress: Progress::default(),
+            progress: parked.progress,
         }
     }
 
-    /// Returns why the connection ended (for the log).
-    async fn run(&mut self) -> &'static str {
+    /// Detaches the socket and state for another worker (only with no output pending).
+    fn park(self) -> Option<Parked> {
+        let stream = self.stream.into_std().ok()?;
+        Some(Parked { stream: Some(stream), session: self.session, inbuf: self.inbuf, progress: self.progress, resp: self.out.version })
+    }
+
+    /// Serves until the connection ends or is moved to another worker.
+    async fn run(&mut self) -> Exit {
         let mut closing = None;
         loop {
             let pending = self.out.buf.len() - self.sent;
@@ -94,7 +161,14 @@ impl<'a> Conn<'a> {
                 && pending == 0
             {
                 let _ = self.stream.shutdown().await;
-                return reason;
+                return Exit::Ended(reason);
+            }
+            // Move between batches only, with every reply written.
+            if closing.is_none() && pending == 0 {
+                let to = self.session.info.move_to.swap(NO_MOVE, Relaxed);
+                if to != NO_MOVE && to != self.worker {
+                    return Exit::Moved(to);
+                }
             }
             let interest = match (closing.is_none(), pending > 0) {
                 (true, true) => Interest::READABLE | Interest::WRITABLE,
@@ -102,40 +176,52 @@ impl<'a> Conn<'a> {
                 (false, _) => Interest::WRITABLE,
             };
             let Ok(ready) = self.stream.ready(interest).await else {
-                return "socket error";
+                return Exit::Ended("socket error");
             };
-            if pending > 0 && ready.is_writable() && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
-                return "write error";
-            }
-            if closing.is_some() || !ready.is_readable() {
-                continue;
-            }
-            if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK / 4 {
-                self.inbuf.reserve(READ_CHUNK);
-            }
-            let room = (self.inbuf.capacity() - self.inbuf.len()).min(READ_MAX);
-            match self.stream.try_read_buf(&mut (&mut self.inbuf).limit(READ_MAX)) {
-                Ok(0) => closing = Some("end of input"),
-                Ok(n) => {
-                    if n < room {
-                        // A short read drained the socket: clear its readiness now rather
-                        // than learn it from one more read that would only return EAGAIN,
-                        // so a batch costs one read system call, as in Redis's event loop.
-                        // (Data arriving in between raises a new edge that the reactor
-                        // sees before this task runs again.)
-                        let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
-                    }
-                    bump(&self.stats.net_input_bytes, n as u64);
-                    match self.run_batch().await {
-                        Next::Continue => {}
-                        Next::Close(reason) => closing = Some(reason),
-                        Next::Abort(reason) => return reason,
-                    }
-                }
-                Err(e) if e.kind() == WouldBlock => {}
-                Err(_) => return "read error",
+            let busy_since = Instant::now();
+            let step = self.on_ready(ready, &mut closing).await;
+            bump(&self.stats.busy_nanos, busy_since.elapsed().as_nanos() as u64);
+            if let Some(exit) = step {
+                return exit;
             }
         }
+    }
+
+    /// Handles one readiness event: writes queued replies, reads and runs requests.
+    async fn on_ready(&mut self, ready: tokio::io::Ready, closing: &mut Option<&'static str>) -> Option<Exit> {
+        let pending = self.out.buf.len() - self.sent;
+        if pending > 0 && ready.is_writable() && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+            return Some(Exit::Ended("write error"));
+        }
+        if closing.is_some() || !ready.is_readable() {
+            return None;
+        }
+        if self.inbuf.capacity() - self.inbuf.len() < READ_CHUNK / 4 {
+            self.inbuf.reserve(READ_CHUNK);
+        }
+        let room = (self.inbuf.capacity() - self.inbuf.len()).min(READ_MAX);
+        match self.stream.try_read_buf(&mut (&mut self.inbuf).limit(READ_MAX)) {
+            Ok(0) => *closing = Some("end of input"),
+            Ok(n) => {
+                if n < room {
+                    // A short read drained the socket: clear its readiness now rather
+                    // than learn it from one more read that would only return EAGAIN,
+                    // so a batch costs one read system call, as in Redis's event loop.
+                    // (Data arriving in between raises a new edge that the reactor
+                    // sees before this task runs again.)
+                    let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
+                }
+                bump(&self.stats.net_input_bytes, n as u64);
+                match self.run_batch().await {
+                    Next::Continue => {}
+                    Next::Close(reason) => *closing = Some(reason),
+                    Next::Abort(reason) => return Some(Exit::Ended(reason)),
+                }
+            }
+            Err(e) if e.kind() == WouldBlock => {}
+            Err(_) => return Some(Exit::Ended("read error")),
+        }
+        None
     }
 
     /// Runs every complete request in the input buffer and queues the replies.

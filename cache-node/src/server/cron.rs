@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use super::balance::{self, Load, Plan};
+use super::clients::NO_MOVE;
 use super::state::{Server, now_ms};
 use crate::store::expire;
 
@@ -15,11 +17,13 @@ pub fn spawn(srv: Arc<Server>) -> std::io::Result<std::thread::JoinHandle<()>> {
 fn run(srv: &Server) {
     let mut cursor = expire::Cursor::default();
     let mut last_idle_check = Instant::now();
+    let mut balancer = Balancer::default();
     while !srv.is_shutting_down() {
         let hz = srv.tun.hz.load(Relaxed).clamp(1, 500);
         let started = Instant::now();
         let deleted = expire::cycle(&srv.keyspace, &mut cursor, now_ms());
         srv.stats.expired_keys_active.fetch_add(deleted, Relaxed);
+        balancer.tick(srv);
         if last_idle_check.elapsed() >= Duration::from_secs(1) {
             last_idle_check = Instant::now();
             close_idle_clients(srv);
@@ -42,5 +46,56 @@ fn close_idle_clients(srv: &Server) {
     let n = srv.clients.kill(|c| c.last_interaction_ms.load(Relaxed) < limit);
     if n > 0 {
         tracing::debug!(closed = n, "closed idle clients");
+    }
+}
+
+/// Measures worker utilisation each tick and applies `balance::plan`.
+#[derive(Default)]
+struct Balancer {
+    last: Option<Instant>,
+    last_busy: Vec<u64>,
+    /// Ticks to wait after a move, so connections can migrate before the next decision.
+    cooldown: u32,
+}
+
+impl Balancer {
+    fn tick(&mut self, srv: &Server) {
+        let threads = srv.stats.threads();
+        let now = Instant::now();
+        let busy: Vec<u64> = threads.iter().map(|t| t.busy_nanos.load(Relaxed)).collect();
+        let Some(last) = self.last.replace(now) else {
+            self.last_busy = busy;
+            return;
+        };
+        let elapsed = now.duration_since(last).as_nanos().max(1) as f64;
+        let loads: Vec<Load> = threads
+            .iter()
+            .zip(&busy)
+            .zip(self.last_busy.iter().chain(std::iter::repeat(&0)))
+            .map(|((t, b), lb)| Load { util: (b.saturating_sub(*lb) as f64 / elapsed).min(1.0), conns: t.conns.load(Relaxed) as usize })
+            .collect();
+        self.last_busy = busy;
+        srv.home.store(balance::home(&loads), Relaxed);
+        if !srv.tun.adaptive_threads.load(Relaxed) {
+            return;
+        }
+        if self.cooldown > 0 {
+            self.cooldown -= 1;
+            return;
+        }
+        if let Plan::Move { from, to, count } = balance::plan(&loads) {
+            let mut marked = 0;
+            for c in srv.clients.snapshot() {
+                if marked == count {
+                    break;
+                }
+                if c.worker.load(Relaxed) == from && c.move_to.load(Relaxed) == NO_MOVE {
+                    c.move_to.store(to, Relaxed);
+                    marked += 1;
+                }
+            }
+            tracing::debug!(from, to, marked, ?loads, "moving connections between workers");
+            self.cooldown = 3;
+        }
     }
 }

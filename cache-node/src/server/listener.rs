@@ -76,7 +76,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 const DENIED: &[u8] = b"-DENIED cache-node is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. To accept other clients, set a password (requirepass), or bind explicit addresses, or disable protected mode (protected-mode no).\r\n";
 
 /// Accepts connections until shutdown and hands each to a worker.
-pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<super::Handoff>, default_bind: bool) {
+pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener, default_bind: bool) {
     let mut next = 0usize;
     loop {
         let accepted = tokio::select! {
@@ -116,12 +116,20 @@ pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Vec<s
         use std::os::fd::AsRawFd;
         let info = Arc::new(ClientInfo::new(id, peer, laddr, stream.as_raw_fd(), now_ms()));
         srv.clients.register(info.clone());
-        if workers.is_empty() {
+        let Some(workers) = srv.workers.get().filter(|w| !w.is_empty()) else {
+            srv.clients.unregister(id);
             return;
-        }
-        let w = &workers[next % workers.len()];
-        next = next.wrapping_add(1);
-        let handed = stream.into_std().map(|s| w.send((s, info)));
+        };
+        // Adaptive placement packs new connections where the balancer says; otherwise
+        // they are dealt round-robin.
+        let w = if srv.tun.adaptive_threads.load(Relaxed) {
+            srv.home.load(Relaxed) % workers.len()
+        } else {
+            next = next.wrapping_add(1);
+            next % workers.len()
+        };
+        info.worker.store(w, Relaxed);
+        let handed = stream.into_std().map(|s| workers[w].send(super::Handoff::New(s, info)));
         if !matches!(handed, Ok(Ok(()))) {
             // The socket is closed when the failed message is dropped, after unregistering.
             srv.clients.unregister(id);

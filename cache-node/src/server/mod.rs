@@ -1,6 +1,7 @@
 //! Listeners, worker threads, connections, the admin HTTP port and shutdown.
 
 pub mod admin;
+pub mod balance;
 pub mod clients;
 pub mod connection;
 pub mod cron;
@@ -57,15 +58,15 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     for i in 0..srv.threads {
         senders.push(spawn_worker(i, srv.clone())?);
     }
+    let _ = srv.workers.set(senders);
     let cron = cron::spawn(srv.clone())?;
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         for l in listeners {
             let l = tokio::net::TcpListener::from_std(l)?;
-            tokio::spawn(listener::accept_loop(srv.clone(), l, senders.clone(), default_bind));
+            tokio::spawn(listener::accept_loop(srv.clone(), l, default_bind));
         }
-        drop(senders);
         if let Some(l) = admin {
             tokio::spawn(admin::serve(srv.clone(), tokio::net::TcpListener::from_std(l)?));
         }
@@ -93,25 +94,38 @@ fn admin_host(bind: &[String]) -> String {
     }
 }
 
-/// Hands an accepted connection to a worker. Streams cross threads as std sockets: a
-/// tokio stream is tied to the runtime that registered it.
-pub type Handoff = mpsc::UnboundedSender<(std::net::TcpStream, Arc<ClientInfo>)>;
+/// A message to a worker thread. Sockets cross threads as std sockets: a tokio stream
+/// is tied to the runtime that registered it.
+pub enum Handoff {
+    /// A newly accepted connection.
+    New(std::net::TcpStream, Arc<ClientInfo>),
+    /// A connection the balancer moved here from another worker.
+    Moved(Box<connection::Parked>),
+}
+
+pub type HandoffTx = mpsc::UnboundedSender<Handoff>;
 
 /// Starts worker thread `i` with its own single-threaded runtime.
-fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<Handoff> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, Arc<ClientInfo>)>();
+fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<HandoffTx> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Handoff>();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Registered here, in worker order, so thread statistics line up with worker indexes.
+    let stats = srv.stats.register_thread(table::all().len());
     std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
-        let stats = srv.stats.register_thread(table::all().len());
         rt.block_on(async move {
-            while let Some((s, info)) = rx.recv().await {
-                match TcpStream::from_std(s) {
-                    Ok(stream) => {
-                        tokio::spawn(connection::serve(srv.clone(), stream, info, stats.clone()));
-                    }
-                    Err(e) => {
-                        srv.clients.unregister(info.id);
-                        warn!(error = %e, "cannot register connection");
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    Handoff::New(s, info) => match TcpStream::from_std(s) {
+                        Ok(stream) => {
+                            tokio::spawn(connection::serve(srv.clone(), stream, info, stats.clone(), i));
+                        }
+                        Err(e) => {
+                            srv.clients.unregister(info.id);
+                            warn!(error = %e, "cannot register connection");
+                        }
+                    },
+                    Handoff::Moved(parked) => {
+                        tokio::spawn(connection::resume(srv.clone(), *parked, stats.clone(), i));
                     }
                 }
             }

@@ -29,6 +29,7 @@ pub struct Tunables {
     pub protected_mode: AtomicBool,
     pub has_password: AtomicBool,
     pub lazy_user_flush: AtomicBool,
+    pub adaptive_threads: AtomicBool,
 }
 
 impl Tunables {
@@ -42,6 +43,7 @@ impl Tunables {
         self.protected_mode.store(c.bool("protected-mode"), Relaxed);
         self.has_password.store(!c.str("requirepass").is_empty(), Relaxed);
         self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
+        self.adaptive_threads.store(c.bool("adaptive-threads"), Relaxed);
     }
 
     pub fn limits(&self) -> Limits {
@@ -78,6 +80,10 @@ pub struct Server {
     pub dirty: AtomicU64,
     /// Applies a new log level at run time (set by main when logging is initialised).
     pub log_level_hook: RwLock<Option<crate::logging::LevelHook>>,
+    /// Hand-off channels of the worker threads, in worker order.
+    pub workers: std::sync::OnceLock<Vec<super::HandoffTx>>,
+    /// Worker that new connections go to (chosen by the balancer).
+    pub home: AtomicUsize,
 }
 
 impl Server {
@@ -102,6 +108,8 @@ impl Server {
             shutdown: Notify::new(),
             dirty: AtomicU64::new(0),
             log_level_hook: RwLock::new(None),
+            workers: std::sync::OnceLock::new(),
+            home: AtomicUsize::new(0),
         }
     }
 

@@ -29,6 +29,10 @@ pub struct ThreadStats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub per_command: Box<[CmdStat]>,
+    /// Nanoseconds this worker spent serving requests (for connection placement).
+    pub busy_nanos: AtomicU64,
+    /// Connections this worker owns.
+    pub conns: AtomicU64,
 }
 
 impl ThreadStats {
@@ -38,6 +42,8 @@ impl ThreadStats {
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
             per_command: (0..commands).map(|_| CmdStat::default()).collect(),
+            busy_nanos: AtomicU64::new(0),
+            conns: AtomicU64::new(0),
         }
     }
 
@@ -80,6 +86,11 @@ impl Stats {
         let t = Arc::new(ThreadStats::new(commands));
         self.threads.lock().push(t.clone());
         t
+    }
+
+    /// Per-worker counters, in worker order.
+    pub fn threads(&self) -> Vec<Arc<ThreadStats>> {
+        self.threads.lock().clone()
     }
 
     pub fn totals(&self) -> Totals {

@@ -30,7 +30,20 @@ impl Node {
     /// Starts a node with `--bind 127.0.0.1 --port 0 --admin-port <free>` plus `extra`.
     pub fn start(extra: &[&str]) -> Node {
         let admin_port = free_port();
-        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--port".into(), "0".into(), "--admin-port".into(), admin_port.to_string()];
+        // Two workers dealing connections round-robin, whatever the machine: tests of
+        // atomicity and concurrency must really run on two threads.
+        let mut args: Vec<String> = vec![
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+            "--admin-port".into(),
+            admin_port.to_string(),
+            "--threads".into(),
+            "2".into(),
+            "--adaptive-threads".into(),
+            "no".into(),
+        ];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::start_args(&args, admin_port)
     }

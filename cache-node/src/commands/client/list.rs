@@ -97,7 +97,7 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
     let flags = if c.no_evict.load(Relaxed) { "e" } else { "N" };
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
         c.id,
         c.addr,
         c.laddr,
@@ -114,6 +114,7 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
         c.resp.load(Relaxed),
         lib_name,
         lib_ver,
+        c.worker.load(Relaxed),
     );
 }
 
@@ -131,7 +132,7 @@ mod tests {
         let mut s = String::new();
         write_line(&mut s, &c, 3_500);
         assert!(s.starts_with("id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=9 name=app age=0 idle=2 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "), "{s}");
-        assert!(s.ends_with(" events=r cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver="), "{s}");
+        assert!(s.ends_with(" events=r cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver= io-thread=0"), "{s}");
         let (i, _) = table::lookup(b"client").unwrap_or_else(|| unreachable!());
         c.last_cmd.store(i, Relaxed);
         let list = table::all()[i].subcommands.iter().position(|s| s.name == "list").unwrap_or_else(|| unreachable!());

@@ -1,0 +1,111 @@
+//! Adaptive placement of connections on worker threads: light load is packed onto one
+//! worker, a saturated worker hands connections to an idle one, and a connection keeps
+//! its whole state (database, protocol, name, replies in order) when it moves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+use common::*;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// io-thread of every connection named with `prefix`, from CLIENT LIST.
+fn threads_of(c: &mut redis::Connection, prefix: &str) -> Vec<String> {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+    list.lines()
+        .filter(|l| l.split(' ').any(|kv| kv.starts_with("name=") && kv[5..].starts_with(prefix)))
+        .filter_map(|l| l.split(' ').find_map(|kv| kv.strip_prefix("io-thread=")).map(str::to_string))
+        .collect()
+}
+
+fn distinct(v: &[String]) -> usize {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v.len()
+}
+
+#[test]
+fn connections_pack_spread_and_pack_again_keeping_their_state() {
+    let node = Node::start(&["--threads", "2", "--adaptive-threads", "yes", "--hz", "20"]);
+    let mut admin = node.client();
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("admin").query(&mut admin).unwrap();
+
+    // Light load: every new connection lands on the same worker.
+    let mut idle: Vec<redis::Connection> = (0..6).map(|_| node.client()).collect();
+    for (i, c) in idle.iter_mut().enumerate() {
+        let _: () = redis::cmd("CLIENT").arg("SETNAME").arg(format!("idle{i}")).query(c).unwrap();
+    }
+    let t = threads_of(&mut admin, "idle");
+    assert_eq!((t.len(), distinct(&t)), (6, 1), "idle connections spread: {t:?}");
+
+    // Heavy load from four pipelining clients: the saturated worker sheds connections.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loaders: Vec<_> = (0..4)
+        .map(|n| {
+            let stop = stop.clone();
+            let mut raw = node.raw();
+            std::thread::spawn(move || {
+                raw.roundtrip(&resp(&[b"SELECT", b"3"]), b"+OK\r\n");
+                raw.roundtrip(&resp(&[b"CLIENT", b"SETNAME", format!("load{n}").as_bytes()]), b"+OK\r\n");
+                let mut round = 0u64;
+                while !stop.load(Ordering::Relaxed) || round < 3 {
+                    // 100 SET + 100 GET of this client's own keys in one write; every
+                    // reply must come back, in order, exactly.
+                    let mut req = Vec::new();
+                    let mut want = Vec::new();
+                    for i in 0..100 {
+                        let k = format!("l{n}:{i}");
+                        let v = format!("{round}:{i}");
+                        req.extend(resp(&[b"SET", k.as_bytes(), v.as_bytes()]));
+                        want.extend_from_slice(b"+OK\r\n");
+                        req.extend(resp(&[b"GET", k.as_bytes()]));
+                        want.extend(format!("${}\r\n{v}\r\n", v.len()).into_bytes());
+                    }
+                    raw.roundtrip(&req, &want);
+                    round += 1;
+                    if round % 20 == 0 {
+                        raw.send(b"CLIENT INFO\r\n");
+                        let head = raw.read_exact_len(1);
+                        assert_eq!(head, b"$");
+                        let mut len = Vec::new();
+                        loop {
+                            let b = raw.read_exact_len(1);
+                            if b == b"\r" {
+                                break;
+                            }
+                            len.extend(b);
+                        }
+                        let n: usize = String::from_utf8(len).unwrap().parse().unwrap();
+                        let body = String::from_utf8(raw.read_exact_len(n + 3)).unwrap();
+                        assert!(body.contains(" db=3 "), "{body}");
+                    }
+                }
+                round
+            })
+        })
+        .collect();
+    let spread = wait_for(Duration::from_secs(60), || distinct(&threads_of(&mut admin, "load")) == 2);
+    stop.store(true, Ordering::Relaxed);
+    for l in loaders {
+        let rounds = l.join().expect("a loader saw a wrong reply");
+        assert!(rounds >= 3);
+    }
+    assert!(spread, "load never spread over both workers: {:?}", threads_of(&mut admin, "load"));
+
+    // The load is gone: connections that keep talking are packed onto one worker again.
+    let mut clients: Vec<redis::Connection> = (0..4).map(|_| node.client()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let _: () = redis::cmd("CLIENT").arg("SETNAME").arg(format!("late{i}")).query(c).unwrap();
+    }
+    let packed = wait_for(Duration::from_secs(30), || {
+        for c in idle.iter_mut().chain(clients.iter_mut()) {
+            let _: String = redis::cmd("PING").query(c).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let mut all = threads_of(&mut admin, "idle");
+        all.extend(threads_of(&mut admin, "late"));
+        distinct(&all) == 1
+    });
+    assert!(packed, "light load stayed spread: {:?} {:?}", threads_of(&mut admin, "idle"), threads_of(&mut admin, "late"));
+}
