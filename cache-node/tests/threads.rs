@@ -64,7 +64,7 @@ fn connections_pack_spread_and_pack_again_keeping_their_state() {
                     }
                     raw.roundtrip(&req, &want);
                     round += 1;
-                    if round % 20 == 0 {
+                    if round.is_multiple_of(20) {
                         raw.send(b"CLIENT INFO\r\n");
                         let head = raw.read_exact_len(1);
                         assert_eq!(head, b"$");
