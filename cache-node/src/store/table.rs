@@ -56,12 +56,17 @@ impl Table {
         None
     }
 
-    /// The link (bucket slot or a node's next field) that points at `key`'s node.
+    /// The link (bucket slot or a node's next field) that points at `key`'s node. The
+    /// pointer is valid until the table is next touched: the caller must use it before
+    /// any other access to `self`.
     fn find_link(&mut self, key: &[u8]) -> Option<*mut Option<Node>> {
         let i = self.index(self.hash(key));
         let mut link: *mut Option<Node> = &mut self.buckets[i];
-        // SAFETY: every link is either a bucket slot of this table or the next field of
-        // a live node in it.
+        // SAFETY: `link` is always either a slot of `self.buckets` (derived from the
+        // `&mut self` borrow, so nothing else accesses it) or the `next_link` of a node
+        // reached through this table's chains, which is live by the node contract
+        // (node.rs): every node in a chain is live and owned by this table. Both are
+        // initialised, aligned `Option<Node>`s.
         unsafe {
             while let Some(n) = *link {
                 if n.key() == key {
@@ -84,10 +89,13 @@ impl Table {
         self.len += 1;
     }
 
-    /// Puts `new` (same key) in place of the existing node, which is returned.
+    /// Puts `new` (same key) in place of the existing node, which is returned (and is
+    /// no longer reachable from the table; the caller frees it).
+    #[must_use]
     pub fn replace(&mut self, new: Node) -> Option<Node> {
         let link = self.find_link(new.key())?;
-        // SAFETY: link points at a live link of this table.
+        // SAFETY: `link` came from find_link just above and the table was not touched
+        // since, so it is a live link of this table (see find_link).
         unsafe {
             let old = (*link)?;
             new.set_next(old.next());
@@ -96,9 +104,11 @@ impl Table {
         }
     }
 
+    /// Unlinks `key`'s node and returns it; the caller now owns it and must free it.
+    #[must_use]
     pub fn remove(&mut self, key: &[u8]) -> Option<Node> {
         let link = self.find_link(key)?;
-        // SAFETY: as in replace.
+        // SAFETY: as in replace: `link` is fresh from find_link.
         let old = unsafe {
             let old = (*link)?;
             *link = old.next();
@@ -198,6 +208,30 @@ impl Table {
     /// Bytes used by the bucket array.
     pub fn bucket_bytes(&self) -> usize {
         self.buckets.len() * std::mem::size_of::<Option<Node>>()
+    }
+
+    /// Panics unless the table is well formed: a power-of-two bucket count within the
+    /// load limits, every node in the bucket its hash selects, no key twice, and `len`
+    /// equal to the number of reachable nodes. Returns those nodes.
+    #[cfg(test)]
+    pub fn check_invariants(&self) -> Vec<Node> {
+        let size = self.buckets.len();
+        assert!(size.is_power_of_two() && size >= MIN_BUCKETS, "{size} buckets");
+        assert!(self.len <= size, "{} keys in {size} buckets", self.len);
+        assert!(size == MIN_BUCKETS || self.len * 8 >= size, "{} keys in {size} buckets: not shrunk", self.len);
+        let mut nodes = Vec::new();
+        for (i, mut cur) in self.buckets.iter().copied().enumerate() {
+            while let Some(n) = cur {
+                assert_eq!(self.index(self.hash(n.key())), i, "node in the wrong bucket");
+                assert!(nodes.len() < self.len, "more reachable nodes than len (or a cycle)");
+                nodes.push(n);
+                cur = n.next();
+            }
+        }
+        assert_eq!(nodes.len(), self.len, "len disagrees with the chains");
+        let keys: std::collections::HashSet<&[u8]> = nodes.iter().map(|n| n.key()).collect();
+        assert_eq!(keys.len(), nodes.len(), "a key is stored twice");
+        nodes
     }
 }
 
