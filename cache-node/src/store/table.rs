@@ -244,8 +244,10 @@ impl Drop for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::node::Payload;
-    use std::collections::HashSet;
+    use crate::store::node::{Payload, census};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use std::collections::{HashSet, VecDeque};
 
     fn table() -> Table {
         Table::new(Hasher::with_seed(1))
@@ -309,6 +311,90 @@ mod tests {
         }
         for i in 0..500 {
             assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+        }
+    }
+
+    /// What happens to the table between two SCAN steps.
+    #[derive(Clone, Debug)]
+    enum Churn {
+        Nothing,
+        /// Adds this many new temporary keys (grows the table).
+        Insert(usize),
+        /// Removes this many temporary keys, oldest first (shrinks it).
+        Remove(usize),
+    }
+
+    fn churn() -> impl Strategy<Value = Churn> {
+        prop_oneof![2 => Just(Churn::Nothing), 1 => (0..1000usize).prop_map(Churn::Insert), 1 => (0..1000usize).prop_map(Churn::Remove)]
+    }
+
+    proptest! {
+        #![proptest_config(crate::store::tests_model::config(40))]
+
+        /// SCAN's guarantee: a key present for the whole scan is returned at least once,
+        /// however the table grows or shrinks between steps; and it returns nothing that
+        /// was never there.
+        #[test]
+        fn scan_returns_every_key_present_throughout(
+            seed: u64,
+            stable in 0..300usize,
+            temps_at_start in 0..600usize,
+            churn in vec(churn(), 0..100),
+        ) {
+            let before = census::live();
+            let mut t = Table::new(Hasher::with_seed(seed));
+            for i in 0..stable {
+                add(&mut t, &format!("stable{i}"));
+            }
+            let mut temps = VecDeque::new();
+            let mut next_temp = 0;
+            let mut insert_temps = |t: &mut Table, temps: &mut VecDeque<String>, n: usize| {
+                for _ in 0..n {
+                    let k = format!("temp{next_temp}");
+                    next_temp += 1;
+                    add(t, &k);
+                    temps.push_back(k);
+                }
+            };
+            insert_temps(&mut t, &mut temps, temps_at_start);
+            let mut seen = HashSet::new();
+            let (mut cursor, mut step) = (0, 0);
+            loop {
+                cursor = t.scan_step(cursor, |n| {
+                    seen.insert(String::from_utf8_lossy(n.key()).into_owned());
+                });
+                if cursor == 0 {
+                    break;
+                }
+                match churn.get(step) {
+                    Some(Churn::Insert(n)) => insert_temps(&mut t, &mut temps, *n),
+                    Some(Churn::Remove(n)) => {
+                        for _ in 0..*n {
+                            let Some(k) = temps.pop_front() else { break };
+                            if let Some(a) = t.remove(k.as_bytes()) {
+                                a.free();
+                            }
+                        }
+                    }
+                    Some(Churn::Nothing) | None => {}
+                }
+                if step < churn.len() && step % 8 == 0 {
+                    t.check_invariants();
+                }
+                step += 1;
+                prop_assert!(step < 1 << 20, "scan does not terminate");
+            }
+            for i in 0..stable {
+                prop_assert!(seen.contains(&format!("stable{i}")), "missed stable{}", i);
+            }
+            t.check_invariants();
+            for k in &seen {
+                let ok = k.strip_prefix("stable").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < stable)
+                    || k.strip_prefix("temp").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < next_temp);
+                prop_assert!(ok, "returned a key that never existed: {}", k);
+            }
+            drop(t);
+            prop_assert_eq!(census::live(), before);
         }
     }
 

@@ -367,10 +367,10 @@ fn run(seed: u64, keys: &[Vec<u8>], now: i64, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(64))]
 
     #[test]
-    fn partition_matches_model(seed: u64, keys in key_pool(), now in start_time(), ops in vec(op(), 1..120)) {
+    fn partition_matches_model(seed: u64, keys in key_pool(), now in start_time(), ops in vec(op(), 1..100)) {
         run(seed, &keys, now, &ops);
     }
 }
