@@ -9,6 +9,9 @@ pub mod partition;
 mod table;
 pub mod value;
 
+#[cfg(test)]
+mod tests_model;
+
 pub use keyspace::{Keyspace, Locked, PARTITIONS, PartGuard};
 pub use partition::{Partition, Ttl};
 pub use value::{Value, ValueRef};

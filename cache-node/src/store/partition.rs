@@ -77,13 +77,17 @@ impl Partition {
         if let Some(at) = n.expire()
             && at < now
         {
-            self.delete_node(key);
+            if let Some(n) = self.delete_node(key) {
+                n.free();
+            }
             self.stats.expired += 1;
             return None;
         }
         Some(n)
     }
 
+    /// Unlinks `key`'s node from the table and the TTL index; the caller frees it.
+    #[must_use]
     fn delete_node(&mut self, key: &[u8]) -> Option<Node> {
         let n = self.table.remove(key)?;
         if n.has_expire() {
@@ -107,7 +111,8 @@ impl Partition {
 
     /// Puts `new` in the table in place of `old` (same key) and fixes the TTL index.
     fn swap_node(&mut self, old: Node, new: Node) {
-        self.table.replace(new);
+        let replaced = self.table.replace(new);
+        debug_assert_eq!(replaced, Some(old));
         match (old.has_expire(), new.has_expire()) {
             (true, true) => {
                 let pos = old.xpos();
@@ -342,11 +347,27 @@ impl Partition {
     pub fn bucket_bytes(&self) -> usize {
         self.table.bucket_bytes() + self.expires.capacity() * 8
     }
+
+    /// Panics unless the table is well formed (see Table::check_invariants) and the TTL
+    /// index holds exactly the table's nodes that have a TTL, each once, each storing
+    /// its own position.
+    #[cfg(test)]
+    pub fn check_invariants(&self) {
+        let nodes = self.table.check_invariants();
+        let with_ttl = nodes.iter().filter(|n| n.has_expire()).count();
+        assert_eq!(self.expires.len(), with_ttl, "TTL index size");
+        for (i, n) in self.expires.iter().enumerate() {
+            assert!(n.has_expire(), "indexed node without a TTL");
+            assert_eq!(n.xpos(), i, "indexed node stores a stale position");
+            assert_eq!(self.table.find(n.key()), Some(*n), "indexed node is not the table's node");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::node::census;
 
     fn p() -> Partition {
         Partition::new(Hasher::with_seed(7))
@@ -412,6 +433,25 @@ mod tests {
         assert_eq!(p.idle_secs(b"a", 50_000), Some(50));
         p.get(b"a", 50_000);
         assert_eq!(p.idle_secs(b"a", 50_000), Some(0));
+    }
+
+    /// Regression: `live` dropped the node it unlinked on lazy expiry, leaking every
+    /// key that expired by being read (found by valgrind).
+    #[test]
+    fn lazy_expiry_frees_the_entry() {
+        let before = census::live();
+        let mut p = p();
+        p.set_str(b"a", b"short", Ttl::At(10), 0);
+        p.set(b"b", Value::Str(vec![b'x'; 100]), Ttl::At(10), 0);
+        p.set_str(b"c", b"short", Ttl::At(10), 0);
+        assert_eq!(census::live(), (before.0 + 3, before.1 + 1));
+        assert!(p.get(b"a", 11).is_none());
+        assert!(p.peek(b"b", 11).is_none());
+        assert!(!p.set_str(b"c", b"new", Ttl::Keep, 11));
+        assert_eq!(census::live(), (before.0 + 1, before.1), "lazily expired entries are freed");
+        assert_eq!((p.len(), p.expires_len(), p.stats.expired), (1, 0, 3));
+        drop(p);
+        assert_eq!(census::live(), before);
     }
 
     #[test]

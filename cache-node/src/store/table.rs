@@ -56,12 +56,17 @@ impl Table {
         None
     }
 
-    /// The link (bucket slot or a node's next field) that points at `key`'s node.
+    /// The link (bucket slot or a node's next field) that points at `key`'s node. The
+    /// pointer is valid until the table is next touched: the caller must use it before
+    /// any other access to `self`.
     fn find_link(&mut self, key: &[u8]) -> Option<*mut Option<Node>> {
         let i = self.index(self.hash(key));
         let mut link: *mut Option<Node> = &mut self.buckets[i];
-        // SAFETY: every link is either a bucket slot of this table or the next field of
-        // a live node in it.
+        // SAFETY: `link` is always either a slot of `self.buckets` (derived from the
+        // `&mut self` borrow, so nothing else accesses it) or the `next_link` of a node
+        // reached through this table's chains, which is live by the node contract
+        // (node.rs): every node in a chain is live and owned by this table. Both are
+        // initialised, aligned `Option<Node>`s.
         unsafe {
             while let Some(n) = *link {
                 if n.key() == key {
@@ -84,10 +89,13 @@ impl Table {
         self.len += 1;
     }
 
-    /// Puts `new` (same key) in place of the existing node, which is returned.
+    /// Puts `new` (same key) in place of the existing node, which is returned (and is
+    /// no longer reachable from the table; the caller frees it).
+    #[must_use]
     pub fn replace(&mut self, new: Node) -> Option<Node> {
         let link = self.find_link(new.key())?;
-        // SAFETY: link points at a live link of this table.
+        // SAFETY: `link` came from find_link just above and the table was not touched
+        // since, so it is a live link of this table (see find_link).
         unsafe {
             let old = (*link)?;
             new.set_next(old.next());
@@ -96,9 +104,11 @@ impl Table {
         }
     }
 
+    /// Unlinks `key`'s node and returns it; the caller now owns it and must free it.
+    #[must_use]
     pub fn remove(&mut self, key: &[u8]) -> Option<Node> {
         let link = self.find_link(key)?;
-        // SAFETY: as in replace.
+        // SAFETY: as in replace: `link` is fresh from find_link.
         let old = unsafe {
             let old = (*link)?;
             *link = old.next();
@@ -199,6 +209,30 @@ impl Table {
     pub fn bucket_bytes(&self) -> usize {
         self.buckets.len() * std::mem::size_of::<Option<Node>>()
     }
+
+    /// Panics unless the table is well formed: a power-of-two bucket count within the
+    /// load limits, every node in the bucket its hash selects, no key twice, and `len`
+    /// equal to the number of reachable nodes. Returns those nodes.
+    #[cfg(test)]
+    pub fn check_invariants(&self) -> Vec<Node> {
+        let size = self.buckets.len();
+        assert!(size.is_power_of_two() && size >= MIN_BUCKETS, "{size} buckets");
+        assert!(self.len <= size, "{} keys in {size} buckets", self.len);
+        assert!(size == MIN_BUCKETS || self.len * 8 >= size, "{} keys in {size} buckets: not shrunk", self.len);
+        let mut nodes = Vec::new();
+        for (i, mut cur) in self.buckets.iter().copied().enumerate() {
+            while let Some(n) = cur {
+                assert_eq!(self.index(self.hash(n.key())), i, "node in the wrong bucket");
+                assert!(nodes.len() < self.len, "more reachable nodes than len (or a cycle)");
+                nodes.push(n);
+                cur = n.next();
+            }
+        }
+        assert_eq!(nodes.len(), self.len, "len disagrees with the chains");
+        let keys: std::collections::HashSet<&[u8]> = nodes.iter().map(|n| n.key()).collect();
+        assert_eq!(keys.len(), nodes.len(), "a key is stored twice");
+        nodes
+    }
 }
 
 impl Drop for Table {
@@ -210,8 +244,10 @@ impl Drop for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::node::Payload;
-    use std::collections::HashSet;
+    use crate::store::node::{Payload, census};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use std::collections::{HashSet, VecDeque};
 
     fn table() -> Table {
         Table::new(Hasher::with_seed(1))
@@ -275,6 +311,90 @@ mod tests {
         }
         for i in 0..500 {
             assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+        }
+    }
+
+    /// What happens to the table between two SCAN steps.
+    #[derive(Clone, Debug)]
+    enum Churn {
+        Nothing,
+        /// Adds this many new temporary keys (grows the table).
+        Insert(usize),
+        /// Removes this many temporary keys, oldest first (shrinks it).
+        Remove(usize),
+    }
+
+    fn churn() -> impl Strategy<Value = Churn> {
+        prop_oneof![2 => Just(Churn::Nothing), 1 => (0..1000usize).prop_map(Churn::Insert), 1 => (0..1000usize).prop_map(Churn::Remove)]
+    }
+
+    proptest! {
+        #![proptest_config(crate::store::tests_model::config(40))]
+
+        /// SCAN's guarantee: a key present for the whole scan is returned at least once,
+        /// however the table grows or shrinks between steps; and it returns nothing that
+        /// was never there.
+        #[test]
+        fn scan_returns_every_key_present_throughout(
+            seed: u64,
+            stable in 0..300usize,
+            temps_at_start in 0..600usize,
+            churn in vec(churn(), 0..100),
+        ) {
+            let before = census::live();
+            let mut t = Table::new(Hasher::with_seed(seed));
+            for i in 0..stable {
+                add(&mut t, &format!("stable{i}"));
+            }
+            let mut temps = VecDeque::new();
+            let mut next_temp = 0;
+            let mut insert_temps = |t: &mut Table, temps: &mut VecDeque<String>, n: usize| {
+                for _ in 0..n {
+                    let k = format!("temp{next_temp}");
+                    next_temp += 1;
+                    add(t, &k);
+                    temps.push_back(k);
+                }
+            };
+            insert_temps(&mut t, &mut temps, temps_at_start);
+            let mut seen = HashSet::new();
+            let (mut cursor, mut step) = (0, 0);
+            loop {
+                cursor = t.scan_step(cursor, |n| {
+                    seen.insert(String::from_utf8_lossy(n.key()).into_owned());
+                });
+                if cursor == 0 {
+                    break;
+                }
+                match churn.get(step) {
+                    Some(Churn::Insert(n)) => insert_temps(&mut t, &mut temps, *n),
+                    Some(Churn::Remove(n)) => {
+                        for _ in 0..*n {
+                            let Some(k) = temps.pop_front() else { break };
+                            if let Some(a) = t.remove(k.as_bytes()) {
+                                a.free();
+                            }
+                        }
+                    }
+                    Some(Churn::Nothing) | None => {}
+                }
+                if step < churn.len() && step % 8 == 0 {
+                    t.check_invariants();
+                }
+                step += 1;
+                prop_assert!(step < 1 << 20, "scan does not terminate");
+            }
+            for i in 0..stable {
+                prop_assert!(seen.contains(&format!("stable{i}")), "missed stable{}", i);
+            }
+            t.check_invariants();
+            for k in &seen {
+                let ok = k.strip_prefix("stable").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < stable)
+                    || k.strip_prefix("temp").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < next_temp);
+                prop_assert!(ok, "returned a key that never existed: {}", k);
+            }
+            drop(t);
+            prop_assert_eq!(census::live(), before);
         }
     }
 
