@@ -33,6 +33,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
     *srv.log_level_hook.write() = Some(hook);
+    // Signal handlers go in first, so a SIGTERM that arrives once the listening line is
+    // logged always means a clean shutdown.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let signals = {
+        let _in_runtime = rt.enter();
+        Signals::install()
+    };
     let (bind, port, backlog, admin_port) = {
         let c = srv.config.read();
         (c.bind(), c.port(), c.int("tcp-backlog") as i32, c.admin_port())
@@ -61,7 +68,6 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     let _ = srv.workers.set(senders);
     let cron = cron::spawn(srv.clone())?;
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         for l in listeners {
             let l = tokio::net::TcpListener::from_std(l)?;
@@ -70,7 +76,7 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
         if let Some(l) = admin {
             tokio::spawn(admin::serve(srv.clone(), tokio::net::TcpListener::from_std(l)?));
         }
-        wait_for_stop(&srv).await;
+        wait_for_stop(&srv, signals).await;
         Ok::<_, anyhow::Error>(())
     })?;
     srv.begin_shutdown();
@@ -134,16 +140,38 @@ fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<HandoffTx> {
     Ok(tx)
 }
 
-async fn wait_for_stop(srv: &Server) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        srv.shutdown.notified().await;
+/// SIGTERM and SIGINT streams (None when they cannot be handled here).
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(t), Ok(i)) => Signals(Some((t, i))),
+            (t, i) => {
+                warn!(term = ?t.err(), int = ?i.err(), "cannot handle signals; stop with SHUTDOWN");
+                Signals(None)
+            }
+        }
+    }
+}
+
+async fn wait_for_stop(srv: &Server, signals: Signals) {
+    // Registered before checking the flag, so a SHUTDOWN that already happened is seen.
+    let shutdown = srv.shutdown.notified();
+    tokio::pin!(shutdown);
+    shutdown.as_mut().enable();
+    if srv.is_shutting_down() {
+        return;
+    }
+    let Some((mut term, mut int)) = signals.0 else {
+        shutdown.await;
         return;
     };
     tokio::select! {
         _ = term.recv() => info!("SIGTERM received, shutting down"),
         _ = int.recv() => info!("SIGINT received, shutting down"),
-        _ = srv.shutdown.notified() => {}
+        _ = shutdown => {}
     }
 }
 
