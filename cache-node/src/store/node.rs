@@ -31,6 +31,12 @@
 //!   (`&self` for shared ones, `&mut self` for `boxed_mut`), so the node can be neither
 //!   freed nor handed out mutably while they live. Header writes (`next`, meta, expiry)
 //!   never overlap key or payload bytes, so they do not invalidate such references.
+//!
+//! The methods are safe `fn`s only under this contract (a second `free` of a copied
+//! handle is a double free). They are not `unsafe fn` to keep the table and partition
+//! code readable; the contract is enforced instead by keeping `Node` private to
+//! `store`, by `check_invariants` in the model test (`tests_model.rs`), and by running
+//! the store tests under valgrind and Miri (commands there).
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::ptr::NonNull;

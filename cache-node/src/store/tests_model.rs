@@ -8,6 +8,16 @@
 //! entry exactly where the partition does: when a lookup meets it. Operations that
 //! delete expired entries at random (`random_key`, `expire_sample`) are followed by a
 //! resync that checks only expired entries disappeared.
+//!
+//! The unsafe entry layout (node.rs) is also checked from outside:
+//!
+//! ```text
+//! cargo test -p cache-node --lib --no-run      # prints the test binary's path
+//! PROPTEST_CASES=20 valgrind --leak-check=full --error-exitcode=1 \
+//!     --suppressions=cache-node/valgrind.supp target/debug/deps/cache_node-<hash> store::
+//! MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=3 cargo +nightly miri test \
+//!     -p cache-node --lib -- store:: --skip through_growth
+//! ```
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
