@@ -139,6 +139,9 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl, cond: Cond
             }
             Some(_) => return Err(CmdError::WrongType),
         }
+    } else if matches!(cond, Condition::Always) {
+        // A plain SET does not need to know: skip a lookup on the hottest write path.
+        false
     } else {
         p.contains(key, now)
     };

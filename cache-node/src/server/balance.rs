@@ -14,6 +14,10 @@
 pub const HIGH: f64 = 0.85;
 /// Two workers whose summed utilisation is below this are merged into one.
 pub const LOW: f64 = 0.6;
+/// Idle CPU (in cores, machine-wide) needed before a saturated worker sheds load: a
+/// second busy worker only helps when a core is free to run it; otherwise it takes
+/// turns with the clients on the same cores and adds latency without adding throughput.
+pub const SPREAD_IDLE: f64 = 0.5;
 
 /// What the balancer sees of one worker over the last interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,15 +40,15 @@ pub enum Plan {
     },
 }
 
-/// Decides the next move from the current loads.
-pub fn plan(loads: &[Load]) -> Plan {
+/// Decides the next move from the current loads and the machine's idle CPU (cores).
+pub fn plan(loads: &[Load], idle_cores: f64) -> Plan {
     if loads.len() < 2 {
         return Plan::Stay;
     }
     let by_util = |a: &(usize, &Load), b: &(usize, &Load)| a.1.util.total_cmp(&b.1.util);
     let Some((hot, h)) = loads.iter().enumerate().max_by(by_util) else { return Plan::Stay };
     let Some((cold, c)) = loads.iter().enumerate().min_by(by_util) else { return Plan::Stay };
-    if h.util > HIGH && h.conns > 1 && c.util < h.util - 0.3 {
+    if h.util > HIGH && h.conns > 1 && c.util < h.util - 0.3 && idle_cores >= SPREAD_IDLE {
         // Move the share of connections that evens the two out, assuming connections
         // of one worker carry similar load.
         let share = (h.util - c.util) / (2.0 * h.util);
@@ -87,35 +91,49 @@ mod tests {
         Load { util, conns }
     }
 
+    /// A machine with a whole idle core.
+    fn plan_idle(loads: &[Load]) -> Plan {
+        plan(loads, 1.0)
+    }
+
+    #[test]
+    fn no_spreading_without_an_idle_core() {
+        // Saturated worker, but the clients use the other core: stay packed.
+        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.2), Plan::Stay);
+        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.6), Plan::Move { from: 0, to: 1, count: 25 });
+        // Merging needs no idle CPU.
+        assert_eq!(plan(&[l(0.3, 25), l(0.25, 25)], 0.0), Plan::Move { from: 1, to: 0, count: 25 });
+    }
+
     #[test]
     fn light_load_is_packed_onto_one_worker() {
         // 50 client-bound connections split round-robin at 0.3 + 0.25: fold them.
-        assert_eq!(plan(&[l(0.3, 25), l(0.25, 25)]), Plan::Move { from: 1, to: 0, count: 25 });
+        assert_eq!(plan_idle(&[l(0.3, 25), l(0.25, 25)]), Plan::Move { from: 1, to: 0, count: 25 });
         // Already packed: nothing to do.
-        assert_eq!(plan(&[l(0.55, 50), l(0.0, 0)]), Plan::Stay);
+        assert_eq!(plan_idle(&[l(0.55, 50), l(0.0, 0)]), Plan::Stay);
         // A single worker never moves anything.
-        assert_eq!(plan(&[l(0.99, 50)]), Plan::Stay);
+        assert_eq!(plan_idle(&[l(0.99, 50)]), Plan::Stay);
     }
 
     #[test]
     fn a_saturated_worker_sheds_half_its_excess() {
-        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)]), Plan::Move { from: 0, to: 1, count: 25 });
-        assert_eq!(plan(&[l(0.1, 2), l(0.95, 40)]), Plan::Move { from: 1, to: 0, count: 18 });
+        assert_eq!(plan_idle(&[l(0.98, 50), l(0.0, 0)]), Plan::Move { from: 0, to: 1, count: 25 });
+        assert_eq!(plan_idle(&[l(0.1, 2), l(0.95, 40)]), Plan::Move { from: 1, to: 0, count: 18 });
         // One connection cannot be split.
-        assert_eq!(plan(&[l(0.99, 1), l(0.0, 0)]), Plan::Stay);
+        assert_eq!(plan_idle(&[l(0.99, 1), l(0.0, 0)]), Plan::Stay);
     }
 
     #[test]
     fn no_flapping_between_the_thresholds() {
         // After a spread, two workers at 0.45 each stay spread (0.9 > LOW) ...
-        assert_eq!(plan(&[l(0.45, 25), l(0.45, 25)]), Plan::Stay);
+        assert_eq!(plan_idle(&[l(0.45, 25), l(0.45, 25)]), Plan::Stay);
         // ... and a packed worker at 0.8 stays packed (below HIGH).
-        assert_eq!(plan(&[l(0.8, 50), l(0.0, 0)]), Plan::Stay);
+        assert_eq!(plan_idle(&[l(0.8, 50), l(0.0, 0)]), Plan::Stay);
         // Every move either lowers a saturated worker or merges workers that fit in one:
         // replaying the plan on its own outcome (load follows connections) converges.
         let mut loads = vec![l(0.99, 40), l(0.0, 0)];
         for _ in 0..10 {
-            match plan(&loads) {
+            match plan_idle(&loads) {
                 Plan::Stay => break,
                 Plan::Move { from, to, count } => {
                     let per = loads[from].util / loads[from].conns as f64;
@@ -126,7 +144,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(plan(&loads), Plan::Stay);
+        assert_eq!(plan_idle(&loads), Plan::Stay);
         assert!(loads.iter().all(|x| x.util <= HIGH), "{loads:?}");
     }
 

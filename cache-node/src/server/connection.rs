@@ -13,7 +13,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, debug_span, warn};
 
 use super::Handoff;
 use super::clients::{ClientInfo, NO_MOVE};
@@ -62,7 +62,8 @@ pub async fn resume(srv: Arc<Server>, mut parked: Parked, stats: Arc<ThreadStats
 
 async fn drive(srv: Arc<Server>, stream: TcpStream, parked: Parked, stats: Arc<ThreadStats>, worker: usize) {
     let info = parked.session.info.clone();
-    let span = info_span!("conn", id = info.id, peer = %info.addr);
+    // Debug level: entering an enabled span on every poll is measurable at 100k req/s.
+    let span = debug_span!("conn", id = info.id, peer = %info.addr);
     info.worker.store(worker, Relaxed);
     bump(&stats.conns, 1);
     let exit = async {
@@ -216,6 +217,11 @@ impl<'a> Conn<'a> {
                     Next::Continue => {}
                     Next::Close(reason) => *closing = Some(reason),
                     Next::Abort(reason) => return Some(Exit::Ended(reason)),
+                }
+                // Write the replies now: the socket is almost always writable, and this
+                // saves a round through the readiness check for every batch.
+                if self.out.buf.len() > self.sent && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+                    return Some(Exit::Ended("write error"));
                 }
             }
             Err(e) if e.kind() == WouldBlock => {}

@@ -54,6 +54,8 @@ fn close_idle_clients(srv: &Server) {
 struct Balancer {
     last: Option<Instant>,
     last_busy: Vec<u64>,
+    /// Machine-wide (idle, total) CPU ticks at the last tick, from /proc/stat.
+    last_cpu: Option<(u64, u64, f64)>,
     /// Ticks to wait after a move, so connections can migrate before the next decision.
     cooldown: u32,
 }
@@ -75,6 +77,12 @@ impl Balancer {
             .map(|((t, b), lb)| Load { util: (b.saturating_sub(*lb) as f64 / elapsed).min(1.0), conns: t.conns.load(Relaxed) as usize })
             .collect();
         self.last_busy = busy;
+        let cpu = machine_cpu_ticks();
+        let idle_cores = match (self.last_cpu, cpu) {
+            (Some((i0, t0, _)), Some((i1, t1, n))) if t1 > t0 => (i1.saturating_sub(i0)) as f64 / (t1 - t0) as f64 * n,
+            _ => 0.0,
+        };
+        self.last_cpu = cpu;
         srv.home.store(balance::home(&loads), Relaxed);
         if !srv.tun.adaptive_threads.load(Relaxed) {
             return;
@@ -83,7 +91,7 @@ impl Balancer {
             self.cooldown -= 1;
             return;
         }
-        if let Plan::Move { from, to, count } = balance::plan(&loads) {
+        if let Plan::Move { from, to, count } = balance::plan(&loads, idle_cores) {
             let mut marked = 0;
             for c in srv.clients.snapshot() {
                 if marked == count {
@@ -98,4 +106,16 @@ impl Balancer {
             self.cooldown = 3;
         }
     }
+}
+
+/// (idle, total, cpus) jiffies of the whole machine, from /proc/stat.
+fn machine_cpu_ticks() -> Option<(u64, u64, f64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    let total = v.iter().take(8).sum();
+    let cpus = text.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+    Some((idle, total, cpus.max(1) as f64))
 }
