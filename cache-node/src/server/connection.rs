@@ -37,13 +37,7 @@ const KEEP_CAPACITY: usize = 1024 * 1024;
 /// Serves a newly accepted connection on the calling worker.
 pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>, worker: usize) {
     let authenticated = !srv.tun.has_password.load(Relaxed);
-    let parked = Parked {
-        stream: None,
-        session: Session::new(info, authenticated),
-        inbuf: BytesMut::with_capacity(READ_CHUNK),
-        progress: Progress::default(),
-        resp: RespVersion::Resp2,
-    };
+    let parked = Parked { stream: None, session: Session::new(info, authenticated), inbuf: BytesMut::with_capacity(READ_CHUNK), resp: RespVersion::Resp2 };
     drive(srv, stream, parked, stats, worker).await;
 }
 
@@ -94,7 +88,6 @@ pub struct Parked {
     stream: Option<std::net::TcpStream>,
     session: Session,
     inbuf: BytesMut,
-    progress: Progress,
     resp: RespVersion,
 }
 
@@ -142,14 +135,17 @@ impl<'a> Conn<'a> {
             out,
             sent: 0,
             spans: Vec::with_capacity(16),
-            progress: parked.progress,
+            progress: Progress::default(),
         }
     }
 
     /// Detaches the socket and state for another worker (only with no output pending).
     fn park(self) -> Option<Parked> {
         let stream = self.stream.into_std().ok()?;
-        Some(Parked { stream: Some(stream), session: self.session, inbuf: self.inbuf, progress: self.progress, resp: self.out.version })
+        // The parser's progress is not carried: it refers to argument spans that stay
+        // behind, so the new worker re-parses an unfinished request from its start (the
+        // buffer's front).
+        Some(Parked { stream: Some(stream), session: self.session, inbuf: self.inbuf, resp: self.out.version })
     }
 
     /// Serves until the connection ends or is moved to another worker.
