@@ -214,8 +214,13 @@ impl<'a> Conn<'a> {
                     Next::Close(reason) => *closing = Some(reason),
                     Next::Abort(reason) => return Some(Exit::Ended(reason)),
                 }
-                // Write the replies now: the socket is almost always writable, and this
-                // saves a round through the readiness check for every batch.
+                // Let the other connections that are ready run their requests first, then
+                // write: like Redis writing all replies after an event-loop pass, this
+                // sends the replies of many clients in a burst, so a client process serving
+                // many connections finds them ready together instead of waking per reply.
+                if self.out.buf.len() > self.sent {
+                    tokio::task::yield_now().await;
+                }
                 if self.out.buf.len() > self.sent && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
                     return Some(Exit::Ended("write error"));
                 }
