@@ -218,7 +218,10 @@ impl Node {
         self.boxed_ptr().map(|p| unsafe { &*p })
     }
 
-    pub fn boxed_mut<'a>(self) -> Option<&'a mut Value> {
+    /// # Safety
+    /// The node is live, and no other reference to its value exists while the returned
+    /// one is used.
+    pub unsafe fn boxed_mut<'a>(self) -> Option<&'a mut Value> {
         // SAFETY: as in `boxed`; the caller holds the partition's `&mut` for `'a`, so this
         // is the only reference to the value.
         self.boxed_ptr().map(|p| unsafe { &mut *p })
@@ -299,7 +302,11 @@ impl Node {
     }
 
     /// Frees this entry's allocation without dropping its boxed value (see `reshape`).
-    pub fn release_shell(self) {
+    ///
+    /// # Safety
+    /// The node is live, its box (if any) now belongs to the node `reshape` returned,
+    /// and this handle (or a copy) is never used again.
+    pub unsafe fn release_shell(self) {
         #[cfg(test)]
         census::add(-1, 0);
         // SAFETY: layout + liveness: allocated in `new` with `layout(self.size())`, and
@@ -309,12 +316,19 @@ impl Node {
     }
 
     /// Frees the node, dropping a boxed value.
-    pub fn free(self) {
+    ///
+    /// # Safety
+    /// The node is live, linked from no table or index, and this handle (or a copy) is
+    /// never used again.
+    pub unsafe fn free(self) {
         drop(self.into_payload());
     }
 
     /// Frees the node and returns its value.
-    pub fn into_value(self) -> Value {
+    ///
+    /// # Safety
+    /// As for `free`.
+    pub unsafe fn into_value(self) -> Value {
         match self.into_payload() {
             Ok(v) => Value::Str(v),
             Err(b) => *b,
@@ -382,29 +396,29 @@ mod tests {
         assert_eq!(n.expire(), None);
         assert_eq!(n.lru(), 7);
         assert_eq!(n.size(), 16 + 3 + 1 + 5);
-        n.free();
+        unsafe { n.free() };
 
         let n = Node::new(b"k", Payload::Inline(b""), Some(-5), 0);
         assert_eq!(n.expire(), Some(-5));
         n.set_xpos(42);
         n.set_expire_in_place(99);
         assert_eq!((n.expire(), n.xpos(), n.key()), (Some(99), 42, &b"k"[..]));
-        assert_eq!(n.into_value(), Value::Str(Vec::new()));
+        assert_eq!(unsafe { n.into_value() }, Value::Str(Vec::new()));
 
         let big = vec![b'x'; 1000];
         let n = Node::new(b"", Payload::Boxed(Box::new(Value::Str(big.clone()))), Some(1), 0);
         assert!(n.inline_value().is_none());
-        if let Some(Value::Str(v)) = n.boxed_mut() {
+        if let Some(Value::Str(v)) = unsafe { n.boxed_mut() } {
             v.push(b'y');
         }
         assert_eq!(n.key(), b"");
         let m = n.reshape(None);
-        n.release_shell();
+        unsafe { n.release_shell() };
         assert_eq!((m.key(), m.expire()), (&b""[..], None));
         let n = m.reshape(Some(5));
-        m.release_shell();
+        unsafe { m.release_shell() };
         assert_eq!(n.expire(), Some(5));
-        let Value::Str(v) = n.into_value();
+        let Value::Str(v) = unsafe { n.into_value() };
         assert_eq!(v.len(), 1001);
     }
 }

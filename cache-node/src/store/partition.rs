@@ -78,7 +78,7 @@ impl Partition {
             && at < now
         {
             if let Some(n) = self.delete_node(key) {
-                n.free();
+                unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
             }
             self.stats.expired += 1;
             return None;
@@ -186,12 +186,14 @@ impl Partition {
             Some(s) => {
                 let boxed = Node::new(key, Payload::Boxed(Box::new(Value::Str(s.to_vec()))), n.expire(), n.lru());
                 self.swap_node(n, boxed);
-                n.free();
+                unsafe { n.free() }; // SAFETY: replaced in the table and index by `boxed`; not used again.
                 boxed
             }
             None => n,
         };
-        n.boxed_mut()
+        // SAFETY: live node; the returned borrow is tied to `&mut self`, so no other
+        // reference to the value can exist while it is used.
+        unsafe { n.boxed_mut() }
     }
 
     /// Stores `value` under `key`, replacing whatever was there. Returns true when the
@@ -221,7 +223,7 @@ impl Partition {
         match old {
             Some(old) => {
                 self.swap_node(old, node);
-                old.free();
+                unsafe { old.free() }; // SAFETY: replaced by `node` in the table and index; not used again.
                 true
             }
             None => {
@@ -238,7 +240,7 @@ impl Partition {
         match self.live(key, now) {
             Some(_) => {
                 if let Some(n) = self.delete_node(key) {
-                    n.free();
+                    unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
                 }
                 true
             }
@@ -251,7 +253,8 @@ impl Partition {
         self.live(key, now)?;
         let n = self.delete_node(key)?;
         let at = n.expire();
-        Some((n.into_value(), at))
+        // SAFETY: unlinked from the table and the TTL index; not used again.
+        Some((unsafe { n.into_value() }, at))
     }
 
     /// `None` when the key does not exist, `Some(None)` when it has no TTL.
@@ -272,7 +275,7 @@ impl Partition {
                 // moving (not copying) a heap value.
                 let new = n.reshape(at);
                 self.swap_node(n, new);
-                n.release_shell();
+                unsafe { n.release_shell() }; // SAFETY: `new` owns the box now and replaced `n` everywhere.
             }
         }
         true
@@ -282,7 +285,8 @@ impl Partition {
     pub fn clear(&mut self) -> usize {
         let n = self.table.len();
         self.expires.clear();
-        self.table.drain(Node::free);
+        // SAFETY: drain unlinks every node before handing it over; the index was cleared.
+        self.table.drain(|n| unsafe { n.free() });
         n
     }
 
@@ -313,7 +317,7 @@ impl Partition {
                 Some(at) if at < now => {
                     let key = n.key().to_vec();
                     if let Some(a) = self.delete_node(&key) {
-                        Node::free(a)
+                        unsafe { a.free() } // SAFETY: unlinked from the table and the TTL index.
                     }
                     self.stats.expired += 1;
                 }
@@ -334,7 +338,7 @@ impl Partition {
             if n.expire().is_some_and(|at| at < now) {
                 let key = n.key().to_vec();
                 if let Some(n) = self.delete_node(&key) {
-                    n.free();
+                    unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
                 }
                 expired += 1;
             }

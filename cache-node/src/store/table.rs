@@ -237,7 +237,8 @@ impl Table {
 
 impl Drop for Table {
     fn drop(&mut self) {
-        self.drain(Node::free);
+        // SAFETY: drain unlinks every node before handing it over; the table is going away.
+        self.drain(|n| unsafe { n.free() });
     }
 }
 
@@ -270,7 +271,7 @@ mod tests {
         }
         for i in 0..990 {
             if let Some(a) = t.remove(format!("k{i}").as_bytes()) {
-                Node::free(a)
+                unsafe { a.free() }
             }
         }
         assert_eq!(t.len(), 10);
@@ -301,7 +302,7 @@ mod tests {
             if step == 3000 {
                 for i in 0..5000 {
                     if let Some(a) = t.remove(format!("tmp{i}").as_bytes()) {
-                        Node::free(a)
+                        unsafe { a.free() }
                     }
                 }
             }
@@ -372,7 +373,7 @@ mod tests {
                         for _ in 0..*n {
                             let Some(k) = temps.pop_front() else { break };
                             if let Some(a) = t.remove(k.as_bytes()) {
-                                a.free();
+                                unsafe { a.free() };
                             }
                         }
                     }
