@@ -4,21 +4,6 @@
 mod common;
 use common::*;
 
-/// Sends a command given as separate arguments and asserts the exact reply bytes.
-fn rtb(raw: &mut Raw, args: &[&[u8]], want: impl AsRef<[u8]>) {
-    raw.roundtrip(&resp(args), want.as_ref());
-}
-
-/// Sends a whitespace-separated command and asserts the exact reply bytes.
-fn rt(raw: &mut Raw, cmd: &str, want: impl AsRef<[u8]>) {
-    let args: Vec<&[u8]> = cmd.split_whitespace().map(str::as_bytes).collect();
-    rtb(raw, &args, want);
-}
-
-fn err(msg: &str) -> String {
-    format!("-{msg}\r\n")
-}
-
 /// An array of integers (`None` = null bulk), as BITFIELD replies in RESP2.
 fn ints(v: &[Option<i64>]) -> String {
     let mut s = format!("*{}\r\n", v.len());
@@ -31,13 +16,9 @@ fn ints(v: &[Option<i64>]) -> String {
     s
 }
 
-const OK: &str = "+OK\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
 const BIT_OFFSET: &str = "-ERR bit offset is not an integer or out of range\r\n";
 const BIT_VALUE: &str = "-ERR bit is not an integer or out of range\r\n";
 const BAD_TYPE: &str = "-ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.\r\n";
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 #[test]
 fn setbit_and_getbit() {
@@ -67,7 +48,7 @@ fn setbit_and_getbit() {
     }
     // the offset is checked before the value
     rt(&mut r, "SETBIT k -1 2", BIT_OFFSET);
-    rt(&mut r, "SETBIT k 1", err("ERR wrong number of arguments for 'setbit' command"));
+    rt(&mut r, "SETBIT k 1", err_reply("ERR wrong number of arguments for 'setbit' command"));
     // in-place edits of a value set by SET
     rt(&mut r, "SET s a", OK);
     rt(&mut r, "SETBIT s 6 1", ":0\r\n");
@@ -120,7 +101,7 @@ fn bitcount() {
     rtb(&mut r, &[b"SET", b"e", b""], OK);
     rt(&mut r, "BITCOUNT e", ":0\r\n");
     rt(&mut r, "BITCOUNT e 0 -1 BIT", ":0\r\n");
-    rt(&mut r, "BITCOUNT", err("ERR wrong number of arguments for 'bitcount' command"));
+    rt(&mut r, "BITCOUNT", err_reply("ERR wrong number of arguments for 'bitcount' command"));
     // a long bitmap, counted with a real client
     let mut c = node.client();
     let mut pipe = redis::pipe();
@@ -141,7 +122,7 @@ fn bitpos() {
     rt(&mut r, "BITPOS nosuch 1", ":-1\r\n");
     rt(&mut r, "BITPOS nosuch 0", ":0\r\n");
     rt(&mut r, "BITPOS nosuch 1 a", ":-1\r\n");
-    rt(&mut r, "BITPOS nosuch 2", err("ERR The bit argument must be 1 or 0."));
+    rt(&mut r, "BITPOS nosuch 2", err_reply("ERR The bit argument must be 1 or 0."));
     rt(&mut r, "BITPOS nosuch a", NOT_INT);
     rtb(&mut r, &[b"SET", b"z", b"\xff\xf0\x00"], OK);
     rt(&mut r, "BITPOS z 0", ":12\r\n");
@@ -181,7 +162,7 @@ fn bitpos() {
     rt(&mut r, "BITPOS a 1 0 x FOO", SYNTAX);
     rt(&mut r, "BITPOS a 0 3 BIT", NOT_INT);
     rt(&mut r, "BITPOS a 1 0 1 BIT 3", SYNTAX);
-    rt(&mut r, "BITPOS a", err("ERR wrong number of arguments for 'bitpos' command"));
+    rt(&mut r, "BITPOS a", err_reply("ERR wrong number of arguments for 'bitpos' command"));
 }
 
 #[test]
@@ -212,8 +193,8 @@ fn bitop() {
     rt(&mut r, "GET d", "$-1\r\n");
     rt(&mut r, "BITOP NOT d nosuch", ":0\r\n");
     rt(&mut r, "BITOP FOO d a", SYNTAX);
-    rt(&mut r, "BITOP NOT d a b", err("ERR BITOP NOT must be called with a single source key."));
-    rt(&mut r, "BITOP AND d", err("ERR wrong number of arguments for 'bitop' command"));
+    rt(&mut r, "BITOP NOT d a b", err_reply("ERR BITOP NOT must be called with a single source key."));
+    rt(&mut r, "BITOP AND d", err_reply("ERR wrong number of arguments for 'bitop' command"));
 
     // the destination loses its TTL: it outlives a marker with the same TTL
     let mut c = node.client();
@@ -286,24 +267,17 @@ fn bitfield_errors() {
     rt(&mut r, "BITFIELD k GET i64 #67108863", ints(&[Some(0)]));
     rt(&mut r, "BITFIELD k SET i8 0 abc", NOT_INT);
     rt(&mut r, "BITFIELD k INCRBY i8 0 1.5", NOT_INT);
-    rt(&mut r, "BITFIELD k OVERFLOW FOO GET i8 0", err("ERR Invalid OVERFLOW type specified"));
+    rt(&mut r, "BITFIELD k OVERFLOW FOO GET i8 0", err_reply("ERR Invalid OVERFLOW type specified"));
     // the first bad operation wins, and nothing runs
     rt(&mut r, "BITFIELD k SET i8 0 1 GET x8 0", BAD_TYPE);
     rt(&mut r, "GET k", "$-1\r\n");
-    let ro = err("ERR BITFIELD_RO only supports the GET subcommand");
+    let ro = err_reply("ERR BITFIELD_RO only supports the GET subcommand");
     rt(&mut r, "BITFIELD_RO k SET i8 0 1", &ro);
     rt(&mut r, "BITFIELD_RO k GET i8 0 INCRBY i8 0 1", &ro);
     rt(&mut r, "BITFIELD_RO k OVERFLOW SAT GET i8 0", ints(&[Some(0)]));
     rt(&mut r, "BITFIELD_RO k GET i8 -1", BIT_OFFSET);
-    rt(&mut r, "BITFIELD", err("ERR wrong number of arguments for 'bitfield' command"));
-    rt(&mut r, "BITFIELD_RO", err("ERR wrong number of arguments for 'bitfield_ro' command"));
-}
-
-/// Stores a non-string value under `key` with whichever collection command this build
-/// has (the data-type families are separate modules); false when there is none yet.
-fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
-    let tries: [&[&str]; 4] = [&["RPUSH", key, "x"], &["SADD", key, "x"], &["HSET", key, "f", "v"], &["ZADD", key, "1", "m"]];
-    tries.iter().any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
+    rt(&mut r, "BITFIELD", err_reply("ERR wrong number of arguments for 'bitfield' command"));
+    rt(&mut r, "BITFIELD_RO", err_reply("ERR wrong number of arguments for 'bitfield_ro' command"));
 }
 
 #[test]
@@ -331,7 +305,7 @@ fn wrong_type_errors() {
     }
     // arguments Redis validates first
     rt(&mut r, "SETBIT coll abc 1", BIT_OFFSET);
-    rt(&mut r, "BITPOS coll 2", err("ERR The bit argument must be 1 or 0."));
+    rt(&mut r, "BITPOS coll 2", err_reply("ERR The bit argument must be 1 or 0."));
     rt(&mut r, "BITFIELD coll GET i8 a", BIT_OFFSET);
-    rt(&mut r, "BITFIELD_RO coll SET i8 0 1", err("ERR BITFIELD_RO only supports the GET subcommand"));
+    rt(&mut r, "BITFIELD_RO coll SET i8 0 1", err_reply("ERR BITFIELD_RO only supports the GET subcommand"));
 }

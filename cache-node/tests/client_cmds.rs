@@ -22,25 +22,13 @@ fn attr(line: &str, key: &str) -> String {
     line.split(' ').find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('='))).unwrap_or_else(|| panic!("no {key} in {line}")).to_string()
 }
 
-/// One reply line without its CRLF.
-fn read_line(r: &mut Raw) -> String {
-    let mut line = Vec::new();
-    while !line.ends_with(b"\r\n") {
-        let b = r.read_exact_len(1);
-        assert!(!b.is_empty(), "connection closed mid-line");
-        line.extend(b);
-    }
-    line.truncate(line.len() - 2);
-    String::from_utf8(line).unwrap()
-}
-
 fn id_of(c: &mut redis::Connection) -> i64 {
     redis::cmd("CLIENT").arg("ID").query(c).unwrap()
 }
 
 fn info_num(c: &mut redis::Connection, name: &str) -> u64 {
     let text: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    text.split("\r\n").find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':'))).and_then(|v| v.parse().ok()).unwrap()
+    info_field(&text, name).and_then(|v| v.parse().ok()).unwrap()
 }
 
 #[test]

@@ -21,13 +21,8 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// Reads one bulk string reply.
 fn read_bulk(r: &mut Raw) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n") {
-        let b = r.read_exact_len(1);
-        assert!(!b.is_empty(), "connection closed");
-        head.extend(b);
-    }
-    let len: usize = String::from_utf8_lossy(&head[1..head.len() - 2]).parse().unwrap();
+    let head = read_line(r);
+    let len: usize = head[1..].parse().unwrap();
     let body = r.read_exact_len(len + 2);
     String::from_utf8_lossy(&body[..len]).into_owned()
 }

@@ -5,24 +5,7 @@
 mod common;
 use common::*;
 
-use redis::{Connection, FromRedisValue};
-
-fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn exact(raw: &mut Raw, args: &[&str], want: &str) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    raw.roundtrip(&resp(&a), want.as_bytes());
-}
-
-fn err(raw: &mut Raw, args: &[&str], msg: &str) {
-    exact(raw, args, &format!("-{msg}\r\n"));
-}
+use redis::Connection;
 
 /// Fills database `db` with `n` keys named `prefix:i`, some with a TTL.
 fn fill(c: &mut Connection, db: usize, prefix: &str, n: usize) {

@@ -7,30 +7,9 @@
 mod common;
 use common::*;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use redis::{Connection, FromRedisValue};
-
-fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn exact(raw: &mut Raw, args: &[&str], want: &str) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    raw.roundtrip(&resp(&a), want.as_bytes());
-}
-
-fn err(raw: &mut Raw, args: &[&str], msg: &str) {
-    exact(raw, args, &format!("-{msg}\r\n"));
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use redis::Connection;
 
 fn dbsize(c: &mut Connection) -> i64 {
     q(c, &["DBSIZE"])
@@ -45,9 +24,9 @@ fn the_four_setters_and_the_four_readers() {
     }
     assert_eq!(q::<i64>(&mut c, &["EXPIRE", "a", "100"]), 1);
     assert_eq!(q::<i64>(&mut c, &["PEXPIRE", "b", "100000"]), 1);
-    let at_s = now_ms() / 1000 + 100;
+    let at_s = unix_ms() / 1000 + 100;
     assert_eq!(q::<i64>(&mut c, &["EXPIREAT", "c", &at_s.to_string()]), 1);
-    let at_ms = now_ms() + 100_000;
+    let at_ms = unix_ms() + 100_000;
     assert_eq!(q::<i64>(&mut c, &["PEXPIREAT", "d", &at_ms.to_string()]), 1);
     for k in ["a", "b", "c", "d"] {
         let ttl: i64 = q(&mut c, &["TTL", k]);

@@ -9,36 +9,7 @@ use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use redis::{Connection, FromRedisValue};
-
-fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// Sends one command on a raw socket and asserts the exact reply bytes.
-fn exact(raw: &mut Raw, args: &[&str], want: &str) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    raw.roundtrip(&resp(&a), want.as_bytes());
-}
-
-/// Switches a raw connection to RESP3 and consumes the HELLO reply.
-fn hello3(raw: &mut Raw) {
-    raw.send(&resp(&[b"HELLO", b"3"]));
-    let mut got = Vec::new();
-    while !got.ends_with(b"$7\r\nmodules\r\n*0\r\n") {
-        let b = raw.read_exact_len(1);
-        assert_eq!(b.len(), 1, "HELLO reply cut short: {:?}", String::from_utf8_lossy(&got));
-        got.extend(b);
-    }
-}
-
-fn err(raw: &mut Raw, args: &[&str], msg: &str) {
-    exact(raw, args, &format!("-{msg}\r\n"));
-}
+use redis::Connection;
 
 #[test]
 fn del_unlink_exists_touch_count_keys() {

@@ -52,13 +52,6 @@ fn closes_with(node: &Node, other: &mut Raw, req: &[u8], want: &[u8]) {
     other.roundtrip(b"PING\r\n", b"+PONG\r\n");
 }
 
-fn bulk(v: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", v.len()).into_bytes();
-    out.extend_from_slice(v);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 #[test]
 fn ten_thousand_pipelined_commands_in_one_write() {
     let node = Node::start(&[]);

@@ -3,28 +3,20 @@
 mod common;
 use common::*;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use redis::Value;
 
-/// The value of `field` in an INFO text.
-fn field(info: &str, name: &str) -> Option<String> {
-    info.split("\r\n").find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':'))).map(str::to_string)
-}
-
 fn num(info: &str, name: &str) -> u64 {
-    field(info, name).unwrap_or_else(|| panic!("no {name} in {info}")).parse().unwrap_or_else(|_| panic!("{name} not a number"))
+    info_field(info, name).unwrap_or_else(|| panic!("no {name} in {info}")).parse().unwrap_or_else(|_| panic!("{name} not a number"))
 }
 
 fn info(c: &mut redis::Connection, section: &str) -> String {
     redis::cmd("INFO").arg(section).query(c).unwrap()
 }
 
-fn unix_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn bulk(s: &str) -> Value {
+/// A bulk string as the `redis` crate shows it.
+fn bulk_value(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
 }
 
@@ -104,29 +96,29 @@ fn info_default_all_and_server_fields() {
 
     let s = info(&mut c, "server");
     assert!(s.starts_with("# Server\r\nredis_version:7.0.15\r\n"), "{s}");
-    assert_eq!(field(&s, "redis_mode").as_deref(), Some("standalone"));
+    assert_eq!(info_field(&s, "redis_mode").as_deref(), Some("standalone"));
     assert_eq!(num(&s, "tcp_port"), u64::from(node.port));
     assert_eq!(num(&s, "process_id"), u64::from(node.pid()));
     assert_eq!(num(&s, "arch_bits"), 64);
     assert_eq!(num(&s, "hz"), 20);
     assert_eq!(num(&s, "threads"), 2);
     assert_eq!(num(&s, "io_threads_active"), 1);
-    assert_eq!(field(&s, "run_id").map(|r| r.len()), Some(40));
-    assert_eq!(field(&s, "config_file").as_deref(), Some(""));
-    assert!(field(&s, "os").is_some_and(|o| o.starts_with("Linux ")));
-    assert!(field(&s, "executable").is_some_and(|e| e.ends_with("cache-node")));
-    assert_eq!(field(&s, "cache_node_version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(info_field(&s, "run_id").map(|r| r.len()), Some(40));
+    assert_eq!(info_field(&s, "config_file").as_deref(), Some(""));
+    assert!(info_field(&s, "os").is_some_and(|o| o.starts_with("Linux ")));
+    assert!(info_field(&s, "executable").is_some_and(|e| e.ends_with("cache-node")));
+    assert_eq!(info_field(&s, "cache_node_version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert!(num(&s, "uptime_in_seconds") < 600);
     assert_eq!(num(&s, "uptime_in_days"), 0);
 
     let r = info(&mut c, "replication");
-    assert_eq!(field(&r, "role").as_deref(), Some("master"));
+    assert_eq!(info_field(&r, "role").as_deref(), Some("master"));
     assert_eq!(num(&r, "connected_slaves"), 0);
     assert_eq!(num(&r, "master_repl_offset"), 0);
-    assert_eq!(field(&r, "master_replid").map(|r| r.len()), Some(40));
+    assert_eq!(info_field(&r, "master_replid").map(|r| r.len()), Some(40));
     let cpu = info(&mut c, "cpu");
-    assert!(field(&cpu, "used_cpu_user").is_some_and(|v| v.parse::<f64>().is_ok()));
-    assert!(field(&cpu, "used_cpu_sys").is_some_and(|v| v.parse::<f64>().is_ok()));
+    assert!(info_field(&cpu, "used_cpu_user").is_some_and(|v| v.parse::<f64>().is_ok()));
+    assert!(info_field(&cpu, "used_cpu_sys").is_some_and(|v| v.parse::<f64>().is_ok()));
     let p = info(&mut c, "persistence");
     assert_eq!((num(&p, "loading"), num(&p, "rdb_bgsave_in_progress"), num(&p, "aof_enabled")), (0, 0, 0));
 }
@@ -138,12 +130,12 @@ fn info_memory_clients_and_stats_move_with_the_workload() {
     let m = info(&mut c, "memory");
     let used = num(&m, "used_memory");
     assert!(used > 0 && num(&m, "used_memory_peak") >= used && num(&m, "used_memory_rss") > 0, "{m}");
-    assert_eq!(field(&m, "mem_allocator").as_deref(), Some("jemalloc-5.3.0"));
-    assert_eq!(field(&m, "maxmemory_policy").as_deref(), Some("noeviction"));
-    assert!(field(&m, "mem_fragmentation_ratio").is_some_and(|v| v.parse::<f64>().is_ok()));
+    assert_eq!(info_field(&m, "mem_allocator").as_deref(), Some("jemalloc-5.3.0"));
+    assert_eq!(info_field(&m, "maxmemory_policy").as_deref(), Some("noeviction"));
+    assert!(info_field(&m, "mem_fragmentation_ratio").is_some_and(|v| v.parse::<f64>().is_ok()));
     let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1mb").query(&mut c).unwrap();
     let m = info(&mut c, "memory");
-    assert_eq!((num(&m, "maxmemory"), field(&m, "maxmemory_human").unwrap()), (1_048_576, "1.00M".to_string()));
+    assert_eq!((num(&m, "maxmemory"), info_field(&m, "maxmemory_human").unwrap()), (1_048_576, "1.00M".to_string()));
     // A large value raises used_memory and the peak.
     let big = vec![b'x'; 4 << 20];
     let _: () = redis::cmd("SET").arg("big").arg(&big).query(&mut c).unwrap();
@@ -205,7 +197,7 @@ fn instantaneous_ops_are_sampled() {
     }
     let st = info(&mut c, "stats");
     assert!(n > 0 && num(&st, "instantaneous_ops_per_sec") > 0, "{st}");
-    assert!(field(&st, "instantaneous_input_kbps").is_some_and(|v| v.parse::<f64>().is_ok_and(|k| k > 0.0)));
+    assert!(info_field(&st, "instantaneous_input_kbps").is_some_and(|v| v.parse::<f64>().is_ok_and(|k| k > 0.0)));
 }
 
 #[test]
@@ -230,7 +222,7 @@ fn command_info_shapes() {
     // A container lists its subcommands as full COMMAND INFO entries.
     let client: Vec<Vec<Value>> = redis::cmd("COMMAND").arg("INFO").arg("client").query(&mut c).unwrap();
     let Value::Array(subs) = &client[0][9] else { panic!("subcommands: {:?}", client[0][9]) };
-    assert!(subs.iter().any(|s| matches!(s, Value::Array(e) if e[0] == bulk("client|list"))));
+    assert!(subs.iter().any(|s| matches!(s, Value::Array(e) if e[0] == bulk_value("client|list"))));
 
     // RESP3: flags, ACL categories, tips and key specs are sets; key specs are maps.
     let mut c3 = node.client3();
@@ -280,7 +272,7 @@ fn command_docs_list_count_and_help() {
     let v: Value = redis::cmd("COMMAND").arg("DOCS").arg("config").query(&mut c3).unwrap();
     let Value::Map(m) = v else { panic!("{v:?}") };
     let Value::Map(doc) = &m[0].1 else { panic!() };
-    assert!(doc.iter().any(|(k, v)| *k == bulk("subcommands") && matches!(v, Value::Map(s) if s.len() == 5)));
+    assert!(doc.iter().any(|(k, v)| *k == bulk_value("subcommands") && matches!(v, Value::Map(s) if s.len() == 5)));
     let help: Vec<String> = redis::cmd("COMMAND").arg("HELP").query(&mut c).unwrap();
     assert_eq!(help[0], "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     assert_eq!(help.last().map(String::as_str), Some("    Prints this help."));

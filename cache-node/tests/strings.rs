@@ -9,41 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Sends a whitespace-separated command and asserts the exact reply bytes.
-fn rt(raw: &mut Raw, cmd: &str, want: &str) {
-    let args: Vec<&[u8]> = cmd.split_whitespace().map(str::as_bytes).collect();
-    raw.roundtrip(&resp(&args), want.as_bytes());
-}
-
-fn err(msg: &str) -> String {
-    format!("-{msg}\r\n")
-}
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{s}\r\n", s.len())
-}
-
-const NIL: &str = "$-1\r\n";
-const OK: &str = "+OK\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
 const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query(c).unwrap()
-}
-
-/// Switches a raw connection to RESP3, skipping the HELLO map (up to a PING reply).
-fn hello3(r: &mut Raw) {
-    r.send(&resp(&[b"HELLO", b"3"]));
-    r.send(&resp(&[b"PING"]));
-    let mut seen = Vec::new();
-    while !seen.ends_with(b"+PONG\r\n") {
-        let byte = r.read_exact_len(1);
-        assert!(!byte.is_empty() && seen.len() < 4096, "no PONG after HELLO 3: {seen:?}");
-        seen.extend(byte);
-    }
 }
 
 /// True once `key` has expired (polling GET, bounded).
@@ -56,7 +25,7 @@ fn set_options_replies_and_errors() {
     let node = Node::start(&[]);
     let mut r = node.raw();
     rt(&mut r, "SET k v", OK);
-    rt(&mut r, "GET k", &bulk("v"));
+    rt(&mut r, "GET k", bulk("v"));
     // the same TTL option twice is allowed (the last wins); different ones are not
     rt(&mut r, "SET k v EX 10 EX 20", OK);
     rt(&mut r, "SET k v KEEPTTL KEEPTTL", OK);
@@ -77,35 +46,35 @@ fn set_options_replies_and_errors() {
     }
     rt(&mut r, "SET k v EX abc", NOT_INT);
     for bad in ["EX 0", "EX -1", "PX 0", "EXAT 0", "PXAT -5", "EX 9223372036854776", "PX 9223372036854775807", "EXAT 9223372036854776"] {
-        rt(&mut r, &format!("SET k v {bad}"), &err("ERR invalid expire time in 'set' command"));
+        rt(&mut r, &format!("SET k v {bad}"), err_reply("ERR invalid expire time in 'set' command"));
     }
     rt(&mut r, "SET k v EXAT 9223372036854775", OK);
     rt(&mut r, "SET k v PXAT 9223372036854775807", OK);
     // GET returns the old value whether or not NX/XX lets the write happen
     rt(&mut r, "SET k old", OK);
-    rt(&mut r, "SET k new GET GET", &bulk("old"));
-    rt(&mut r, "SET k newer NX GET", &bulk("new"));
-    rt(&mut r, "GET k", &bulk("new"));
+    rt(&mut r, "SET k new GET GET", bulk("old"));
+    rt(&mut r, "SET k newer NX GET", bulk("new"));
+    rt(&mut r, "GET k", bulk("new"));
     rt(&mut r, "SET fresh v XX GET", NIL);
     rt(&mut r, "GET fresh", NIL);
     rt(&mut r, "SET fresh v NX GET", NIL);
     rt(&mut r, "SET fresh w XX", OK);
     rt(&mut r, "SET fresh w NX", NIL);
-    rt(&mut r, "GET fresh", &bulk("w"));
+    rt(&mut r, "GET fresh", bulk("w"));
     // an absolute time in the past stores a key that is already gone
     rt(&mut r, "SET past v EXAT 1", OK);
     rt(&mut r, "GET past", NIL);
     rt(&mut r, "SET past v PXAT 1 GET", NIL);
     rt(&mut r, "GET past", NIL);
     rt(&mut r, "set lower v ex 100 nx get", NIL);
-    rt(&mut r, "get lower", &bulk("v"));
+    rt(&mut r, "get lower", bulk("v"));
     // binary-safe values, including an empty one
     r.roundtrip(&resp(&[b"SET", b"bin", b"a\r\n\0b"]), OK.as_bytes());
     r.roundtrip(&resp(&[b"GET", b"bin"]), b"$5\r\na\r\n\0b\r\n");
     r.roundtrip(&resp(&[b"SET", b"empty", b""]), OK.as_bytes());
     r.roundtrip(&resp(&[b"GET", b"empty"]), b"$0\r\n\r\n");
-    rt(&mut r, "SET k", &err("ERR wrong number of arguments for 'set' command"));
-    rt(&mut r, "GET", &err("ERR wrong number of arguments for 'get' command"));
+    rt(&mut r, "SET k", err_reply("ERR wrong number of arguments for 'set' command"));
+    rt(&mut r, "GET", err_reply("ERR wrong number of arguments for 'get' command"));
     // RESP3 clients get the same answers
     let mut c3 = node.client3();
     let v: Option<String> = redis::cmd("SET").arg("k3").arg("v").arg("XX").arg("GET").query(&mut c3).unwrap();
@@ -129,7 +98,7 @@ fn resp3_null_replies_are_underscore() {
     rt(&mut r, "SETNX k x", ":0\r\n");
     // INCRBYFLOAT is a bulk string in RESP3 too, not a double
     rt(&mut r, "SET f 10.5", OK);
-    rt(&mut r, "INCRBYFLOAT f 0.1", &bulk("10.6"));
+    rt(&mut r, "INCRBYFLOAT f 0.1", bulk("10.6"));
 }
 
 #[test]
@@ -138,26 +107,26 @@ fn setnx_setex_psetex_getset_getdel() {
     let mut r = node.raw();
     rt(&mut r, "SETNX a 1", ":1\r\n");
     rt(&mut r, "SETNX a 2", ":0\r\n");
-    rt(&mut r, "GET a", &bulk("1"));
+    rt(&mut r, "GET a", bulk("1"));
     rt(&mut r, "SETEX b 100 v", OK);
-    rt(&mut r, "GET b", &bulk("v"));
-    rt(&mut r, "SETEX b 0 v", &err("ERR invalid expire time in 'setex' command"));
-    rt(&mut r, "SETEX b -5 v", &err("ERR invalid expire time in 'setex' command"));
-    rt(&mut r, "SETEX b 9223372036854776 v", &err("ERR invalid expire time in 'setex' command"));
+    rt(&mut r, "GET b", bulk("v"));
+    rt(&mut r, "SETEX b 0 v", err_reply("ERR invalid expire time in 'setex' command"));
+    rt(&mut r, "SETEX b -5 v", err_reply("ERR invalid expire time in 'setex' command"));
+    rt(&mut r, "SETEX b 9223372036854776 v", err_reply("ERR invalid expire time in 'setex' command"));
     rt(&mut r, "SETEX b abc v", NOT_INT);
-    rt(&mut r, "SETEX b 10", &err("ERR wrong number of arguments for 'setex' command"));
+    rt(&mut r, "SETEX b 10", err_reply("ERR wrong number of arguments for 'setex' command"));
     rt(&mut r, "PSETEX c 100000 v", OK);
-    rt(&mut r, "GET c", &bulk("v"));
-    rt(&mut r, "PSETEX c 0 v", &err("ERR invalid expire time in 'psetex' command"));
+    rt(&mut r, "GET c", bulk("v"));
+    rt(&mut r, "PSETEX c 0 v", err_reply("ERR invalid expire time in 'psetex' command"));
     rt(&mut r, "PSETEX c abc v", NOT_INT);
     rt(&mut r, "GETSET d first", NIL);
-    rt(&mut r, "GETSET d second", &bulk("first"));
-    rt(&mut r, "GET d", &bulk("second"));
-    rt(&mut r, "GETSET d", &err("ERR wrong number of arguments for 'getset' command"));
-    rt(&mut r, "GETDEL d", &bulk("second"));
+    rt(&mut r, "GETSET d second", bulk("first"));
+    rt(&mut r, "GET d", bulk("second"));
+    rt(&mut r, "GETSET d", err_reply("ERR wrong number of arguments for 'getset' command"));
+    rt(&mut r, "GETDEL d", bulk("second"));
     rt(&mut r, "GETDEL d", NIL);
     rt(&mut r, "GET d", NIL);
-    rt(&mut r, "GETDEL", &err("ERR wrong number of arguments for 'getdel' command"));
+    rt(&mut r, "GETDEL", err_reply("ERR wrong number of arguments for 'getdel' command"));
 }
 
 #[test]
@@ -170,41 +139,40 @@ fn getex_options_and_errors() {
     rt(&mut r, "GETEX nosuch EX 0", NIL);
     rt(&mut r, "GETEX nosuch FOO", SYNTAX);
     rt(&mut r, "SET k v", OK);
-    rt(&mut r, "GETEX k", &bulk("v"));
+    rt(&mut r, "GETEX k", bulk("v"));
     for bad in ["EX", "NX", "XX", "GET", "KEEPTTL", "PERSIST EX 10", "EX 10 PERSIST", "EX 5 PX 10"] {
         rt(&mut r, &format!("GETEX k {bad}"), SYNTAX);
     }
     rt(&mut r, "GETEX k EX abc", NOT_INT);
     for bad in ["EX 0", "PX -1", "EXAT 0", "EX 9223372036854776"] {
-        rt(&mut r, &format!("GETEX k {bad}"), &err("ERR invalid expire time in 'getex' command"));
+        rt(&mut r, &format!("GETEX k {bad}"), err_reply("ERR invalid expire time in 'getex' command"));
     }
-    rt(&mut r, "GETEX k PERSIST PERSIST", &bulk("v"));
-    rt(&mut r, "GETEX k EX 5 EX 100", &bulk("v"));
+    rt(&mut r, "GETEX k PERSIST PERSIST", bulk("v"));
+    rt(&mut r, "GETEX k EX 5 EX 100", bulk("v"));
     // an absolute time already passed deletes the key after replying
-    rt(&mut r, "GETEX k EXAT 1", &bulk("v"));
+    rt(&mut r, "GETEX k EXAT 1", bulk("v"));
     rt(&mut r, "GET k", NIL);
     rt(&mut r, "SET k v", OK);
-    rt(&mut r, "GETEX k PXAT 1", &bulk("v"));
+    rt(&mut r, "GETEX k PXAT 1", bulk("v"));
     rt(&mut r, "GET k", NIL);
-    rt(&mut r, "GETEX", &err("ERR wrong number of arguments for 'getex' command"));
+    rt(&mut r, "GETEX", err_reply("ERR wrong number of arguments for 'getex' command"));
 }
 
 #[test]
 fn ttl_behaviour_of_writes() {
     let node = Node::start(&[]);
     let mut c = node.client();
-    let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value { redis::cmd(args[0]).arg(&args[1..]).query(c).unwrap() };
 
     // EX/PX/SETEX/PSETEX/GETEX set a TTL that really expires the key
-    q(&mut c, &["SET", "px", "v", "PX", "100"]);
+    q::<redis::Value>(&mut c, &["SET", "px", "v", "PX", "100"]);
     assert!(expires(&mut c, "px"));
-    q(&mut c, &["PSETEX", "psetex", "100", "v"]);
+    q::<redis::Value>(&mut c, &["PSETEX", "psetex", "100", "v"]);
     assert!(expires(&mut c, "psetex"));
-    q(&mut c, &["SET", "getex", "v"]);
-    q(&mut c, &["GETEX", "getex", "PX", "100"]);
+    q::<redis::Value>(&mut c, &["SET", "getex", "v"]);
+    q::<redis::Value>(&mut c, &["GETEX", "getex", "PX", "100"]);
     assert!(expires(&mut c, "getex"));
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    q(&mut c, &["SET", "pxat", "v", "PXAT", &(now_ms + 100).to_string()]);
+    let now_ms = unix_ms();
+    q::<redis::Value>(&mut c, &["SET", "pxat", "v", "PXAT", &(now_ms + 100).to_string()]);
     assert!(expires(&mut c, "pxat"));
 
     // KEEPTTL and the in-place updates keep the TTL. All keys share one TTL, long enough
@@ -219,10 +187,10 @@ fn ttl_behaviour_of_writes() {
         ("setbit", &["SETBIT", "setbit", "3", "1"]),
     ];
     for (key, _) in keep {
-        q(&mut c, &["SET", key, "1", "PX", "1000"]);
+        q::<redis::Value>(&mut c, &["SET", key, "1", "PX", "1000"]);
     }
     for (key, update) in keep {
-        q(&mut c, update);
+        q::<redis::Value>(&mut c, update);
         assert!(get(&mut c, key).is_some(), "{key} survives its update");
     }
     for (key, _) in keep {
@@ -239,11 +207,11 @@ fn ttl_behaviour_of_writes() {
         ("set-get", &["SET", "set-get", "w", "GET"]),
     ];
     for (key, _) in clear {
-        q(&mut c, &["SET", key, "1", "PX", "1000"]);
+        q::<redis::Value>(&mut c, &["SET", key, "1", "PX", "1000"]);
     }
-    q(&mut c, &["SET", "marker", "m", "PX", "1000"]);
+    q::<redis::Value>(&mut c, &["SET", "marker", "m", "PX", "1000"]);
     for (_, update) in clear {
-        q(&mut c, update);
+        q::<redis::Value>(&mut c, update);
     }
     assert!(expires(&mut c, "marker"));
     for (key, _) in clear {
@@ -255,10 +223,10 @@ fn ttl_behaviour_of_writes() {
 fn mget_mset_msetnx() {
     let node = Node::start(&[]);
     let mut r = node.raw();
-    rt(&mut r, "MSET a", &err("ERR wrong number of arguments for 'mset' command"));
-    rt(&mut r, "MSET a 1 b", &err("ERR wrong number of arguments for 'mset' command"));
-    rt(&mut r, "MSETNX a 1 b", &err("ERR wrong number of arguments for 'msetnx' command"));
-    rt(&mut r, "MGET", &err("ERR wrong number of arguments for 'mget' command"));
+    rt(&mut r, "MSET a", err_reply("ERR wrong number of arguments for 'mset' command"));
+    rt(&mut r, "MSET a 1 b", err_reply("ERR wrong number of arguments for 'mset' command"));
+    rt(&mut r, "MSETNX a 1 b", err_reply("ERR wrong number of arguments for 'msetnx' command"));
+    rt(&mut r, "MGET", err_reply("ERR wrong number of arguments for 'mget' command"));
     rt(&mut r, "MSET a 1 b 2", OK);
     rt(&mut r, "MSETNX a 1 c 2", ":0\r\n");
     rt(&mut r, "GET c", NIL);
@@ -266,7 +234,7 @@ fn mget_mset_msetnx() {
     rt(&mut r, "MGET a b c d nosuch", "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n");
     // duplicate keys: the last value wins
     rt(&mut r, "MSET a x a y", OK);
-    rt(&mut r, "GET a", &bulk("y"));
+    rt(&mut r, "GET a", bulk("y"));
 
     // many keys spread over many partitions, with a real client
     let mut c = node.client();
@@ -361,29 +329,29 @@ fn append_strlen_getrange_setrange() {
     let mut r = node.raw();
     rt(&mut r, "APPEND k hello", ":5\r\n");
     r.roundtrip(&resp(&[b"APPEND", b"k", b" world"]), b":11\r\n");
-    rt(&mut r, "GET k", &bulk("hello world"));
+    rt(&mut r, "GET k", bulk("hello world"));
     rt(&mut r, "STRLEN k", ":11\r\n");
     rt(&mut r, "STRLEN nosuch", ":0\r\n");
     r.roundtrip(&resp(&[b"APPEND", b"e", b""]), b":0\r\n");
     rt(&mut r, "GET e", "$0\r\n\r\n");
 
-    rt(&mut r, "GETRANGE k 0 4", &bulk("hello"));
-    rt(&mut r, "GETRANGE k -5 -1", &bulk("world"));
-    rt(&mut r, "GETRANGE k 0 -1", &bulk("hello world"));
-    rt(&mut r, "GETRANGE k -100 100", &bulk("hello world"));
-    rt(&mut r, "GETRANGE k -100 -50", &bulk("h"));
+    rt(&mut r, "GETRANGE k 0 4", bulk("hello"));
+    rt(&mut r, "GETRANGE k -5 -1", bulk("world"));
+    rt(&mut r, "GETRANGE k 0 -1", bulk("hello world"));
+    rt(&mut r, "GETRANGE k -100 100", bulk("hello world"));
+    rt(&mut r, "GETRANGE k -100 -50", bulk("h"));
     rt(&mut r, "GETRANGE k -1 -2", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE k 5 3", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE k 9223372036854775807 -9223372036854775808", "$0\r\n\r\n");
-    rt(&mut r, "GETRANGE k -9223372036854775808 9223372036854775807", &bulk("hello world"));
+    rt(&mut r, "GETRANGE k -9223372036854775808 9223372036854775807", bulk("hello world"));
     rt(&mut r, "GETRANGE nosuch 0 -1", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE e 0 0", "$0\r\n\r\n");
     rt(&mut r, "GETRANGE k a 1", NOT_INT);
     rt(&mut r, "GETRANGE k 1 a", NOT_INT);
     rt(&mut r, "GETRANGE nosuch a 1", NOT_INT);
-    rt(&mut r, "SUBSTR k 6 8", &bulk("wor"));
+    rt(&mut r, "SUBSTR k 6 8", bulk("wor"));
 
-    rt(&mut r, "SETRANGE s -1 x", &err("ERR offset is out of range"));
+    rt(&mut r, "SETRANGE s -1 x", err_reply("ERR offset is out of range"));
     rt(&mut r, "SETRANGE s abc x", NOT_INT);
     // empty value on a missing key: 0, and no key
     r.roundtrip(&resp(&[b"SETRANGE", b"s", b"5", b""]), b":0\r\n");
@@ -397,7 +365,7 @@ fn append_strlen_getrange_setrange() {
     // empty value on an existing key: its length, whatever the offset
     r.roundtrip(&resp(&[b"SETRANGE", b"s", b"536870912", b""]), b":7\r\n");
     // beyond 512MB is refused before anything is allocated
-    let too_big = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    let too_big = err_reply("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     rt(&mut r, "SETRANGE s 536870912 x", &too_big);
     rt(&mut r, "SETRANGE s 9223372036854775807 x", &too_big);
     rt(&mut r, "SETRANGE new 536870912 x", &too_big);
@@ -423,13 +391,13 @@ fn append_strlen_getrange_setrange() {
 fn proto_max_bulk_len_limits_string_growth() {
     let node = Node::start(&["--proto-max-bulk-len", "1mb"]);
     let mut r = node.raw();
-    let too_big = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    let too_big = err_reply("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     rt(&mut r, "SETRANGE k 1048576 x", &too_big);
     rt(&mut r, "SETRANGE k 1048575 x", ":1048576\r\n");
     rt(&mut r, "APPEND k y", &too_big);
     rt(&mut r, "STRLEN k", ":1048576\r\n");
     rt(&mut r, "SETRANGE k 1048575 z", ":1048576\r\n");
-    rt(&mut r, "GETRANGE k -1 -1", &bulk("z"));
+    rt(&mut r, "GETRANGE k -1 -1", bulk("z"));
 }
 
 #[test]
@@ -441,18 +409,18 @@ fn integer_counters() {
     rt(&mut r, "DECR n", ":10\r\n");
     rt(&mut r, "DECRBY n 20", ":-10\r\n");
     rt(&mut r, "DECRBY n -15", ":5\r\n");
-    rt(&mut r, "GET n", &bulk("5"));
+    rt(&mut r, "GET n", bulk("5"));
     rt(&mut r, "INCRBY n abc", NOT_INT);
     rt(&mut r, "INCRBY n 1.5", NOT_INT);
     rt(&mut r, "INCRBY n 9223372036854775808", NOT_INT);
     rt(&mut r, "SET max 9223372036854775807", OK);
-    rt(&mut r, "INCR max", &err("ERR increment or decrement would overflow"));
+    rt(&mut r, "INCR max", err_reply("ERR increment or decrement would overflow"));
     rt(&mut r, "INCRBY max -1", ":9223372036854775806\r\n");
     rt(&mut r, "SET min -9223372036854775808", OK);
-    rt(&mut r, "DECR min", &err("ERR increment or decrement would overflow"));
-    rt(&mut r, "INCRBY min -1", &err("ERR increment or decrement would overflow"));
-    rt(&mut r, "DECRBY min -9223372036854775808", &err("ERR decrement would overflow"));
-    rt(&mut r, "DECRBY fresh -9223372036854775808", &err("ERR decrement would overflow"));
+    rt(&mut r, "DECR min", err_reply("ERR increment or decrement would overflow"));
+    rt(&mut r, "INCRBY min -1", err_reply("ERR increment or decrement would overflow"));
+    rt(&mut r, "DECRBY min -9223372036854775808", err_reply("ERR decrement would overflow"));
+    rt(&mut r, "DECRBY fresh -9223372036854775808", err_reply("ERR decrement would overflow"));
     rt(&mut r, "DECRBY fresh 9223372036854775807", ":-9223372036854775807\r\n");
     // only canonical integers count: Redis's string2ll rules
     for bad in ["abc", "01", "+1", "-0", "1.0", "123456789012345678901"] {
@@ -463,7 +431,7 @@ fn integer_counters() {
     rt(&mut r, "INCR s", NOT_INT);
     r.roundtrip(&resp(&[b"SET", b"s", b""]), OK.as_bytes());
     rt(&mut r, "INCR s", NOT_INT);
-    rt(&mut r, "INCR", &err("ERR wrong number of arguments for 'incr' command"));
+    rt(&mut r, "INCR", err_reply("ERR wrong number of arguments for 'incr' command"));
     let mut c = node.client();
     let v: i64 = redis::cmd("INCRBY").arg("rc").arg(-42).query(&mut c).unwrap();
     assert_eq!(v, -42);
@@ -474,34 +442,34 @@ fn incrbyfloat() {
     let node = Node::start(&[]);
     let mut r = node.raw();
     rt(&mut r, "SET f 10.5", OK);
-    rt(&mut r, "INCRBYFLOAT f 0.1", &bulk("10.6"));
-    rt(&mut r, "INCRBYFLOAT f -5", &bulk("5.6"));
-    rt(&mut r, "GET f", &bulk("5.6"));
+    rt(&mut r, "INCRBYFLOAT f 0.1", bulk("10.6"));
+    rt(&mut r, "INCRBYFLOAT f -5", bulk("5.6"));
+    rt(&mut r, "GET f", bulk("5.6"));
     rt(&mut r, "SET g 5.0e3", OK);
-    rt(&mut r, "INCRBYFLOAT g 2.0e2", &bulk("5200"));
-    rt(&mut r, "INCRBYFLOAT h 3", &bulk("3"));
-    rt(&mut r, "INCRBYFLOAT h .5", &bulk("3.5"));
-    rt(&mut r, "INCRBYFLOAT h +1.5", &bulk("5"));
-    rt(&mut r, "INCRBYFLOAT big 1e17", &bulk("100000000000000000"));
-    rt(&mut r, "INCRBYFLOAT big2 1.5e20", &bulk("150000000000000000000"));
-    rt(&mut r, "INCRBYFLOAT tiny 1e-20", &bulk("0"));
-    rt(&mut r, "INCRBYFLOAT tiny2 1e-17", &bulk("0.00000000000000001"));
-    rt(&mut r, "INCRBYFLOAT negzero -0.0", &bulk("0"));
-    rt(&mut r, "INCRBYFLOAT p 0.1234567890123456789", &bulk("0.12345678901234568"));
+    rt(&mut r, "INCRBYFLOAT g 2.0e2", bulk("5200"));
+    rt(&mut r, "INCRBYFLOAT h 3", bulk("3"));
+    rt(&mut r, "INCRBYFLOAT h .5", bulk("3.5"));
+    rt(&mut r, "INCRBYFLOAT h +1.5", bulk("5"));
+    rt(&mut r, "INCRBYFLOAT big 1e17", bulk("100000000000000000"));
+    rt(&mut r, "INCRBYFLOAT big2 1.5e20", bulk("150000000000000000000"));
+    rt(&mut r, "INCRBYFLOAT tiny 1e-20", bulk("0"));
+    rt(&mut r, "INCRBYFLOAT tiny2 1e-17", bulk("0.00000000000000001"));
+    rt(&mut r, "INCRBYFLOAT negzero -0.0", bulk("0"));
+    rt(&mut r, "INCRBYFLOAT p 0.1234567890123456789", bulk("0.12345678901234568"));
     rt(&mut r, "INCRBYFLOAT f abc", NOT_FLOAT);
     rt(&mut r, "INCRBYFLOAT f nan", NOT_FLOAT);
     rt(&mut r, "INCRBYFLOAT f 1e", NOT_FLOAT);
     r.roundtrip(&resp(&[b"INCRBYFLOAT", b"f", b" 1"]), NOT_FLOAT.as_bytes());
     r.roundtrip(&resp(&[b"INCRBYFLOAT", b"f", b""]), NOT_FLOAT.as_bytes());
-    rt(&mut r, "INCRBYFLOAT f inf", &err("ERR increment would produce NaN or Infinity"));
-    rt(&mut r, "INCRBYFLOAT f -inf", &err("ERR increment would produce NaN or Infinity"));
-    rt(&mut r, "GET f", &bulk("5.6"));
+    rt(&mut r, "INCRBYFLOAT f inf", err_reply("ERR increment would produce NaN or Infinity"));
+    rt(&mut r, "INCRBYFLOAT f -inf", err_reply("ERR increment would produce NaN or Infinity"));
+    rt(&mut r, "GET f", bulk("5.6"));
     rt(&mut r, "SET s abc", OK);
     rt(&mut r, "INCRBYFLOAT s 1", NOT_FLOAT);
     // a float string is not an integer
     rt(&mut r, "INCR f", NOT_INT);
     rt(&mut r, "SET i 5", OK);
-    rt(&mut r, "INCRBYFLOAT i 1.5", &bulk("6.5"));
+    rt(&mut r, "INCRBYFLOAT i 1.5", bulk("6.5"));
     let mut c3 = node.client3();
     let v: String = redis::cmd("INCRBYFLOAT").arg("r3").arg("2.25").query(&mut c3).unwrap();
     assert_eq!(v, "2.25");
@@ -512,7 +480,7 @@ fn lcs_replies() {
     let node = Node::start(&[]);
     let mut r = node.raw();
     rt(&mut r, "MSET k1 ohmytext k2 mynewtext", OK);
-    rt(&mut r, "LCS k1 k2", &bulk("mytext"));
+    rt(&mut r, "LCS k1 k2", bulk("mytext"));
     rt(&mut r, "LCS k1 k2 LEN", ":6\r\n");
     let idx = "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n";
     rt(&mut r, "LCS k1 k2 IDX", idx);
@@ -521,11 +489,11 @@ fn lcs_replies() {
     rt(&mut r, "LCS nosuch nosuch2", "$0\r\n\r\n");
     rt(&mut r, "LCS nosuch nosuch2 IDX", "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
     rt(&mut r, "LCS k1 nosuch LEN", ":0\r\n");
-    rt(&mut r, "LCS k1 k2 IDX LEN", &err("ERR If you want both the length and indexes, please just use IDX."));
+    rt(&mut r, "LCS k1 k2 IDX LEN", err_reply("ERR If you want both the length and indexes, please just use IDX."));
     rt(&mut r, "LCS k1 k2 FOO", SYNTAX);
     rt(&mut r, "LCS k1 k2 MINMATCHLEN", SYNTAX);
     rt(&mut r, "LCS k1 k2 MINMATCHLEN abc", NOT_INT);
-    rt(&mut r, "LCS k1", &err("ERR wrong number of arguments for 'lcs' command"));
+    rt(&mut r, "LCS k1", err_reply("ERR wrong number of arguments for 'lcs' command"));
     // RESP3: IDX is a map
     let mut c3 = node.client3();
     let v: redis::Value = redis::cmd("LCS").arg("k1").arg("k2").arg("IDX").query(&mut c3).unwrap();
@@ -541,16 +509,9 @@ fn lcs_transient_memory_is_capped() {
     let a = "a".repeat(600);
     let _: () = redis::cmd("MSET").arg("x").arg(&a).arg("y").arg(&a).query(&mut c).unwrap();
     let mut r = node.raw();
-    rt(&mut r, "LCS x y LEN", &err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    rt(&mut r, "LCS x y LEN", err_reply("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
     let _: () = redis::cmd("SET").arg("y").arg(&a[..400]).query(&mut c).unwrap();
     rt(&mut r, "LCS x y LEN", ":400\r\n");
-}
-
-/// Stores a non-string value under `key` with whichever collection command this build
-/// has (the data-type families are separate modules); false when there is none yet.
-fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
-    let tries: [&[&str]; 4] = [&["RPUSH", key, "x"], &["SADD", key, "x"], &["HSET", key, "f", "v"], &["ZADD", key, "1", "m"]];
-    tries.iter().any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
 }
 
 #[test]
@@ -581,14 +542,14 @@ fn wrong_type_errors() {
     // arguments are validated before the type where Redis does so
     rt(&mut r, "INCRBY coll abc", NOT_INT);
     rt(&mut r, "GETRANGE coll a 1", NOT_INT);
-    rt(&mut r, "SETRANGE coll -1 x", &err("ERR offset is out of range"));
+    rt(&mut r, "SETRANGE coll -1 x", err_reply("ERR offset is out of range"));
     // MGET treats other types as missing; LCS has its own message
     rt(&mut r, "MGET coll str", "*2\r\n$-1\r\n$3\r\nfoo\r\n");
-    rt(&mut r, "LCS coll str", &err("ERR The specified keys must contain string values"));
+    rt(&mut r, "LCS coll str", err_reply("ERR The specified keys must contain string values"));
     // SET without GET, MSET and SETEX overwrite any type
     rt(&mut r, "SET coll v", OK);
-    rt(&mut r, "GET coll", &bulk("v"));
+    rt(&mut r, "GET coll", bulk("v"));
     assert!(make_non_string(&mut c, "coll2"));
     rt(&mut r, "MSET coll2 v", OK);
-    rt(&mut r, "GET coll2", &bulk("v"));
+    rt(&mut r, "GET coll2", bulk("v"));
 }

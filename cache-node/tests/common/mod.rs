@@ -129,6 +129,27 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `redis-cli -p PORT args...` with `input` on its standard input (commands, one a
+    /// line, or RESP text for `--pipe`) and returns the whole output: status, stdout, stderr.
+    pub fn cli_input(&self, args: &[&str], input: &[u8]) -> std::process::Output {
+        let mut child = Command::new("redis-cli")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("redis-cli is installed (apt-get install redis-tools)");
+        // Written from another thread: redis-cli may answer before it has read everything.
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("redis-cli output");
+        writer.join().expect("stdin writer").expect("write to redis-cli");
+        out
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
@@ -227,4 +248,106 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+// ---- Helpers shared by the command test files ----
+
+/// `+OK`, as a raw RESP reply.
+pub const OK: &str = "+OK\r\n";
+/// A RESP2 null bulk string.
+pub const NIL: &str = "$-1\r\n";
+pub const SYNTAX: &str = "-ERR syntax error\r\n";
+pub const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
+pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+/// Runs one command with the `redis` crate; a server error fails the test, naming the command.
+pub fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Sends one command (given as separate arguments) on a raw socket and asserts the exact reply bytes.
+pub fn exact(raw: &mut Raw, args: &[&str], want: &str) {
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    raw.roundtrip(&resp(&a), want.as_bytes());
+}
+
+/// Like [`exact`], for an error reply: `msg` is the error text without `-` and CRLF.
+pub fn err(raw: &mut Raw, args: &[&str], msg: &str) {
+    exact(raw, args, &err_reply(msg));
+}
+
+/// Sends a command given as separate binary arguments and asserts the exact reply bytes.
+pub fn rtb(raw: &mut Raw, args: &[&[u8]], want: impl AsRef<[u8]>) {
+    raw.roundtrip(&resp(args), want.as_ref());
+}
+
+/// Sends a whitespace-separated command and asserts the exact reply bytes.
+pub fn rt(raw: &mut Raw, cmd: &str, want: impl AsRef<[u8]>) {
+    let args: Vec<&[u8]> = cmd.split_whitespace().map(str::as_bytes).collect();
+    rtb(raw, &args, want);
+}
+
+/// A raw RESP error reply with this text.
+pub fn err_reply(msg: &str) -> String {
+    format!("-{msg}\r\n")
+}
+
+/// A raw RESP bulk string reply holding `v`.
+pub fn bulk(v: impl AsRef<[u8]>) -> Vec<u8> {
+    let v = v.as_ref();
+    let mut out = format!("${}\r\n", v.len()).into_bytes();
+    out.extend_from_slice(v);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Switches a raw connection to RESP3 and consumes the HELLO map: a PING sent after
+/// it marks its end, so the map's contents do not matter here.
+pub fn hello3(r: &mut Raw) {
+    r.send(&resp(&[b"HELLO", b"3"]));
+    r.send(&resp(&[b"PING"]));
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"+PONG\r\n") {
+        let byte = r.read_exact_len(1);
+        assert!(!byte.is_empty() && seen.len() < 4096, "no PONG after HELLO 3: {seen:?}");
+        seen.extend(byte);
+    }
+}
+
+/// Reads one reply line and returns it without its CRLF.
+pub fn read_line(r: &mut Raw) -> String {
+    let mut line = Vec::new();
+    while !line.ends_with(b"\r\n") {
+        let b = r.read_exact_len(1);
+        assert!(!b.is_empty(), "connection closed mid-line");
+        line.extend(b);
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).unwrap()
+}
+
+/// Stores a non-string value under `key` with whichever collection command this build
+/// has (the data-type families are separate modules); false when there is none yet.
+pub fn make_non_string(c: &mut redis::Connection, key: &str) -> bool {
+    let tries: [&[&str]; 4] = [&["RPUSH", key, "x"], &["SADD", key, "x"], &["HSET", key, "f", "v"], &["ZADD", key, "1", "m"]];
+    tries.iter().any(|args| redis::cmd(args[0]).arg(&args[1..]).query::<i64>(c).is_ok())
+}
+
+/// The value of `name` in an INFO text (`name:value` lines).
+pub fn info_field(info: &str, name: &str) -> Option<String> {
+    info.split("\r\n").find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':'))).map(str::to_string)
+}
+
+/// Seconds since the Unix epoch, by this machine's clock.
+pub fn unix_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Milliseconds since the Unix epoch, by this machine's clock.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
