@@ -57,6 +57,13 @@ pub static PARAMS: &[Param] = &[
         help: "worker threads serving connections (0 = one per CPU)",
     },
     p("adaptive-threads", Kind::Bool, "yes", true, "pack connections onto as few worker threads as the load needs (no = deal them round-robin)"),
+    p(
+        "adaptive-threads-idle",
+        Kind::Int { min: 0, max: 100_000 },
+        "50",
+        true,
+        "idle CPU, in percent of one core, needed before load is spread over another worker",
+    ),
     p("requirepass", Kind::Str, "", true, "password clients must AUTH with (empty = none)"),
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of logical databases"),
     p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true, "most simultaneous client connections"),

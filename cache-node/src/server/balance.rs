@@ -14,9 +14,10 @@
 pub const HIGH: f64 = 0.85;
 /// Two workers whose summed utilisation is below this are merged into one.
 pub const LOW: f64 = 0.6;
-/// Idle CPU (in cores, machine-wide) needed before a saturated worker sheds load: a
-/// second busy worker only helps when a core is free to run it; otherwise it takes
-/// turns with the clients on the same cores and adds latency without adding throughput.
+/// Default idle CPU (in cores, machine-wide) needed before a saturated worker sheds
+/// load (`adaptive-threads-idle`): a second busy worker only helps when a core is free
+/// to run it; otherwise it takes turns with the clients on the same cores and adds
+/// latency without adding throughput.
 pub const SPREAD_IDLE: f64 = 0.5;
 
 /// What the balancer sees of one worker over the last interval.
@@ -40,15 +41,16 @@ pub enum Plan {
     },
 }
 
-/// Decides the next move from the current loads and the machine's idle CPU (cores).
-pub fn plan(loads: &[Load], idle_cores: f64) -> Plan {
+/// Decides the next move from the current loads, the machine's idle CPU and the idle
+/// CPU required before spreading (both in cores).
+pub fn plan(loads: &[Load], idle_cores: f64, spread_idle: f64) -> Plan {
     if loads.len() < 2 {
         return Plan::Stay;
     }
     let by_util = |a: &(usize, &Load), b: &(usize, &Load)| a.1.util.total_cmp(&b.1.util);
     let Some((hot, h)) = loads.iter().enumerate().max_by(by_util) else { return Plan::Stay };
     let Some((cold, c)) = loads.iter().enumerate().min_by(by_util) else { return Plan::Stay };
-    if h.util > HIGH && h.conns > 1 && c.util < h.util - 0.3 && idle_cores >= SPREAD_IDLE {
+    if h.util > HIGH && h.conns > 1 && c.util < h.util - 0.3 && idle_cores >= spread_idle {
         // Move the share of connections that evens the two out, assuming connections
         // of one worker carry similar load.
         let share = (h.util - c.util) / (2.0 * h.util);
@@ -93,16 +95,24 @@ mod tests {
 
     /// A machine with a whole idle core.
     fn plan_idle(loads: &[Load]) -> Plan {
-        plan(loads, 1.0)
+        plan(loads, 1.0, SPREAD_IDLE)
+    }
+
+    #[test]
+    fn the_config_default_is_the_documented_rule() {
+        let p = crate::config::params::find("adaptive-threads-idle").unwrap();
+        assert_eq!(p.default.parse::<f64>().unwrap() / 100.0, SPREAD_IDLE);
     }
 
     #[test]
     fn no_spreading_without_an_idle_core() {
         // Saturated worker, but the clients use the other core: stay packed.
-        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.2), Plan::Stay);
-        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.6), Plan::Move { from: 0, to: 1, count: 25 });
+        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.2, SPREAD_IDLE), Plan::Stay);
+        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.6, SPREAD_IDLE), Plan::Move { from: 0, to: 1, count: 25 });
+        // The requirement is configurable: 0 spreads whatever the machine does.
+        assert_eq!(plan(&[l(0.98, 50), l(0.0, 0)], 0.0, 0.0), Plan::Move { from: 0, to: 1, count: 25 });
         // Merging needs no idle CPU.
-        assert_eq!(plan(&[l(0.3, 25), l(0.25, 25)], 0.0), Plan::Move { from: 1, to: 0, count: 25 });
+        assert_eq!(plan(&[l(0.3, 25), l(0.25, 25)], 0.0, SPREAD_IDLE), Plan::Move { from: 1, to: 0, count: 25 });
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Balancer {
             self.cooldown -= 1;
             return;
         }
-        if let Plan::Move { from, to, count } = balance::plan(&loads, idle_cores) {
+        if let Plan::Move { from, to, count } = balance::plan(&loads, idle_cores, srv.tun.adaptive_idle_pct.load(Relaxed) as f64 / 100.0) {
             let mut marked = 0;
             for c in srv.clients.snapshot() {
                 if marked == count {

@@ -30,6 +30,8 @@ pub struct Tunables {
     pub has_password: AtomicBool,
     pub lazy_user_flush: AtomicBool,
     pub adaptive_threads: AtomicBool,
+    /// `adaptive-threads-idle`, in percent of one core.
+    pub adaptive_idle_pct: AtomicU64,
 }
 
 impl Tunables {
@@ -44,6 +46,7 @@ impl Tunables {
         self.has_password.store(!c.str("requirepass").is_empty(), Relaxed);
         self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
         self.adaptive_threads.store(c.bool("adaptive-threads"), Relaxed);
+        self.adaptive_idle_pct.store(c.int("adaptive-threads-idle") as u64, Relaxed);
     }
 
     pub fn limits(&self) -> Limits {
