@@ -12,6 +12,7 @@ pub enum Kind {
     /// Bytes, accepting Redis's unit suffixes (k, kb, m, mb, g, gb).
     Memory {
         min: u64,
+        max: u64,
     },
     Bool,
     Enum(&'static [&'static str]),
@@ -75,15 +76,22 @@ pub static PARAMS: &[Param] = &[
     p("logformat", Kind::Enum(&["text", "json"]), "text", false, "log line format"),
     p("pidfile", Kind::Str, "", false, "file to write the process id to (empty = none)"),
     p("daemonize", Kind::Enum(&["no"]), "no", false, "always no: cache-node runs in the foreground"),
-    p("maxmemory", Kind::Memory { min: 0 }, "0", true, "memory limit for data (0 = none)"),
+    p("maxmemory", Kind::Memory { min: 0, max: u64::MAX }, "0", true, "memory limit for data (0 = none)"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true, "what to do when maxmemory is reached"),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true, "keys sampled per eviction"),
     p("dir", Kind::Str, ".", true, "working directory for snapshot files"),
     p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name"),
     p("save", Kind::Words, "", true, "snapshot schedule (snapshots are not implemented yet: must be empty)"),
     p("appendonly", Kind::Enum(&["no"]), "no", true, "append-only file (not implemented yet: must be no)"),
-    p("proto-max-bulk-len", Kind::Memory { min: 1024 * 1024 }, "536870912", true, "largest bulk string a client may send"),
-    p("client-query-buffer-limit", Kind::Memory { min: 1024 * 1024 }, "1073741824", true, "largest unparsed input kept for one client"),
+    // At most 4 GiB - 1: an entry stores its key length in 32 bits.
+    p(
+        "proto-max-bulk-len",
+        Kind::Memory { min: 1024 * 1024, max: u32::MAX as u64 },
+        "536870912",
+        true,
+        "largest bulk string a client may send (at most 4gb - 1)",
+    ),
+    p("client-query-buffer-limit", Kind::Memory { min: 1024 * 1024, max: u64::MAX }, "1073741824", true, "largest unparsed input kept for one client"),
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true, "background task frequency (active expiry cycles per second)"),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true, "FLUSHALL/FLUSHDB without a mode behave as ASYNC"),
 ];
@@ -120,9 +128,10 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
             Ok(_) => Err(format!("argument must be between {min} and {max} inclusive")),
             Err(_) => Err("argument couldn't be parsed into an integer".to_string()),
         },
-        Kind::Memory { min } => match parse_memory(value) {
-            Some(n) if n >= min => Ok(n.to_string()),
-            Some(_) => Err(format!("argument must be at least {min}")),
+        Kind::Memory { min, max } => match parse_memory(value) {
+            Some(n) if n >= min && n <= max => Ok(n.to_string()),
+            Some(_) if max == u64::MAX => Err(format!("argument must be at least {min}")),
+            Some(_) => Err(format!("argument must be between {min} and {max} inclusive")),
             None => Err("argument must be a memory value".to_string()),
         },
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
@@ -171,6 +180,9 @@ mod tests {
         let port = find("PORT").unwrap();
         assert!(normalise(port, "70000").unwrap_err().contains("between 0 and 65535"));
         assert_eq!(normalise(find("maxmemory").unwrap(), "1mb").unwrap(), "1048576");
+        // Keys longer than 32 bits of length cannot be stored, so no bulk may be either.
+        assert!(normalise(find("proto-max-bulk-len").unwrap(), "4gb").unwrap_err().contains("between 1048576 and 4294967295"));
+        assert!(normalise(find("proto-max-bulk-len").unwrap(), "2gb").is_ok());
         assert_eq!(find("io-threads").unwrap().name, "threads");
     }
 }
