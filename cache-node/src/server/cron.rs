@@ -62,6 +62,13 @@ struct Balancer {
 
 impl Balancer {
     fn tick(&mut self, srv: &Server) {
+        // With one worker, or placement off, there is nothing to decide: skip the
+        // measurements (and the /proc/stat read), and start afresh if it is enabled later.
+        if srv.threads < 2 || !srv.tun.adaptive_threads.load(Relaxed) {
+            self.last = None;
+            self.last_cpu = None;
+            return;
+        }
         let threads = srv.stats.threads();
         let now = Instant::now();
         let busy: Vec<u64> = threads.iter().map(|t| t.busy_nanos.load(Relaxed)).collect();
@@ -84,9 +91,6 @@ impl Balancer {
         };
         self.last_cpu = cpu;
         srv.home.store(balance::home(&loads), Relaxed);
-        if !srv.tun.adaptive_threads.load(Relaxed) {
-            return;
-        }
         if self.cooldown > 0 {
             self.cooldown -= 1;
             return;
