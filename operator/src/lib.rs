@@ -1,6 +1,10 @@
-//! cachefleet control plane. The CacheCluster API, desired-state builders and the
-//! reconcile loop land with the operator issue; this crate exists so the workspace
-//! layout of docs/architecture.md is in place from the start.
+//! cachefleet control plane: the CacheCluster API, the pure builders of the Kubernetes
+//! objects a cluster needs, and the controller that reconciles them.
+
+pub mod api;
+pub mod cli;
+pub mod crdgen;
+pub mod resources;
 
 /// Version of the operator, reported by `cachefleet-operator --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,12 +1,13 @@
-fn main() {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version") | Some("-V") => {
-            println!("cachefleet-operator {}", cachefleet_operator::VERSION)
-        }
-        _ => {
-            eprintln!("cachefleet-operator {}: the controller is not built yet (see docs/architecture.md)", cachefleet_operator::VERSION);
-            std::process::exit(2);
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cachefleet_operator::cli::Cli::parse();
+    match cachefleet_operator::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cachefleet-operator: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,51 @@
+//! Desired state: pure functions from a CacheCluster to the Kubernetes objects it needs.
+//! No I/O here; the controller applies what these return.
+
+pub mod names;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::DynamicObject;
+
+/// What the builders need besides the spec.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// cache-node image used when the spec names none.
+    pub default_image: String,
+    /// Whether the monitoring.coreos.com ServiceMonitor kind exists in the API server.
+    pub service_monitor_supported: bool,
+}
+
+/// Every object one cluster needs, per shard and per cluster.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub config_map: ConfigMap,
+    pub shards: Vec<ShardObjects>,
+    /// Writer, reader, configuration (cluster mode) and metrics Services.
+    pub services: Vec<Service>,
+    pub network_policy: Option<NetworkPolicy>,
+    pub service_monitor: Option<DynamicObject>,
+}
+
+/// The objects of one shard.
+#[derive(Clone, Debug)]
+pub struct ShardObjects {
+    pub index: i32,
+    pub stateful_set: StatefulSet,
+    pub headless_service: Service,
+    pub pdb: PodDisruptionBudget,
+}
+
+/// A spec the builders cannot turn into objects. The CRD schema refuses most bad specs;
+/// these are what only the builders can see.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    #[error("the CacheCluster has no {0}")]
+    MissingMetadata(&'static str),
+    #[error("resources.limits.memory {0:?} is not a valid quantity")]
+    BadMemory(String),
+    #[error("the memory limit {0} leaves no memory for data after the reserved share")]
+    TooLittleMemory(String),
+}

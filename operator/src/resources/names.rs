@@ -1,0 +1,127 @@
+//! Names and labels of everything the operator creates for a cluster. The controller,
+//! the builders, the e2e tests and the docs all rely on these, so they live in one place.
+
+use std::collections::BTreeMap;
+
+use crate::api::CacheCluster;
+
+/// Port clients connect to (RESP).
+pub const RESP_PORT: i32 = 6379;
+/// Port of the memcached protocol.
+pub const MEMCACHED_PORT: i32 = 11211;
+/// HTTP port of /metrics, /healthz and /readyz.
+pub const ADMIN_PORT: i32 = 9121;
+
+/// Field manager of every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "cachefleet-operator";
+
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
+pub const LABEL_CLUSTER: &str = "cachefleet.dev/cluster";
+pub const LABEL_SHARD: &str = "cachefleet.dev/shard";
+/// `primary` or `replica` on a pod; set by the controller, read by the writer and
+/// reader Services.
+pub const LABEL_ROLE: &str = "cachefleet.dev/role";
+pub const ROLE_PRIMARY: &str = "primary";
+pub const ROLE_REPLICA: &str = "replica";
+
+/// Annotation on pods carrying a hash of the node config, so a config change rolls them.
+pub const ANNOTATION_CONFIG_HASH: &str = "cachefleet.dev/config-hash";
+
+/// Name of shard `shard`'s StatefulSet and of its headless Service: `<cluster>-<shard>`.
+pub fn shard_name(cluster: &str, shard: i32) -> String {
+    format!("{cluster}-{shard}")
+}
+
+/// Pod `ordinal` of shard `shard`: `<cluster>-<shard>-<ordinal>`.
+pub fn pod_name(cluster: &str, shard: i32, ordinal: i32) -> String {
+    format!("{}-{ordinal}", shard_name(cluster, shard))
+}
+
+/// Stable DNS name of a pod, through its shard's headless Service. Nodes and the
+/// operator address each other by these, never by pod IP, so a cluster survives every pod
+/// restarting with a new IP.
+pub fn pod_host(cluster: &str, namespace: &str, shard: i32, ordinal: i32) -> String {
+    format!("{}.{}.{namespace}.svc", pod_name(cluster, shard, ordinal), shard_name(cluster, shard))
+}
+
+/// The writer Service: selects the pod labelled primary.
+pub fn primary_service(cluster: &str) -> String {
+    format!("{cluster}-primary")
+}
+
+/// The reader Service: selects replicas.
+pub fn reader_service(cluster: &str) -> String {
+    format!("{cluster}-reader")
+}
+
+/// The configuration endpoint of cluster mode: every node.
+pub fn configuration_service(cluster: &str) -> String {
+    cluster.to_string()
+}
+
+/// The ConfigMap holding the node configuration.
+pub fn config_map(cluster: &str) -> String {
+    format!("{cluster}-config")
+}
+
+/// Service exposing the metrics port of every node (scraped by the ServiceMonitor).
+pub fn metrics_service(cluster: &str) -> String {
+    format!("{cluster}-metrics")
+}
+
+/// Labels every object of a cluster carries.
+pub fn cluster_labels(cluster: &CacheCluster) -> BTreeMap<String, String> {
+    let name = cluster.metadata.name.clone().unwrap_or_default();
+    BTreeMap::from([
+        (LABEL_NAME.to_string(), "cache-node".to_string()),
+        (LABEL_INSTANCE.to_string(), name.clone()),
+        (LABEL_MANAGED_BY.to_string(), FIELD_MANAGER.to_string()),
+        (LABEL_PART_OF.to_string(), "cachefleet".to_string()),
+        (LABEL_CLUSTER.to_string(), name),
+    ])
+}
+
+/// Labels that select every pod of a cluster (a subset of cluster_labels that never
+/// changes, since selectors are immutable).
+pub fn cluster_selector(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(LABEL_NAME.to_string(), "cache-node".to_string()), (LABEL_CLUSTER.to_string(), cluster.to_string())])
+}
+
+/// Labels that select the pods of one shard.
+pub fn shard_selector(cluster: &str, shard: i32) -> BTreeMap<String, String> {
+    let mut labels = cluster_selector(cluster);
+    labels.insert(LABEL_SHARD.to_string(), shard.to_string());
+    labels
+}
+
+/// Selector of a cluster's pods in one role.
+pub fn role_selector(cluster: &str, role: &str) -> BTreeMap<String, String> {
+    let mut labels = cluster_selector(cluster);
+    labels.insert(LABEL_ROLE.to_string(), role.to_string());
+    labels
+}
+
+/// `k=v,k=v` form of a label map, for list calls.
+pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_design() {
+        assert_eq!(shard_name("sessions", 2), "sessions-2");
+        assert_eq!(pod_name("sessions", 0, 1), "sessions-0-1");
+        assert_eq!(pod_host("sessions", "prod", 0, 1), "sessions-0-1.sessions-0.prod.svc");
+        assert_eq!(primary_service("sessions"), "sessions-primary");
+        assert_eq!(reader_service("sessions"), "sessions-reader");
+        assert_eq!(configuration_service("sessions"), "sessions");
+        assert_eq!(selector_string(&shard_selector("s", 1)), "app.kubernetes.io/name=cache-node,cachefleet.dev/cluster=s,cachefleet.dev/shard=1");
+    }
+}
