@@ -15,6 +15,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the controller (in a cluster, or against the current kubeconfig).
+    Run(crate::run::RunArgs),
     /// Print every CRD as YAML, or write one file per CRD into a directory.
     Crdgen {
         /// Write `<name>.yaml` files here instead of printing.
@@ -25,6 +27,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(crate::run::run(args)),
         Command::Crdgen { dir: None } => {
             write_stdout(&crdgen::all_yaml()?)
         }

@@ -2,9 +2,16 @@
 //! objects a cluster needs, and the controller that reconciles them.
 
 pub mod api;
+pub mod controller;
 pub mod cli;
 pub mod crdgen;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod nodes;
 pub mod resources;
+pub mod run;
+pub mod topology;
 
 /// Version of the operator, reported by `cachefleet-operator --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,95 @@
+//! Act: carry out each shard's plan (topology::plan_shard) on nodes and pod labels.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use std::collections::BTreeSet;
+
+use super::observe::ObservedNode;
+use crate::nodes::{NodeAddr, NodeClient};
+use crate::resources::names;
+use crate::topology::{Role, ShardPlan, Step, plan_shard};
+
+/// What happened to one shard in this pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardOutcome {
+    pub index: i32,
+    pub primary: Option<String>,
+    /// Steps that succeeded, for events and metrics.
+    pub done: Vec<Step>,
+    /// Node and error of each step that failed (later steps of that node were skipped).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Plans every shard from what was observed.
+pub fn plans(nodes: &[ObservedNode], shards: i32) -> Vec<(i32, ShardPlan)> {
+    (0..shards)
+        .map(|shard| {
+            let views: Vec<_> = nodes.iter().filter(|n| n.shard == shard).map(|n| n.view.clone()).collect();
+            (shard, plan_shard(&views))
+        })
+        .collect()
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Primary => names::ROLE_PRIMARY,
+        Role::Replica => names::ROLE_REPLICA,
+    }
+}
+
+async fn run_step(step: &Step, pods: &Api<Pod>, client: &dyn NodeClient, nodes: &[ObservedNode], password: Option<&str>) -> Result<(), String> {
+    let addr = |node: &str| {
+        nodes.iter().find(|n| n.view.name == node).map(|n| NodeAddr { host: n.view.host.clone(), port: n.view.port, password: password.map(str::to_string) })
+    };
+    match step {
+        Step::Label { node, role } => {
+            let patch = serde_json::json!({ "metadata": { "labels": { names::LABEL_ROLE: role_label(*role) } } });
+            pods.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await.map(drop).map_err(|e| format!("labelling {node}: {e}"))
+        }
+        Step::Promote { node } => {
+            let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
+            client.replicate_from(&a, None).await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))
+        }
+        Step::ReplicateFrom { node, primary_host, primary_port } => {
+            let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
+            client.replicate_from(&a, Some((primary_host, *primary_port))).await.map_err(|e| format!("REPLICAOF {primary_host} {primary_port}: {e}"))
+        }
+    }
+}
+
+fn step_node(step: &Step) -> &str {
+    match step {
+        Step::Label { node, .. } | Step::Promote { node } | Step::ReplicateFrom { node, .. } => node,
+    }
+}
+
+/// Runs the plans in order. A failed step stops the rest of its node's steps (so a
+/// node that could not be pointed at the primary is not labelled replica), not the
+/// other nodes'.
+pub async fn execute(plans: Vec<(i32, ShardPlan)>, pods: &Api<Pod>, client: &dyn NodeClient, nodes: &[ObservedNode], password: Option<&str>) -> Vec<ShardOutcome> {
+    let mut outcomes = Vec::new();
+    for (index, plan) in plans {
+        let mut outcome = ShardOutcome { index, primary: plan.primary.clone(), ..Default::default() };
+        let mut blocked: BTreeSet<String> = BTreeSet::new();
+        for step in plan.steps {
+            let node = step_node(&step).to_string();
+            if blocked.contains(&node) {
+                continue;
+            }
+            match run_step(&step, pods, client, nodes, password).await {
+                Ok(()) => {
+                    tracing::info!(shard = index, ?step, "role step done");
+                    outcome.done.push(step);
+                }
+                Err(e) => {
+                    tracing::warn!(shard = index, ?step, error = %e, "role step failed");
+                    outcome.failed.push((node.clone(), e));
+                    blocked.insert(node);
+                }
+            }
+        }
+        outcomes.push(outcome);
+    }
+    outcomes
+}

@@ -1,0 +1,142 @@
+//! The CacheCluster controller: watches CacheClusters and what they own, and runs one
+//! reconcile pass (reconcile.rs) per change, with backoff on errors.
+
+pub mod act;
+pub mod apply;
+pub mod error;
+pub mod events;
+pub mod observe;
+pub mod reconcile;
+pub mod status;
+pub mod validate;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::Error;
+
+use crate::api::CacheCluster;
+use crate::metrics::Metrics;
+use crate::nodes::NodeClient;
+use crate::resources::{BuildOptions, names};
+use events::EventSink;
+
+/// What every reconcile pass shares.
+pub struct Context {
+    pub client: Client,
+    pub nodes: Arc<dyn NodeClient>,
+    pub events: Arc<dyn EventSink>,
+    pub metrics: Metrics,
+    pub options: BuildOptions,
+    /// Consecutive failed passes per cluster, for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, nodes: Arc<dyn NodeClient>, events: Arc<dyn EventSink>, metrics: Metrics, options: BuildOptions) -> Context {
+        Context { client, nodes, events, metrics, options, failures: Mutex::new(HashMap::new()) }
+    }
+
+    fn key(cluster: &CacheCluster) -> String {
+        format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
+    }
+
+    fn forget_failures(&self, cluster: &CacheCluster) {
+        self.failures.lock().remove(&Self::key(cluster));
+    }
+
+    /// Records a failure and returns how long to wait before the next try.
+    fn next_backoff(&self, cluster: &CacheCluster) -> Duration {
+        let mut failures = self.failures.lock();
+        let n = failures.entry(Self::key(cluster)).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff(*n)
+    }
+}
+
+/// 5 s after the first failure, doubling up to 5 minutes: a broken API server or node is
+/// not hammered, and a transient error clears fast.
+pub fn backoff(failures: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    Duration::from_secs(secs.min(300))
+}
+
+pub fn error_policy(cluster: Arc<CacheCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_errors.with_label_values(&[error.category()]).inc();
+    let wait = ctx.next_backoff(&cluster);
+    tracing::warn!(cluster = %cluster.name_any(), namespace = cluster.namespace().unwrap_or_default(), error = %error, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
+}
+
+/// Maps a pod to the CacheCluster named in its label, so role and readiness changes of
+/// pods trigger a pass without a periodic poll.
+fn pod_owner(pod: Pod) -> Option<ObjectRef<CacheCluster>> {
+    let cluster = pod.labels().get(names::LABEL_CLUSTER)?.clone();
+    Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
+}
+
+/// Runs the controller until a shutdown signal (SIGTERM/SIGINT) or `stop` resolves.
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let client = ctx.client.clone();
+    fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let owned = watcher::Config::default().labels(&format!("{}={}", names::LABEL_MANAGED_BY, names::FIELD_MANAGER));
+    let pods = watcher::Config::default().labels(&format!("{}=cache-node", names::LABEL_NAME));
+    let clusters: Api<CacheCluster> = api(&client, &namespace);
+    let controller = Controller::new(clusters, watcher::Config::default())
+        .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
+        .owns(api::<Service>(&client, &namespace), owned.clone())
+        .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
+        .owns(api::<PodDisruptionBudget>(&client, &namespace), owned)
+        .watches(api::<Pod>(&client, &namespace), pods, pod_owner)
+        .graceful_shutdown_on(stop);
+    let store = controller.store();
+    let gauge = ctx.metrics.managed_clusters.clone();
+    let counting = tokio::spawn(async move {
+        loop {
+            gauge.set(store.state().len() as i64);
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    controller
+        .run(reconcile::reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
+                // Deleted while queued: owner references clean up its objects.
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => tracing::debug!(cluster = %obj.name, "gone before its pass ran"),
+                Err(e) => tracing::warn!(error = %e, "controller error"),
+            }
+        })
+        .await;
+    counting.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_to_five_minutes() {
+        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, vec![5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+}

@@ -1,0 +1,143 @@
+//! One reconcile pass over a CacheCluster: observe → validate → build → apply → act →
+//! status. Each stage is a function; the decisions inside them are pure.
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{Instrument, info_span};
+
+use super::act;
+use super::error::{Error, KubeStage};
+use super::events::ClusterEvent;
+use super::observe;
+use super::status;
+use super::validate::{self, Invalid};
+use super::{Context, apply};
+use crate::api::{CacheCluster, CacheClusterStatus, SecretKeyRef};
+use crate::resources::{self, names};
+use crate::topology::{Role, Step};
+
+/// How soon to look again at a cluster that is not ready yet.
+pub const REQUEUE_NOT_READY: Duration = Duration::from_secs(10);
+/// How often a ready cluster is re-probed even when nothing in Kubernetes changed.
+pub const REQUEUE_READY: Duration = Duration::from_secs(60);
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", cluster = %cluster.name_any(), namespace = cluster.namespace().unwrap_or_default());
+    let started = Instant::now();
+    ctx.metrics.reconciles.inc();
+    let result = pass(&cluster, &ctx).instrument(span).await;
+    ctx.metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.forget_failures(&cluster);
+    }
+    result
+}
+
+async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
+    let namespace = cluster.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let name = cluster.metadata.name.clone().ok_or(Error::MissingMetadata("name"))?;
+
+    if let Err(invalid) = validate::check(&cluster.spec) {
+        return refuse(cluster, ctx, &namespace, &invalid).await;
+    }
+    let password = match cluster.spec.auth.as_ref().and_then(|a| a.password_secret.as_ref()) {
+        Some(secret) => match read_secret(ctx, &namespace, secret).await? {
+            Ok(p) => Some(p),
+            Err(why) => {
+                // Secrets are not watched: look again soon rather than waiting for a spec change.
+                refuse(cluster, ctx, &namespace, &Invalid { reason: "SecretNotFound", message: why }).await?;
+                return Ok(Action::requeue(REQUEUE_NOT_READY));
+            }
+        },
+        None => None,
+    };
+    let desired = match resources::build(cluster, &ctx.options) {
+        Ok(d) => d,
+        Err(e) => return refuse(cluster, ctx, &namespace, &Invalid { reason: "InvalidSpec", message: e.to_string() }).await,
+    };
+
+    apply::apply_all(&ctx.client, &namespace, &desired).instrument(info_span!("apply")).await?;
+    apply::prune_all(&ctx.client, &namespace, &name, &desired, ctx.options.service_monitor_supported).instrument(info_span!("prune")).await?;
+
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let observed = async {
+        let listed = observe::list_pods(&pods, &name).await?;
+        Ok::<_, Error>(observe::nodes(cluster, &namespace, &listed, ctx.nodes.as_ref(), password.as_deref()).await)
+    }
+    .instrument(info_span!("observe"))
+    .await?;
+
+    let plans = act::plans(&observed, cluster.spec.shards);
+    let outcomes = act::execute(plans, &pods, ctx.nodes.as_ref(), &observed, password.as_deref()).instrument(info_span!("act")).await;
+    for outcome in &outcomes {
+        ctx.metrics.role_changes.inc_by(outcome.done.len() as u64);
+        for step in &outcome.done {
+            if let Step::Label { node, role: Role::Primary } = step {
+                let note = format!("{node} is the primary of shard {}", outcome.index);
+                ctx.events.publish(cluster, ClusterEvent { warning: false, reason: "PrimaryAssigned", action: "AssignRoles", note }).await;
+            }
+        }
+    }
+
+    let new = status::running(cluster, &namespace, &observed, &outcomes, &now());
+    let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
+    write_status(cluster, ctx, &namespace, &new).await?;
+    Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_NOT_READY }))
+}
+
+/// Records why a spec cannot be carried out and waits for it to change.
+async fn refuse(cluster: &CacheCluster, ctx: &Context, namespace: &str, why: &Invalid) -> Result<Action, Error> {
+    let new = status::invalid(cluster, why, &now());
+    tracing::warn!(reason = why.reason, message = %why.message, "spec cannot be carried out");
+    write_status(cluster, ctx, namespace, &new).await?;
+    Ok(Action::await_change())
+}
+
+/// Patches status when it changed, and turns a change of the Ready condition into an
+/// event, so `kubectl describe` tells the story without an event every pass.
+async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, new: &CacheClusterStatus) -> Result<(), Error> {
+    if !status::changed(cluster.status.as_ref(), new) {
+        return Ok(());
+    }
+    let api: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({ "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheCluster", "status": new });
+    api.patch_status(&cluster.name_any(), &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;
+
+    let before = status::ready_condition(cluster.status.as_ref());
+    if let Some(after) = status::ready_condition(Some(new)) {
+        if before.map(|b| (&b.status, &b.reason)) != Some((&after.status, &after.reason)) {
+            let warning = after.status != "True" && after.reason != "NodesNotReady" && after.reason != "ReplicasSyncing";
+            let reason = if after.status == "True" { "ClusterReady" } else { "NotReady" };
+            let note = format!("{}: {}", after.reason, after.message);
+            ctx.events.publish(cluster, ClusterEvent { warning, reason, action: "Reconcile", note }).await;
+        }
+    }
+    Ok(())
+}
+
+/// The password in a Secret: Ok(Err(why)) when the Secret or key is missing or unusable
+/// (a user error to report), Err on API failure (retried).
+async fn read_secret(ctx: &Context, namespace: &str, r: &SecretKeyRef) -> Result<Result<String, String>, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(secret) = api.get_opt(&r.name).await.stage("reading the password Secret")? else {
+        return Ok(Err(format!("Secret {} (auth.passwordSecret) does not exist", r.name)));
+    };
+    let value = secret.data.as_ref().and_then(|d| d.get(&r.key)).map(|b| String::from_utf8(b.0.clone()));
+    Ok(match value {
+        None => Err(format!("Secret {} has no key {}", r.name, r.key)),
+        Some(Err(_)) => Err(format!("Secret {} key {} is not UTF-8 text", r.name, r.key)),
+        Some(Ok(p)) if p.is_empty() || p.contains(['\r', '\n', ' ']) => {
+            Err(format!("Secret {} key {} must be a non-empty password without spaces or line breaks", r.name, r.key))
+        }
+        Some(Ok(p)) => Ok(p),
+    })
+}

@@ -1,0 +1,102 @@
+//! The operator's node client against real servers: two redis-server processes (the
+//! reference implementation of ROLE and REPLICAOF) on loopback, and a socket that never
+//! answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cachefleet_operator::nodes::{NodeAddr, NodeClient, NodeError, RespNodeClient};
+use cachefleet_operator::topology::ReportedRole;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn redis_server() -> Server {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (scripts/test.sh installs it)");
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+fn addr(port: u16) -> NodeAddr {
+    NodeAddr { host: "127.0.0.1".into(), port, password: None }
+}
+
+async fn wait_for_role(client: &RespNodeClient, node: &NodeAddr, want: impl Fn(&ReportedRole) -> bool) -> ReportedRole {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let role = client.role(node).await.unwrap();
+        if want(&role) {
+            return role;
+        }
+        assert!(Instant::now() < deadline, "role never reached the expected state; last {role:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn role_and_replicaof_drive_a_real_primary_and_replica() {
+    let (a, b) = (redis_server(), redis_server());
+    let client = RespNodeClient::default();
+    assert_eq!(client.role(&addr(a.port)).await.unwrap(), ReportedRole::Primary { replicas: 0 });
+
+    client.replicate_from(&addr(b.port), Some(("127.0.0.1", a.port))).await.unwrap();
+    let role = wait_for_role(&client, &addr(b.port), |r| matches!(r, ReportedRole::Replica { in_sync: true, .. })).await;
+    assert_eq!(role, ReportedRole::Replica { primary_host: "127.0.0.1".into(), primary_port: a.port, in_sync: true });
+    wait_for_role(&client, &addr(a.port), |r| *r == ReportedRole::Primary { replicas: 1 }).await;
+
+    client.replicate_from(&addr(b.port), None).await.unwrap();
+    assert_eq!(client.role(&addr(b.port)).await.unwrap(), ReportedRole::Primary { replicas: 0 });
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_a_closed_port_are_errors() {
+    let a = redis_server();
+    let client = RespNodeClient::default();
+    let with_password = NodeAddr { password: Some("nope".into()), ..addr(a.port) };
+    let err = client.role(&with_password).await.unwrap_err();
+    assert!(matches!(err, NodeError::Redis { .. }), "{err}");
+    drop(a);
+    let closed = free_port();
+    assert!(client.role(&addr(closed)).await.is_err());
+}
+
+#[tokio::test]
+async fn a_node_that_never_answers_costs_at_most_the_timeout() {
+    // Accepts connections and reads nothing: the hung node a probe must not wait on forever.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(2));
+        drop(conns);
+    });
+    let client = RespNodeClient { timeout: Duration::from_millis(300) };
+    let started = Instant::now();
+    let err = client.role(&addr(port)).await.unwrap_err();
+    assert!(matches!(err, NodeError::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}

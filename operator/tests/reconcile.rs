@@ -1,0 +1,419 @@
+//! Reconcile against a scripted API server (tower-test): every request a pass makes is
+//! recorded and answered by a fake that behaves like the API server for these calls
+//! (server-side apply echoes the object, lists return the fixture objects, gets return
+//! 404 when absent). Nodes and events are fakes that record what they were asked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cachefleet_operator::api::CacheCluster;
+use cachefleet_operator::controller::events::{ClusterEvent, EventSink};
+use cachefleet_operator::controller::{Context, error_policy, reconcile::reconcile};
+use cachefleet_operator::metrics::Metrics;
+use cachefleet_operator::nodes::{NodeAddr, NodeClient, NodeError};
+use cachefleet_operator::resources::BuildOptions;
+use cachefleet_operator::topology::ReportedRole;
+use futures::future::BoxFuture;
+use http::{Request, Response, StatusCode};
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One request as the API server saw it.
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    query: String,
+    body: Value,
+}
+
+impl Call {
+    fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// The fake API server's state: objects returned by lists/gets, and injected failures.
+#[derive(Default)]
+struct ApiState {
+    pods: Vec<Value>,
+    secrets: HashMap<String, Value>,
+    /// Extra objects returned by list calls on these collection paths (for pruning).
+    listed: HashMap<String, Vec<Value>>,
+    /// Answer 500 to requests whose `METHOD path` starts with this.
+    fail: Option<String>,
+    calls: Vec<Call>,
+}
+
+fn status_body(code: u16, reason: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "message": reason, "reason": reason, "code": code})
+}
+
+fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
+    if state.fail.as_ref().is_some_and(|f| call.line().starts_with(f.as_str())) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, status_body(500, "InternalError"));
+    }
+    let segments: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
+    match call.method.as_str() {
+        "PATCH" => {
+            let mut obj = call.body.clone();
+            obj["metadata"]["resourceVersion"] = json!("1");
+            // A status patch answers with the whole object, spec included.
+            if call.path.ends_with("/status") {
+                obj["spec"] = json!({});
+                obj["metadata"]["name"] = json!(segments[segments.len() - 2]);
+            }
+            (StatusCode::OK, obj)
+        }
+        "DELETE" => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"})),
+        "GET" if call.path.ends_with("/pods") => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.pods})),
+        "GET" if segments.len() >= 2 && segments[segments.len() - 2] == "secrets" => match state.secrets.get(segments[segments.len() - 1]) {
+            Some(s) => (StatusCode::OK, s.clone()),
+            None => (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+        },
+        "GET" => {
+            let items = state.listed.get(&call.path).cloned().unwrap_or_default();
+            (StatusCode::OK, json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
+        }
+        _ => (StatusCode::METHOD_NOT_ALLOWED, status_body(405, "MethodNotAllowed")),
+    }
+}
+
+fn fake_api(state: Arc<Mutex<ApiState>>) -> kube::Client {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        while let Some((request, send)) = handle.next_request().await {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect_bytes().await.unwrap();
+            let call = Call {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_string(),
+                query: parts.uri.query().unwrap_or_default().to_string(),
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            };
+            let (code, reply) = {
+                let mut s = state.lock();
+                let r = respond(&mut s, &call);
+                s.calls.push(call);
+                r
+            };
+            send.send_response(Response::builder().status(code).body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap());
+        }
+    });
+    kube::Client::new(service, "default")
+}
+
+/// Nodes answer ROLE from a table keyed by host; REPLICAOF either works or fails like a
+/// node without replication.
+#[derive(Default)]
+struct FakeNodes {
+    roles: Mutex<HashMap<String, ReportedRole>>,
+    replicaof_fails: bool,
+    replicaof_calls: Mutex<Vec<(String, Option<(String, u16)>)>>,
+}
+
+impl NodeClient for FakeNodes {
+    fn role<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<ReportedRole, NodeError>> {
+        Box::pin(async move {
+            self.roles.lock().get(&node.host).cloned().ok_or(NodeError::Timeout { host: node.host.clone(), port: node.port, timeout: Duration::from_secs(3) })
+        })
+    }
+    fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.replicaof_calls.lock().push((node.host.clone(), primary.map(|(h, p)| (h.to_string(), p))));
+            if self.replicaof_fails {
+                return Err(NodeError::BadRole { host: node.host.clone(), port: node.port, reply: "ERR unknown command 'REPLICAOF'".into() });
+            }
+            Ok(())
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeEvents(Mutex<Vec<ClusterEvent>>);
+
+impl EventSink for FakeEvents {
+    fn publish<'a>(&'a self, _cluster: &'a CacheCluster, event: ClusterEvent) -> BoxFuture<'a, ()> {
+        self.0.lock().push(event);
+        Box::pin(async {})
+    }
+}
+
+struct Harness {
+    api: Arc<Mutex<ApiState>>,
+    nodes: Arc<FakeNodes>,
+    events: Arc<FakeEvents>,
+    ctx: Arc<Context>,
+}
+
+impl Harness {
+    fn new(nodes: FakeNodes) -> Harness {
+        let api = Arc::new(Mutex::new(ApiState::default()));
+        let client = fake_api(api.clone());
+        let nodes = Arc::new(nodes);
+        let events = Arc::new(FakeEvents::default());
+        let options = BuildOptions { default_image: "cache-node:test".into(), service_monitor_supported: false };
+        let ctx = Arc::new(Context::new(client, nodes.clone(), events.clone(), Metrics::new().unwrap(), options));
+        Harness { api, nodes, events, ctx }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.api.lock().calls)
+    }
+
+    fn events(&self) -> Vec<ClusterEvent> {
+        std::mem::take(&mut *self.events.0.lock())
+    }
+}
+
+fn cluster(spec: Value, status: Option<Value>) -> CacheCluster {
+    let mut obj = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1",
+        "kind": "CacheCluster",
+        "metadata": {"name": "c", "namespace": "ns", "uid": "0b6a2c1e-0000-4000-8000-000000000001", "generation": 3},
+        "spec": spec,
+    });
+    if let Some(s) = status {
+        obj["status"] = s;
+    }
+    serde_json::from_value(obj).unwrap()
+}
+
+fn pod(name: &str, shard: i32, role: Option<&str>, ready: bool) -> Value {
+    let mut labels = json!({"app.kubernetes.io/name": "cache-node", "cachefleet.dev/cluster": "c", "cachefleet.dev/shard": shard.to_string()});
+    if let Some(r) = role {
+        labels["cachefleet.dev/role"] = json!(r);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "ns", "labels": labels},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+    })
+}
+
+fn host(ordinal: i32) -> String {
+    format!("c-0-{ordinal}.c-0.ns.svc")
+}
+
+const APPLY_ONE_SHARD: [&str; 7] = [
+    "PATCH /api/v1/namespaces/ns/configmaps/c-config",
+    "PATCH /api/v1/namespaces/ns/services/c-0",
+    "PATCH /apis/apps/v1/namespaces/ns/statefulsets/c-0",
+    "PATCH /apis/policy/v1/namespaces/ns/poddisruptionbudgets/c-0",
+    "PATCH /api/v1/namespaces/ns/services/c-primary",
+    "PATCH /api/v1/namespaces/ns/services/c-reader",
+    "PATCH /api/v1/namespaces/ns/services/c-metrics",
+];
+const PRUNE_LISTS: [&str; 5] = [
+    "GET /apis/apps/v1/namespaces/ns/statefulsets",
+    "GET /api/v1/namespaces/ns/services",
+    "GET /apis/policy/v1/namespaces/ns/poddisruptionbudgets",
+    "GET /api/v1/namespaces/ns/configmaps",
+    "GET /apis/networking.k8s.io/v1/namespaces/ns/networkpolicies",
+];
+
+fn lines(calls: &[Call]) -> Vec<String> {
+    calls.iter().map(Call::line).collect()
+}
+
+fn expected(extra: &[&str]) -> Vec<String> {
+    APPLY_ONE_SHARD.iter().chain(PRUNE_LISTS.iter()).chain(["GET /api/v1/namespaces/ns/pods"].iter()).chain(extra.iter()).map(|s| s.to_string()).collect()
+}
+
+fn status_of(calls: &[Call]) -> Value {
+    calls.iter().find(|c| c.path.ends_with("/status")).map(|c| c.body["status"].clone()).expect("no status patch")
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == type_).unwrap()
+}
+
+#[tokio::test]
+async fn create_path_applies_every_object_with_one_field_manager_and_reports_creating() {
+    let h = Harness::new(FakeNodes::default());
+    let action = reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&["PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status"]));
+    for c in calls.iter().filter(|c| c.method == "PATCH") {
+        assert!(c.query.contains("fieldManager=cachefleet-operator") && c.query.contains("force=true"), "{} {}", c.line(), c.query);
+    }
+    // Owned objects point at the cluster, so deleting it deletes them.
+    let sts = &calls[2].body;
+    assert_eq!(sts["metadata"]["ownerReferences"][0]["uid"], "0b6a2c1e-0000-4000-8000-000000000001");
+    assert_eq!(sts["spec"]["replicas"], 2);
+    // Pruning lists only this cluster's objects.
+    assert!(calls[7].query.contains("cachefleet.dev%2Fcluster%3Dc"), "{}", calls[7].query);
+
+    let status = status_of(&calls);
+    assert_eq!(status["phase"], "Creating");
+    assert_eq!(status["readyNodes"], "0/2");
+    assert_eq!(status["observedGeneration"], 3);
+    assert_eq!(status["endpoints"]["primary"], "c-primary.ns.svc:6379");
+    assert_eq!(status["endpoints"]["reader"], "c-reader.ns.svc:6379");
+    let ready = condition(&status, "Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("NodesNotReady")));
+    assert!(ready["message"].as_str().unwrap().contains("c-0-0 (pod does not exist yet)"), "{ready}");
+    assert_eq!(condition(&status, "Progressing")["status"], "True");
+    assert_eq!(condition(&status, "Degraded")["status"], "False");
+    assert_eq!(h.events(), vec![ClusterEvent { warning: false, reason: "NotReady", action: "Reconcile", note: ready_note(ready) }]);
+}
+
+fn ready_note(ready: &Value) -> String {
+    format!("{}: {}", ready["reason"].as_str().unwrap(), ready["message"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn first_pod_becomes_primary_and_the_other_is_pointed_at_it_then_labelled() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 0 });
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, None, true), pod("c-0-1", 0, None, true)];
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+
+    let calls = h.calls();
+    assert_eq!(
+        lines(&calls),
+        expected(&[
+            "PATCH /api/v1/namespaces/ns/pods/c-0-0",
+            "PATCH /api/v1/namespaces/ns/pods/c-0-1",
+            "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status",
+        ])
+    );
+    let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    assert_eq!((label(13), label(14)), (json!("primary"), json!("replica")));
+    assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(1), Some((host(0), 6379)))]);
+
+    let status = status_of(&calls);
+    assert_eq!(status["shards"][0]["primary"], "c-0-0");
+    assert_eq!(status["shards"][0]["nodes"][1]["role"], "replica");
+    // The replica was only just told to follow: not in sync until the next probe says so.
+    assert_eq!(condition(&status, "Ready")["reason"], "ReplicasSyncing");
+    let events = h.events();
+    assert!(events.iter().any(|e| e.reason == "PrimaryAssigned" && e.note == "c-0-0 is the primary of shard 0"), "{events:?}");
+    assert_eq!(h.ctx.metrics.role_changes.get(), 3);
+}
+
+#[tokio::test]
+async fn a_settled_cluster_is_ready_and_an_unchanged_status_is_not_written_again() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 1 });
+    nodes.roles.lock().insert(host(1), ReportedRole::Replica { primary_host: host(0), primary_port: 6379, in_sync: true });
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true)];
+    let action = reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&["PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status"]));
+    assert!(h.nodes.replicaof_calls.lock().is_empty());
+    let status = status_of(&calls);
+    assert_eq!(status["phase"], "Ready");
+    assert_eq!(status["readyNodes"], "2/2");
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+    assert_eq!(h.events().iter().map(|e| e.reason).collect::<Vec<_>>(), vec!["ClusterReady"]);
+
+    // The next pass sees the status it wrote: nothing to patch, no event.
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&[]));
+    assert!(h.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_node_that_refuses_replicaof_is_not_labelled_and_the_cluster_is_degraded() {
+    let nodes = FakeNodes { replicaof_fails: true, ..Default::default() };
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 0 });
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, None, true), pod("c-0-1", 0, None, true)];
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    // Pod 0 is labelled primary; pod 1 is not labelled replica, so the reader Service
+    // never sends reads to a node that holds no data.
+    assert_eq!(
+        lines(&calls),
+        expected(&["PATCH /api/v1/namespaces/ns/pods/c-0-0", "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status"])
+    );
+    let status = status_of(&calls);
+    assert_eq!(status["phase"], "Degraded");
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready["reason"], "ReplicationFailed");
+    assert!(ready["message"].as_str().unwrap().contains("unknown command 'REPLICAOF'"), "{ready}");
+    assert_eq!(condition(&status, "Degraded")["status"], "True");
+    assert!(h.events().iter().any(|e| e.warning && e.reason == "NotReady"));
+}
+
+#[tokio::test]
+async fn an_unsupported_spec_is_reported_once_and_waits_for_a_change() {
+    let h = Harness::new(FakeNodes::default());
+    let spec = json!({"mode": "cluster", "shards": 3});
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = h.calls();
+    // Nothing is created for a spec that cannot be carried out.
+    assert_eq!(lines(&calls), vec!["PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status".to_string()]);
+    let status = status_of(&calls);
+    assert_eq!(status["phase"], "Failed");
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready["reason"], "Unsupported");
+    assert!(ready["message"].as_str().unwrap().contains("mode cluster"));
+    assert_eq!(h.events().len(), 1);
+
+    reconcile(Arc::new(cluster(spec, Some(status))), h.ctx.clone()).await.unwrap();
+    assert!(h.calls().is_empty(), "an unchanged refusal must not be written again");
+    assert!(h.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_password_secret_is_reported_and_retried_and_a_present_one_reaches_the_nodes() {
+    let h = Harness::new(FakeNodes::default());
+    let spec = json!({"replicasPerShard": 0, "auth": {"passwordSecret": {"name": "pw"}}});
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls)[0], "GET /api/v1/namespaces/ns/secrets/pw");
+    let ready = condition(&status_of(&calls), "Ready").clone();
+    assert_eq!(ready["reason"], "SecretNotFound");
+
+    h.api.lock().secrets.insert("pw".into(), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw"}, "data": {"password": "czNjcmV0"}}));
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let sts = calls.iter().find(|c| c.path.ends_with("/statefulsets/c-0") && c.method == "PATCH").unwrap();
+    let env = sts.body["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(env.contains("\"name\":\"pw\"") && !env.contains("s3cret"), "the password goes by Secret reference, never inline: {env}");
+}
+
+#[tokio::test]
+async fn objects_the_spec_no_longer_wants_are_deleted() {
+    let h = Harness::new(FakeNodes::default());
+    let stale = |kind: &str, name: &str| json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "ns"}});
+    h.api.lock().listed.insert("/apis/apps/v1/namespaces/ns/statefulsets".into(), vec![stale("StatefulSet", "c-0"), stale("StatefulSet", "c-1")]);
+    h.api.lock().listed.insert("/api/v1/namespaces/ns/services".into(), vec![stale("Service", "c-1"), stale("Service", "c-primary")]);
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    let deleted: Vec<String> = h.calls().iter().filter(|c| c.method == "DELETE").map(Call::line).collect();
+    assert_eq!(deleted, vec!["DELETE /apis/apps/v1/namespaces/ns/statefulsets/c-1", "DELETE /api/v1/namespaces/ns/services/c-1"]);
+}
+
+#[tokio::test]
+async fn an_api_failure_fails_the_pass_and_backs_off_exponentially() {
+    let h = Harness::new(FakeNodes::default());
+    h.api.lock().fail = Some("PATCH /apis/apps/v1".into());
+    let c = Arc::new(cluster(json!({"replicasPerShard": 1}), None));
+    let err = reconcile(c.clone(), h.ctx.clone()).await.unwrap_err();
+    assert_eq!(err.category(), "kube");
+    assert!(err.to_string().contains("applying objects"), "{err}");
+    // Nothing after the failed apply ran: no role changes, no status.
+    assert!(!h.calls().iter().any(|c| c.path.ends_with("/status") || c.path.contains("/pods")));
+    assert_eq!(error_policy(c.clone(), &err, h.ctx.clone()), Action::requeue(Duration::from_secs(5)));
+    assert_eq!(error_policy(c.clone(), &err, h.ctx.clone()), Action::requeue(Duration::from_secs(10)));
+    assert_eq!(h.ctx.metrics.reconcile_errors.with_label_values(&["kube"]).get(), 2);
+    // A good pass resets the backoff.
+    h.api.lock().fail = None;
+    reconcile(c.clone(), h.ctx.clone()).await.unwrap();
+    assert_eq!(error_policy(c, &err, h.ctx.clone()), Action::requeue(Duration::from_secs(5)));
+}
