@@ -2,8 +2,8 @@
 //! objects a cluster needs, and the controller that reconciles them.
 
 pub mod api;
-pub mod controller;
 pub mod cli;
+pub mod controller;
 pub mod crdgen;
 pub mod http;
 pub mod leader;

@@ -22,7 +22,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
     /// cache-node image for clusters whose spec names none.
-    #[arg(long, env = "CACHE_NODE_IMAGE", default_value = concat!("ghcr.io/cachefleet/cache-node:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = "CACHE_NODE_IMAGE", default_value_t = crate::resources::names::default_cache_node_image())]
     pub cache_node_image: String,
     /// Elect a leader over a Lease, so several replicas can run safely.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

@@ -15,18 +15,11 @@ fn check_dir(dir: &str) {
         let path = root.join(&name);
         let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let generated = crdgen::to_yaml(&crd).unwrap();
-        assert!(
-            on_disk == generated,
-            "{} differs from the generated CRD; run: cargo run -p cachefleet-operator -- crdgen --dir {dir}",
-            path.display()
-        );
+        assert!(on_disk == generated, "{} differs from the generated CRD; run: cargo run -p cachefleet-operator -- crdgen --dir {dir}", path.display());
         expected.push(name);
     }
-    let mut present: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yaml"))
-        .collect();
+    let mut present: Vec<String> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".yaml")).collect();
     present.sort();
     expected.sort();
     assert_eq!(present, expected, "{dir} holds a CRD file the operator no longer generates");

@@ -107,13 +107,16 @@ fn fake_api(state: Arc<Mutex<ApiState>>) -> kube::Client {
     kube::Client::new(service, "default")
 }
 
+/// A REPLICAOF a fake node received: the node's host, and the primary (None: NO ONE).
+type ReplicaOf = (String, Option<(String, u16)>);
+
 /// Nodes answer ROLE from a table keyed by host; REPLICAOF either works or fails like a
 /// node without replication.
 #[derive(Default)]
 struct FakeNodes {
     roles: Mutex<HashMap<String, ReportedRole>>,
     replicaof_fails: bool,
-    replicaof_calls: Mutex<Vec<(String, Option<(String, u16)>)>>,
+    replicaof_calls: Mutex<Vec<ReplicaOf>>,
 }
 
 impl NodeClient for FakeNodes {
@@ -391,9 +394,12 @@ async fn a_missing_password_secret_is_reported_and_retried_and_a_present_one_rea
 #[tokio::test]
 async fn objects_the_spec_no_longer_wants_are_deleted() {
     let h = Harness::new(FakeNodes::default());
-    let stale = |kind: &str, name: &str| json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "ns"}});
-    h.api.lock().listed.insert("/apis/apps/v1/namespaces/ns/statefulsets".into(), vec![stale("StatefulSet", "c-0"), stale("StatefulSet", "c-1")]);
-    h.api.lock().listed.insert("/api/v1/namespaces/ns/services".into(), vec![stale("Service", "c-1"), stale("Service", "c-primary")]);
+    let stale = |api_version: &str, kind: &str, name: &str| json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "ns"}});
+    h.api
+        .lock()
+        .listed
+        .insert("/apis/apps/v1/namespaces/ns/statefulsets".into(), vec![stale("apps/v1", "StatefulSet", "c-0"), stale("apps/v1", "StatefulSet", "c-1")]);
+    h.api.lock().listed.insert("/api/v1/namespaces/ns/services".into(), vec![stale("v1", "Service", "c-1"), stale("v1", "Service", "c-primary")]);
     reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
     let deleted: Vec<String> = h.calls().iter().filter(|c| c.method == "DELETE").map(Call::line).collect();
     assert_eq!(deleted, vec!["DELETE /apis/apps/v1/namespaces/ns/statefulsets/c-1", "DELETE /api/v1/namespaces/ns/services/c-1"]);

@@ -2,6 +2,9 @@
 //! defaults and the pure helpers that read them. Everything here ends up in the CRD
 //! schema, so doc comments are what `kubectl explain` prints.
 
+// kube's printcolumn repeats `type_ = ...` once per column.
+#![allow(clippy::duplicated_attributes)]
+
 mod cache_cluster;
 mod cache_snapshot;
 mod cache_user;

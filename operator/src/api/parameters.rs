@@ -59,10 +59,9 @@ pub fn check_parameters(parameters: &BTreeMap<String, String>) -> Result<(), Vec
 fn value_rule(name: &str, kind: Kind) -> Option<(String, String)> {
     let v = format!("self['{name}']");
     let (rule, what) = match kind {
-        Kind::Int { min, max } => (
-            format!("{v}.matches('^-?[0-9]{{1,18}}$') && int({v}) >= {min} && int({v}) <= {max}"),
-            format!("an integer from {min} to {max}"),
-        ),
+        Kind::Int { min, max } => {
+            (format!("{v}.matches('^-?[0-9]{{1,18}}$') && int({v}) >= {min} && int({v}) <= {max}"), format!("an integer from {min} to {max}"))
+        }
         Kind::Memory { .. } => (format!("{v}.matches('^[0-9]{{1,15}}([kKmMgG][bB]?|[bB])?$')"), "a size such as 100mb or 4gb".to_string()),
         Kind::Bool => (format!("{v} in ['yes', 'no']"), "yes or no".to_string()),
         Kind::Enum(options) => {

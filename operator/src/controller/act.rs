@@ -67,7 +67,13 @@ fn step_node(step: &Step) -> &str {
 /// Runs the plans in order. A failed step stops the rest of its node's steps (so a
 /// node that could not be pointed at the primary is not labelled replica), not the
 /// other nodes'.
-pub async fn execute(plans: Vec<(i32, ShardPlan)>, pods: &Api<Pod>, client: &dyn NodeClient, nodes: &[ObservedNode], password: Option<&str>) -> Vec<ShardOutcome> {
+pub async fn execute(
+    plans: Vec<(i32, ShardPlan)>,
+    pods: &Api<Pod>,
+    client: &dyn NodeClient,
+    nodes: &[ObservedNode],
+    password: Option<&str>,
+) -> Vec<ShardOutcome> {
     let mut outcomes = Vec::new();
     for (index, plan) in plans {
         let mut outcome = ShardOutcome { index, primary: plan.primary.clone(), ..Default::default() };

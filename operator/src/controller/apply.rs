@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use super::error::{Error, KubeStage};
-use crate::resources::{Desired, names};
+use crate::resources::{Desired, names, service_monitor};
 
 fn params() -> PatchParams {
     // force: the operator owns these fields; a hand edit is reverted, not a conflict.
@@ -29,17 +29,6 @@ where
     let name = obj.meta().name.clone().ok_or(Error::MissingMetadata("name on a built object"))?;
     api.patch(&name, &params(), &Patch::Apply(obj)).await.stage("applying objects")?;
     Ok(())
-}
-
-/// ApiResource of the Prometheus Operator's ServiceMonitor.
-pub fn service_monitor_resource() -> ApiResource {
-    ApiResource {
-        group: "monitoring.coreos.com".into(),
-        version: "v1".into(),
-        api_version: "monitoring.coreos.com/v1".into(),
-        kind: "ServiceMonitor".into(),
-        plural: "servicemonitors".into(),
-    }
 }
 
 /// Applies every object, config first so pods start with it, then shard by shard.
@@ -57,7 +46,7 @@ pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> R
         apply_one(client, namespace, np).await?;
     }
     if let Some(sm) = &desired.service_monitor {
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor::api_resource());
         api.patch(&sm.name_any(), &params(), &Patch::Apply(sm)).await.stage("applying the ServiceMonitor")?;
     }
     Ok(())
@@ -92,7 +81,7 @@ pub async fn prune_all(client: &Client, namespace: &str, cluster: &str, desired:
     prune(Api::<ConfigMap>::namespaced(ns(client), namespace), cluster, &names_of([&desired.config_map])).await?;
     prune(Api::<NetworkPolicy>::namespaced(ns(client), namespace), cluster, &names_of(desired.network_policy.iter())).await?;
     if service_monitors {
-        let api: Api<DynamicObject> = Api::namespaced_with(ns(client), namespace, &service_monitor_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(ns(client), namespace, &service_monitor::api_resource());
         let keep: BTreeSet<String> = desired.service_monitor.iter().map(|s| s.name_any()).collect();
         prune(api, cluster, &keep).await?;
     }

@@ -49,7 +49,13 @@ fn labelled_role(pod: &Pod) -> Option<Role> {
 
 /// Every node the spec asks for, probed in parallel (each probe bounded by the node
 /// client's timeout).
-pub async fn nodes(cluster: &CacheCluster, namespace: &str, pods: &BTreeMap<String, Pod>, client: &dyn NodeClient, password: Option<&str>) -> Vec<ObservedNode> {
+pub async fn nodes(
+    cluster: &CacheCluster,
+    namespace: &str,
+    pods: &BTreeMap<String, Pod>,
+    client: &dyn NodeClient,
+    password: Option<&str>,
+) -> Vec<ObservedNode> {
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
     let port = names::RESP_PORT as u16;
     let mut wanted = Vec::new();

@@ -113,13 +113,13 @@ async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, ne
     api.patch_status(&cluster.name_any(), &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;
 
     let before = status::ready_condition(cluster.status.as_ref());
-    if let Some(after) = status::ready_condition(Some(new)) {
-        if before.map(|b| (&b.status, &b.reason)) != Some((&after.status, &after.reason)) {
-            let warning = after.status != "True" && after.reason != "NodesNotReady" && after.reason != "ReplicasSyncing";
-            let reason = if after.status == "True" { "ClusterReady" } else { "NotReady" };
-            let note = format!("{}: {}", after.reason, after.message);
-            ctx.events.publish(cluster, ClusterEvent { warning, reason, action: "Reconcile", note }).await;
-        }
+    if let Some(after) = status::ready_condition(Some(new))
+        && before.map(|b| (&b.status, &b.reason)) != Some((&after.status, &after.reason))
+    {
+        let warning = after.status != "True" && after.reason != "NodesNotReady" && after.reason != "ReplicasSyncing";
+        let reason = if after.status == "True" { "ClusterReady" } else { "NotReady" };
+        let note = format!("{}: {}", after.reason, after.message);
+        ctx.events.publish(cluster, ClusterEvent { warning, reason, action: "Reconcile", note }).await;
     }
     Ok(())
 }

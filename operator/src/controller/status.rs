@@ -29,10 +29,10 @@ fn condition(type_: &str, status: bool, reason: &str, message: String, generatio
 /// conventions ask; the time then says how long it has been so.
 fn carry_transition_times(old: Option<&CacheClusterStatus>, mut new: Vec<Condition>) -> Vec<Condition> {
     for c in &mut new {
-        if let Some(prev) = old.and_then(|s| s.conditions.iter().find(|p| p.type_ == c.type_)) {
-            if prev.status == c.status {
-                c.last_transition_time = prev.last_transition_time.clone();
-            }
+        if let Some(prev) = old.and_then(|s| s.conditions.iter().find(|p| p.type_ == c.type_))
+            && prev.status == c.status
+        {
+            c.last_transition_time = prev.last_transition_time.clone();
         }
     }
     new

@@ -1,7 +1,20 @@
 //! Desired state: pure functions from a CacheCluster to the Kubernetes objects it needs.
 //! No I/O here; the controller applies what these return.
 
+mod build;
+pub mod config;
+mod meta;
 pub mod names;
+mod network_policy;
+mod pdb;
+pub mod quantity;
+pub mod render;
+pub mod service_monitor;
+mod services;
+pub mod sizing;
+mod statefulset;
+
+pub use build::build;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -40,7 +53,7 @@ pub struct ShardObjects {
 
 /// A spec the builders cannot turn into objects. The CRD schema refuses most bad specs;
 /// these are what only the builders can see.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BuildError {
     #[error("the CacheCluster has no {0}")]
     MissingMetadata(&'static str),
@@ -48,4 +61,14 @@ pub enum BuildError {
     BadMemory(String),
     #[error("the memory limit {0} leaves no memory for data after the reserved share")]
     TooLittleMemory(String),
+    #[error("resources.limits.memory is required: maxmemory is derived from it")]
+    MissingMemoryLimit,
+    #[error("resources cpu {0:?} is not a valid quantity")]
+    BadCpu(String),
+    #[error("invalid parameters: {}", .0.join("; "))]
+    BadParameters(Vec<String>),
+    #[error("persistence.storageSize is required when persistence.mode is {0}")]
+    MissingStorageSize(&'static str),
+    #[error("shards must be at least 1, not {0}")]
+    BadShards(i32),
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::CacheCluster;
+use crate::api::{CacheCluster, Engine};
 
 /// Port clients connect to (RESP).
 pub const RESP_PORT: i32 = 6379;
@@ -30,6 +30,51 @@ pub const ROLE_REPLICA: &str = "replica";
 
 /// Annotation on pods carrying a hash of the node config, so a config change rolls them.
 pub const ANNOTATION_CONFIG_HASH: &str = "cachefleet.dev/config-hash";
+
+/// Name of the client port on containers and Services (engine redis).
+pub const PORT_NAME_REDIS: &str = "redis";
+/// Name of the client port on containers and Services (engine memcached).
+pub const PORT_NAME_MEMCACHED: &str = "memcached";
+/// Name of the admin HTTP port (/metrics, /healthz, /readyz).
+pub const PORT_NAME_METRICS: &str = "metrics";
+
+/// The cache-node container of every pod.
+pub const CONTAINER_NAME: &str = "cache-node";
+/// Key of the node configuration in the cluster's ConfigMap.
+pub const CONFIG_KEY: &str = "node.conf";
+/// Where the ConfigMap is mounted in the container.
+pub const CONFIG_DIR: &str = "/etc/cache-node";
+/// The node's data directory (its volume).
+pub const DATA_DIR: &str = "/data";
+/// Environment variable the container reads the default user's password from.
+pub const PASSWORD_ENV: &str = "CACHE_NODE_REQUIREPASS";
+
+/// On the metrics Service only, so a ServiceMonitor selects it and not the client Services.
+pub const LABEL_METRICS: &str = "cachefleet.dev/metrics";
+
+/// `app.kubernetes.io/name` of the operator's own pods; the NetworkPolicy admits them.
+pub const OPERATOR_APP_NAME: &str = "cachefleet-operator";
+
+/// Repository of the cache-node image; the default tag is the operator's version.
+pub const CACHE_NODE_IMAGE_REPOSITORY: &str = "ghcr.io/cachefleet/cache-node";
+
+/// The cache-node image released with this operator.
+pub fn default_cache_node_image() -> String {
+    format!("{CACHE_NODE_IMAGE_REPOSITORY}:{}", crate::VERSION)
+}
+
+/// Name and number of the port clients of `engine` connect to.
+pub fn client_port(engine: Engine) -> (&'static str, i32) {
+    match engine {
+        Engine::Redis => (PORT_NAME_REDIS, RESP_PORT),
+        Engine::Memcached => (PORT_NAME_MEMCACHED, MEMCACHED_PORT),
+    }
+}
+
+/// Path of the node configuration file in the container.
+pub fn config_path() -> String {
+    format!("{CONFIG_DIR}/{CONFIG_KEY}")
+}
 
 /// Name of shard `shard`'s StatefulSet and of its headless Service: `<cluster>-<shard>`.
 pub fn shard_name(cluster: &str, shard: i32) -> String {
@@ -71,6 +116,16 @@ pub fn config_map(cluster: &str) -> String {
 /// Service exposing the metrics port of every node (scraped by the ServiceMonitor).
 pub fn metrics_service(cluster: &str) -> String {
     format!("{cluster}-metrics")
+}
+
+/// The cluster's NetworkPolicy (when enabled).
+pub fn network_policy(cluster: &str) -> String {
+    cluster.to_string()
+}
+
+/// The cluster's ServiceMonitor (when enabled and the kind exists).
+pub fn service_monitor(cluster: &str) -> String {
+    cluster.to_string()
 }
 
 /// Labels every object of a cluster carries.

@@ -158,13 +158,15 @@ mod tests {
 
     #[test]
     fn a_settled_shard_needs_nothing() {
-        let plan = plan_shard(&[node(0, Some(Role::Primary), primary(2)), node(1, Some(Role::Replica), replica_of(0)), node(2, Some(Role::Replica), replica_of(0))]);
+        let plan =
+            plan_shard(&[node(0, Some(Role::Primary), primary(2)), node(1, Some(Role::Replica), replica_of(0)), node(2, Some(Role::Replica), replica_of(0))]);
         assert_eq!(plan.steps, vec![]);
     }
 
     #[test]
     fn the_labelled_primary_keeps_the_role_whatever_its_ordinal() {
-        let plan = plan_shard(&[node(0, Some(Role::Replica), primary(0)), node(1, Some(Role::Primary), primary(1)), node(2, Some(Role::Replica), replica_of(1))]);
+        let plan =
+            plan_shard(&[node(0, Some(Role::Replica), primary(0)), node(1, Some(Role::Primary), primary(1)), node(2, Some(Role::Replica), replica_of(1))]);
         assert_eq!(plan.primary.as_deref(), Some("c-0-1"));
         // Pod 0 came back empty after a restart and reports itself primary: it rejoins as a replica.
         assert_eq!(plan.steps, vec![follow(0, 1)]);

@@ -1,0 +1,184 @@
+//! The node configuration (`node.conf`, redis.conf syntax) and the ConfigMap holding it.
+//! The password never goes here: a ConfigMap is readable by anyone who may read the
+//! namespace's configuration, so it reaches the node from its Secret through the
+//! environment.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use super::BuildError;
+use super::meta::ClusterMeta;
+use super::names;
+use super::sizing::Sizing;
+use crate::api::{CacheClusterSpec, check_parameters};
+
+/// The text of `node.conf`: the settings the operator manages, then the spec's
+/// parameters in name order (so the same spec always gives the same text and hash).
+/// Only settings cache-node knows go here: it refuses to start on an unknown directive.
+/// So persistence, TLS, min-replicas-to-write and a memcached listener are added here
+/// when the node gains those settings, not before.
+pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, BuildError> {
+    check_parameters(&spec.parameters).map_err(BuildError::BadParameters)?;
+    let mut lines: Vec<(&str, String)> = vec![
+        // Every address, IPv6 optional: pods may have no IPv6 at all.
+        ("bind", "* -::*".to_string()),
+        // The NetworkPolicy and the password guard the node; protected mode would refuse
+        // every client of a passwordless cluster, since none of them is on loopback.
+        ("protected-mode", "no".to_string()),
+        ("port", names::RESP_PORT.to_string()),
+        ("admin-port", names::ADMIN_PORT.to_string()),
+        ("dir", names::DATA_DIR.to_string()),
+        ("logformat", "json".to_string()),
+    ];
+    // A `threads` parameter is the user's explicit choice and replaces the derived one.
+    if !spec.parameters.contains_key("threads") {
+        lines.push(("threads", sizing.threads.to_string()));
+    }
+    lines.push(("maxmemory", sizing.maxmemory_bytes.to_string()));
+    lines.push(("maxmemory-policy", spec.maxmemory_policy.as_str().to_string()));
+    let mut text = String::from("# Written by cachefleet-operator from the CacheCluster; edits are overwritten.\n");
+    for (name, value) in lines.iter().map(|(n, v)| (*n, v.as_str())).chain(spec.parameters.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+        // `bind` takes several words; every other value is one argument.
+        let value = if name == "bind" { value.to_string() } else { quote(value) };
+        let _ = writeln!(text, "{name} {value}");
+    }
+    Ok(text)
+}
+
+/// The ConfigMap `<cluster>-config` with `node.conf`.
+pub fn config_map(meta: &ClusterMeta, node_conf: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: meta.object(names::config_map(&meta.name)),
+        data: Some(BTreeMap::from([(names::CONFIG_KEY.to_string(), node_conf.to_string())])),
+        ..ConfigMap::default()
+    }
+}
+
+/// One argument as redis.conf reads it: bare when it is plain printable text, else in
+/// double quotes with `"`, `\` and control characters escaped.
+pub fn quote(value: &str) -> String {
+    let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'));
+    if plain {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: a stable fingerprint of the config (the same on
+/// every build and platform, unlike std's hasher), so a config change changes the pod
+/// template and rolls the pods.
+pub fn config_hash(text: &str) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = text.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::EvictionPolicy;
+    use k8s_openapi::api::core::v1::ResourceRequirements;
+
+    fn sizing(threads: u32, maxmemory: u64) -> Sizing {
+        Sizing { resources: ResourceRequirements::default(), memory_limit_bytes: maxmemory * 2, maxmemory_bytes: maxmemory, threads }
+    }
+
+    fn spec(parameters: &[(&str, &str)]) -> CacheClusterSpec {
+        let mut spec: CacheClusterSpec = serde_json::from_str("{}").unwrap();
+        spec.parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        spec
+    }
+
+    /// The pairs cache-node itself reads from the text.
+    fn parsed(text: &str) -> Vec<(String, String)> {
+        cache_node::config::file::parse(text).unwrap()
+    }
+
+    #[test]
+    fn managed_settings_then_parameters_in_name_order() {
+        let mut s = spec(&[("timeout", "300"), ("hz", "20")]);
+        s.maxmemory_policy = EvictionPolicy::AllkeysLfu;
+        let text = node_conf(&s, &sizing(4, 1_000_000)).unwrap();
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            body,
+            [
+                "bind * -::*",
+                "protected-mode no",
+                "port 6379",
+                "admin-port 9121",
+                "dir /data",
+                "logformat json",
+                "threads 4",
+                "maxmemory 1000000",
+                "maxmemory-policy allkeys-lfu",
+                "hz 20",
+                "timeout 300",
+            ]
+        );
+        assert!(!text.contains("requirepass"), "the password must never be in the ConfigMap");
+        // cache-node accepts every line, and applies every value as written.
+        let mut cfg = cache_node::config::Config::default();
+        for (name, value) in parsed(&text) {
+            cfg.set_initial(&name, &value).unwrap();
+        }
+        assert_eq!((cfg.threads(), cfg.int("maxmemory"), cfg.str("maxmemory-policy")), (4, 1_000_000, "allkeys-lfu"));
+        assert_eq!(cfg.bind(), vec!["*", "-::*"]);
+    }
+
+    #[test]
+    fn a_threads_parameter_replaces_the_derived_count() {
+        let text = node_conf(&spec(&[("threads", "3")]), &sizing(8, 1 << 30)).unwrap();
+        assert_eq!(text.matches("threads ").count(), 1, "{text}");
+        assert!(text.contains("threads 3\n"));
+    }
+
+    #[test]
+    fn values_are_quoted_as_redis_conf_reads_them() {
+        for value in ["plain", "two words", "", "say \"hi\"", "back\\slash", "it's", "tab\there", "new\nline", "\u{1}", "é"] {
+            let line = format!("logfile {}\n", quote(value));
+            assert_eq!(parsed(&line), vec![("logfile".to_string(), value.to_string())], "{value:?} written as {line:?}");
+        }
+        assert_eq!(quote("two words"), "\"two words\"");
+        assert_eq!(quote("plain"), "plain");
+    }
+
+    #[test]
+    fn refuses_bad_parameters_with_every_problem() {
+        let err = node_conf(&spec(&[("port", "1"), ("nope", "x"), ("hz", "0")]), &sizing(1, 1 << 30)).unwrap_err();
+        let BuildError::BadParameters(problems) = &err else { panic!("{err:?}") };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(err.to_string().contains("unknown parameter nope"), "{err}");
+    }
+
+    #[test]
+    fn hash_is_fnv1a_and_tracks_the_text() {
+        // Reference values of FNV-1a 64.
+        assert_eq!(config_hash(""), "cbf29ce484222325");
+        assert_eq!(config_hash("a"), "af63dc4c8601ec8c");
+        assert_eq!(config_hash("foobar"), "85944171f73967e8");
+        let a = node_conf(&spec(&[]), &sizing(2, 1 << 30)).unwrap();
+        let b = node_conf(&spec(&[("timeout", "10")]), &sizing(2, 1 << 30)).unwrap();
+        assert_eq!(config_hash(&a), config_hash(&a.clone()));
+        assert_ne!(config_hash(&a), config_hash(&b));
+    }
+}
