@@ -132,14 +132,18 @@ validate_stream() {
     fail "$label" "$log"
     return
   fi
-  local rc=0
+  local rc=0 bad=0
   "$venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$file" >"$log" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ] || grep -v '^$' "$log" | grep -Evq "^WARN .*$crd_kinds_warning"; then
-    fail "$label (kubernetes-validate --strict)" "$log"
-    return
+    bad=1
   fi
-  if ! "$venv/bin/python" scripts/validate_custom_resources.py --crds "$chart/crds" "$file" >"$log" 2>&1; then
-    fail "$label (custom resources)" "$log"
+  if ! "$venv/bin/python" scripts/validate_custom_resources.py --crds "$chart/crds" "$file" >>"$log" 2>&1; then
+    bad=1
+  fi
+  if [ "$bad" -ne 0 ]; then
+    # Only the lines that say what is wrong, without the scratch directory's path.
+    grep -v '^ok ' "$log" | grep -Ev "^WARN .*$crd_kinds_warning" | sed "s|$work/||g" >"$log.short" || true
+    fail "$label" "$log.short"
     return
   fi
   pass "$label"
@@ -181,13 +185,14 @@ if [ ${#examples[@]} -eq 0 ]; then
   fail "examples" "$work/log"
 else
   # Every example as a whole: our kinds against the strict CRD schemas, the rest
-  # (Secrets...) against Kubernetes'; and at least one CacheCluster among them.
+  # (Secrets...) against Kubernetes'.
   for example in "${examples[@]}"; do
     validate_stream "example ${example#"$root"/}" "$example"
   done
-  if "$venv/bin/python" scripts/validate_custom_resources.py --crds "$chart/crds" --require-kind CacheCluster "${examples[@]}" >"$work/log" 2>&1; then
+  if grep -Eq '^kind:[[:space:]]*CacheCluster[[:space:]]*$' "${examples[@]}"; then
     pass "examples hold a CacheCluster"
   else
+    echo "no CacheCluster in $examples_dir/*.yaml" >"$work/log"
     fail "examples hold a CacheCluster" "$work/log"
   fi
 fi

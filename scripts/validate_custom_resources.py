@@ -11,7 +11,7 @@ Each YAML document whose kind is backed by a CRD is checked:
 Other kinds are left to kubernetes-validate. CEL rules (x-kubernetes-validations) are
 not evaluated here; operator/tests/cel.rs covers them.
 
-Usage: validate_custom_resources.py --crds DIR [--require-kind KIND] FILE... ('-' = stdin)
+Usage: validate_custom_resources.py --crds DIR FILE...   ('-' reads stdin)
 Prints one line per checked document; exits 1 if any is invalid or a CRD-backed kind
 has no schema.
 """
@@ -189,7 +189,6 @@ def where(error):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--crds", required=True, help="directory of the CRD YAML files")
-    parser.add_argument("--require-kind", action="append", default=[], help="fail unless each FILE holds a document of this kind")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
 
@@ -209,14 +208,12 @@ def main():
             print(f"FAIL {label}: cannot read YAML: {e}")
             failed += 1
             continue
-        kinds = set()
         for doc in docs:
             if not isinstance(doc, dict):
                 print(f"FAIL {label}: a document is not a mapping")
                 failed += 1
                 continue
             api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
-            kinds.add(kind)
             schema = schemas.get((api_version, kind))
             crd_backed = api_version.startswith(f"{GROUP}/") or api_version.startswith("monitoring.coreos.com/")
             if schema is None:
@@ -232,10 +229,6 @@ def main():
                     print(f"FAIL {label}: {kind}/{obj_name}: {where(error)}: {error.message}")
             else:
                 print(f"ok   {label}: {kind}/{obj_name}")
-        for required in args.require_kind:
-            if required not in kinds:
-                print(f"FAIL {label}: holds no {required}")
-                failed += 1
     return 1 if failed else 0
 
 
