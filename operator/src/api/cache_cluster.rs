@@ -36,7 +36,7 @@ use super::{
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || self.replicasPerShard == 0").message("memcached has no replication: replicasPerShard must be 0"))]
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.persistence) || self.persistence.mode == 'none'").message("memcached keeps nothing on disk: persistence.mode must be none"))]
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.snapshots) || !self.snapshots.enabled").message("memcached cannot take snapshots: snapshots.enabled must be false"))]
-#[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.auth) || size(self.auth.users) == 0").message("memcached has no ACL users: auth.users must be empty"))]
+#[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.auth) || !has(self.auth.users) || size(self.auth.users) == 0").message("memcached has no ACL users: auth.users must be empty"))]
 #[x_kube(validation = Rule::new("!(has(self.nodeType) && has(self.resources))").message("set either nodeType or resources, not both"))]
 #[x_kube(validation = Rule::new("!has(self.failover) || self.failover.minReplicasToWrite <= self.replicasPerShard").message("failover.minReplicasToWrite cannot exceed replicasPerShard"))]
 #[x_kube(validation = Rule::new("has(self.restoreFrom) == has(oldSelf.restoreFrom) && (!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)").message("restoreFrom is set at creation only and cannot change"))]

@@ -55,22 +55,57 @@ pub fn check_parameters(parameters: &BTreeMap<String, String>) -> Result<(), Vec
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-/// CEL rule checking one parameter's value, or None when any text is accepted.
-fn value_rule(name: &str, kind: Kind) -> Option<(String, String)> {
+/// Units of memory values as the node reads them (`1k` = 1000, `1kb` = 1024): regex of the
+/// suffix, its length, its multiplier, and the most digits before it that keep the byte
+/// count inside CEL's int64.
+const MEMORY_UNITS: [(&str, usize, u64, u32); 8] = [
+    ("", 0, 1, 18),
+    ("[bB]", 1, 1, 18),
+    ("[kK]", 1, 1000, 15),
+    ("[kK][bB]", 2, 1024, 15),
+    ("[mM]", 1, 1000 * 1000, 12),
+    ("[mM][bB]", 2, 1024 * 1024, 12),
+    ("[gG]", 1, 1000 * 1000 * 1000, 9),
+    ("[gG][bB]", 2, 1024 * 1024 * 1024, 9),
+];
+
+/// CEL rules checking one parameter's value (none when any text is accepted). A memory
+/// value gets a syntax rule and one bounds rule per unit: one flat rule each keeps the
+/// expressions shallow for the API server's CEL parser and cost estimator.
+fn value_rules(name: &str, kind: Kind) -> Vec<(String, String)> {
     let v = format!("self['{name}']");
-    let (rule, what) = match kind {
-        Kind::Int { min, max } => {
-            (format!("{v}.matches('^-?[0-9]{{1,18}}$') && int({v}) >= {min} && int({v}) <= {max}"), format!("an integer from {min} to {max}"))
+    let guard = |rule: String| format!("!('{name}' in self) || ({rule})");
+    match kind {
+        Kind::Int { min, max } => vec![(
+            guard(format!("{v}.matches('^-?[0-9]{{1,18}}$') && int({v}) >= {min} && int({v}) <= {max}")),
+            format!("parameters.{name} must be an integer from {min} to {max}"),
+        )],
+        Kind::Memory { min, max } => {
+            let shapes = MEMORY_UNITS.iter().map(|(unit, _, _, digits)| format!("[0-9]{{1,{digits}}}{unit}")).collect::<Vec<_>>().join("|");
+            let mut rules = vec![(guard(format!("{v}.matches('^({shapes})$')")), format!("parameters.{name} must be a size such as 100mb or 4gb"))];
+            let upper = i64::try_from(max).ok();
+            let range = match upper {
+                Some(m) => format!("from {min} to {m} bytes"),
+                None => format!("at least {min} bytes"),
+            };
+            for (unit, suffix, mult, digits) in MEMORY_UNITS {
+                let number = if suffix == 0 { format!("int({v})") } else { format!("int({v}.substring(0, size({v}) - {suffix}))") };
+                let bytes = format!("{number} * {mult}");
+                let bounds = match upper {
+                    Some(m) => format!("{bytes} >= {min} && {bytes} <= {m}"),
+                    None => format!("{bytes} >= {min}"),
+                };
+                rules.push((guard(format!("!{v}.matches('^[0-9]{{1,{digits}}}{unit}$') || ({bounds})")), format!("parameters.{name} must be {range}")));
+            }
+            rules
         }
-        Kind::Memory { .. } => (format!("{v}.matches('^[0-9]{{1,15}}([kKmMgG][bB]?|[bB])?$')"), "a size such as 100mb or 4gb".to_string()),
-        Kind::Bool => (format!("{v} in ['yes', 'no']"), "yes or no".to_string()),
+        Kind::Bool => vec![(guard(format!("{v} in ['yes', 'no']")), format!("parameters.{name} must be yes or no"))],
         Kind::Enum(options) => {
             let list = options.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ");
-            (format!("{v} in [{list}]"), format!("one of {}", options.join(", ")))
+            vec![(guard(format!("{v} in [{list}]")), format!("parameters.{name} must be one of {}", options.join(", ")))]
         }
-        Kind::Str | Kind::Words => return None,
-    };
-    Some((format!("!('{name}' in self) || ({rule})"), format!("parameters.{name} must be {what}")))
+        Kind::Str | Kind::Words => Vec::new(),
+    }
 }
 
 /// Schema of `spec.parameters`: a string map whose names and values are checked by CEL.
@@ -82,7 +117,7 @@ pub fn parameters_schema(_: &mut SchemaGenerator) -> Schema {
         "message": format!("parameters accepts only: {}", allowed.join(", ")),
     })];
     for p in PARAMS.iter().filter(|p| allowed.contains(&p.name)) {
-        if let Some((rule, message)) = value_rule(p.name, p.kind) {
+        for (rule, message) in value_rules(p.name, p.kind) {
             rules.push(serde_json::json!({ "rule": rule, "message": message }));
         }
     }
@@ -90,7 +125,7 @@ pub fn parameters_schema(_: &mut SchemaGenerator) -> Schema {
         "description": "Node configuration parameters (a parameter group), as in redis.conf: name to value. Only parameters the operator does not manage itself are accepted.",
         "type": "object",
         "maxProperties": MAX_PARAMETERS,
-        "additionalProperties": { "type": "string", "maxLength": 1024 },
+        "additionalProperties": { "type": "string", "maxLength": 256 },
         "x-kubernetes-validations": rules,
     })
 }

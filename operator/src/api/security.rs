@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Authentication of clients.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.passwordSecret) || size(self.users) > 0").message("auth needs a passwordSecret, users, or both"))]
+#[x_kube(validation = Rule::new("has(self.passwordSecret) || (has(self.users) && size(self.users) > 0)").message("auth needs a passwordSecret, users, or both"))]
 pub struct AuthSpec {
     /// Secret key holding the password of the default user (Redis's `requirepass`,
     /// ElastiCache's AUTH token). Changing the Secret's content rotates the password on

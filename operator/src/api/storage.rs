@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.mode == 'none' || has(self.storageSize)").message("persistence needs storageSize when mode is rdb or aof"))]
+// `self == oldSelf` on the optional field itself would not run when it is added or removed.
+#[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)").message("persistence.storageClassName is immutable"))]
 pub struct PersistenceSpec {
     /// `none`: memory only. `rdb`: periodic snapshots on the node's volume (a restart
     /// loses what was written since the last one). `aof`: every write appended to a log,
@@ -22,7 +24,6 @@ pub struct PersistenceSpec {
     /// StorageClass of the claims; the cluster's default class when empty. Cannot change
     /// after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("persistence.storageClassName is immutable"))]
     pub storage_class_name: Option<String>,
 }
 
