@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 type Script = Vec<(&'static str, StatusCode, Value)>;
+/// `METHOD path` and body of each request seen.
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// Answers requests in order from `script` (method prefix, status, body) and records
 /// `METHOD path` and the body of each.
-fn scripted(script: Script) -> (kube::Client, Arc<Mutex<Vec<(String, Value)>>>) {
+fn scripted(script: Script) -> (kube::Client, Seen) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
