@@ -206,11 +206,11 @@ step "install the chart into $OPERATOR_NAMESPACE"
 CHART_INSTALLED=1
 helm upgrade --install "$RELEASE" "$ROOT/charts/cachefleet" \
   --namespace "$OPERATOR_NAMESPACE" --create-namespace \
-  --set image.repository="$OPERATOR_IMAGE_REPO" \
-  --set image.tag="$IMAGE_TAG" \
-  --set image.pullPolicy=Never \
-  --set cacheNodeImage.repository="$NODE_IMAGE_REPO" \
-  --set cacheNodeImage.tag="$IMAGE_TAG" \
+  --set-string image.repository="$OPERATOR_IMAGE_REPO" \
+  --set-string image.tag="$IMAGE_TAG" \
+  --set-string image.pullPolicy=Never \
+  --set-string cacheNodeImage.repository="$NODE_IMAGE_REPO" \
+  --set-string cacheNodeImage.tag="$IMAGE_TAG" \
   --wait --timeout "${OPERATOR_TIMEOUT}s" ||
   fail "helm could not install the chart, or the operator did not become ready within ${OPERATOR_TIMEOUT}s"
 kubectl wait --for=condition=Established crd/cacheclusters.cachefleet.dev --timeout=60s >/dev/null ||
