@@ -11,6 +11,7 @@ command -v redis-benchmark >/dev/null || { echo "benchmark-smoke: redis-benchmar
 
 work=$(mktemp -d)
 pid=""
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -38,6 +39,7 @@ fail=0
 run() {
   local out
   out=$(timeout 60 redis-benchmark -p "$port" -q -n 20000 -t set,get,incr,mset "$@" 2>&1 | tr '\r' '\n' | grep -v '^ *$' | grep -v 'rps=' || true)
+  # shellcheck disable=SC2001  # indents every line of a multi-line value
   echo "$out" | sed 's/^/    /'
   # Every line must be a finished result: "NAME: N requests per second[, p50=...]".
   local bad

@@ -81,24 +81,34 @@ pub fn render(yaml: &str, opts: &BuildOptions) -> anyhow::Result<String> {
     Ok(resources::render::to_yaml_stream(&desired)?)
 }
 
-/// Checks the shape first (one document, the right apiVersion and kind), so a wrong
-/// file gets a message about that rather than about whichever field fails to match;
-/// then parses the CacheCluster, whose errors point at the line.
+/// Finds the one CacheCluster in the input, which may also hold other objects (a Secret
+/// beside it, as in examples/production.yaml). A single document is checked for its
+/// apiVersion and kind first, so a wrong file gets a message about that rather than
+/// about whichever field fails to match, and is then parsed from the text, so errors
+/// point at the line.
 fn parse_cache_cluster(yaml: &str) -> anyhow::Result<CacheCluster> {
     use kube::Resource;
     let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).context("not valid YAML")?;
-    let header = match documents.as_slice() {
-        [] => anyhow::bail!("the input is empty: expected a CacheCluster"),
-        [one] => one,
-        more => anyhow::bail!("the input holds {} YAML documents: expected one CacheCluster", more.len()),
-    };
-    let field = |name: &str| header.get(name).and_then(serde_json::Value::as_str).unwrap_or("(none)").to_string();
     let (want_version, want_kind) = (CacheCluster::api_version(&()), CacheCluster::kind(&()));
-    let (version, kind) = (field("apiVersion"), field("kind"));
-    if version != want_version || kind != want_kind {
-        anyhow::bail!("expected apiVersion {want_version} and kind {want_kind}, found apiVersion {version} and kind {kind}");
+    let field = |doc: &serde_json::Value, name: &str| doc.get(name).and_then(serde_json::Value::as_str).unwrap_or("(none)").to_string();
+    let is_cluster = |doc: &serde_json::Value| field(doc, "apiVersion") == want_version && field(doc, "kind") == want_kind;
+    match documents.as_slice() {
+        [] => anyhow::bail!("the input is empty: expected a CacheCluster"),
+        [one] if !is_cluster(one) => anyhow::bail!(
+            "expected apiVersion {want_version} and kind {want_kind}, found apiVersion {} and kind {}",
+            field(one, "apiVersion"),
+            field(one, "kind")
+        ),
+        [_] => serde_saphyr::from_str(yaml).context("not a valid CacheCluster"),
+        many => {
+            let clusters: Vec<(usize, &serde_json::Value)> = many.iter().enumerate().filter(|(_, d)| is_cluster(d)).collect();
+            match clusters.as_slice() {
+                [] => anyhow::bail!("none of the {} YAML documents is a CacheCluster", many.len()),
+                [(i, doc)] => serde_json::from_value((*doc).clone()).with_context(|| format!("document {} is not a valid CacheCluster", i + 1)),
+                more => anyhow::bail!("the input holds {} CacheClusters: render one at a time", more.len()),
+            }
+        }
     }
-    serde_saphyr::from_str(yaml).context("not a valid CacheCluster")
 }
 
 fn read_input(path: &std::path::Path) -> anyhow::Result<String> {

@@ -154,8 +154,9 @@ fn bad_input_exits_non_zero_with_a_readable_message() {
         (
             "two.yaml",
             b"apiVersion: cachefleet.dev/v1alpha1\nkind: CacheCluster\nmetadata: {name: a}\nspec: {}\n---\napiVersion: cachefleet.dev/v1alpha1\nkind: CacheCluster\nmetadata: {name: b}\nspec: {}\n",
-            "holds 2 YAML documents",
+            "holds 2 CacheClusters",
         ),
+        ("others.yaml", b"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "none of the 2 YAML documents is a CacheCluster"),
         ("binary.yaml", b"\x00\xff\xfe", "valid UTF-8"),
     ];
     for (name, content, message) in cases {
