@@ -372,15 +372,7 @@ fn encoding_name(v: ValueRef<'_>, inline: bool) -> &'static str {
         ValueRef::Str(s) if inline && crate::store::value::is_canonical_int(s) => "int",
         ValueRef::Str(_) if inline => "embstr",
         ValueRef::Str(_) => "raw",
-        // Until the data-structure families report their own compact encodings, name
-        // the general-purpose one Redis uses for each type.
-        ValueRef::Obj(o) => match o.type_name() {
-            "list" => "quicklist",
-            "hash" | "set" => "hashtable",
-            "zset" => "skiplist",
-            "stream" => "stream",
-            _ => "raw",
-        },
+        ValueRef::Obj(o) => o.encoding(),
     }
 }
 

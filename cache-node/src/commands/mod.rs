@@ -10,12 +10,18 @@ pub mod connection;
 pub mod db;
 pub mod error;
 pub mod expire;
+pub mod geo;
+pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod lists;
 pub mod server_cmds;
+pub mod sets;
 pub mod spec;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use std::time::Instant;
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{bitmaps, client, command, connection, db, expire, info, keys, server_cmds, strings};
+use super::{bitmaps, client, command, connection, db, expire, geo, hashes, hyperloglog, info, keys, lists, server_cmds, sets, strings, zsets};
 
 struct Table {
     list: Vec<&'static CommandSpec>,
@@ -26,6 +26,12 @@ fn table() -> &'static Table {
             bitmaps::COMMANDS,
             keys::COMMANDS,
             expire::COMMANDS,
+            lists::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+            geo::COMMANDS,
+            hyperloglog::COMMANDS,
         ];
         let list: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
         let by_name = list.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect();

@@ -3,11 +3,15 @@
 
 pub mod expire;
 pub mod glob;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
 mod node;
 pub mod partition;
+pub mod set;
 mod table;
 pub mod value;
+pub mod zset;
 
 #[cfg(test)]
 mod tests_model;

@@ -1,11 +1,20 @@
 //! Values stored under a key. Short strings are kept inside the entry itself (see
 //! `node.rs`); everything else is a `Value` on the heap.
 
-/// An owned value. The data-structure families (lists, hashes, sets, sorted sets) add
-/// their variants here.
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::zset::ZSet;
+
+/// An owned value. Each data-structure type lives in its own file (`list.rs`,
+/// `hash.rs`, `set.rs`, `zset.rs`) and chooses its own compact encodings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Vec<u8>),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 /// A borrowed view of a stored value.
@@ -20,7 +29,6 @@ impl<'a> ValueRef<'a> {
     pub fn from_value(v: &'a Value) -> Self {
         match v {
             Value::Str(s) => ValueRef::Str(s),
-            #[allow(unreachable_patterns)]
             other => ValueRef::Obj(other),
         }
     }
@@ -45,6 +53,22 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports for a value on the heap (strings kept inside the
+    /// entry are named by the caller, which knows where they live).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

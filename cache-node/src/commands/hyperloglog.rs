@@ -1,0 +1,6 @@
+//! PFADD PFCOUNT PFMERGE (HyperLogLog, on strings). The family's commands are added here.
+
+use super::spec::CommandSpec;
+
+#[rustfmt::skip] // one command per line reads as a table
+pub static COMMANDS: &[CommandSpec] = &[];
