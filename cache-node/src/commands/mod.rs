@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bitmaps;
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod connection;
@@ -29,7 +30,7 @@ pub use error::{CmdError, CmdResult};
 pub use spec::{CommandSpec, acl, flag};
 
 use crate::protocol::Reply;
-use crate::server::session::Session;
+use crate::server::session::{After, Session};
 use crate::server::state::Server;
 use crate::server::stats::{ThreadStats, bump};
 
@@ -113,9 +114,19 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     bump(&cs.calls, 1);
     bump(&cs.nanos, nanos);
     bump(&stats.commands, 1);
-    if let Err(e) = result {
-        bump(&cs.failed, 1);
-        reply_error(ctx, &e);
+    match result {
+        Err(e) => {
+            bump(&cs.failed, 1);
+            reply_error(ctx, &e);
+        }
+        // A write may have given blocked clients what they wait for. A command that
+        // has just blocked wrote nothing, and signalling would wake itself.
+        Ok(()) if spec.has(flag::WRITE) && ctx.srv.blocking.registrations() > 0 && ctx.session.after != After::Block => {
+            for i in spec.key_positions(argv.len()) {
+                ctx.srv.blocking.signal(ctx.db(), argv[i]);
+            }
+        }
+        Ok(()) => {}
     }
 }
 

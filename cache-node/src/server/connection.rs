@@ -292,6 +292,21 @@ impl<'a> Conn<'a> {
                     next = Next::Close("closed by command");
                     break;
                 }
+                After::Block => {
+                    // Owned copy: while blocked, input keeps being read into `inbuf` to
+                    // notice a client that goes away.
+                    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+                    drop(argv);
+                    drop(req);
+                    if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
+                        return Next::Abort("write error");
+                    }
+                    if let Err(reason) = self.wait_blocked(&owned, &mut clock).await {
+                        return Next::Abort(reason);
+                    }
+                    now = now_ms();
+                    clock = Instant::now();
+                }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
                     if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
@@ -316,6 +331,91 @@ impl<'a> Conn<'a> {
         }
         self.session.info.qbuf.store(self.inbuf.len() as u64, Relaxed);
         next
+    }
+}
+
+impl Conn<'_> {
+    /// Waits while the command in `argv` is blocked (`session.block`), running it again
+    /// each time one of its keys is written, and once more when its deadline passes (it
+    /// then replies its timeout answer). Input that arrives meanwhile is kept for later;
+    /// a client that goes away ends the wait.
+    async fn wait_blocked(&mut self, argv: &[Vec<u8>], clock: &mut Instant) -> Result<(), &'static str> {
+        let srv = self.srv;
+        // Dropped with this future too (connection killed, server stopping): a dead
+        // waiter must never stay first in line for a key.
+        let _leave = self.session.block.as_ref().map(|b| Unregister { srv, db: b.db, keys: b.keys.clone(), waiter: b.waiter.clone() });
+        self.srv.stats.blocked_clients.fetch_add(1, Relaxed);
+        let _count = DecrementOnDrop(&self.srv.stats.blocked_clients);
+        loop {
+            let Some(state) = self.session.block.as_ref() else { return Ok(()) };
+            let waiter = state.waiter.clone();
+            let deadline = state.deadline;
+            let woken = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, waiter.notify.notified()).await.is_ok(),
+                    None => {
+                        waiter.notify.notified().await;
+                        true
+                    }
+                }
+            };
+            tokio::select! {
+                woke = woken => {
+                    if !woke && let Some(b) = self.session.block.as_mut() {
+                        b.timed_out = true;
+                    }
+                }
+                readable = self.stream.readable() => {
+                    readable.map_err(|_| "read error")?;
+                    match self.stream.try_read_buf(&mut self.inbuf) {
+                        Ok(0) => return Err("closed while blocked"),
+                        Ok(n) => bump(&self.stats.net_input_bytes, n as u64),
+                        Err(e) if e.kind() == WouldBlock => {}
+                        Err(_) => return Err("read error"),
+                    }
+                    if self.inbuf.len() > self.srv.tun.query_buffer_limit.load(Relaxed) {
+                        return Err("query buffer limit");
+                    }
+                    continue;
+                }
+            }
+            if self.session.info.killed.load(Relaxed) {
+                return Err("killed while blocked");
+            }
+            let refs: SmallVec<[&[u8]; 8]> = argv.iter().map(|a| a.as_slice()).collect();
+            let mut ctx = Ctx { srv: self.srv, session: &mut self.session, out: &mut self.out, now_ms: now_ms() };
+            commands::dispatch(&mut ctx, &refs, self.stats, clock);
+            match std::mem::take(&mut self.session.after) {
+                After::Block => {}
+                other => {
+                    self.session.after = other;
+                    self.session.block = None;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Removes a blocked client's registrations when its wait ends, however it ends.
+struct Unregister<'a> {
+    srv: &'a Server,
+    db: usize,
+    keys: Vec<Vec<u8>>,
+    waiter: std::sync::Arc<super::blocking::Waiter>,
+}
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.srv.blocking.unregister(self.db, &self.keys, &self.waiter);
+    }
+}
+
+struct DecrementOnDrop<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for DecrementOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 

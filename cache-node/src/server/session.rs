@@ -14,6 +14,9 @@ pub enum After {
     Close,
     /// Sleep this long before reading more (DEBUG SLEEP).
     Sleep(std::time::Duration),
+    /// The command blocked on keys (`Session::block` holds what on): wait for a write to
+    /// one of them or the deadline, then run it again.
+    Block,
 }
 
 /// CLIENT REPLY modes.
@@ -36,11 +39,13 @@ pub struct Session {
     pub authenticated: bool,
     pub reply_mode: ReplyMode,
     pub after: After,
+    /// Set while a blocking command waits (BLPOP...).
+    pub block: Option<super::blocking::BlockState>,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
-        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue }
+        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue, block: None }
     }
 
     pub fn id(&self) -> u64 {

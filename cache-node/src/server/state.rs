@@ -87,6 +87,8 @@ pub struct Server {
     pub workers: std::sync::OnceLock<Vec<super::HandoffTx>>,
     /// Worker that new connections go to (chosen by the balancer).
     pub home: AtomicUsize,
+    /// Clients blocked on keys (BLPOP...), woken by writes to those keys.
+    pub blocking: super::blocking::Blocking,
 }
 
 impl Server {
@@ -113,6 +115,7 @@ impl Server {
             log_level_hook: RwLock::new(None),
             workers: std::sync::OnceLock::new(),
             home: AtomicUsize::new(0),
+            blocking: Default::default(),
         }
     }
 

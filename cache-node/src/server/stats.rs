@@ -68,6 +68,8 @@ pub struct Stats {
     pub expired_stale_perc: AtomicU64,
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
     pub total_error_replies: AtomicU64,
+    /// Clients waiting in a blocking command (INFO clients).
+    pub blocked_clients: std::sync::atomic::AtomicUsize,
     threads: Mutex<Vec<Arc<ThreadStats>>>,
 }
 

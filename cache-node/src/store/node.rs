@@ -418,7 +418,8 @@ mod tests {
         let n = m.reshape(Some(5));
         unsafe { m.release_shell() };
         assert_eq!(n.expire(), Some(5));
-        let Value::Str(v) = unsafe { n.into_value() };
+        let value = unsafe { n.into_value() };
+        let Value::Str(v) = value else { panic!("a string was stored") };
         assert_eq!(v.len(), 1001);
     }
 }

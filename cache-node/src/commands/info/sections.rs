@@ -90,7 +90,7 @@ fn clients(srv: &Server, out: &mut String) {
     field!(out, "maxclients", "{}", srv.tun.maxclients.load(Relaxed));
     field!(out, "client_recent_max_input_buffer", "{max_in}");
     field!(out, "client_recent_max_output_buffer", "{max_out}");
-    field!(out, "blocked_clients", "0");
+    field!(out, "blocked_clients", "{}", srv.stats.blocked_clients.load(Relaxed));
     field!(out, "tracking_clients", "0");
     field!(out, "clients_in_timeout_table", "0");
 }
