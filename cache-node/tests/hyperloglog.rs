@@ -443,6 +443,8 @@ fn oracle_replies_match_redis_server() {
     let mut both = Both::new(&node, &oracle);
     for resp3 in [false, true] {
         both.same_str("FLUSHALL");
+        both.same_str("CONFIG RESETSTAT");
+        let dirty_before = (dirty(&mut both.ours), dirty(&mut both.redis));
         if resp3 {
             both.ours.cmds("HELLO 3");
             both.redis.cmds("HELLO 3");
@@ -507,6 +509,27 @@ fn oracle_replies_match_redis_server() {
         ] {
             both.same_str(line);
         }
+        // A short HLL written with SET is an embedded string until a PF command touches it.
+        let mut empty = SPARSE_HDR.to_vec();
+        empty.extend_from_slice(b"\x7f\xff");
+        for key in [&b"e1"[..], b"e2", b"e3", b"e4"] {
+            both.same(&[b"SET", key, &empty]);
+            both.same(&[b"OBJECT", b"ENCODING", key]);
+        }
+        for args in [&[&b"PFCOUNT"[..], b"e1"][..], &[b"PFADD", b"e2"], &[b"PFMERGE", b"e3"], &[b"PFCOUNT", b"e4", b"e4"], &[b"PFDEBUG", b"ENCODING", b"e4"]] {
+            both.same(args);
+            for key in [&b"e1"[..], b"e2", b"e3", b"e4"] {
+                both.same(&[b"OBJECT", b"ENCODING", key]);
+                both.same(&[b"GET", key]);
+            }
+        }
+        // The same lookups count as hits and misses, and the same writes as changes.
+        let stats = |c: &mut Conn| {
+            let info = s(&c.cmd(&[b"INFO", b"stats"]));
+            (info_field(&info, "keyspace_hits"), info_field(&info, "keyspace_misses"))
+        };
+        assert_eq!(stats(&mut both.ours), stats(&mut both.redis));
+        assert_eq!(dirty(&mut both.ours) - dirty_before.0, dirty(&mut both.redis) - dirty_before.1);
     }
 }
 

@@ -32,6 +32,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     hyperloglog("An internal command for testing HyperLogLog values", cmd("pfselftest", 1, flag::ADMIN, HLL | acl::ADMIN | acl::SLOW | acl::DANGEROUS, (0, 0, 0), pfselftest)),
 ];
 
+/// `hll-sparse-max-bytes`: the size past which a sparse HLL turns dense. Not
+/// configurable yet; Redis's default.
+fn sparse_max_bytes(_ctx: &Ctx<'_>) -> usize {
+    hll::SPARSE_MAX_BYTES
+}
+
 /// A string that is not an HLL (Redis's wording and error code).
 fn not_hll() -> CmdError {
     CmdError::other("WRONGTYPE Key is not a valid HyperLogLog string value.")
@@ -65,13 +71,13 @@ fn hll_for_write<'p>(p: &'p mut Partition, key: &[u8], now: i64) -> Result<(&'p 
 
 /// PFADD key [element ...]: 1 when a register changed or the key was created.
 fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (key, now) = (argv[1], ctx.now_ms);
+    let (key, now, max_sparse) = (argv[1], ctx.now_ms, sparse_max_bytes(ctx));
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
     let (s, created) = hll_for_write(&mut p, key, now)?;
     let mut updated = u64::from(created);
     for element in &argv[2..] {
         // Elements added before a corruption is found stay added, as in Redis.
-        if hll::add(s, element, hll::SPARSE_MAX_BYTES).map_err(corrupt)? {
+        if hll::add(s, element, max_sparse).map_err(corrupt)? {
             updated += 1;
         }
     }
@@ -97,13 +103,11 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let (key, now) = (argv[1], ctx.now_ms);
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
-    match p.get(key, now) {
-        None => {
-            ctx.out.int(0);
-            return Ok(());
-        }
-        Some(v) => as_hll(v)?,
+    let Some(v) = p.get(key, now) else {
+        ctx.out.int(0);
+        return Ok(());
     };
+    as_hll(v)?;
     let s = string_mut(&mut p, key, now)?.ok_or(CmdError::NoSuchKey)?;
     let card = match hll::cached(s) {
         Some(card) => card,
@@ -137,7 +141,7 @@ fn union(locked: &mut Locked<'_>, db: usize, keys: &[&[u8]], now: i64) -> Result
 
 /// PFMERGE destkey [sourcekey ...]: destkey becomes the union of itself and the sources.
 fn pfmerge(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (db, now, dest) = (ctx.db(), ctx.now_ms, argv[1]);
+    let (db, now, dest, max_sparse) = (ctx.db(), ctx.now_ms, argv[1], sparse_max_bytes(ctx));
     // The union is computed under the same locks the write then uses: atomic over all keys.
     let mut locked = ctx.srv.keyspace.lock_keys(db, argv[1..].iter().copied());
     let (max, any_dense) = union(&mut locked, db, &argv[1..], now)?;
@@ -146,7 +150,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if any_dense {
         hll::to_dense(s).map_err(corrupt)?;
     }
-    hll::store_registers(s, &max, hll::SPARSE_MAX_BYTES);
+    hll::store_registers(s, &max, max_sparse);
     hll::invalidate(s);
     drop(locked);
     ctx.dirty(1);

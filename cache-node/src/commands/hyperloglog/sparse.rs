@@ -169,6 +169,10 @@ pub enum Outcome {
 /// the largest total string length (`hll-sparse-max-bytes`) the update may produce.
 /// Err when no opcode covers the register (a corrupted payload).
 pub fn set(s: &mut Vec<u8>, start: usize, index: usize, count: u8, max_len: usize) -> Result<Outcome, ()> {
+    // No register is ever lowered (and a VAL opcode cannot hold 0).
+    if count == 0 {
+        return Ok(Outcome::Unchanged);
+    }
     if count > VAL_MAX_VALUE {
         return Ok(Outcome::Promote);
     }
