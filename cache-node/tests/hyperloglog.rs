@@ -1,8 +1,8 @@
 //! HyperLogLog commands against the real binary. Fixed expectations were checked against
 //! redis-server 7.0.15; the `oracle_*` tests also run a live redis-server (Debian's
 //! 7.0.15) on loopback and compare replies and stored bytes with it directly — sparse
-//! and dense representations must be byte-identical. They are skipped, with a note on
-//! stderr, where no `redis-server` is installed.
+//! and dense representations must be byte-identical. They need `redis-server`
+//! (scripts/test.sh installs it) and fail without it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 use common::*;
@@ -365,18 +365,14 @@ struct Oracle {
 }
 
 impl Oracle {
-    /// None (with a note) when redis-server is not installed.
-    fn start() -> Option<Oracle> {
+    fn start() -> Oracle {
         let port = free_port();
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        let Ok(child) = spawned else {
-            eprintln!("redis-server not installed: skipping the comparison with Redis");
-            return None;
-        };
+        let child = spawned.expect("redis-server must be installed (scripts/test.sh installs it)");
         let oracle = Oracle { child, port };
         let up = wait_for(Duration::from_secs(10), || {
             TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
@@ -386,7 +382,7 @@ impl Oracle {
             })
         });
         assert!(up, "redis-server did not start on port {port}");
-        Some(oracle)
+        oracle
     }
 }
 
@@ -438,7 +434,7 @@ impl Both {
 
 #[test]
 fn oracle_replies_match_redis_server() {
-    let Some(oracle) = Oracle::start() else { return };
+    let oracle = Oracle::start();
     let node = Node::start(&[]);
     let mut both = Both::new(&node, &oracle);
     for resp3 in [false, true] {
@@ -537,7 +533,7 @@ fn oracle_replies_match_redis_server() {
 /// after every step the stored bytes are those Redis stores.
 #[test]
 fn oracle_representation_is_byte_identical() {
-    let Some(oracle) = Oracle::start() else { return };
+    let oracle = Oracle::start();
     let node = Node::start(&[]);
     let mut both = Both::new(&node, &oracle);
     let mut next = 0u64;
@@ -597,7 +593,7 @@ fn oracle_representation_is_byte_identical() {
 /// Values made by one server are read the same by the other.
 #[test]
 fn oracle_values_move_between_servers() {
-    let Some(oracle) = Oracle::start() else { return };
+    let oracle = Oracle::start();
     let node = Node::start(&[]);
     let mut both = Both::new(&node, &oracle);
     for (i, n) in [0usize, 1, 10, 100, 1000, 5000, 60_000].into_iter().enumerate() {
@@ -624,7 +620,7 @@ fn oracle_values_move_between_servers() {
 /// Corrupted values are handled as Redis handles them: same replies, same bytes after.
 #[test]
 fn oracle_corrupted_values_match_redis_server() {
-    let Some(oracle) = Oracle::start() else { return };
+    let oracle = Oracle::start();
     let node = Node::start(&[]);
     let mut both = Both::new(&node, &oracle);
     let mut rng = fastrand::Rng::with_seed(7);
