@@ -194,10 +194,16 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End) -> CmdResult {
         }
         return Ok(());
     };
-    match count {
+    let popped = match count {
         None => match pop_at(l, end) {
-            Some(v) => ctx.out.bulk(&v),
-            None => ctx.out.null(),
+            Some(v) => {
+                ctx.out.bulk(&v);
+                1
+            }
+            None => {
+                ctx.out.null();
+                0
+            }
         },
         Some(n) => {
             let n = n.min(l.len());
@@ -207,14 +213,13 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End) -> CmdResult {
                     ctx.out.bulk(&v);
                 }
             }
-            if n == 0 {
-                return Ok(());
-            }
+            n
         }
-    }
+    };
     remove_if_empty(&mut p, key, now);
     drop(p);
-    ctx.dirty(1);
+    // One change per element, as Redis counts them.
+    ctx.dirty(popped as u64);
     Ok(())
 }
 

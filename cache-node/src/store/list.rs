@@ -56,6 +56,7 @@ impl List {
                 if let Some(c) = self.chunks.back_mut() {
                     c.shrink();
                 }
+                self.reserve_chunk();
                 self.chunks.push_back(Chunk::with(v));
             }
         }
@@ -70,10 +71,19 @@ impl List {
                 if let Some(c) = self.chunks.front_mut() {
                     c.shrink();
                 }
+                self.reserve_chunk();
                 self.chunks.push_front(Chunk::with(v));
             }
         }
         self.len += 1;
+    }
+
+    /// Most lists fit in one chunk: size the chunk deque for exactly one at first
+    /// instead of the default four, then let it grow as usual.
+    fn reserve_chunk(&mut self) {
+        if self.chunks.capacity() == 0 {
+            self.chunks.reserve_exact(1);
+        }
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {

@@ -99,7 +99,7 @@ pub(super) fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         remove_if_empty(p, key, now);
         drop(locked);
-        ctx.dirty(1);
+        ctx.dirty(n as u64);
         return Ok(());
     }
     ctx.out.null_array();

@@ -57,6 +57,9 @@ fn large_elements_get_their_own_chunk_and_small_ones_share() {
     (0..1000).for_each(|_| small.push_back(b"0123456789"));
     assert_eq!(small.chunks.len(), 2);
     assert!(small.heap_bytes() < 1000 * 16, "{} bytes", small.heap_bytes());
+    // a short list costs one chunk slot and its packed bytes
+    let three: List = [&b"alpha"[..], b"beta", b"gamma"].into_iter().collect();
+    assert!(three.heap_bytes() <= 32 + 32, "{} bytes", three.heap_bytes());
 }
 
 #[test]
