@@ -206,7 +206,7 @@ fn lmove_is_atomic_under_concurrent_clients() {
     let stop = Arc::new(AtomicBool::new(false));
     let movers: Vec<_> = (0..3)
         .map(|t| {
-            let (node, stop) = (node.clone(), stop.clone());
+            let node = node.clone();
             std::thread::spawn(move || {
                 let mut c = node.client();
                 let mut moved = 0usize;
@@ -220,7 +220,6 @@ fn lmove_is_atomic_under_concurrent_clients() {
                     };
                     moved += usize::from(got.is_some());
                 }
-                stop.store(true, Ordering::SeqCst);
                 moved
             })
         })
@@ -230,17 +229,20 @@ fn lmove_is_atomic_under_concurrent_clients() {
         std::thread::spawn(move || {
             let mut c = node.client();
             let mut checks = 0;
-            while !stop.load(Ordering::SeqCst) {
+            loop {
                 for (a, b) in pairs {
                     let n: i64 = redis::cmd("EXISTS").arg(a).arg(b).query(&mut c).unwrap();
                     assert_eq!(n, 1, "{a}/{b}: the token is in {n} lists at once");
                     checks += 1;
                 }
+                if stop.load(Ordering::SeqCst) {
+                    return checks;
+                }
             }
-            checks
         })
     };
     let moved: usize = movers.into_iter().map(|h| h.join().unwrap()).sum();
+    stop.store(true, Ordering::SeqCst);
     let checks = checker.join().unwrap();
     assert!(moved > 100 && checks > 0, "moved {moved}, checked {checks}");
     for (a, b) in pairs {
