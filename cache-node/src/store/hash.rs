@@ -43,11 +43,12 @@ impl Keyed for Field {
     }
 }
 
-/// A hash value.
+/// A hash value. The table is boxed so that a small hash, the common case, keeps the
+/// value itself small (see the size test below).
 #[derive(Clone, Debug)]
 pub enum Hash {
     Packed(Pack),
-    Table(Dict<Field>),
+    Table(Box<Dict<Field>>),
 }
 
 impl Default for Hash {
@@ -96,7 +97,7 @@ impl Hash {
             for (f, v) in p.iter() {
                 d.insert_new(Field::new(f, v));
             }
-            *self = Hash::Table(d);
+            *self = Hash::Table(Box::new(d));
         }
     }
 
@@ -277,6 +278,12 @@ mod tests {
         let mut h = Hash::default();
         h.set(&[b'x'; 64], &[b'y'; 64]);
         assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn values_stay_small() {
+        // A hash is boxed in the keyspace: every byte here is paid once per key.
+        assert!(std::mem::size_of::<Hash>() <= 24, "{}", std::mem::size_of::<Hash>());
     }
 
     #[test]

@@ -41,11 +41,11 @@ fn as_int(m: &[u8]) -> Option<i64> {
     parse_i64(m)
 }
 
-/// A set value.
+/// A set value. The table is boxed so that a small set keeps the value itself small.
 #[derive(Clone, Debug)]
 pub enum Set {
     Ints(IntSet),
-    Table(Dict<Box<[u8]>>),
+    Table(Box<Dict<Box<[u8]>>>),
 }
 
 impl Default for Set {
@@ -68,7 +68,7 @@ impl Set {
     pub fn for_member(first: &[u8]) -> Self {
         match as_int(first) {
             Some(_) => Set::default(),
-            None => Set::Table(Dict::default()),
+            None => Set::Table(Box::default()),
         }
     }
 
@@ -106,7 +106,7 @@ impl Set {
             for v in s.iter() {
                 d.insert_new(fmt_int(v, &mut buf).into());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
@@ -282,6 +282,12 @@ mod tests {
         s.add(b"512");
         assert_eq!(s.encoding(), "hashtable");
         assert!(s.contains(b"7") && !s.contains(b"07"));
+    }
+
+    #[test]
+    fn values_stay_small() {
+        // A set is boxed in the keyspace: every byte here is paid once per key.
+        assert!(std::mem::size_of::<Set>() <= 24, "{}", std::mem::size_of::<Set>());
     }
 
     #[test]

@@ -183,11 +183,6 @@ impl<E: Keyed> Dict<E> {
         (cursor | !mask).reverse_bits().wrapping_add(1).reverse_bits()
     }
 
-    /// Heap bytes held (entries' own allocations excluded).
-    pub fn table_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<E>() + self.next.capacity() * 4 + self.buckets.len() * 4
-    }
-
     /// Panics unless every entry is reachable exactly once, from its own bucket.
     #[cfg(test)]
     pub fn check_invariants(&self) {

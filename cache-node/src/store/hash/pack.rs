@@ -2,11 +2,13 @@
 //! encoding): each string is a LEB128 length followed by its bytes, fields and values
 //! alternating, in insertion order. Lookups are linear, which is what Redis does too and
 //! costs little below the 512-field conversion threshold; the win is one allocation and
-//! one or two bytes of overhead per string.
+//! one or two bytes of overhead per string. The buffer is kept at its exact size (a boxed
+//! slice, not a growable vector): like a listpack, every write reallocates, and no
+//! spare capacity sits in the millions of small hashes a cache may hold.
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pack {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     /// Pairs held.
     len: u32,
 }
@@ -71,6 +73,14 @@ impl Pack {
         None
     }
 
+    /// Rewrites the buffer with `f`, which adds at most `extra` bytes, leaving it exact.
+    fn edit(&mut self, extra: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        v.reserve_exact(extra);
+        f(&mut v);
+        self.buf = v.into_boxed_slice();
+    }
+
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         self.locate(field).map(|f| get_str(&self.buf, f.value_start).0)
     }
@@ -79,14 +89,18 @@ impl Pack {
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         match self.locate(field) {
             Some(f) => {
-                let mut enc = Vec::with_capacity(value.len() + 2);
+                let mut enc = Vec::with_capacity(value.len() + 10);
                 put_str(&mut enc, value);
-                self.buf.splice(f.value_start..f.end, enc);
+                self.edit(enc.len(), |v| {
+                    v.splice(f.value_start..f.end, enc);
+                });
                 false
             }
             None => {
-                put_str(&mut self.buf, field);
-                put_str(&mut self.buf, value);
+                self.edit(field.len() + value.len() + 20, |v| {
+                    put_str(v, field);
+                    put_str(v, value);
+                });
                 self.len += 1;
                 true
             }
@@ -96,11 +110,10 @@ impl Pack {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self.locate(field) {
             Some(f) => {
-                self.buf.drain(f.start..f.end);
+                self.edit(0, |v| {
+                    v.drain(f.start..f.end);
+                });
                 self.len -= 1;
-                if self.buf.capacity() > 2 * self.buf.len() + 64 {
-                    self.buf.shrink_to_fit();
-                }
                 true
             }
             None => false,
@@ -110,10 +123,6 @@ impl Pack {
     /// The pair at position `i` (0-based, insertion order).
     pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
         self.iter().nth(i)
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
     }
 }
 

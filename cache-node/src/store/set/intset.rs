@@ -1,33 +1,43 @@
 //! A sorted set of integers stored at the narrowest width that holds them all (2, 4 or
 //! 8 bytes each), like Redis's `intset`: small integer sets cost 2 bytes a member.
 
+/// Bytes per member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+enum Width {
+    W2 = 2,
+    W4 = 4,
+    W8 = 8,
+}
+
+/// Kept at its exact size (a boxed slice): every insert reallocates, as an intset does,
+/// and no spare capacity is held by the many small sets a cache may keep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntSet {
-    /// Bytes per member: 2, 4 or 8.
-    width: u8,
+    width: Width,
     /// Members in ascending order, little-endian, `width` bytes each.
-    data: Vec<u8>,
+    data: Box<[u8]>,
 }
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet { width: 2, data: Vec::new() }
+        IntSet { width: Width::W2, data: Box::default() }
     }
 }
 
-fn width_of(v: i64) -> u8 {
+fn width_of(v: i64) -> Width {
     if i16::try_from(v).is_ok() {
-        2
+        Width::W2
     } else if i32::try_from(v).is_ok() {
-        4
+        Width::W4
     } else {
-        8
+        Width::W8
     }
 }
 
 impl IntSet {
     pub fn len(&self) -> usize {
-        self.data.len() / usize::from(self.width)
+        self.data.len() / self.width as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -36,7 +46,7 @@ impl IntSet {
 
     /// The member at position `i < len` (ascending order).
     pub fn get(&self, i: usize) -> i64 {
-        let w = usize::from(self.width);
+        let w = self.width as usize;
         let b = &self.data[i * w..i * w + w];
         match b {
             [a, b] => i64::from(i16::from_le_bytes([*a, *b])),
@@ -75,20 +85,22 @@ impl IntSet {
     /// True when `v` was added.
     pub fn insert(&mut self, v: i64) -> bool {
         if width_of(v) > self.width {
-            let wider = IntSet { width: width_of(v), data: Vec::with_capacity((self.len() + 1) * usize::from(width_of(v))) };
-            let old = std::mem::replace(self, wider);
-            let w = usize::from(self.width);
-            for i in 0..old.len() {
-                let at = self.data.len();
-                self.data.resize(at + w, 0);
-                Self::encode(&mut self.data[at..], old.get(i));
+            let w = width_of(v) as usize;
+            let mut wider = vec![0u8; self.len() * w];
+            for (i, slot) in wider.chunks_exact_mut(w).enumerate() {
+                Self::encode(slot, self.get(i));
             }
+            *self = IntSet { width: width_of(v), data: wider.into_boxed_slice() };
         }
         let Err(pos) = self.search(v) else { return false };
-        let w = usize::from(self.width);
+        let w = self.width as usize;
+        let mut data = Vec::with_capacity(self.data.len() + w);
+        data.extend_from_slice(&self.data[..pos * w]);
         let mut bytes = [0u8; 8];
         Self::encode(&mut bytes[..w], v);
-        self.data.splice(pos * w..pos * w, bytes[..w].iter().copied());
+        data.extend_from_slice(&bytes[..w]);
+        data.extend_from_slice(&self.data[pos * w..]);
+        self.data = data.into_boxed_slice();
         true
     }
 
@@ -104,16 +116,14 @@ impl IntSet {
     }
 
     pub fn remove_at(&mut self, pos: usize) {
-        let w = usize::from(self.width);
-        self.data.drain(pos * w..pos * w + w);
+        let w = self.width as usize;
+        let mut data = std::mem::take(&mut self.data).into_vec();
+        data.drain(pos * w..pos * w + w);
+        self.data = data.into_boxed_slice();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.len()).map(|i| self.get(i))
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.data.capacity()
     }
 }
 
@@ -127,11 +137,11 @@ mod tests {
         for v in [5, -3, 1000, 5] {
             s.insert(v);
         }
-        assert_eq!(s.width, 2);
+        assert_eq!(s.width, Width::W2);
         assert!(s.insert(i64::from(i32::MAX)));
-        assert_eq!(s.width, 4);
+        assert_eq!(s.width, Width::W4);
         assert!(s.insert(i64::MIN));
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width, Width::W8);
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 5, 1000, i64::from(i32::MAX)]);
         assert!(s.remove(5) && !s.remove(5));
         assert!(s.contains(-3) && !s.contains(4));
