@@ -158,11 +158,7 @@ impl Set {
                 s.remove_at(i);
                 fmt_int(v, &mut IntBuf::default()).to_vec()
             }
-            Set::Table(d) => {
-                let m = d.at(i).clone();
-                d.remove(&m);
-                m.into_vec()
-            }
+            Set::Table(d) => d.remove_at(i).into_vec(),
         }
     }
 

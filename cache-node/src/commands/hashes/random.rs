@@ -25,7 +25,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (key, now) = (argv[1], ctx.now_ms);
     if argv.len() == 2 {
         let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
-        match super::read(&mut p, key, now)? {
+        match super::read(&mut p, key, now)?.filter(|h| !h.is_empty()) {
             Some(h) => {
                 let (f, _) = h.nth(fastrand::usize(..h.len())).unwrap_or_default();
                 ctx.out.bulk(f);
@@ -47,26 +47,27 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         sample::check_repeats(count)?;
     }
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
-    let Some(h) = super::read(&mut p, key, now)? else {
-        ctx.out.array(0);
-        return Ok(());
-    };
-    reply_with_count(ctx.out, h, l, withvalues);
+    match super::read(&mut p, key, now)? {
+        Some(h) if l != 0 && !h.is_empty() => reply_with_count(ctx.out, h, l, withvalues),
+        _ => ctx.out.array(0),
+    }
     Ok(())
 }
 
 fn reply_with_count(out: &mut Reply, h: &Hash, l: i64, withvalues: bool) {
     let size = h.len();
-    if l == 0 {
-        out.array(0);
-        return;
-    }
+    // A packed hash finds a position by walking it: index its pairs once instead.
+    let packed: Option<Vec<(&[u8], &[u8])>> = matches!(h, Hash::Packed(_)).then(|| h.iter().collect());
+    let nth = |i: usize| match &packed {
+        Some(pairs) => pairs.get(i).copied().unwrap_or_default(),
+        None => h.nth(i).unwrap_or_default(),
+    };
     if l < 0 || l == 1 {
         // Repeats allowed: independent picks, in random order.
         let count = l.unsigned_abs() as usize;
         header(out, count, withvalues);
         for _ in 0..count {
-            let (f, v) = h.nth(fastrand::usize(..size)).unwrap_or_default();
+            let (f, v) = nth(fastrand::usize(..size));
             pair(out, f, v, withvalues);
         }
         return;
@@ -80,7 +81,7 @@ fn reply_with_count(out: &mut Reply, h: &Hash, l: i64, withvalues: bool) {
     let positions = sample::distinct(size, count as usize);
     header(out, positions.len(), withvalues);
     for i in positions {
-        let (f, v) = h.nth(i).unwrap_or_default();
+        let (f, v) = nth(i);
         pair(out, f, v, withvalues);
     }
 }

@@ -20,7 +20,7 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         },
     };
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
-    let Some(s) = super::write(&mut p, key, now)? else {
+    let Some(s) = super::write(&mut p, key, now)?.filter(|s| !s.is_empty()) else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.set(0),
@@ -101,7 +101,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     };
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
-    let s = super::read(&mut p, key, now)?;
+    let s = super::read(&mut p, key, now)?.filter(|s| !s.is_empty());
     let mut buf = IntBuf::default();
     match (s, count) {
         (None, None) => ctx.out.null(),

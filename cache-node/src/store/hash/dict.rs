@@ -111,39 +111,38 @@ impl<E: Keyed> Dict<E> {
 
     /// Removes and returns the entry with this key. The last entry moves into its slot.
     pub fn remove(&mut self, key: &[u8]) -> Option<E> {
-        let b = self.bucket(key);
-        let (mut prev, mut cur) = (NONE, self.buckets[b]);
-        while cur != NONE && self.entries[cur as usize].key() != key {
-            prev = cur;
-            cur = self.next[cur as usize];
-        }
-        if cur == NONE {
-            return None;
-        }
-        let after = self.next[cur as usize];
-        if prev == NONE {
-            self.buckets[b] = after;
-        } else {
-            self.next[prev as usize] = after;
-        }
+        let i = self.find(key)?;
+        Some(self.remove_at(i))
+    }
+
+    /// Removes and returns the entry at dense index `i < len` (SPOP's random pick).
+    pub fn remove_at(&mut self, i: usize) -> E {
+        let cur = i as u32;
+        self.relink(cur, self.next[i]);
         let last = (self.entries.len() - 1) as u32;
         if cur != last {
-            // Point whatever linked to the last entry at the slot it is moving to.
-            let lb = self.bucket(self.entries[last as usize].key());
-            if self.buckets[lb] == last {
-                self.buckets[lb] = cur;
-            } else {
-                let mut p = self.buckets[lb];
-                while self.next[p as usize] != last {
-                    p = self.next[p as usize];
-                }
-                self.next[p as usize] = cur;
-            }
+            // The last entry moves into slot `cur`: point its link there.
+            self.relink(last, cur);
         }
-        let e = self.entries.swap_remove(cur as usize);
-        self.next.swap_remove(cur as usize);
+        let e = self.entries.swap_remove(i);
+        self.next.swap_remove(i);
         self.shrink_if_sparse();
-        Some(e)
+        e
+    }
+
+    /// Makes the link (bucket head or chain link) that points at entry `from` point at
+    /// `to` instead.
+    fn relink(&mut self, from: u32, to: u32) {
+        let b = self.bucket(self.entries[from as usize].key());
+        if self.buckets[b] == from {
+            self.buckets[b] = to;
+            return;
+        }
+        let mut p = self.buckets[b];
+        while self.next[p as usize] != from {
+            p = self.next[p as usize];
+        }
+        self.next[p as usize] = to;
     }
 
     /// Gives memory back once a table is mostly empty (Redis shrinks below 10% fill).
