@@ -426,3 +426,32 @@ fn command_table_entries_match_redis() {
     let text = format!("{docs:?}");
     assert!(text.contains("Get one or multiple random fields from a hash") && text.contains("6.2.0") && text.contains("hash"), "{text}");
 }
+
+/// `rdb_changes_since_last_save` after each write, as redis-server 7.0.15 counts them.
+#[test]
+fn writes_count_changes_like_redis() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    let steps: &[(&str, i64)] = &[
+        ("HSET h a 1 b 2", 2),
+        ("HSET h a 1", 1),
+        ("HSETNX h a 1", 0),
+        ("HSETNX h c 1", 1),
+        ("HDEL h a zz", 1),
+        ("HDEL h zz", 0),
+        ("HINCRBY h n 1", 1),
+        ("HINCRBYFLOAT h f 1.5", 1),
+        ("HMSET h x 1 y 2", 2),
+        ("HDEL h b c n f x y", 6),
+    ];
+    let changes = |c: &mut redis::Connection| -> i64 {
+        let info: String = q(c, &["INFO", "persistence"]);
+        info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
+    };
+    for (cmd, want) in steps {
+        let before = changes(&mut c);
+        let args: Vec<&str> = cmd.split(' ').collect();
+        q::<Value>(&mut c, &args);
+        assert_eq!(changes(&mut c) - before, *want, "{cmd}");
+    }
+}

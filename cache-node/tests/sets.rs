@@ -454,3 +454,39 @@ fn command_table_entries_match_redis() {
         assert_eq!(text(&e[6]).join(" "), *cats, "{name}");
     }
 }
+
+/// `rdb_changes_since_last_save` after each write, as redis-server 7.0.15 counts them.
+#[test]
+fn writes_count_changes_like_redis() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    let steps: &[(&str, i64)] = &[
+        ("SADD s 1 2 2", 2),
+        ("SADD s 1", 0),
+        ("SREM s 1 9", 1),
+        ("SMOVE s t 2", 2),
+        ("SADD s 5", 1),
+        ("SADD t 5", 1),
+        ("SMOVE s t 5", 1),
+        ("SINTERSTORE d t t", 1),
+        ("SINTERSTORE d nokey", 1),
+        ("SINTERSTORE d nokey", 0),
+        ("SUNIONSTORE u t", 1),
+        ("SDIFFSTORE u t t", 1),
+        ("SADD p 1 2 3 4 5 6", 6),
+        ("SPOP p 2", 2),
+        ("SPOP p", 1),
+        ("SPOP p 0", 0),
+        ("SPOP p 10", 3),
+    ];
+    let changes = |c: &mut redis::Connection| -> i64 {
+        let info: String = q(c, &["INFO", "persistence"]);
+        info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
+    };
+    for (cmd, want) in steps {
+        let before = changes(&mut c);
+        let args: Vec<&str> = cmd.split(' ').collect();
+        q::<Value>(&mut c, &args);
+        assert_eq!(changes(&mut c) - before, *want, "{cmd}");
+    }
+}
