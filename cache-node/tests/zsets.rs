@@ -1,0 +1,579 @@
+//! Sorted-set commands against the reference: every script below runs on cache-node and
+//! on a throwaway `redis-server` 7.0 (installed by scripts/test.sh), over RESP2 and
+//! RESP3, and each reply must match byte for byte. Commands whose replies are random
+//! (ZRANDMEMBER, ZSCAN of a large set) are checked by their properties instead, and a
+//! leaderboard runs end to end.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// A redis-server on a free loopback port, with no persistence, killed on drop.
+struct Oracle {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Oracle {
+    fn start() -> Option<Oracle> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("zsets-oracle-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let o = Oracle { child, port, dir };
+        let up = wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", o.port)).is_ok());
+        assert!(up, "redis-server did not start");
+        Some(o)
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw connection that reads whole replies, whatever their RESP type.
+struct Conn(TcpStream);
+
+impl Conn {
+    fn open(port: u16, resp3: bool) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut c = Conn(s);
+        if resp3 {
+            c.call(&[b"HELLO", b"3"]);
+        }
+        c
+    }
+
+    fn byte(&mut self) -> u8 {
+        let mut b = [0u8; 1];
+        self.0.read_exact(&mut b).expect("reply byte");
+        b[0]
+    }
+
+    fn line(&mut self, out: &mut Vec<u8>) -> String {
+        let start = out.len();
+        while out.len() < start + 2 || !out.ends_with(b"\r\n") {
+            out.push(self.byte());
+        }
+        String::from_utf8_lossy(&out[start..out.len() - 2]).into_owned()
+    }
+
+    /// Reads one complete reply into `out`.
+    fn reply(&mut self, out: &mut Vec<u8>) {
+        let t = self.byte();
+        out.push(t);
+        let head = self.line(out);
+        let n: i64 = head.parse().unwrap_or(0);
+        match t {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let mut body = vec![0u8; n as usize + 2];
+                self.0.read_exact(&mut body).unwrap();
+                out.extend(body);
+            }
+            b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| self.reply(out)),
+            b'%' => (0..2 * n.max(0)).for_each(|_| self.reply(out)),
+            _ => {}
+        }
+    }
+
+    fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.0.write_all(&resp(args)).unwrap();
+        let mut out = Vec::new();
+        self.reply(&mut out);
+        out
+    }
+}
+
+/// Runs every command of `script` (one command per line, words split on spaces) on both
+/// servers and both protocols, comparing replies. Skips (with a note) when no
+/// redis-server is installed.
+fn same_as_redis(script: &str) {
+    let Some(oracle) = Oracle::start() else {
+        eprintln!("redis-server not installed: skipping the comparison");
+        return;
+    };
+    let node = Node::start(&[]);
+    for resp3 in [false, true] {
+        let mut ours = Conn::open(node.port, resp3);
+        let mut theirs = Conn::open(oracle.port, resp3);
+        for c in [&mut ours, &mut theirs] {
+            c.call(&[b"FLUSHALL"]);
+        }
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let args: Vec<&[u8]> = line.split(' ').filter(|w| !w.is_empty()).map(str::as_bytes).collect();
+            let want = theirs.call(&args);
+            let got = ours.call(&args);
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{} `{line}`", if resp3 { "RESP3" } else { "RESP2" });
+        }
+    }
+}
+
+#[test]
+fn zadd_options_and_errors() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c
+        ZADD z 1 a 5 b 0.1 d
+        ZADD z CH 1 a 6 b 7 e
+        ZADD z NX 100 a 8 f
+        ZADD z XX 100 a 9 nope
+        ZADD z XX CH 100 a 100 b
+        ZADD z GT 50 a 200 b
+        ZADD z GT CH 50 a 200 b
+        ZADD z LT CH 1 a 300 b
+        ZADD z INCR 2.5 a
+        ZADD z INCR -inf a
+        ZADD z INCR +inf a
+        ZADD z XX INCR 1 missing
+        ZADD z NX INCR 1 a
+        ZADD z GT INCR -1 b
+        ZADD z LT INCR -1 b
+        ZADD z INCR 0 b
+        ZADD z nx xx 1 a
+        ZADD z gt lt 1 a
+        ZADD z gt nx 1 a
+        ZADD z lt nx 1 a
+        ZADD z incr 1 a 2 b
+        ZADD z 1
+        ZADD z 1 a 2
+        ZADD z CH
+        ZADD z abc a
+        ZADD z 1 a nan b
+        ZADD z 1 a NaN b
+        ZADD z inf a -inf b +inf c
+        ZADD z 1e400 a
+        ZADD z -0 zero
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD fresh XX 1 a
+        ZADD fresh XX INCR 1 a
+        EXISTS fresh
+        ZADD fresh GT 5 a
+        ZADD fresh LT 7 b
+        ZRANGE fresh 0 -1 WITHSCORES
+        ZINCRBY fresh 2 a
+        ZINCRBY fresh 0.1 a
+        ZINCRBY fresh 1e300 n
+        ZINCRBY fresh abc a
+        ZADD inf 0 x inf y
+        ZINCRBY inf -inf y
+        ZSCORE inf y
+        ZADD z
+        SET s x
+        ZADD s 1 a
+        ZINCRBY s 1 a
+        ZADD s XX 1 a
+        GET s
+        OBJECT ENCODING s
+        ",
+    );
+}
+
+#[test]
+fn reads_and_counts() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c 0.1 d 1e20 e 123456789012345678 f -5 g 1.5e-5 h
+        ZSCORE z a
+        ZSCORE z d
+        ZSCORE z e
+        ZSCORE z f
+        ZSCORE z h
+        ZSCORE z nope
+        ZSCORE nokey a
+        ZMSCORE z a nope d
+        ZMSCORE nokey a b
+        ZCARD z
+        ZCARD nokey
+        ZCOUNT z -inf +inf
+        ZCOUNT z 1 3
+        ZCOUNT z (1 3
+        ZCOUNT z (1 (3
+        ZCOUNT z 3 1
+        ZCOUNT z (1 (1
+        ZCOUNT z 1 1
+        ZCOUNT z abc 1
+        ZCOUNT z 1 (abc
+        ZCOUNT z ((1 2
+        ZCOUNT z nan 1
+        ZCOUNT nokey 0 1
+        ZCOUNT z -inf (-inf
+        ZRANK z a
+        ZRANK z g
+        ZRANK z nope
+        ZRANK nokey a
+        ZREVRANK z a
+        ZREVRANK z e
+        ZREVRANK z nope
+        ZADD lex 0 a 0 b 0 c 0 d 0 e 0 f 0 g
+        ZLEXCOUNT lex - +
+        ZLEXCOUNT lex [b [d
+        ZLEXCOUNT lex (b (d
+        ZLEXCOUNT lex (b [d
+        ZLEXCOUNT lex [d [b
+        ZLEXCOUNT lex + -
+        ZLEXCOUNT lex - (c
+        ZLEXCOUNT lex [c +
+        ZLEXCOUNT lex [ +
+        ZLEXCOUNT lex b d
+        ZLEXCOUNT lex [a +a
+        ZLEXCOUNT lex -- +
+        ZLEXCOUNT nokey - +
+        SET s x
+        ZSCORE s a
+        ZMSCORE s a
+        ZCARD s
+        ZCOUNT s 0 1
+        ZCOUNT s x 1
+        ZLEXCOUNT s - +
+        ZRANK s a
+        ZREVRANK s a
+        ",
+    );
+}
+
+#[test]
+fn ranges() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e 0.1 f inf g -inf h
+        ZRANGE z 0 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 2 3 withscores
+        ZRANGE z -2 -1
+        ZRANGE z -100 100
+        ZRANGE z 5 2
+        ZRANGE z 100 200
+        ZRANGE z -1 -2
+        ZRANGE z 0 -1 REV WITHSCORES
+        ZRANGE z 0 1 REV
+        ZRANGE z a 1
+        ZRANGE z 0 1 LIMIT 0 1
+        ZRANGE z 0 1 LIMIT 0
+        ZRANGE z 0 1 FOO
+        ZRANGE z (1 5 BYSCORE
+        ZRANGE z 1 5 BYSCORE WITHSCORES
+        ZRANGE z 5 1 BYSCORE REV WITHSCORES
+        ZRANGE z 1 5 BYSCORE REV
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 3
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 -1
+        ZRANGE z -inf +inf BYSCORE LIMIT -1 3
+        ZRANGE z -inf +inf BYSCORE LIMIT 100 3
+        ZRANGE z -inf +inf BYSCORE LIMIT 1 0
+        ZRANGE z +inf -inf BYSCORE REV LIMIT 1 2 WITHSCORES
+        ZRANGE z x 1 BYSCORE
+        ZRANGE z 1 5 BYSCORE BYLEX
+        ZRANGE z 1 5 BYSCORE REV REV
+        ZRANGE z 1 5 BYSCORE LIMIT a 1
+        ZRANGE z 1 5 BYSCORE LIMIT 1 a
+        ZRANGE z 1 5 BYSCORE LIMIT 1 1 LIMIT 0 5
+        ZRANGE z - + BYLEX WITHSCORES
+        ZRANGE z - + BYLEX
+        ZRANGE z 1 5 BYLEX
+        ZRANGE nokey 0 -1
+        ZRANGE nokey 0 -1 WITHSCORES
+        ZRANGE nokey a b
+        ZREVRANGE z 0 2 WITHSCORES
+        ZREVRANGE z -3 -1
+        ZREVRANGE z 0 -1 REV
+        ZREVRANGE z 0 -1 BYSCORE
+        ZREVRANGE z 0 -1 LIMIT 0 1
+        ZRANGEBYSCORE z 1 3
+        ZRANGEBYSCORE z (1 (3 WITHSCORES
+        ZRANGEBYSCORE z -inf +inf LIMIT 1 2 WITHSCORES
+        ZRANGEBYSCORE z 3 1
+        ZRANGEBYSCORE z 1 3 BYSCORE
+        ZRANGEBYSCORE z 1 3 REV
+        ZRANGEBYSCORE z 1 3 LIMIT 1
+        ZRANGEBYSCORE z a 3
+        ZREVRANGEBYSCORE z 3 1 WITHSCORES
+        ZREVRANGEBYSCORE z +inf -inf LIMIT 0 3
+        ZREVRANGEBYSCORE z (3 (1
+        ZREVRANGEBYSCORE z 1 3
+        ZADD lex 0 a 0 b 0 c 0 d 0 e 0 f 0 g
+        ZRANGEBYLEX lex - +
+        ZRANGEBYLEX lex [b (e
+        ZRANGEBYLEX lex - + LIMIT 2 2
+        ZRANGEBYLEX lex - + LIMIT 2 -5
+        ZRANGEBYLEX lex - + WITHSCORES
+        ZRANGEBYLEX lex a b
+        ZREVRANGEBYLEX lex + -
+        ZREVRANGEBYLEX lex (e [b
+        ZREVRANGEBYLEX lex + - LIMIT 1 2
+        ZREVRANGEBYLEX lex [b [e
+        ZRANGE lex (e [b BYLEX REV
+        ZRANGE lex [b (e BYLEX LIMIT 1 1
+        SET s x
+        ZRANGE s 0 -1
+        ZRANGE s a b
+        ZRANGEBYSCORE s 0 1
+        ZRANGEBYLEX s - +
+        ZREVRANGE s 0 1
+        ",
+    );
+}
+
+#[test]
+fn range_store_and_removals() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        ZRANGESTORE dst z 1 3
+        ZRANGE dst 0 -1 WITHSCORES
+        OBJECT ENCODING dst
+        ZRANGESTORE dst z 3 1 BYSCORE REV LIMIT 0 2
+        ZRANGE dst 0 -1 WITHSCORES
+        ZRANGESTORE dst z [b [d BYLEX
+        ZRANGESTORE dst z 0 -1 WITHSCORES
+        ZRANGESTORE dst z 10 20
+        EXISTS dst
+        ZRANGESTORE dst nokey 0 -1
+        SET str x
+        ZRANGESTORE str z 0 0
+        TYPE str
+        ZRANGESTORE dst str 0 0
+        ZRANGESTORE dst z a 1
+        ZRANGESTORE dst z 0 1 LIMIT 0 1
+        ZREMRANGEBYRANK z 0 0
+        ZREMRANGEBYRANK z -1 -1
+        ZREMRANGEBYRANK z 5 10
+        ZREMRANGEBYRANK z a 1
+        ZRANGE z 0 -1
+        ZREMRANGEBYRANK z 0 -1
+        EXISTS z
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        ZREMRANGEBYSCORE z (1 3
+        ZREMRANGEBYSCORE z x 3
+        ZREMRANGEBYSCORE z 10 20
+        ZREMRANGEBYSCORE z -inf +inf
+        EXISTS z
+        ZADD lex 0 a 0 b 0 c 0 d
+        ZREMRANGEBYLEX lex [b (d
+        ZREMRANGEBYLEX lex b d
+        ZREMRANGEBYLEX lex - +
+        EXISTS lex
+        ZREMRANGEBYRANK nokey 0 1
+        ZREMRANGEBYSCORE nokey 0 1
+        ZREMRANGEBYLEX nokey - +
+        ZREMRANGEBYRANK str 0 1
+        ZREMRANGEBYSCORE str 0 1
+        ZREMRANGEBYLEX str - +
+        ZADD r 1 a 2 b 3 c
+        ZREM r a nope
+        ZREM r nope
+        ZREM r b c a
+        EXISTS r
+        ZREM nokey a
+        ZREM str a
+        ",
+    );
+}
+
+#[test]
+fn pops() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e 6 f
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z 2
+        ZPOPMAX z 1
+        ZPOPMIN z 0
+        ZPOPMIN z -1
+        ZPOPMIN z abc
+        ZPOPMIN z 1 2
+        ZPOPMAX z 10
+        EXISTS z
+        ZPOPMIN nokey
+        ZPOPMIN nokey 3
+        SET s x
+        ZPOPMIN s
+        ZPOPMIN s 0
+        ZPOPMAX s 2
+        ZADD a 1 x 2 y
+        ZADD b 3 p 4 q 5 r
+        ZMPOP 2 nokey b MIN
+        ZMPOP 2 nokey b MAX COUNT 5
+        ZMPOP 2 nokey b MAX
+        EXISTS b
+        ZMPOP 3 nokey b a max count 1
+        ZMPOP 1 nokey MIN
+        ZMPOP 0 a MIN
+        ZMPOP -1 a MIN
+        ZMPOP x a MIN
+        ZMPOP 2 a MIN
+        ZMPOP 1 a foo
+        ZMPOP 1 a MIN COUNT 0
+        ZMPOP 1 a MIN COUNT -1
+        ZMPOP 1 a MIN COUNT x
+        ZMPOP 1 a MIN COUNT 1 COUNT 2
+        ZMPOP 1 a MIN COUNT
+        ZMPOP 1 a MIN FOO
+        ZMPOP 2 nokey s MIN
+        ZMPOP 2 a s MIN
+        ZMPOP 1 a MIN COUNT 9
+        ",
+    );
+}
+
+#[test]
+fn set_operations() {
+    same_as_redis(
+        "
+        ZADD a 1 x 2 y 3 z
+        ZADD b 10 y 20 z 30 w
+        ZADD c 100 z 0.5 v
+        ZUNION 2 a b
+        ZUNION 2 a b WITHSCORES
+        ZUNION 3 a b c WITHSCORES
+        ZUNION 2 a b WEIGHTS 2 0.5 WITHSCORES
+        ZUNION 2 a b AGGREGATE MIN WITHSCORES
+        ZUNION 2 a b AGGREGATE max WITHSCORES
+        ZUNION 2 a b WEIGHTS 1 -1 AGGREGATE SUM WITHSCORES
+        ZUNION 2 a nokey WITHSCORES
+        ZUNION 1 nokey
+        ZINTER 2 a b WITHSCORES
+        ZINTER 3 a b c WITHSCORES
+        ZINTER 2 a b AGGREGATE MAX WEIGHTS 3 1 WITHSCORES
+        ZINTER 2 a nokey
+        ZDIFF 2 a b WITHSCORES
+        ZDIFF 3 b a c
+        ZDIFF 1 a WITHSCORES
+        ZDIFF 2 nokey a
+        ZDIFF 2 a b WEIGHTS 1 1
+        ZDIFF 2 a b AGGREGATE SUM
+        ZUNION 0 a
+        ZUNION -1 a
+        ZUNION x a
+        ZUNION 3 a b
+        ZUNION 2 a b WEIGHTS 1
+        ZUNION 2 a b WEIGHTS 1 x
+        ZUNION 2 a b AGGREGATE avg
+        ZUNION 2 a b AGGREGATE
+        ZUNION 2 a b FOO
+        ZUNION 2 a b LIMIT 1
+        ZADD inf 0 x inf y
+        ZADD ninf 0 x -inf y
+        ZUNION 2 inf ninf WITHSCORES
+        ZINTER 2 inf ninf WITHSCORES
+        ZUNION 1 inf WEIGHTS 0 WITHSCORES
+        ZUNIONSTORE dst 2 a b
+        ZRANGE dst 0 -1 WITHSCORES
+        OBJECT ENCODING dst
+        ZINTERSTORE dst 2 a b WEIGHTS 2 3
+        ZRANGE dst 0 -1 WITHSCORES
+        ZDIFFSTORE dst 2 a b
+        ZRANGE dst 0 -1 WITHSCORES
+        ZINTERSTORE dst 2 a nokey
+        EXISTS dst
+        ZUNIONSTORE a 2 a b
+        ZRANGE a 0 -1 WITHSCORES
+        ZUNIONSTORE dst 2 a b WITHSCORES
+        ZUNIONSTORE dst 0 a
+        ZINTERCARD 2 a b
+        ZINTERCARD 3 a b c
+        ZINTERCARD 2 a b LIMIT 1
+        ZINTERCARD 2 a b LIMIT 0
+        ZINTERCARD 2 a b LIMIT -1
+        ZINTERCARD 2 a b LIMIT x
+        ZINTERCARD 2 a b WEIGHTS 1 1
+        ZINTERCARD 0 a
+        ZINTERCARD 2 a nokey
+        SET s x
+        ZUNION 2 a s
+        ZINTER 2 s a
+        ZUNIONSTORE dst 2 a s
+        ZINTERCARD 2 a s
+        ZDIFF 2 s a
+        ZUNIONSTORE s 1 a
+        TYPE s
+        ",
+    );
+}
+
+#[test]
+fn encodings_and_scan() {
+    let long = "x".repeat(65);
+    let mut script = String::from("ZADD small 1 a 2 b\nOBJECT ENCODING small\n");
+    script += &format!("ZADD big 1 a 2 {long}\nOBJECT ENCODING big\nZRANGE big 0 -1 WITHSCORES\nZREM big {long}\nOBJECT ENCODING big\n");
+    let members: Vec<String> = (0..129).map(|i| format!("{} m{i}", i % 7)).collect();
+    script += &format!("ZADD many {}\nOBJECT ENCODING many\nZREM many m0\nOBJECT ENCODING many\n", members.join(" "));
+    script += &format!("ZADD edge {}\nOBJECT ENCODING edge\nZADD edge 9 m128\nOBJECT ENCODING edge\n", members[..128].join(" "));
+    script += "ZRANGE edge 60 70 WITHSCORES\nZRANGEBYSCORE edge (2 3 LIMIT 3 5\nZRANK edge m100\nZREVRANK edge m100\nZCOUNT edge 1 (4\n";
+    script += "ZRANGESTORE st edge 0 127\nOBJECT ENCODING st\nZRANGESTORE st edge 0 128\nOBJECT ENCODING st\n";
+    script += "ZUNIONSTORE u 1 small\nOBJECT ENCODING u\nZUNIONSTORE u 2 small edge\nOBJECT ENCODING u\n";
+    script += &format!("ZADD rep {}\nOBJECT ENCODING rep\n", (0..200).map(|i| format!("{i} same")).collect::<Vec<_>>().join(" "));
+    // ZSCAN of a compact set returns everything at once, scores as the listpack has them.
+    script += "ZADD sc 1 a 0.1 b 123456789012345678 c -0 d 1e300 e inf f\nZSCAN sc 0\nZSCAN sc 0 MATCH b*\nZSCAN sc 0 COUNT 1\nZSCAN sc 0 COUNT 0\nZSCAN sc 0 MATCH\nZSCAN sc 0 FOO 1\nZSCAN sc x\nZSCAN sc -1\nZSCAN sc 18446744073709551616\nZSCAN nokey 0\nZSCAN nokey 0 FOO\nSET s x\nZSCAN s 0\n";
+    same_as_redis(&script);
+}
+
+#[test]
+fn wrongtype_the_other_way_and_arity() {
+    same_as_redis(
+        "
+        ZADD z 1 a
+        GET z
+        APPEND z x
+        INCR z
+        TYPE z
+        OBJECT ENCODING z
+        ZADD z
+        ZSCORE z
+        ZCARD
+        ZRANGE z 0
+        ZRANGESTORE d z 0
+        ZRANK z
+        ZPOPMIN
+        ZRANDMEMBER
+        ZSCAN z
+        ZUNION 1
+        ZUNIONSTORE d 1
+        ZINTERCARD 1
+        ZMPOP 1 z
+        ZREMRANGEBYRANK z 0
+        ",
+    );
+}
+
+#[test]
+fn randmember_errors_match() {
+    same_as_redis(
+        "
+        ZADD z 1 a 2 b 3 c
+        ZRANDMEMBER nokey
+        ZRANDMEMBER nokey 5
+        ZRANDMEMBER nokey 5 WITHSCORES
+        ZRANDMEMBER z 0
+        ZRANDMEMBER z 0 WITHSCORES
+        ZRANDMEMBER z 3 WITHSCORES
+        ZRANDMEMBER z 10
+        ZRANDMEMBER z x
+        ZRANDMEMBER z 1 foo
+        ZRANDMEMBER z 1 WITHSCORES x
+        ZRANDMEMBER z -9223372036854775808
+        ZRANDMEMBER z 4611686018427387904 WITHSCORES
+        ZRANDMEMBER z -4611686018427387904 WITHSCORES
+        SET s x
+        ZRANDMEMBER s
+        ZRANDMEMBER s 1
+        ",
+    );
+}
