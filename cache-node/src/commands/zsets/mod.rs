@@ -9,7 +9,7 @@ mod read;
 mod sample;
 pub mod score;
 mod setops;
-mod write;
+pub(crate) mod write;
 
 use super::CmdError;
 use super::spec::{CommandSpec, acl, cmd, flag};
