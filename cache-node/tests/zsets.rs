@@ -461,3 +461,54 @@ fn randmember_errors_match() {
         ",
     );
 }
+
+#[test]
+fn large_sets_match_redis() {
+    // Scores repeat (ties order by member) and the set is past the compact limit.
+    let members: Vec<String> = (0..300).map(|i| format!("{} m{:03}", (i * 37) % 50, (i * 7919) % 1000)).collect();
+    let mut script =
+        format!("ZADD z {}\nOBJECT ENCODING z\nZADD lex {}\n", members.join(" "), (0..200).map(|i| format!("0 w{i}")).collect::<Vec<_>>().join(" "));
+    script += "
+        ZRANGE z 0 20 WITHSCORES
+        ZRANGE z -20 -1 WITHSCORES
+        ZRANGE z 100 110 REV WITHSCORES
+        ZRANGE z (10 20 BYSCORE LIMIT 5 10 WITHSCORES
+        ZRANGE z 30 (20 BYSCORE REV LIMIT 2 7 WITHSCORES
+        ZRANGEBYSCORE z 7 7
+        ZCOUNT z (5 45
+        ZRANK z m500
+        ZREVRANK z m500
+        ZSCORE z m999
+        ZRANGEBYLEX lex [w1 (w2
+        ZREVRANGEBYLEX lex (w5 [w3 LIMIT 3 4
+        ZLEXCOUNT lex [w10 [w19
+        ZREMRANGEBYLEX lex [w10 [w19
+        ZLEXCOUNT lex - +
+        ZREMRANGEBYRANK z 10 19
+        ZREMRANGEBYSCORE z (40 45
+        ZRANGE z 0 -1 WITHSCORES
+        ZPOPMIN z 3
+        ZPOPMAX z 3
+        ZMPOP 1 z MAX COUNT 2
+        ZINCRBY z 100 m123
+        ZADD z GT CH 1 m456 100 m789
+        ZRANGE z -5 -1 WITHSCORES
+        ZRANGESTORE small z 0 9
+        OBJECT ENCODING small
+        ZUNIONSTORE u 2 z small WEIGHTS 1 2 AGGREGATE MAX
+        ZRANGE u 0 9 WITHSCORES
+        ZINTER 2 z small WITHSCORES
+        ZDIFF 2 z small
+        ZINTERCARD 2 z small LIMIT 4
+        ZREM z m000 m001 m002
+        ZCARD z
+        ZADD f 1 a
+        ZADD f .5 b 5. c +5 d 1E3 e -.5e-3 g 1e-400 h
+        ZADD f 1e-310 i
+        ZSCORE f i
+        ZRANGE f 0 -1 WITHSCORES
+        ZCOUNT f 1e400 +inf
+        ZCOUNT f -1e400 (1
+    ";
+    same_as_redis(&script);
+}
