@@ -148,6 +148,14 @@ fn searches_match_redis_including_unsorted_order() {
         ZCARD st
         GEORADIUSBYMEMBER_RO pts p42 30 km
         GEORADIUSBYMEMBER_RO pts p42 30 km STOREDIST st
+        GEOSEARCH pts FROMLONLAT 0 0 BYRADIUS inf km COUNT 3
+        GEOSEARCH pts FROMLONLAT 13 37 BYBOX 0 0 m
+        GEOSEARCH pts FROMLONLAT 13 37 BYRADIUS 0.000001 m
+        ZADD weird 1.5 a 4503599627370495 b 0 c 1e20 d
+        GEOPOS weird a b c d
+        GEOHASH weird a b c d
+        GEODIST weird a b
+        GEOSEARCH weird FROMMEMBER b BYRADIUS 100 km WITHCOORD
     ";
     same_as_redis(&script);
 }

@@ -70,9 +70,23 @@ pub fn decode(h: Hash) -> ((f64, f64), (f64, f64)) {
     (lon, lat)
 }
 
+/// A double converted to a signed 64-bit integer as C does on x86-64 (`cvttsd2si`):
+/// anything out of range becomes i64::MIN. Scores that are not geohashes (a plain ZADD
+/// can store anything) then decode to the same place as in Redis.
+pub fn c_i64(x: f64) -> i64 {
+    const TWO63: f64 = 9223372036854775808.0;
+    if x.is_nan() || !(-TWO63..TWO63).contains(&x) { i64::MIN } else { x as i64 }
+}
+
+/// A double converted to u64 as C compiles it on x86-64 (via the signed conversion).
+pub fn c_u64(x: f64) -> u64 {
+    const TWO63: f64 = 9223372036854775808.0;
+    if x >= TWO63 { (c_i64(x - TWO63) as u64) ^ (1 << 63) } else { c_i64(x) as u64 }
+}
+
 /// The centre of a stored member's cell: (longitude, latitude).
 pub fn score_to_lonlat(score: f64) -> (f64, f64) {
-    let (lon, lat) = decode(Hash { bits: score as u64, step: STEP_MAX });
+    let (lon, lat) = decode(Hash { bits: c_u64(score), step: STEP_MAX });
     let x = ((lon.0 + lon.1) / 2.0).clamp(LON_MIN, LON_MAX);
     let y = ((lat.0 + lat.1) / 2.0).clamp(LAT_MIN, LAT_MAX);
     (x, y)
@@ -107,7 +121,7 @@ pub fn to_base32(score: f64) -> String {
 
 /// Moves a hash one cell east (+1) or west (-1): the longitude bits are the odd ones.
 pub fn move_x(h: &mut Hash, d: i8) {
-    if d == 0 {
+    if d == 0 || h.step == 0 {
         return;
     }
     let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
@@ -120,7 +134,7 @@ pub fn move_x(h: &mut Hash, d: i8) {
 
 /// Moves a hash one cell north (+1) or south (-1): the latitude bits are the even ones.
 pub fn move_y(h: &mut Hash, d: i8) {
-    if d == 0 {
+    if d == 0 || h.step == 0 {
         return;
     }
     let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
@@ -168,6 +182,23 @@ mod tests {
         let c = lonlat_to_score(15.087269, 37.502669).unwrap();
         let (lon2, lat2) = score_to_lonlat(c);
         assert_eq!(format!("{:.4}", distance(lon, lat, lon2, lat2)), "166274.1516");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_position_decodes_inside_its_cell(lon in -180.0f64..180.0, lat in LAT_MIN..LAT_MAX, step in 1u8..=26) {
+            let h = encode(lon, lat, step).unwrap();
+            let (x, y) = decode(h);
+            proptest::prop_assert!(x.0 <= lon + 1e-9 && lon <= x.1 + 1e-9, "{lon} not in {x:?}");
+            proptest::prop_assert!(y.0 <= lat + 1e-9 && lat <= y.1 + 1e-9, "{lat} not in {y:?}");
+            // Moving east then west (or north then south) comes back to the same cell.
+            let mut m = h;
+            move_x(&mut m, 1);
+            move_x(&mut m, -1);
+            move_y(&mut m, 1);
+            move_y(&mut m, -1);
+            proptest::prop_assert_eq!(m, h);
+        }
     }
 
     #[test]

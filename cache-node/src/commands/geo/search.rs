@@ -384,7 +384,7 @@ fn search_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], form: Form) -> CmdResult {
                     reply_distance(out, p.dist);
                 }
                 if withhash {
-                    out.int(p.score as i64);
+                    out.int(hash::c_i64(p.score));
                 }
                 if withcoord {
                     out.array(2);

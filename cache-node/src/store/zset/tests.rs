@@ -155,6 +155,11 @@ fn encodings_follow_redis_limits() {
 }
 
 #[test]
+fn a_tree_node_stays_small() {
+    assert_eq!(super::tree::Tree::NODE_BYTES, 40);
+}
+
+#[test]
 fn negative_zero_is_stored_as_zero() {
     let mut z = ZSet::new();
     z.insert(b"a", -0.0);

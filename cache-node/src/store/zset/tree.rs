@@ -280,6 +280,10 @@ impl Tree {
         self.nodes.capacity() * std::mem::size_of::<Node>() + self.scores.capacity() * 25 + members
     }
 
+    /// A node's size, which is most of the memory per element (tests).
+    #[cfg(test)]
+    pub const NODE_BYTES: usize = std::mem::size_of::<Node>();
+
     /// Checks sizes, ordering, heap priorities and the map (tests).
     #[cfg(test)]
     pub fn check(&self) {
