@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::super::args;
 use super::{as_zset, reply_element, reply_range_header, store_result};
 use crate::commands::{CmdError, CmdResult, Ctx};
+use crate::store::ValueRef;
 use crate::store::keyspace::Locked;
 use crate::store::zset::{ZSet, order};
 
@@ -63,9 +64,41 @@ struct Source<'a> {
     weight: f64,
 }
 
-/// Runs `f` on the sorted set under `key` (None when missing), without counting a lookup.
-fn with_zset<R>(l: &mut Locked<'_>, db: usize, key: &[u8], now: i64, f: impl FnOnce(Option<&ZSet>) -> R) -> Result<R, CmdError> {
-    Ok(f(as_zset(l.part(db, key).peek(key, now))?))
+/// One input of a set operation. Redis also accepts plain sets here (every member
+/// scoring 1): they become one more variant once the set type exists.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Sorted(&'a ZSet),
+}
+
+impl Input<'_> {
+    /// The input under a key: None when missing, WRONGTYPE for other types.
+    fn of(v: Option<ValueRef<'_>>) -> Result<Option<Input<'_>>, CmdError> {
+        Ok(as_zset(v)?.map(Input::Sorted))
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Input::Sorted(z) => z.len(),
+        }
+    }
+
+    fn score(self, member: &[u8]) -> Option<f64> {
+        match self {
+            Input::Sorted(z) => z.score(member),
+        }
+    }
+
+    fn for_each(self, f: &mut dyn FnMut(&[u8], f64)) {
+        match self {
+            Input::Sorted(z) => z.for_each(0, z.len(), false, f),
+        }
+    }
+}
+
+/// Runs `f` on the input under `key` (None when missing), without counting a lookup.
+fn with_input<R>(l: &mut Locked<'_>, db: usize, key: &[u8], now: i64, f: impl FnOnce(Option<Input<'_>>) -> R) -> Result<R, CmdError> {
+    Ok(f(Input::of(l.part(db, key).peek(key, now))?))
 }
 
 struct Parsed {
@@ -120,9 +153,9 @@ fn compute(l: &mut Locked<'_>, db: usize, now: i64, srcs: &mut [Source<'_>], op:
             srcs.sort_by_key(|s| s.len);
             let mut acc: HashMap<Vec<u8>, f64> = HashMap::new();
             for s in srcs.iter() {
-                with_zset(l, db, s.key, now, |z| {
+                with_input(l, db, s.key, now, |z| {
                     if let Some(z) = z {
-                        z.for_each(0, z.len(), false, &mut |m, v| {
+                        z.for_each(&mut |m, v| {
                             let v = weighted(s.weight, v);
                             match acc.get_mut(m) {
                                 Some(cur) => agg.apply(cur, v),
@@ -142,15 +175,15 @@ fn compute(l: &mut Locked<'_>, db: usize, now: i64, srcs: &mut [Source<'_>], op:
                 return Ok(Vec::new());
             }
             let w0 = srcs[0].weight;
-            let mut acc = with_zset(l, db, srcs[0].key, now, |z| {
+            let mut acc = with_input(l, db, srcs[0].key, now, |z| {
                 let mut v = Vec::new();
                 if let Some(z) = z {
-                    z.for_each(0, z.len(), false, &mut |m, s| v.push((m.to_vec(), weighted(w0, s))));
+                    z.for_each(&mut |m, s| v.push((m.to_vec(), weighted(w0, s))));
                 }
                 v
             })?;
             for s in srcs[1..].iter() {
-                acc = with_zset(l, db, s.key, now, |z| {
+                acc = with_input(l, db, s.key, now, |z| {
                     let Some(z) = z else { return Vec::new() };
                     acc.into_iter()
                         .filter_map(|(m, mut cur)| {
@@ -164,12 +197,18 @@ fn compute(l: &mut Locked<'_>, db: usize, now: i64, srcs: &mut [Source<'_>], op:
             Ok(acc)
         }
         Op::Diff => {
-            let mut acc = with_zset(l, db, srcs[0].key, now, |z| z.map(ZSet::to_vec).unwrap_or_default())?;
+            let mut acc = with_input(l, db, srcs[0].key, now, |z| {
+                let mut v = Vec::new();
+                if let Some(z) = z {
+                    z.for_each(&mut |m, s| v.push((m.to_vec(), s)));
+                }
+                v
+            })?;
             for s in srcs[1..].iter() {
                 if acc.is_empty() {
                     break;
                 }
-                acc = with_zset(l, db, s.key, now, |z| match z {
+                acc = with_input(l, db, s.key, now, |z| match z {
                     None => acc,
                     Some(z) => acc.into_iter().filter(|(m, _)| z.score(m).is_none()).collect(),
                 })?;
@@ -193,7 +232,7 @@ fn setop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], name: &str, dst: Option<&[u8
     let mut l = ctx.srv.keyspace.lock_keys(db, keys.iter().copied().chain(dst));
     let mut srcs = Vec::with_capacity(keys.len());
     for key in keys {
-        let len = as_zset(l.part(db, key).get(key, now))?.map_or(0, ZSet::len);
+        let len = Input::of(l.part(db, key).get(key, now))?.map_or(0, Input::len);
         srcs.push(Source { key, len, weight: 1.0 });
     }
     let opts = parse_options(argv, nk + 1 + keys.len(), &mut srcs, op, dst.is_some(), card_only)?;
