@@ -26,7 +26,7 @@ fn removal_ranks(z: &ZSet, r: &Removal) -> (usize, usize) {
             (start as usize, end.min(len - 1) as usize + 1)
         }
         Removal::Score(range) => z.score_ranks(range),
-        Removal::Lex(min, max) => z.lex_ranks(min, max),
+        Removal::Lex(min, max) => z.lex_ranks(min, max, false),
     }
 }
 

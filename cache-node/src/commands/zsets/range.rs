@@ -100,7 +100,7 @@ fn window(z: &ZSet, q: &Query<'_>, b: &Bounds) -> (usize, usize) {
             return if q.rev { ((len - 1 - end) as usize, (len - start) as usize) } else { (start as usize, end as usize + 1) };
         }
         Bounds::Score(r) => z.score_ranks(r),
-        Bounds::Lex(min, max) => z.lex_ranks(min, max),
+        Bounds::Lex(min, max) => z.lex_ranks(min, max, q.rev),
     };
     if q.offset < 0 {
         return (0, 0);

@@ -59,7 +59,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (min, max) = lex_range(argv[2], argv[3])?;
     let mut p = ctx.srv.keyspace.lock(ctx.db(), argv[1]);
     let n = as_zset(p.get(argv[1], ctx.now_ms))?.map_or(0, |z| {
-        let (a, b) = z.lex_ranks(&min, &max);
+        let (a, b) = z.lex_ranks(&min, &max, false);
         b - a
     });
     ctx.out.int(n as i64);

@@ -180,11 +180,39 @@ impl ZSet {
         (start, end.max(start))
     }
 
-    /// Ascending ranks `[start, end)` of the elements whose member is within the bounds.
-    pub fn lex_ranks(&self, min: &LexBound, max: &LexBound) -> (usize, usize) {
-        let start = self.count_prefix(|_, m| min.is_below_min(m));
-        let end = self.count_prefix(|_, m| max.is_within_max(m));
-        (start, end.max(start))
+    /// Ascending ranks `[start, end)` of the elements whose member is within the bounds,
+    /// for a walk upwards (or, with `rev`, downwards). Lex ranges assume equal scores;
+    /// when scores differ, the compact encoding answers exactly as Redis's listpack scan
+    /// does (a forward walk starts at the first member >= min and runs while <= max, a
+    /// backward walk mirrors that from the end), and the tree as Redis's skiplist search
+    /// does (both ends found by a rank search).
+    pub fn lex_ranks(&self, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+        let len = self.len();
+        let in_range = LexBound::range_can_match(min, max)
+            && self.get(len.wrapping_sub(1)).is_some_and(|(m, _)| !min.is_below_min(m))
+            && self.get(0).is_some_and(|(m, _)| max.is_within_max(m));
+        if !in_range {
+            return (0, 0);
+        }
+        match &self.repr {
+            Repr::Pack(p) if rev => {
+                let members: Vec<&[u8]> = p.iter().map(|s| s.member).collect();
+                let Some(last) = members.iter().rposition(|m| max.is_within_max(m)) else { return (0, 0) };
+                let first = members[..=last].iter().rposition(|m| min.is_below_min(m)).map_or(0, |i| i + 1);
+                (first, last + 1)
+            }
+            Repr::Pack(p) => {
+                let members: Vec<&[u8]> = p.iter().map(|s| s.member).collect();
+                let Some(first) = members.iter().position(|m| !min.is_below_min(m)) else { return (0, 0) };
+                let end = members[first..].iter().position(|m| !max.is_within_max(m)).map_or(len, |i| first + i);
+                (first, end)
+            }
+            Repr::Tree(_) => {
+                let start = self.count_prefix(|_, m| min.is_below_min(m));
+                let end = self.count_prefix(|_, m| max.is_within_max(m));
+                (start, end.max(start))
+            }
+        }
     }
 
     /// Calls `f` on the elements of ascending ranks `[start, end)`, in ascending order

@@ -96,6 +96,23 @@ impl LexBound {
         }
     }
 
+    /// False when no member can lie between `min` and `max` (Redis's `sdscmplex` check).
+    pub fn range_can_match(min: &LexBound, max: &LexBound) -> bool {
+        use std::cmp::Ordering;
+        fn key(b: &LexBound) -> (u8, &[u8]) {
+            match b {
+                LexBound::NegInf => (0, &[]),
+                LexBound::Incl(v) | LexBound::Excl(v) => (1, v),
+                LexBound::PosInf => (2, &[]),
+            }
+        }
+        match key(min).cmp(&key(max)) {
+            Ordering::Greater => false,
+            Ordering::Equal => !matches!(min, LexBound::Excl(_)) && !matches!(max, LexBound::Excl(_)),
+            Ordering::Less => true,
+        }
+    }
+
     /// As a minimum: true when `m` lies before the range.
     pub fn is_below_min(&self, m: &[u8]) -> bool {
         match self {
