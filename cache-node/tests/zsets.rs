@@ -527,7 +527,7 @@ fn random_commands_match_redis() {
     let mut script = String::new();
     for _ in 0..3000 {
         let key = ["a", "b", "c"][next(3) as usize];
-        let member = |r: u64| if r % 50 == 0 { format!("long{}", "x".repeat(64)) } else { format!("m{}", r % 180) };
+        let member = |r: u64| if r.is_multiple_of(50) { format!("long{}", "x".repeat(64)) } else { format!("m{}", r % 180) };
         let score = |r: u64| match r % 6 {
             0 => "-inf".to_string(),
             1 => format!("{}", (r % 9) as i64 - 4),
