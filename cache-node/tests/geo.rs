@@ -159,3 +159,55 @@ fn searches_match_redis_including_unsorted_order() {
     ";
     same_as_redis(&script);
 }
+
+/// Seeded random places all over the globe and random searches around them, compared
+/// with redis-server (unsorted results included, so the cell order must match).
+#[test]
+fn random_searches_match_redis() {
+    let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1Du64);
+    let next = |n: u64| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x % n
+    };
+    let coord = |lon_span: f64, lat_span: f64, lon0: f64, lat0: f64| {
+        let lon = lon0 + (next(1_000_000) as f64 / 1_000_000.0 - 0.5) * lon_span;
+        let lat = lat0 + (next(1_000_000) as f64 / 1_000_000.0 - 0.5) * lat_span;
+        (lon.clamp(-180.0, 180.0), lat.clamp(-85.05, 85.05))
+    };
+    let mut script = String::from("GEOADD g");
+    // Clusters around a few centres (one in each hemisphere, one on the antimeridian,
+    // one near a pole) plus points anywhere.
+    for (i, &(lon0, lat0, span)) in [(13.0, 38.0, 4.0), (-58.4, -34.6, 6.0), (179.5, -16.0, 3.0), (20.0, 78.0, 20.0), (0.0, 0.0, 360.0)].iter().enumerate() {
+        for j in 0..80 {
+            let (lon, lat) = coord(span, span.min(170.0) / 2.0, lon0, lat0);
+            script += &format!(" {lon:.6} {lat:.6} c{i}p{j}");
+        }
+    }
+    script.push('\n');
+    for _ in 0..150 {
+        let centre = next(5);
+        let (lon0, lat0) = [(13.0, 38.0), (-58.4, -34.6), (179.5, -16.0), (20.0, 78.0), (0.0, 0.0)][centre as usize];
+        let (lon, lat) = coord(3.0, 3.0, lon0, lat0);
+        let unit = ["m", "km", "mi", "ft"][next(4) as usize];
+        let scale = match unit {
+            "m" => 1000.0,
+            "ft" => 3000.0,
+            _ => 1.0,
+        };
+        let r = (next(500) as f64 + 1.0) * scale;
+        let opts = ["", " WITHDIST", " ASC WITHDIST", " DESC COUNT 5", " WITHHASH WITHCOORD", " COUNT 3 ANY"][next(6) as usize];
+        let line = match next(4) {
+            0 => format!("GEOSEARCH g FROMLONLAT {lon:.5} {lat:.5} BYRADIUS {r} {unit}{opts}"),
+            1 => format!("GEOSEARCH g FROMLONLAT {lon:.5} {lat:.5} BYBOX {r} {} {unit}{opts}", r / 2.0),
+            2 => format!("GEOSEARCH g FROMMEMBER c{centre}p{} BYRADIUS {r} {unit}{opts}", next(80)),
+            _ => format!("GEORADIUS_RO g {lon:.5} {lat:.5} {r} {unit}{opts}"),
+        };
+        script += &line;
+        script.push('\n');
+    }
+    same_as_redis(&script);
+}
