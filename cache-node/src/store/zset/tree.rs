@@ -124,6 +124,11 @@ impl Tree {
         let member: Arc<[u8]> = Arc::from(member);
         self.scores.insert(member.clone(), score);
         let idx = self.nodes.len() as u32;
+        if self.nodes.len() == self.nodes.capacity() {
+            // Grow by a quarter rather than doubling: still amortised O(1), with far less
+            // unused space per element in a large set.
+            self.nodes.reserve_exact((self.nodes.len() / 4).max(8));
+        }
         self.nodes.push(Node { member, score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
         let key_member = self.nodes[idx as usize].member.clone();
         let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, &key_member) == Ordering::Less);
@@ -176,6 +181,10 @@ impl Tree {
             self.repoint(last, idx);
         }
         self.nodes.swap_remove(idx as usize);
+        // Give memory back once the set has shrunk well below its peak.
+        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 2 {
+            self.nodes.shrink_to(self.nodes.len() + self.nodes.len() / 4);
+        }
     }
 
     /// Makes whatever points at live node `from` point at `to` instead.
