@@ -1,6 +1,0 @@
-//! GEOADD ... (geospatial, on sorted sets). The family's commands are added here.
-
-use super::spec::CommandSpec;
-
-#[rustfmt::skip] // one command per line reads as a table
-pub static COMMANDS: &[CommandSpec] = &[];

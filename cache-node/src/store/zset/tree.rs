@@ -1,0 +1,326 @@
+//! The encoding of large sorted sets (what Redis calls `skiplist`): an order-statistic
+//! treap kept in one arena, ordered by (score, member), each node counting its subtree so
+//! that rank and range queries are O(log n), plus a member -> score hash map for O(1)
+//! ZSCORE. The member bytes are shared between the node and the map (`Arc`), so each is
+//! stored once.
+//!
+//! The arena stays dense: freeing a node moves the last node into its slot and re-points
+//! that node's parent, found by searching for the moved node's key. No free list, no
+//! holes, and indexes are `u32` to keep a node at 40 bytes.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::order;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Node {
+    member: Arc<[u8]>,
+    score: f64,
+    left: u32,
+    right: u32,
+    /// Nodes in this subtree, itself included.
+    size: u32,
+    /// Heap priority: random, so the expected depth is O(log n) whatever the input order.
+    prio: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    root: u32,
+    scores: HashMap<Arc<[u8]>, f64, foldhash::fast::RandomState>,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree { nodes: Vec::new(), root: NIL, scores: HashMap::default() }
+    }
+}
+
+impl Tree {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    fn size(&self, t: u32) -> usize {
+        if t == NIL { 0 } else { self.nodes[t as usize].size as usize }
+    }
+
+    fn update(&mut self, t: u32) {
+        let n = &self.nodes[t as usize];
+        let size = 1 + self.size(n.left) + self.size(n.right);
+        self.nodes[t as usize].size = size as u32;
+    }
+
+    /// Splits `t` into the nodes for which `before` holds (a prefix) and the rest.
+    fn split(&mut self, t: u32, before: &dyn Fn(&Node) -> bool) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        if before(&self.nodes[t as usize]) {
+            let (l, r) = self.split(self.nodes[t as usize].right, before);
+            self.nodes[t as usize].right = l;
+            self.update(t);
+            (t, r)
+        } else {
+            let (l, r) = self.split(self.nodes[t as usize].left, before);
+            self.nodes[t as usize].left = r;
+            self.update(t);
+            (l, t)
+        }
+    }
+
+    /// Splits `t` into its first `k` nodes and the rest.
+    fn split_rank(&mut self, t: u32, k: usize) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        let left = self.nodes[t as usize].left;
+        let ls = self.size(left);
+        if k <= ls {
+            let (l, r) = self.split_rank(left, k);
+            self.nodes[t as usize].left = r;
+            self.update(t);
+            (l, t)
+        } else {
+            let (l, r) = self.split_rank(self.nodes[t as usize].right, k - ls - 1);
+            self.nodes[t as usize].right = l;
+            self.update(t);
+            (t, r)
+        }
+    }
+
+    /// Joins two trees where every node of `a` orders before every node of `b`.
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
+            let r = self.merge(self.nodes[a as usize].right, b);
+            self.nodes[a as usize].right = r;
+            self.update(a);
+            a
+        } else {
+            let l = self.merge(a, self.nodes[b as usize].left);
+            self.nodes[b as usize].left = l;
+            self.update(b);
+            b
+        }
+    }
+
+    /// Inserts a member known to be absent.
+    pub fn insert_new(&mut self, member: &[u8], score: f64) {
+        let member: Arc<[u8]> = Arc::from(member);
+        self.scores.insert(member.clone(), score);
+        let idx = self.nodes.len() as u32;
+        if self.nodes.len() == self.nodes.capacity() {
+            // Grow by a quarter rather than doubling: still amortised O(1), with far less
+            // unused space per element in a large set.
+            self.nodes.reserve_exact((self.nodes.len() / 4).max(8));
+        }
+        self.nodes.push(Node { member, score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
+        let key_member = self.nodes[idx as usize].member.clone();
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, &key_member) == Ordering::Less);
+        let l = self.merge(l, idx);
+        self.root = self.merge(l, r);
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let (key, score) = self.scores.remove_entry(member)?;
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, &key) == Ordering::Less);
+        let (mid, r) = self.split_rank(r, 1);
+        self.root = self.merge(l, r);
+        if mid != NIL {
+            self.free(mid);
+        }
+        Some(score)
+    }
+
+    /// Removes the elements of ranks `[start, end)`.
+    pub fn remove_ranks(&mut self, start: usize, end: usize) {
+        if start >= end {
+            return;
+        }
+        let (l, r) = self.split_rank(self.root, start);
+        let (mid, r) = self.split_rank(r, end - start);
+        self.root = self.merge(l, r);
+        let mut doomed = Vec::with_capacity(end - start);
+        let mut stack = vec![mid];
+        while let Some(t) = stack.pop() {
+            if t == NIL {
+                continue;
+            }
+            let n = &self.nodes[t as usize];
+            stack.push(n.left);
+            stack.push(n.right);
+            self.scores.remove(&n.member);
+            doomed.push(t);
+        }
+        // Highest slot first: the node moved into a freed slot is then always live.
+        doomed.sort_unstable_by(|a, b| b.cmp(a));
+        for t in doomed {
+            self.free(t);
+        }
+    }
+
+    /// Releases the slot of a node already unlinked from the tree and the map.
+    fn free(&mut self, idx: u32) {
+        let last = (self.nodes.len() - 1) as u32;
+        if idx != last {
+            self.repoint(last, idx);
+        }
+        self.nodes.swap_remove(idx as usize);
+        // Give memory back once the set has shrunk well below its peak.
+        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 2 {
+            self.nodes.shrink_to(self.nodes.len() + self.nodes.len() / 4);
+        }
+    }
+
+    /// Makes whatever points at live node `from` point at `to` instead.
+    fn repoint(&mut self, from: u32, to: u32) {
+        if self.root == from {
+            self.root = to;
+            return;
+        }
+        let (score, member) = {
+            let n = &self.nodes[from as usize];
+            (n.score, n.member.clone())
+        };
+        let mut t = self.root;
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            let goes_right = order(n.score, &n.member, score, &member) == Ordering::Less;
+            let child = if goes_right { n.right } else { n.left };
+            if child == from {
+                let n = &mut self.nodes[t as usize];
+                if goes_right {
+                    n.right = to;
+                } else {
+                    n.left = to;
+                }
+                return;
+            }
+            t = child;
+        }
+    }
+
+    /// 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        Some(self.count_prefix(|s, m| order(s, m, score, member) == Ordering::Less))
+    }
+
+    /// How many leading elements satisfy `pred` (which must hold for a prefix).
+    pub fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let (mut t, mut count) = (self.root, 0);
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            if pred(n.score, &n.member) {
+                count += self.size(n.left) + 1;
+                t = n.right;
+            } else {
+                t = n.left;
+            }
+        }
+        count
+    }
+
+    pub fn get(&self, mut rank: usize) -> Option<(&[u8], f64)> {
+        let mut t = self.root;
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            let ls = self.size(n.left);
+            match rank.cmp(&ls) {
+                Ordering::Less => t = n.left,
+                Ordering::Equal => return Some((&n.member, n.score)),
+                Ordering::Greater => {
+                    rank -= ls + 1;
+                    t = n.right;
+                }
+            }
+        }
+        None
+    }
+
+    /// Calls `f` on the elements of ranks `[start, end)`, ascending or (rev) descending.
+    pub fn for_each(&self, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64)) {
+        if start < end {
+            self.visit(self.root, 0, start, end, rev, f);
+        }
+    }
+
+    /// In-order walk of the subtree `t` whose first node has rank `base`, pruned to
+    /// `[start, end)`: O(log n + k).
+    fn visit(&self, t: u32, base: usize, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64)) {
+        if t == NIL || base >= end || base + self.size(t) <= start {
+            return;
+        }
+        let n = &self.nodes[t as usize];
+        let me = base + self.size(n.left);
+        if rev {
+            self.visit(n.right, me + 1, start, end, rev, f);
+        } else {
+            self.visit(n.left, base, start, end, rev, f);
+        }
+        if (start..end).contains(&me) {
+            f(&n.member, n.score);
+        }
+        if rev {
+            self.visit(n.left, base, start, end, rev, f);
+        } else {
+            self.visit(n.right, me + 1, start, end, rev, f);
+        }
+    }
+
+    /// Approximate heap bytes (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        let members: usize = self.nodes.iter().map(|n| n.member.len() + 16).sum();
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.scores.capacity() * 25 + members
+    }
+
+    /// A node's size, which is most of the memory per element (tests).
+    #[cfg(test)]
+    pub const NODE_BYTES: usize = std::mem::size_of::<Node>();
+
+    /// Checks sizes, ordering, heap priorities and the map (tests).
+    #[cfg(test)]
+    pub fn check(&self) {
+        fn walk(t: &Tree, i: u32, out: &mut Vec<u32>) -> usize {
+            if i == NIL {
+                return 0;
+            }
+            let n = &t.nodes[i as usize];
+            for c in [n.left, n.right] {
+                if c != NIL {
+                    assert!(t.nodes[c as usize].prio <= n.prio);
+                }
+            }
+            let l = walk(t, n.left, out);
+            out.push(i);
+            let r = walk(t, n.right, out);
+            assert_eq!(n.size as usize, l + r + 1);
+            l + r + 1
+        }
+        let mut seq = Vec::new();
+        assert_eq!(walk(self, self.root, &mut seq), self.nodes.len());
+        assert_eq!(self.scores.len(), self.nodes.len());
+        for w in seq.windows(2) {
+            let (a, b) = (&self.nodes[w[0] as usize], &self.nodes[w[1] as usize]);
+            assert_eq!(order(a.score, &a.member, b.score, &b.member), Ordering::Less);
+        }
+        for n in &self.nodes {
+            assert_eq!(self.scores.get(&n.member).map(|s| s.to_bits()), Some(n.score.to_bits()));
+        }
+    }
+}
