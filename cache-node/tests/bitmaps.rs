@@ -281,7 +281,6 @@ fn bitfield_errors() {
 }
 
 #[test]
-#[ignore = "needs a non-string type; enabled with the data-structures work"]
 fn wrong_type_errors() {
     let node = Node::start(&[]);
     let mut c = node.client();

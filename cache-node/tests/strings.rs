@@ -515,7 +515,6 @@ fn lcs_transient_memory_is_capped() {
 }
 
 #[test]
-#[ignore = "needs a non-string type; enabled with the data-structures work"]
 fn wrong_type_errors() {
     let node = Node::start(&[]);
     let mut c = node.client();

@@ -580,3 +580,21 @@ fn random_commands_match_redis() {
     }
     same_as_redis(&script);
 }
+
+#[test]
+fn plain_sets_are_inputs_of_set_operations_with_score_one() {
+    same_as_redis(
+        "SADD s a b c
+         ZADD z 2 b 3 d
+         ZUNION 2 s z WITHSCORES
+         ZINTER 2 s z WITHSCORES
+         ZDIFF 2 s z WITHSCORES
+         ZINTERCARD 2 s z
+         ZUNIONSTORE d 2 s z WEIGHTS 2 1 AGGREGATE MAX
+         ZRANGE d 0 -1 WITHSCORES
+         ZDIFFSTORE d2 2 z s
+         ZRANGE d2 0 -1 WITHSCORES
+         SET str x
+         ZUNION 2 s str",
+    );
+}

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use super::super::args;
 use super::{as_zset, reply_element, reply_range_header, store_result};
 use crate::commands::{CmdError, CmdResult, Ctx};
-use crate::store::ValueRef;
 use crate::store::keyspace::Locked;
 use crate::store::zset::{ZSet, order};
+use crate::store::{Value, ValueRef};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -64,34 +64,41 @@ struct Source<'a> {
     weight: f64,
 }
 
-/// One input of a set operation. Redis also accepts plain sets here (every member
-/// scoring 1): they become one more variant once the set type exists.
+/// One input of a set operation: a sorted set, or a plain set whose members all score 1
+/// (Redis accepts both).
 #[derive(Clone, Copy)]
 enum Input<'a> {
     Sorted(&'a ZSet),
+    Plain(&'a crate::store::set::Set),
 }
 
 impl Input<'_> {
     /// The input under a key: None when missing, WRONGTYPE for other types.
     fn of(v: Option<ValueRef<'_>>) -> Result<Option<Input<'_>>, CmdError> {
+        if let Some(ValueRef::Obj(Value::Set(s))) = v {
+            return Ok(Some(Input::Plain(s)));
+        }
         Ok(as_zset(v)?.map(Input::Sorted))
     }
 
     fn len(self) -> usize {
         match self {
             Input::Sorted(z) => z.len(),
+            Input::Plain(s) => s.len(),
         }
     }
 
     fn score(self, member: &[u8]) -> Option<f64> {
         match self {
             Input::Sorted(z) => z.score(member),
+            Input::Plain(s) => s.contains(member).then_some(1.0),
         }
     }
 
     fn for_each(self, f: &mut dyn FnMut(&[u8], f64)) {
         match self {
             Input::Sorted(z) => z.for_each(0, z.len(), false, f),
+            Input::Plain(s) => s.for_each(|m| f(m, 1.0)),
         }
     }
 }
