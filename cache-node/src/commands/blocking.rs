@@ -8,15 +8,18 @@ use super::{CmdError, Ctx};
 use crate::server::blocking::BlockState;
 use crate::server::session::After;
 
-/// A blocking timeout in seconds, as Redis reads it: a float, 0 = forever.
+/// A blocking timeout in seconds, as Redis reads it: a float, 0 = forever. Redis turns
+/// it into milliseconds in a 64-bit integer: a value too large for that comes out
+/// negative there, and one whose deadline (now + timeout) overflows is out of range.
 pub fn timeout_secs(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = super::args::float(arg).map_err(|_| CmdError::other("ERR timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
-    if ms > i64::MAX as f64 {
-        return Err(CmdError::other("ERR timeout is out of range"));
-    }
-    if ms < 0.0 {
+    if ms.is_nan() || ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::other("ERR timeout is negative"));
+    }
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    if (ms as i64).checked_add(now_ms).is_none() {
+        return Err(CmdError::other("ERR timeout is out of range"));
     }
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
@@ -45,7 +48,8 @@ pub fn block(ctx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>) -> Wa
         waiter: ctx.srv.blocking.new_waiter(),
         db,
         keys: keys.iter().map(|k| k.to_vec()).collect(),
-        deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+        // A deadline too far to represent is as good as none.
+        deadline: timeout.and_then(|t| tokio::time::Instant::now().checked_add(t)),
         timed_out: false,
     });
     ctx.srv.blocking.register(state.db, &state.keys, &state.waiter);
@@ -53,10 +57,14 @@ pub fn block(ctx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>) -> Wa
     Wait::Blocked
 }
 
-/// Called by a blocking command once served: leaves the line for good.
+/// Called by a blocking command once served: leaves the line for good, and lets the
+/// next waiter of its keys look (what this one left may serve it).
 pub fn served(ctx: &mut Ctx<'_>) {
     if let Some(state) = ctx.session.block.take() {
         ctx.srv.blocking.unregister(state.db, &state.keys, &state.waiter);
+        for key in &state.keys {
+            ctx.srv.blocking.signal(state.db, key);
+        }
     }
 }
 
@@ -72,6 +80,8 @@ mod tests {
         assert_eq!(timeout_secs(b"2").unwrap(), Some(Duration::from_secs(2)));
         assert_eq!(timeout_secs(b"-1").unwrap_err().to_string(), "ERR timeout is negative");
         assert_eq!(timeout_secs(b"abc").unwrap_err().to_string(), "ERR timeout is not a float or out of range");
-        assert_eq!(timeout_secs(b"inf").unwrap_err().to_string(), "ERR timeout is out of range");
+        assert_eq!(timeout_secs(b"inf").unwrap_err().to_string(), "ERR timeout is negative");
+        assert_eq!(timeout_secs(b"1e16").unwrap_err().to_string(), "ERR timeout is negative");
+        assert!(timeout_secs(b"9e15").unwrap().is_some());
     }
 }

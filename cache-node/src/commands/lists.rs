@@ -3,6 +3,7 @@
 //! between keys atomically, LMOVE, RPOPLPUSH and LMPOP (`moves.rs`). The blocking
 //! variants (BLPOP...) are not served.
 
+mod blocking;
 mod edit;
 mod lpos;
 mod moves;
@@ -41,6 +42,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     list("Remove the last element in a list, prepend it to another list and return it", "1.2.0", cmd("rpoplpush", 3, WRITE, W | acl::SLOW, (1, 2, 1), moves::rpoplpush)),
     // Its keys follow a count: no fixed (first, last, step) range describes them.
     list("Pop elements from a list", "7.0.0", cmd("lmpop", -4, flag::WRITE | flag::MOVABLE_KEYS, W | acl::SLOW, (0, 0, 0), moves::lmpop)),
+    list("Remove and get the first element in a list, or block until one is available", "2.0.0", cmd("blpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW | acl::BLOCKING, (1, -2, 1), blocking::blpop)),
+    list("Remove and get the last element in a list, or block until one is available", "2.0.0", cmd("brpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW | acl::BLOCKING, (1, -2, 1), blocking::brpop)),
+    list("Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", cmd("brpoplpush", 4, WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW, (1, 2, 1), blocking::brpoplpush)),
+    list("Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", cmd("blmove", 6, WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW, (1, 2, 1), blocking::blmove)),
+    list("Pop elements from a list, or block until one is available", "7.0.0", cmd("blmpop", -5, flag::WRITE | flag::BLOCKING | flag::MOVABLE_KEYS, W | acl::SLOW | acl::BLOCKING, (0, 0, 0), blocking::blmpop)),
 ];
 
 /// Which end of a list an operation works on.

@@ -77,3 +77,12 @@ impl Value {
 pub fn is_canonical_int(s: &[u8]) -> bool {
     s.len() <= 20 && crate::protocol::request::parse_i64(s).is_some()
 }
+#[cfg(test)]
+mod tests {
+    /// Every value on the heap is as big as the largest kind: a kind that grows its
+    /// inline part grows every raw string and collection. Box big parts instead.
+    #[test]
+    fn values_stay_small() {
+        assert!(size_of::<super::Value>() <= 40, "Value is {} bytes", size_of::<super::Value>());
+    }
+}

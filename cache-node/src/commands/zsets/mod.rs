@@ -3,6 +3,7 @@
 //! (`sample.rs`) and the multi-key set operations (`setops.rs`). Score formatting lives
 //! in `score.rs`.
 
+mod blocking;
 mod pop;
 mod range;
 mod read;
@@ -54,6 +55,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     zset("Remove and return members with the lowest scores in a sorted set", "5.0.0", cmd("zpopmin", -2, WR | flag::FAST, W | acl::FAST, (1, 1, 1), pop::zpopmin)),
     zset("Remove and return members with the highest scores in a sorted set", "5.0.0", cmd("zpopmax", -2, WR | flag::FAST, W | acl::FAST, (1, 1, 1), pop::zpopmax)),
     zset("Remove and return members with scores in a sorted set", "7.0.0", cmd("zmpop", -4, WR | MOVE, W | acl::SLOW, (0, 0, 0), pop::zmpop)),
+    zset("Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", cmd("bzpopmin", -3, WR | flag::NOSCRIPT | flag::BLOCKING | flag::FAST, W | acl::FAST, (1, -2, 1), blocking::bzpopmin)),
+    zset("Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", cmd("bzpopmax", -3, WR | flag::NOSCRIPT | flag::BLOCKING | flag::FAST, W | acl::FAST, (1, -2, 1), blocking::bzpopmax)),
+    zset("Remove and return members with scores in a sorted set or block until one is available", "7.0.0", cmd("bzmpop", -5, WR | flag::BLOCKING | MOVE, W | acl::SLOW | acl::BLOCKING, (0, 0, 0), blocking::bzmpop)),
     zset("Get one or multiple random elements from a sorted set", "6.2.0", cmd("zrandmember", -2, RO, R | acl::SLOW, (1, 1, 1), sample::zrandmember)),
     zset("Incrementally iterate sorted sets elements and associated scores", "2.8.0", cmd("zscan", -3, RO, R | acl::SLOW, (1, 1, 1), sample::zscan)),
     zset("Add multiple sorted sets", "6.2.0", cmd("zunion", -3, RO | MOVE, R | acl::SLOW, (0, 0, 0), setops::zunion)),

@@ -5,6 +5,7 @@ use super::read::{lex_range, score_range};
 use super::{score, zset_mut};
 use crate::commands::{CmdError, CmdResult, Ctx};
 use crate::store::Partition;
+use crate::store::keyspace::Locked;
 use crate::store::zset::ZSet;
 
 enum Removal {
@@ -123,13 +124,20 @@ pub fn zpopmax(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     zpop_generic(ctx, argv, true)
 }
 
-/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]: pops from the first non-empty key.
-pub fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let numkeys = match args::int(argv[1]) {
+/// The arguments of ZMPOP after its name (and of BZMPOP after its timeout):
+/// `numkeys key [key ...] MIN|MAX [COUNT count]`.
+pub struct MultiPop<'a> {
+    pub keys: &'a [&'a [u8]],
+    pub max: bool,
+    pub count: usize,
+}
+
+pub fn parse_multi_pop<'a>(argv: &'a [&'a [u8]]) -> Result<MultiPop<'a>, CmdError> {
+    let numkeys = match args::int(argv[0]) {
         Ok(n) if n > 0 => n as u64,
         _ => return Err(CmdError::other("ERR numkeys should be greater than 0")),
     };
-    let where_idx = numkeys.saturating_add(2);
+    let where_idx = numkeys.saturating_add(1);
     if where_idx >= argv.len() as u64 {
         return Err(CmdError::Syntax);
     }
@@ -152,28 +160,56 @@ pub fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    let keys = &argv[2..where_idx];
-    let (db, now) = (ctx.db(), ctx.now_ms);
-    let mut l = ctx.srv.keyspace.lock_keys(db, keys.iter().copied());
-    for key in keys {
-        let p = l.part(db, key);
-        let popped = pop_from(p, key, count.unwrap_or(1), max, now)?;
-        if popped.is_empty() {
-            continue;
+    Ok(MultiPop { keys: &argv[1..where_idx], max, count: count.unwrap_or(1) })
+}
+
+/// Popped members with their scores, and the key they came from.
+pub type Popped = (Vec<u8>, Vec<(Vec<u8>, f64)>);
+
+/// Pops from the first non-empty sorted set of `mp.keys` under `l`, or None when all are
+/// empty. With `skip_wrong_type` (a blocked client retrying), a key of another type is
+/// passed over, as Redis keeps such a client blocked.
+pub fn pop_first(l: &mut Locked<'_>, db: usize, mp: &MultiPop<'_>, now: i64, skip_wrong_type: bool) -> Result<Option<Popped>, CmdError> {
+    for key in mp.keys {
+        let popped = match pop_from(l.part(db, key), key, mp.count, mp.max, now) {
+            Ok(p) => p,
+            Err(_) if skip_wrong_type => continue,
+            Err(e) => return Err(e),
+        };
+        if !popped.is_empty() {
+            return Ok(Some((key.to_vec(), popped)));
         }
-        drop(l);
-        ctx.dirty(popped.len() as u64);
-        ctx.out.array(2);
-        ctx.out.bulk(key);
-        ctx.out.array(popped.len());
-        for (m, s) in &popped {
-            ctx.out.array(2);
-            ctx.out.bulk(m);
-            score::reply(ctx.out, *s);
-        }
-        return Ok(());
     }
-    drop(l);
-    ctx.out.null_array();
+    Ok(None)
+}
+
+/// The [key, [[member, score]...]] reply of ZMPOP and BZMPOP.
+pub fn reply_multi_pop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[(Vec<u8>, f64)]) {
+    ctx.dirty(popped.len() as u64);
+    ctx.out.array(2);
+    ctx.out.bulk(key);
+    ctx.out.array(popped.len());
+    for (m, s) in popped {
+        ctx.out.array(2);
+        ctx.out.bulk(m);
+        score::reply(ctx.out, *s);
+    }
+}
+
+/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]: pops from the first non-empty key.
+pub fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mp = parse_multi_pop(&argv[1..])?;
+    let (db, now, srv) = (ctx.db(), ctx.now_ms, ctx.srv);
+    let mut l = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
+    match pop_first(&mut l, db, &mp, now, false)? {
+        Some((key, popped)) => {
+            drop(l);
+            reply_multi_pop(ctx, &key, &popped);
+        }
+        None => {
+            drop(l);
+            ctx.out.null_array();
+        }
+    }
     Ok(())
 }

@@ -37,7 +37,9 @@ pub(crate) fn order(sa: f64, ma: &[u8], sb: f64, mb: &[u8]) -> Ordering {
 #[derive(Clone, Debug)]
 enum Repr {
     Pack(Pack),
-    Tree(Tree),
+    // Boxed: the tree is large, and every value on the heap is as big as the largest
+    // kind of value, so an inline tree would cost every string and list its size.
+    Tree(Box<Tree>),
 }
 
 /// A sorted set.
@@ -72,7 +74,7 @@ impl ZSet {
     /// An empty set in the encoding a set of `len` elements whose longest member has
     /// `max_member` bytes gets when a command builds it whole.
     pub fn for_size(len: usize, max_member: usize) -> Self {
-        if len > MAX_PACK_ENTRIES || max_member > MAX_PACK_VALUE { ZSet { repr: Repr::Tree(Tree::default()) } } else { Self::default() }
+        if len > MAX_PACK_ENTRIES || max_member > MAX_PACK_VALUE { ZSet { repr: Repr::Tree(Box::default()) } } else { Self::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -128,7 +130,7 @@ impl ZSet {
     fn convert_to_tree(&mut self) {
         let mut tree = Tree::default();
         self.for_each(0, self.len(), false, &mut |m, s| tree.insert_new(m, s));
-        self.repr = Repr::Tree(tree);
+        self.repr = Repr::Tree(Box::new(tree));
     }
 
     /// Removes `member`; returns its score when it was there.

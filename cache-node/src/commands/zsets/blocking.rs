@@ -1,0 +1,60 @@
+//! The blocking sorted-set pops: BZPOPMIN, BZPOPMAX, BZMPOP. Like the blocking list
+//! commands, each tries the plain pop under the locks of its keys and, finding nothing,
+//! joins the line of waiters on those keys (commands::blocking) before the locks drop.
+
+use super::pop::{MultiPop, parse_multi_pop, pop_first, reply_multi_pop};
+use super::score;
+use crate::commands::blocking::{self, Wait};
+use crate::commands::{CmdResult, Ctx};
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, argv, true)
+}
+
+/// Replies [key, member, score] from the first non-empty sorted set.
+fn bzpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
+    let timeout = blocking::timeout_secs(argv[argv.len() - 1])?;
+    let mp = MultiPop { keys: &argv[1..argv.len() - 1], max, count: 1 };
+    let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
+    let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
+    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
+        drop(locked);
+        ctx.dirty(popped.len() as u64);
+        ctx.out.array(3);
+        ctx.out.bulk(&key);
+        for (m, s) in &popped {
+            ctx.out.bulk(m);
+            score::reply(ctx.out, *s);
+        }
+        blocking::served(ctx);
+        return Ok(());
+    }
+    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let timeout = blocking::timeout_secs(argv[1])?;
+    let mp = parse_multi_pop(&argv[2..])?;
+    let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
+    let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
+    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
+        drop(locked);
+        reply_multi_pop(ctx, &key, &popped);
+        blocking::served(ctx);
+        return Ok(());
+    }
+    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
