@@ -3,10 +3,11 @@
 //! The representation and its encodings live in `store/hash.rs`.
 
 mod random;
-pub(crate) mod scan;
 
 use super::args;
+use super::scan_args as scan;
 use super::spec::{CommandSpec, acl, cmd, flag};
+use super::strings::counters::format_float;
 use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::Reply;
 use crate::store::hash::Hash;
@@ -285,20 +286,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.dirty(1);
     ctx.out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// Redis's `LD_STR_HUMAN` format (`%.17Lf`, trailing zeros trimmed), computed in f64:
-/// the same as INCRBYFLOAT's (`strings/counters.rs`, private to the string family), with
-/// the same caveat that long double noise Redis prints in rare cases is absent here.
-pub fn format_float(v: f64) -> String {
-    let mut s = format!("{v}");
-    let decimals = s.find('.').map_or(0, |dot| s.len() - dot - 1);
-    if decimals > 17 {
-        s = format!("{v:.17}");
-        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(trimmed);
-    }
-    if s == "-0" { "0".to_string() } else { s }
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]

@@ -242,31 +242,9 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The SCAN cursor as Redis reads it (strtoul): an optional sign, decimal digits, no
-/// spaces; a negative number wraps around, and "" reads as 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::other("ERR invalid cursor");
-    let (neg, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() && !arg.is_empty() {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return Err(invalid());
-        }
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(argv[1])?;
+    let cursor = super::scan_args::cursor(argv[1])?;
     let mut count: i64 = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut type_filter: Option<&[u8]> = None;
@@ -460,14 +438,14 @@ mod tests {
 
     #[test]
     fn cursor_parsing_follows_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Ok(0));
-        assert_eq!(parse_cursor(b""), Ok(0));
-        assert_eq!(parse_cursor(b"+7"), Ok(7));
-        assert_eq!(parse_cursor(b"00"), Ok(0));
-        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(crate::commands::scan_args::cursor(b"0"), Ok(0));
+        assert_eq!(crate::commands::scan_args::cursor(b""), Ok(0));
+        assert_eq!(crate::commands::scan_args::cursor(b"+7"), Ok(7));
+        assert_eq!(crate::commands::scan_args::cursor(b"00"), Ok(0));
+        assert_eq!(crate::commands::scan_args::cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(crate::commands::scan_args::cursor(b"18446744073709551615"), Ok(u64::MAX));
         for bad in [&b"18446744073709551616"[..], b" 1", b"1 ", b"-", b"+", b"0x", b"abc", b"1.0"] {
-            assert!(parse_cursor(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(crate::commands::scan_args::cursor(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -17,6 +17,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod scan_args;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;

@@ -7,7 +7,7 @@ mod algebra;
 mod random;
 pub(crate) mod sample;
 
-use super::hashes::scan;
+use super::scan_args as scan;
 use super::spec::{CommandSpec, acl, cmd, flag};
 use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::Reply;

@@ -1,7 +1,7 @@
 //! String commands: GET, SET and its variants, multi-key MGET/MSET, in-place edits
 //! (APPEND, SETRANGE), ranges, counters (`counters.rs`) and LCS (`lcs.rs`).
 
-mod counters;
+pub(crate) mod counters;
 mod lcs;
 mod options;
 

@@ -1,4 +1,4 @@
-//! Arguments of the collection scans (HSCAN, SSCAN): the cursor and the MATCH/COUNT
+//! Arguments of the scans (SCAN's cursor; HSCAN, SSCAN: the cursor and the MATCH/COUNT
 //! options, with Redis's errors and its order of checks (cursor, then key, then options).
 
 use crate::commands::{CmdError, args};
