@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Data-type benchmarks of cache-node against redis-server, side by side on this machine
+# (the goals of the data-structures work; results go to docs/benchmarks.md):
+#   - throughput of LPUSH, LPOP, SADD, HSET, ZADD and ZRANGE of 100 members, with
+#     redis-benchmark, 50 clients, pipeline 1 and 16, servers interleaved A,B,A,B,A,B,
+#     medians and the ratio cache-node / redis;
+#   - memory per element of one 1M-member hash, set and sorted set (INFO used_memory
+#     growth / elements).
+#   scripts/bench-types.sh            # REPS=3 N=200000 MEMBERS=1000000
+# Needs redis-server and redis-benchmark; reuses ../shared/bench/lib.sh to start and stop
+# servers (own session, free loopback port, stopped by PID).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH=${BENCH_DIR:-../shared/bench}
+# shellcheck source=/dev/null
+. "$BENCH/lib.sh"
+REPS=${REPS:-3}
+N=${N:-200000}
+MEMBERS=${MEMBERS:-1000000}
+cargo build --release -q -p cache-node
+REDIS='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no'
+NODE='target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning'
+out=$(mktemp -d -t bench-types.XXXXXX)
+trap 'lib_stop; rm -rf "$out"' EXIT
+
+# One row: prints requests per second.
+row() { # port test pipeline
+  local test=$2 p=$3
+  local args=(-h 127.0.0.1 -p "$1" -c 50 -n "$N" -P "$p" -q --csv)
+  case $test in
+    zrange100) args+=(-n "$((N / 4))" ZRANGE bench:z 0 99) ;;
+    sadd) args+=(-r 100000 SADD bench:s "__rand_int__") ;;
+    hset) args+=(-r 100000 HSET bench:h "f:__rand_int__" v) ;;
+    zadd) args+=(-r 100000 ZADD bench:zz "__rand_int__" "m:__rand_int__") ;;
+    *) args+=(-t "$test") ;;
+  esac
+  redis-benchmark "${args[@]}" 2>/dev/null | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+}
+
+prefill() { # port: the sorted set ZRANGE reads its 100 members from
+  redis-cli -p "$1" del bench:z >/dev/null
+  local members=() i
+  for i in $(seq 1 150); do members+=("$i" "m$i"); done
+  redis-cli -p "$1" zadd bench:z "${members[@]}" >/dev/null
+}
+
+declare -A results
+for rep in $(seq 1 "$REPS"); do
+  for server in redis node; do
+    cmd=$REDIS; [ "$server" = node ] && cmd=$NODE
+    lib_start "$cmd" "$out/$server.log"
+    prefill "$SRV_PORT"
+    for p in 1 16; do
+      for t in lpush lpop sadd hset zadd zrange100; do
+        results[$server,$t,$p]+="$(row "$SRV_PORT" "$t" "$p") "
+      done
+    done
+    lib_stop
+  done
+  echo "rep $rep/$REPS done" >&2
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '%-10s %3s %12s %12s %7s\n' test P redis cache-node ratio
+for p in 1 16; do
+  for t in lpush lpop sadd hset zadd zrange100; do
+    a=$(echo "${results[redis,$t,$p]}" | median)
+    b=$(echo "${results[node,$t,$p]}" | median)
+    printf '%-10s %3s %12.0f %12.0f %7.2f\n' "$t" "$p" "$a" "$b" "$(echo "$b / $a" | bc -l)"
+  done
+done
+
+# Memory per element of one big collection of each type.
+used() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ { print $2 + 0 }'; }
+fill() { # port type
+  python3 - "$1" "$2" "$MEMBERS" <<'PY' | redis-cli -p "$1" --pipe >/dev/null
+import sys
+port, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = sys.stdout.buffer
+def cmd(args):
+    out.write(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+for s in range(0, n, 100):
+    r = range(s, min(s + 100, n))
+    if kind == "hash":
+        cmd([b"HSET", b"big"] + [x for i in r for x in (b"field:%d" % i, b"value:%d" % i)])
+    elif kind == "set":
+        cmd([b"SADD", b"big"] + [b"member:%d" % i for i in r])
+    else:
+        cmd([b"ZADD", b"big"] + [x for i in r for x in (b"%d" % i, b"member:%d" % i)])
+PY
+}
+printf '\n%-6s %14s %14s %7s   (bytes per element, %s elements)\n' type redis cache-node ratio "$MEMBERS"
+for kind in hash set zset; do
+  declare -A per=()
+  for server in redis node; do
+    cmd=$REDIS; [ "$server" = node ] && cmd=$NODE
+    lib_start "$cmd" "$out/$server-mem.log"
+    before=$(used "$SRV_PORT")
+    fill "$SRV_PORT" "$kind"
+    per[$server]=$(echo "($(used "$SRV_PORT") - $before) / $MEMBERS" | bc -l)
+    lib_stop
+  done
+  printf '%-6s %14.1f %14.1f %7.2f\n' "$kind" "${per[redis]}" "${per[node]}" "$(echo "${per[node]} / ${per[redis]}" | bc -l)"
+done
