@@ -374,3 +374,18 @@ fn sigterm_exits_with_status_zero() {
     assert!(status.success(), "{status:?}");
     assert!(raw.is_closed());
 }
+
+/// Commands whose keys a `numkeys` argument counts: GETKEYS finds them as Redis 7.0 does
+/// (checked against redis-server 7.0.15).
+#[test]
+fn command_getkeys_follows_numkeys() {
+    let node = Node::start(&[]);
+    let mut r = node.raw();
+    rt(&mut r, "COMMAND GETKEYS LMPOP 2 a b LEFT", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    rt(&mut r, "COMMAND GETKEYS BLMPOP 0 2 a b LEFT", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    rt(&mut r, "COMMAND GETKEYS ZUNIONSTORE d 2 a b", "*3\r\n$1\r\nd\r\n$1\r\na\r\n$1\r\nb\r\n");
+    rt(&mut r, "COMMAND GETKEYS SINTERCARD 2 a b LIMIT 1", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    rt(&mut r, "COMMAND GETKEYS BZMPOP 1 1 a MIN", "*1\r\n$1\r\na\r\n");
+    rt(&mut r, "COMMAND GETKEYS LMPOP x a LEFT", "-ERR Invalid arguments specified for command\r\n");
+    rt(&mut r, "COMMAND GETKEYS ZINTER 3 a b", "-ERR Invalid arguments specified for command\r\n");
+}

@@ -187,13 +187,13 @@ fn keys_of(argv: &[&[u8]]) -> Result<(&'static CommandSpec, Vec<usize>), CmdErro
         (false, Some(name)) => top.subcommands.iter().find(|s| args::is(name, s.name)).ok_or_else(|| CmdError::other("ERR Invalid command specified"))?,
         _ => top,
     };
-    if spec.first_key <= 0 {
+    if spec.first_key <= 0 && spec.numkeys_at.is_none() {
         return Err(CmdError::other("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(target.len()) {
         return Err(CmdError::other("ERR Invalid number of arguments specified for command"));
     }
-    let keys = spec.key_positions(target.len());
+    let keys = spec.key_positions(target);
     if keys.is_empty() {
         return Err(CmdError::other("ERR Invalid arguments specified for command"));
     }

@@ -41,12 +41,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     list("Pop an element from a list, push it to another list and return it", "6.2.0", cmd("lmove", 5, WRITE, W | acl::SLOW, (1, 2, 1), moves::lmove)),
     list("Remove the last element in a list, prepend it to another list and return it", "1.2.0", cmd("rpoplpush", 3, WRITE, W | acl::SLOW, (1, 2, 1), moves::rpoplpush)),
     // Its keys follow a count: no fixed (first, last, step) range describes them.
-    list("Pop elements from a list", "7.0.0", cmd("lmpop", -4, flag::WRITE | flag::MOVABLE_KEYS, W | acl::SLOW, (0, 0, 0), moves::lmpop)),
+    list("Pop elements from a list", "7.0.0", CommandSpec { numkeys_at: Some(1), ..cmd("lmpop", -4, flag::WRITE | flag::MOVABLE_KEYS, W | acl::SLOW, (0, 0, 0), moves::lmpop) }),
     list("Remove and get the first element in a list, or block until one is available", "2.0.0", cmd("blpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW | acl::BLOCKING, (1, -2, 1), blocking::blpop)),
     list("Remove and get the last element in a list, or block until one is available", "2.0.0", cmd("brpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW | acl::BLOCKING, (1, -2, 1), blocking::brpop)),
     list("Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", cmd("brpoplpush", 4, WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW, (1, 2, 1), blocking::brpoplpush)),
     list("Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", cmd("blmove", 6, WRITE | flag::NOSCRIPT | flag::BLOCKING, W | acl::SLOW, (1, 2, 1), blocking::blmove)),
-    list("Pop elements from a list, or block until one is available", "7.0.0", cmd("blmpop", -5, flag::WRITE | flag::BLOCKING | flag::MOVABLE_KEYS, W | acl::SLOW | acl::BLOCKING, (0, 0, 0), blocking::blmpop)),
+    list("Pop elements from a list, or block until one is available", "7.0.0", CommandSpec { numkeys_at: Some(2), ..cmd("blmpop", -5, flag::WRITE | flag::BLOCKING | flag::MOVABLE_KEYS, W | acl::SLOW | acl::BLOCKING, (0, 0, 0), blocking::blmpop) }),
 ];
 
 /// Which end of a list an operation works on.

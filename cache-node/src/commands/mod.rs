@@ -123,7 +123,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         // A write may have given blocked clients what they wait for. A command that
         // has just blocked wrote nothing, and signalling would wake itself.
         Ok(()) if spec.has(flag::WRITE) && ctx.srv.blocking.registrations() > 0 && ctx.session.after != After::Block => {
-            for i in spec.key_positions(argv.len()) {
+            for i in spec.key_positions(argv) {
                 ctx.srv.blocking.signal(ctx.db(), argv[i]);
             }
         }

@@ -35,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     set("Get one or multiple random members from a set", "1.0.0", cmd("srandmember", -2, flag::READONLY, R | acl::SLOW, (1, 1, 1), random::srandmember)),
     set("Move a member from one set to another", "1.0.0", cmd("smove", 4, flag::WRITE | flag::FAST, W | acl::FAST, (1, 2, 1), smove)),
     set("Intersect multiple sets", "1.0.0", cmd("sinter", -2, flag::READONLY, R | acl::SLOW, (1, -1, 1), algebra::sinter)),
-    set("Intersect multiple sets and return the cardinality of the result", "7.0.0", cmd("sintercard", -3, flag::READONLY | flag::MOVABLE_KEYS, R | acl::SLOW, (0, 0, 0), algebra::sintercard)),
+    set("Intersect multiple sets and return the cardinality of the result", "7.0.0", CommandSpec { numkeys_at: Some(1), ..cmd("sintercard", -3, flag::READONLY | flag::MOVABLE_KEYS, R | acl::SLOW, (0, 0, 0), algebra::sintercard) }),
     set("Intersect multiple sets and store the resulting set in a key", "1.0.0", cmd("sinterstore", -3, WRITE, W | acl::SLOW, (1, -1, 1), algebra::sinterstore)),
     set("Add multiple sets", "1.0.0", cmd("sunion", -2, flag::READONLY, R | acl::SLOW, (1, -1, 1), algebra::sunion)),
     set("Add multiple sets and store the resulting set in a key", "1.0.0", cmd("sunionstore", -3, WRITE, W | acl::SLOW, (1, -1, 1), algebra::sunionstore)),

@@ -117,6 +117,9 @@ pub struct CommandSpec {
     /// For container commands: their subcommands (COMMAND INFO lists them; the
     /// container's handler dispatches).
     pub subcommands: &'static [CommandSpec],
+    /// Index of a `numkeys` argument that counts the keys right after it (LMPOP,
+    /// ZUNIONSTORE...), for commands whose keys the legacy range cannot describe.
+    pub numkeys_at: Option<usize>,
 }
 
 impl CommandSpec {
@@ -129,14 +132,25 @@ impl CommandSpec {
         self.flags & f != 0
     }
 
-    /// Positions of the key arguments in `argv`, from the legacy key specification.
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 || argc <= self.first_key as usize {
-            return Vec::new();
+    /// Positions of the key arguments in `argv`: the legacy range, plus the keys a
+    /// `numkeys` argument counts. A count that is not a number, or runs past the
+    /// arguments, gives none of those (the command itself refuses it).
+    pub fn key_positions(&self, argv: &[&[u8]]) -> Vec<usize> {
+        let argc = argv.len();
+        let mut out: Vec<usize> = if self.first_key <= 0 || argc <= self.first_key as usize {
+            Vec::new()
+        } else {
+            let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
+            let step = self.step.max(1) as usize;
+            (self.first_key as usize..=(last.max(0) as usize).min(argc - 1)).step_by(step).collect()
+        };
+        if let Some(at) = self.numkeys_at {
+            let n = argv.get(at).and_then(|a| std::str::from_utf8(a).ok()).and_then(|t| t.parse::<usize>().ok());
+            if let Some(n) = n.filter(|n| *n > 0 && at + n < argc) {
+                out.extend(at + 1..=at + n);
+            }
         }
-        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
-        let step = self.step.max(1) as usize;
-        (self.first_key as usize..=(last.max(0) as usize).min(argc - 1)).step_by(step).collect()
+        out
     }
 }
 
@@ -155,5 +169,6 @@ pub const fn cmd(name: &'static str, arity: i32, flags: u32, acl: u32, keys: (i3
         since: "1.0.0",
         handler,
         subcommands: &[],
+        numkeys_at: None,
     }
 }
