@@ -440,3 +440,24 @@ fn rename_and_move_are_atomic() {
     let rounds = handle.join().unwrap();
     assert!(rounds > 10, "the writer made progress: {rounds}");
 }
+
+/// TYPE, OBJECT ENCODING and SCAN's TYPE filter know every data type.
+#[test]
+fn every_type_is_named_and_scan_filters_by_it() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    let _: () = q(&mut c, &["SET", "s", "v"]);
+    let _: i64 = q(&mut c, &["RPUSH", "l", "a"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    let _: i64 = q(&mut c, &["SADD", "t", "1"]);
+    let _: i64 = q(&mut c, &["ZADD", "z", "1", "m"]);
+    for (key, ty, enc) in [("s", "string", "embstr"), ("l", "list", "quicklist"), ("h", "hash", "listpack"), ("t", "set", "intset"), ("z", "zset", "listpack")]
+    {
+        let got: String = q(&mut c, &["TYPE", key]);
+        assert_eq!(got, ty);
+        let got: String = q(&mut c, &["OBJECT", "ENCODING", key]);
+        assert_eq!(got, enc, "{key}");
+        let (cursor, keys): (u64, Vec<String>) = q(&mut c, &["SCAN", "0", "COUNT", "1000", "TYPE", ty]);
+        assert_eq!((cursor, keys), (0, vec![key.to_string()]), "SCAN TYPE {ty}");
+    }
+}
