@@ -49,6 +49,8 @@ for rep in $(seq 1 "$REPS"); do
   for server in redis node; do
     cmd=$REDIS; [ "$server" = node ] && cmd=$NODE
     lib_start "$cmd" "$out/$server.log"
+    # Warm up first (connections, allocator, thread placement), as compare.sh does.
+    redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 200000 -t ping_mbulk -q >/dev/null 2>&1 || true
     prefill "$SRV_PORT"
     for p in 1 16; do
       for t in lpush lpop sadd hset zadd zrange100; do

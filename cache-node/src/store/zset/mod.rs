@@ -110,6 +110,10 @@ impl ZSet {
         let existed = match self.score(member) {
             Some(old) if old.to_bits() == score.to_bits() => return false,
             Some(_) => {
+                if let Repr::Tree(t) = &mut self.repr {
+                    t.update_score(member, score);
+                    return false;
+                }
                 self.remove(member);
                 true
             }

@@ -1,16 +1,17 @@
 //! The encoding of large sorted sets (what Redis calls `skiplist`): an order-statistic
 //! treap kept in one arena, ordered by (score, member), each node counting its subtree so
-//! that rank and range queries are O(log n), plus a member -> score hash map for O(1)
-//! ZSCORE. The member bytes are shared between the node and the map (`Arc`), so each is
-//! stored once.
+//! that rank and range queries are O(log n), plus a hash index from member to node for
+//! O(1) ZSCORE. The index holds only 4-byte node numbers (the member and score live in
+//! the node), which keeps a large set near 70 bytes per element.
 //!
 //! The arena stays dense: freeing a node moves the last node into its slot and re-points
 //! that node's parent, found by searching for the moved node's key. No free list, no
 //! holes, and indexes are `u32` to keep a node at 40 bytes.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::order;
 
@@ -18,7 +19,7 @@ const NIL: u32 = u32::MAX;
 
 #[derive(Clone, Debug)]
 struct Node {
-    member: Arc<[u8]>,
+    member: Box<[u8]>,
     score: f64,
     left: u32,
     right: u32,
@@ -32,12 +33,14 @@ struct Node {
 pub struct Tree {
     nodes: Vec<Node>,
     root: u32,
-    scores: HashMap<Arc<[u8]>, f64, foldhash::fast::RandomState>,
+    /// Node numbers, hashed by their member.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Default for Tree {
     fn default() -> Self {
-        Tree { nodes: Vec::new(), root: NIL, scores: HashMap::default() }
+        Tree { nodes: Vec::new(), root: NIL, index: HashTable::new(), hasher: Default::default() }
     }
 }
 
@@ -47,7 +50,25 @@ impl Tree {
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        self.find(member).map(|i| self.nodes[i as usize].score)
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index.find(self.hash(member), |&i| *nodes[i as usize].member == *member).copied()
+    }
+
+    /// Drops node `idx`'s entry from the index.
+    fn unindex(&mut self, idx: u32) {
+        let h = self.hash(&self.nodes[idx as usize].member);
+        if let Ok(entry) = self.index.find_entry(h, |&i| i == idx) {
+            entry.remove();
+        }
     }
 
     fn size(&self, t: u32) -> usize {
@@ -121,24 +142,46 @@ impl Tree {
 
     /// Inserts a member known to be absent.
     pub fn insert_new(&mut self, member: &[u8], score: f64) {
-        let member: Arc<[u8]> = Arc::from(member);
-        self.scores.insert(member.clone(), score);
         let idx = self.nodes.len() as u32;
         if self.nodes.len() == self.nodes.capacity() {
             // Grow by a quarter rather than doubling: still amortised O(1), with far less
             // unused space per element in a large set.
             self.nodes.reserve_exact((self.nodes.len() / 4).max(8));
         }
-        self.nodes.push(Node { member, score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
-        let key_member = self.nodes[idx as usize].member.clone();
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, &key_member) == Ordering::Less);
+        self.nodes.push(Node { member: member.into(), score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(member), idx, |&i| hasher.hash_one(&*nodes[i as usize].member));
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
         let l = self.merge(l, idx);
         self.root = self.merge(l, r);
     }
 
+    /// Moves an existing member to a new score, reusing its node (no allocation, no
+    /// index change): unlink it, then link it again at its new place. Returns the old
+    /// score, or None when the member is absent.
+    pub fn update_score(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let idx = self.find(member)?;
+        let old = self.nodes[idx as usize].score;
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, old, member) == Ordering::Less);
+        let (mid, r) = self.split_rank(r, 1);
+        debug_assert_eq!(mid, idx);
+        self.root = self.merge(l, r);
+        let n = &mut self.nodes[idx as usize];
+        n.score = score;
+        n.left = NIL;
+        n.right = NIL;
+        n.size = 1;
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
+        let l = self.merge(l, idx);
+        self.root = self.merge(l, r);
+        Some(old)
+    }
+
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (key, score) = self.scores.remove_entry(member)?;
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, &key) == Ordering::Less);
+        let idx = self.find(member)?;
+        let score = self.nodes[idx as usize].score;
+        self.unindex(idx);
+        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
         let (mid, r) = self.split_rank(r, 1);
         self.root = self.merge(l, r);
         if mid != NIL {
@@ -164,7 +207,7 @@ impl Tree {
             let n = &self.nodes[t as usize];
             stack.push(n.left);
             stack.push(n.right);
-            self.scores.remove(&n.member);
+            self.unindex(t);
             doomed.push(t);
         }
         // Highest slot first: the node moved into a freed slot is then always live.
@@ -174,11 +217,15 @@ impl Tree {
         }
     }
 
-    /// Releases the slot of a node already unlinked from the tree and the map.
+    /// Releases the slot of a node already unlinked from the tree and the index.
     fn free(&mut self, idx: u32) {
         let last = (self.nodes.len() - 1) as u32;
         if idx != last {
             self.repoint(last, idx);
+            let h = self.hash(&self.nodes[last as usize].member);
+            if let Some(slot) = self.index.find_mut(h, |&i| i == last) {
+                *slot = idx;
+            }
         }
         self.nodes.swap_remove(idx as usize);
         // Give memory back once the set has shrunk well below its peak.
@@ -193,25 +240,29 @@ impl Tree {
             self.root = to;
             return;
         }
-        let (score, member) = {
-            let n = &self.nodes[from as usize];
-            (n.score, n.member.clone())
-        };
-        let mut t = self.root;
-        while t != NIL {
-            let n = &self.nodes[t as usize];
-            let goes_right = order(n.score, &n.member, score, &member) == Ordering::Less;
-            let child = if goes_right { n.right } else { n.left };
-            if child == from {
-                let n = &mut self.nodes[t as usize];
-                if goes_right {
-                    n.right = to;
-                } else {
-                    n.left = to;
+        // Find the parent by searching for `from`'s own key, reading only; then re-point.
+        let mut parent = None;
+        {
+            let key = &self.nodes[from as usize];
+            let mut t = self.root;
+            while t != NIL {
+                let n = &self.nodes[t as usize];
+                let goes_right = order(n.score, &n.member, key.score, &key.member) == Ordering::Less;
+                let child = if goes_right { n.right } else { n.left };
+                if child == from {
+                    parent = Some((t, goes_right));
+                    break;
                 }
-                return;
+                t = child;
             }
-            t = child;
+        }
+        if let Some((p, right)) = parent {
+            let n = &mut self.nodes[p as usize];
+            if right {
+                n.right = to;
+            } else {
+                n.left = to;
+            }
         }
     }
 
@@ -285,8 +336,8 @@ impl Tree {
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        let members: usize = self.nodes.iter().map(|n| n.member.len() + 16).sum();
-        self.nodes.capacity() * std::mem::size_of::<Node>() + self.scores.capacity() * 25 + members
+        let members: usize = self.nodes.iter().map(|n| n.member.len()).sum();
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.index.capacity() * 5 + members
     }
 
     /// A node's size, which is most of the memory per element (tests).
@@ -314,13 +365,13 @@ impl Tree {
         }
         let mut seq = Vec::new();
         assert_eq!(walk(self, self.root, &mut seq), self.nodes.len());
-        assert_eq!(self.scores.len(), self.nodes.len());
+        assert_eq!(self.index.len(), self.nodes.len());
         for w in seq.windows(2) {
             let (a, b) = (&self.nodes[w[0] as usize], &self.nodes[w[1] as usize]);
             assert_eq!(order(a.score, &a.member, b.score, &b.member), Ordering::Less);
         }
-        for n in &self.nodes {
-            assert_eq!(self.scores.get(&n.member).map(|s| s.to_bits()), Some(n.score.to_bits()));
+        for (i, n) in self.nodes.iter().enumerate() {
+            assert_eq!(self.find(&n.member), Some(i as u32));
         }
     }
 }
