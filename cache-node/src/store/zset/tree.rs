@@ -140,6 +140,73 @@ impl Tree {
         }
     }
 
+    /// Whether node `a` orders before the key (`score`, `member`).
+    fn before(&self, a: u32, score: f64, member: &[u8]) -> bool {
+        let n = &self.nodes[a as usize];
+        order(n.score, &n.member, score, member) == Ordering::Less
+    }
+
+    /// Links the detached node `idx` into subtree `t`: descend by key to where its
+    /// priority belongs, and split only the subtree found there (expected O(log n), one
+    /// descent).
+    fn link(&mut self, t: u32, idx: u32) -> u32 {
+        // The member is taken out of its (detached) node while the tree is searched, so
+        // it can be read next to mutable access to the other nodes; it goes back after.
+        let member = std::mem::take(&mut self.nodes[idx as usize].member);
+        let root = self.link_key(t, idx, &member);
+        self.nodes[idx as usize].member = member;
+        root
+    }
+
+    fn link_key(&mut self, t: u32, idx: u32, member: &[u8]) -> u32 {
+        if t == NIL {
+            return idx;
+        }
+        let (score, prio) = (self.nodes[idx as usize].score, self.nodes[idx as usize].prio);
+        if prio > self.nodes[t as usize].prio {
+            let (l, r) = self.split(t, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
+            let n = &mut self.nodes[idx as usize];
+            n.left = l;
+            n.right = r;
+            self.update(idx);
+            return idx;
+        }
+        if self.before(t, score, member) {
+            let r = self.link_key(self.nodes[t as usize].right, idx, member);
+            self.nodes[t as usize].right = r;
+        } else {
+            let l = self.link_key(self.nodes[t as usize].left, idx, member);
+            self.nodes[t as usize].left = l;
+        }
+        self.update(t);
+        t
+    }
+
+    /// Unlinks the node `idx` (whose key is `score`, `member`) from subtree `t`: descend
+    /// to it and put the merge of its children in its place (one descent).
+    fn unlink(&mut self, t: u32, idx: u32, score: f64, member: &[u8]) -> u32 {
+        if t == NIL {
+            return NIL;
+        }
+        if t == idx {
+            let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+            let n = &mut self.nodes[t as usize];
+            n.left = NIL;
+            n.right = NIL;
+            n.size = 1;
+            return self.merge(l, r);
+        }
+        if self.before(t, score, member) {
+            let r = self.unlink(self.nodes[t as usize].right, idx, score, member);
+            self.nodes[t as usize].right = r;
+        } else {
+            let l = self.unlink(self.nodes[t as usize].left, idx, score, member);
+            self.nodes[t as usize].left = l;
+        }
+        self.update(t);
+        t
+    }
+
     /// Inserts a member known to be absent.
     pub fn insert_new(&mut self, member: &[u8], score: f64) {
         let idx = self.nodes.len() as u32;
@@ -151,9 +218,7 @@ impl Tree {
         self.nodes.push(Node { member: member.into(), score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hasher.hash_one(member), idx, |&i| hasher.hash_one(&*nodes[i as usize].member));
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
-        let l = self.merge(l, idx);
-        self.root = self.merge(l, r);
+        self.root = self.link(self.root, idx);
     }
 
     /// Moves an existing member to a new score, reusing its node (no allocation, no
@@ -162,18 +227,9 @@ impl Tree {
     pub fn update_score(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let idx = self.find(member)?;
         let old = self.nodes[idx as usize].score;
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, old, member) == Ordering::Less);
-        let (mid, r) = self.split_rank(r, 1);
-        debug_assert_eq!(mid, idx);
-        self.root = self.merge(l, r);
-        let n = &mut self.nodes[idx as usize];
-        n.score = score;
-        n.left = NIL;
-        n.right = NIL;
-        n.size = 1;
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
-        let l = self.merge(l, idx);
-        self.root = self.merge(l, r);
+        self.root = self.unlink(self.root, idx, old, member);
+        self.nodes[idx as usize].score = score;
+        self.root = self.link(self.root, idx);
         Some(old)
     }
 
@@ -181,12 +237,8 @@ impl Tree {
         let idx = self.find(member)?;
         let score = self.nodes[idx as usize].score;
         self.unindex(idx);
-        let (l, r) = self.split(self.root, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
-        let (mid, r) = self.split_rank(r, 1);
-        self.root = self.merge(l, r);
-        if mid != NIL {
-            self.free(mid);
-        }
+        self.root = self.unlink(self.root, idx, score, member);
+        self.free(idx);
         Some(score)
     }
 
