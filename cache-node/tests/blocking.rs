@@ -224,6 +224,13 @@ fn no_element_is_lost_or_doubled_with_many_blocked_consumers() {
         p.join().unwrap();
     }
     let mut c = node.client();
+    // The end markers go in only once every element was taken: pushed earlier, a marker
+    // would overtake the elements still queued behind it.
+    let drained = wait_for(Duration::from_secs(20), || {
+        let (a, b): (i64, i64) = (q(&mut c, &["LLEN", "a"]), q(&mut c, &["LLEN", "b"]));
+        a + b == 0
+    });
+    assert!(drained, "the consumers stopped taking elements");
     for _ in 0..4 {
         let _: i64 = q(&mut c, &["RPUSH", "a", "end"]);
     }
