@@ -240,3 +240,36 @@ fn maxclients_rejects_the_extra_client() {
     a.send(b"INFO stats\r\n");
     assert!(read_bulk(&mut a).contains("\r\nrejected_connections:1\r\n"));
 }
+
+/// The compact-encoding thresholds are parameters, as in Redis 7.0 (old ziplist names
+/// included); a change applies to later writes. Replies checked against redis-server 7.0.15.
+#[test]
+fn encoding_thresholds_are_settable_at_run_time() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    let get = |c: &mut redis::Connection, name: &str| -> Vec<String> { q(c, &["CONFIG", "GET", name]) };
+    assert_eq!(get(&mut c, "hash-max-listpack-entries"), vec!["hash-max-listpack-entries", "512"]);
+    assert_eq!(get(&mut c, "hash-max-ziplist-entries"), vec!["hash-max-ziplist-entries", "512"]);
+    assert_eq!(get(&mut c, "zset-max-listpack-entries"), vec!["zset-max-listpack-entries", "128"]);
+    assert_eq!(get(&mut c, "set-max-intset-entries"), vec!["set-max-intset-entries", "512"]);
+    let enc = |c: &mut redis::Connection, key: &str| -> String { q(c, &["OBJECT", "ENCODING", key]) };
+    let _: () = q(&mut c, &["CONFIG", "SET", "hash-max-listpack-entries", "2"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "a", "1", "b", "2"]);
+    assert_eq!(enc(&mut c, "h"), "listpack");
+    let _: i64 = q(&mut c, &["HSET", "h", "c", "3"]);
+    assert_eq!(enc(&mut c, "h"), "hashtable");
+    let _: () = q(&mut c, &["CONFIG", "SET", "zset-max-listpack-value", "3"]);
+    let _: i64 = q(&mut c, &["ZADD", "z", "1", "abcd"]);
+    assert_eq!(enc(&mut c, "z"), "skiplist");
+    let _: () = q(&mut c, &["CONFIG", "SET", "set-max-intset-entries", "1"]);
+    let _: i64 = q(&mut c, &["SADD", "s", "1", "2"]);
+    assert_eq!(enc(&mut c, "s"), "hashtable");
+    let _: () = q(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "1kb"]);
+    assert_eq!(get(&mut c, "hash-max-listpack-value"), vec!["hash-max-listpack-value", "1024"]);
+    let mut r = node.raw();
+    err(
+        &mut r,
+        &["CONFIG", "SET", "zset-max-listpack-entries", "-1"],
+        "ERR CONFIG SET failed (possibly related to argument 'zset-max-listpack-entries') - argument must be between 0 and 9223372036854775807 inclusive",
+    );
+}

@@ -270,7 +270,10 @@ fn parameters_accept_only_what_the_operator_does_not_manage() {
 /// A value the rule of `kind` accepts, one it refuses, and the end of the rule's message.
 fn value_cases(kind: Kind) -> Option<(String, String, String)> {
     match kind {
-        Kind::Int { min, max } => Some((max.to_string(), (max + 1).to_string(), format!("an integer from {min} to {max}"))),
+        Kind::Int { min, max } => {
+            let refused = if max < i64::MAX { max + 1 } else { min - 1 };
+            Some((max.min(999_999_999_999_999_999).to_string(), refused.to_string(), format!("an integer from {min} to {max}")))
+        }
         Kind::Memory { .. } => Some(("64mb".to_string(), "64 mb".to_string(), "a size such as 100mb or 4gb".to_string())),
         Kind::Bool => Some(("no".to_string(), "false".to_string(), "yes or no".to_string())),
         Kind::Enum(options) => Some((options[options.len() - 1].to_string(), "bogus".to_string(), format!("one of {}", options.join(", ")))),

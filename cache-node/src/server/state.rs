@@ -47,6 +47,14 @@ impl Tunables {
         self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
         self.adaptive_threads.store(c.bool("adaptive-threads"), Relaxed);
         self.adaptive_idle_pct.store(c.int("adaptive-threads-idle") as u64, Relaxed);
+        let size = |name: &'static str| usize::try_from(c.int(name)).unwrap_or(usize::MAX);
+        crate::store::limits::set(crate::store::limits::Limits {
+            hash_entries: size("hash-max-listpack-entries"),
+            hash_value: size("hash-max-listpack-value"),
+            set_intset_entries: size("set-max-intset-entries"),
+            zset_entries: size("zset-max-listpack-entries"),
+            zset_value: size("zset-max-listpack-value"),
+        });
     }
 
     pub fn limits(&self) -> Limits {

@@ -104,20 +104,20 @@ impl Hash {
     /// Converts before a write whose arguments (fields and values) include one too long
     /// for the packed form, as Redis checks every argument of HSET up front.
     pub fn prepare_for(&mut self, args: &[&[u8]]) {
-        if matches!(self, Hash::Packed(_)) && args.iter().any(|a| a.len() > MAX_PACKED_VALUE) {
+        if matches!(self, Hash::Packed(_)) && args.iter().any(|a| a.len() > super::limits::hash_value()) {
             self.convert();
         }
     }
 
     /// Sets a field; true when it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if field.len() > MAX_PACKED_VALUE || value.len() > MAX_PACKED_VALUE {
+        if field.len() > super::limits::hash_value() || value.len() > super::limits::hash_value() {
             self.convert();
         }
         match self {
             Hash::Packed(p) => {
                 let new = p.set(field, value);
-                if p.len() > MAX_PACKED_ENTRIES {
+                if p.len() > super::limits::hash_entries() {
                     self.convert();
                 }
                 new

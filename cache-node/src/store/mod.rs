@@ -5,6 +5,7 @@ pub mod expire;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;
+pub mod limits;
 pub mod list;
 mod node;
 pub mod partition;

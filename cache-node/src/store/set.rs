@@ -116,7 +116,7 @@ impl Set {
             match as_int(m) {
                 Some(v) => {
                     let added = s.insert(v);
-                    if s.len() > MAX_INTSET_ENTRIES {
+                    if s.len() > super::limits::set_intset_entries() {
                         self.convert();
                     }
                     return added;

@@ -74,7 +74,11 @@ impl ZSet {
     /// An empty set in the encoding a set of `len` elements whose longest member has
     /// `max_member` bytes gets when a command builds it whole.
     pub fn for_size(len: usize, max_member: usize) -> Self {
-        if len > MAX_PACK_ENTRIES || max_member > MAX_PACK_VALUE { ZSet { repr: Repr::Tree(Box::default()) } } else { Self::default() }
+        if len > super::limits::zset_entries() || max_member > super::limits::zset_value() {
+            ZSet { repr: Repr::Tree(Box::default()) }
+        } else {
+            Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -120,7 +124,7 @@ impl ZSet {
             None => false,
         };
         if let Repr::Pack(p) = &self.repr
-            && (member.len() > MAX_PACK_VALUE || p.len() + 1 > MAX_PACK_ENTRIES)
+            && (member.len() > super::limits::zset_value() || p.len() + 1 > super::limits::zset_entries())
         {
             self.convert_to_tree();
         }
