@@ -156,25 +156,10 @@ const TRANSCRIPT: &[(&str, &str, &str)] = &[
     ("HGETALL e", "*18\r\n$1\r\nf\r\n$2\r\n\"\"\r\n$2\r\n\"\"\r\n$1\r\nv\r\n$3\r\ncnt\r\n$2\r\n-2\r\n$2\r\nfl\r\n$21\r\n150000000000000000000\r\n$3\r\nfl2\r\n$1\r\n0\r\n$3\r\nfl3\r\n$1\r\n3\r\n$2\r\nsp\r\n$1\r\n2\r\n$3\r\nint\r\n$4\r\n12.5\r\n$4\r\nfint\r\n$3\r\n1.5\r\n", "%9\r\n$1\r\nf\r\n$2\r\n\"\"\r\n$2\r\n\"\"\r\n$1\r\nv\r\n$3\r\ncnt\r\n$2\r\n-2\r\n$2\r\nfl\r\n$21\r\n150000000000000000000\r\n$3\r\nfl2\r\n$1\r\n0\r\n$3\r\nfl3\r\n$1\r\n3\r\n$2\r\nsp\r\n$1\r\n2\r\n$3\r\nint\r\n$4\r\n12.5\r\n$4\r\nfint\r\n$3\r\n1.5\r\n"),
 ];
 
-/// Replays a transcript on a fresh database, once per protocol.
-pub fn replay(node: &Node, transcript: &[(&str, &str, &str)]) {
-    for resp3 in [false, true] {
-        let mut r = node.raw();
-        if resp3 {
-            hello3(&mut r);
-        }
-        rt(&mut r, "FLUSHALL", OK);
-        for (cmd, resp2, resp3_reply) in transcript {
-            let want = if resp3 && *resp3_reply != "=" { resp3_reply } else { resp2 };
-            rt(&mut r, cmd, want);
-        }
-    }
-}
-
 #[test]
 fn every_command_and_error_matches_redis_in_both_protocols() {
     let node = Node::start(&[]);
-    replay(&node, TRANSCRIPT);
+    replay_transcript(&node, TRANSCRIPT);
 }
 
 fn encoding(c: &mut redis::Connection, key: &str) -> String {
@@ -389,7 +374,7 @@ fn command_table_entries_match_redis() {
     let node = Node::start(&[]);
     let mut c = node.client();
     // name, arity, flags, first key, last key, step, ACL categories (redis-server 7.0.15).
-    let want: &[(&str, i64, &str, i64, i64, i64, &str)] = &[
+    let want: &[CommandInfo] = &[
         ("hset", -4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"),
         ("hsetnx", 4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"),
         ("hget", 3, "readonly fast", 1, 1, 1, "@read @hash @fast"),
@@ -407,21 +392,7 @@ fn command_table_entries_match_redis() {
         ("hrandfield", -2, "readonly", 1, 1, 1, "@read @hash @slow"),
         ("hscan", -3, "readonly", 1, 1, 1, "@read @hash @slow"),
     ];
-    for (name, arity, flags, first, last, step, cats) in want {
-        let info: Vec<Value> = q(&mut c, &["COMMAND", "INFO", name]);
-        let Value::Array(e) = &info[0] else { panic!("{name}: {info:?}") };
-        let text = |v: &Value| -> Vec<String> {
-            match v {
-                Value::Array(xs) | Value::Set(xs) => xs.iter().map(|x| redis::from_redis_value::<String>(x).unwrap()).collect(),
-                _ => panic!("{v:?}"),
-            }
-        };
-        assert_eq!(redis::from_redis_value::<i64>(&e[1]).unwrap(), *arity, "{name}");
-        assert_eq!(text(&e[2]).join(" "), *flags, "{name}");
-        let keys: Vec<i64> = e[3..6].iter().map(|v| redis::from_redis_value(v).unwrap()).collect();
-        assert_eq!(keys, vec![*first, *last, *step], "{name}");
-        assert_eq!(text(&e[6]).join(" "), *cats, "{name}");
-    }
+    assert_command_info(&mut c, want);
     let docs: Value = q(&mut c, &["COMMAND", "DOCS", "hrandfield"]);
     let text = format!("{docs:?}");
     assert!(text.contains("Get one or multiple random fields from a hash") && text.contains("6.2.0") && text.contains("hash"), "{text}");
@@ -444,14 +415,5 @@ fn writes_count_changes_like_redis() {
         ("HMSET h x 1 y 2", 2),
         ("HDEL h b c n f x y", 6),
     ];
-    let changes = |c: &mut redis::Connection| -> i64 {
-        let info: String = q(c, &["INFO", "persistence"]);
-        info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
-    };
-    for (cmd, want) in steps {
-        let before = changes(&mut c);
-        let args: Vec<&str> = cmd.split(' ').collect();
-        q::<Value>(&mut c, &args);
-        assert_eq!(changes(&mut c) - before, *want, "{cmd}");
-    }
+    assert_changes(&mut c, steps);
 }

@@ -191,17 +191,7 @@ const TRANSCRIPT: &[(&str, &str, &str)] = &[
 #[test]
 fn every_command_and_error_matches_redis_in_both_protocols() {
     let node = Node::start(&[]);
-    for resp3 in [false, true] {
-        let mut r = node.raw();
-        if resp3 {
-            hello3(&mut r);
-        }
-        rt(&mut r, "FLUSHALL", OK);
-        for (cmd, resp2, resp3_reply) in TRANSCRIPT {
-            let want = if resp3 && *resp3_reply != "=" { resp3_reply } else { resp2 };
-            rt(&mut r, cmd, want);
-        }
-    }
+    replay_transcript(&node, TRANSCRIPT);
 }
 
 fn encoding(c: &mut redis::Connection, key: &str) -> String {
@@ -419,7 +409,7 @@ fn command_table_entries_match_redis() {
     let node = Node::start(&[]);
     let mut c = node.client();
     // name, arity, flags, first key, last key, step, ACL categories (redis-server 7.0.15).
-    let want: &[(&str, i64, &str, i64, i64, i64, &str)] = &[
+    let want: &[CommandInfo] = &[
         ("sadd", -3, "write denyoom fast", 1, 1, 1, "@write @set @fast"),
         ("srem", -3, "write fast", 1, 1, 1, "@write @set @fast"),
         ("smembers", 2, "readonly", 1, 1, 1, "@read @set @slow"),
@@ -438,21 +428,7 @@ fn command_table_entries_match_redis() {
         ("sdiffstore", -3, "write denyoom", 1, -1, 1, "@write @set @slow"),
         ("sscan", -3, "readonly", 1, 1, 1, "@read @set @slow"),
     ];
-    for (name, arity, flags, first, last, step, cats) in want {
-        let info: Vec<Value> = q(&mut c, &["COMMAND", "INFO", name]);
-        let Value::Array(e) = &info[0] else { panic!("{name}: {info:?}") };
-        let text = |v: &Value| -> Vec<String> {
-            match v {
-                Value::Array(xs) | Value::Set(xs) => xs.iter().map(|x| redis::from_redis_value::<String>(x).unwrap()).collect(),
-                _ => panic!("{v:?}"),
-            }
-        };
-        assert_eq!(redis::from_redis_value::<i64>(&e[1]).unwrap(), *arity, "{name}");
-        assert_eq!(text(&e[2]).join(" "), *flags, "{name}");
-        let keys: Vec<i64> = e[3..6].iter().map(|v| redis::from_redis_value(v).unwrap()).collect();
-        assert_eq!(keys, vec![*first, *last, *step], "{name}");
-        assert_eq!(text(&e[6]).join(" "), *cats, "{name}");
-    }
+    assert_command_info(&mut c, want);
 }
 
 /// `rdb_changes_since_last_save` after each write, as redis-server 7.0.15 counts them.
@@ -479,14 +455,5 @@ fn writes_count_changes_like_redis() {
         ("SPOP p 0", 0),
         ("SPOP p 10", 3),
     ];
-    let changes = |c: &mut redis::Connection| -> i64 {
-        let info: String = q(c, &["INFO", "persistence"]);
-        info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
-    };
-    for (cmd, want) in steps {
-        let before = changes(&mut c);
-        let args: Vec<&str> = cmd.split(' ').collect();
-        q::<Value>(&mut c, &args);
-        assert_eq!(changes(&mut c) - before, *want, "{cmd}");
-    }
+    assert_changes(&mut c, steps);
 }

@@ -351,3 +351,59 @@ pub fn unix_secs() -> i64 {
 pub fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+// ---- Checks the data-type test files share ----
+
+/// Replays a transcript recorded from redis-server — (command, RESP2 reply, RESP3 reply
+/// or "=" when it is the same) — on a fresh database, once per protocol.
+pub fn replay_transcript(node: &Node, transcript: &[(&str, &str, &str)]) {
+    for resp3 in [false, true] {
+        let mut r = node.raw();
+        if resp3 {
+            hello3(&mut r);
+        }
+        rt(&mut r, "FLUSHALL", OK);
+        for (cmd, resp2, resp3_reply) in transcript {
+            let want = if resp3 && *resp3_reply != "=" { resp3_reply } else { resp2 };
+            rt(&mut r, cmd, want);
+        }
+    }
+}
+
+/// A command's COMMAND INFO as redis-server reports it: name, arity, flags, first key,
+/// last key, step, ACL categories.
+pub type CommandInfo<'a> = (&'a str, i64, &'a str, i64, i64, i64, &'a str);
+
+/// Asserts each command's COMMAND INFO entry matches `want`.
+pub fn assert_command_info(c: &mut redis::Connection, want: &[CommandInfo<'_>]) {
+    use redis::Value;
+    for (name, arity, flags, first, last, step, cats) in want {
+        let info: Vec<Value> = q(c, &["COMMAND", "INFO", name]);
+        let Value::Array(e) = &info[0] else { panic!("{name}: {info:?}") };
+        let text = |v: &Value| -> Vec<String> {
+            match v {
+                Value::Array(xs) | Value::Set(xs) => xs.iter().map(|x| redis::from_redis_value::<String>(x).unwrap()).collect(),
+                _ => panic!("{v:?}"),
+            }
+        };
+        assert_eq!(redis::from_redis_value::<i64>(&e[1]).unwrap(), *arity, "{name}");
+        assert_eq!(text(&e[2]).join(" "), *flags, "{name}");
+        let keys: Vec<i64> = e[3..6].iter().map(|v| redis::from_redis_value(v).unwrap()).collect();
+        assert_eq!(keys, vec![*first, *last, *step], "{name}");
+        assert_eq!(text(&e[6]).join(" "), *cats, "{name}");
+    }
+}
+
+/// Writes since start, as INFO persistence reports them.
+pub fn changes(c: &mut redis::Connection) -> i64 {
+    info_field(&q::<String>(c, &["INFO", "persistence"]), "rdb_changes_since_last_save").unwrap().parse().unwrap()
+}
+
+/// Runs each space-separated command and asserts how many changes it counted.
+pub fn assert_changes(c: &mut redis::Connection, steps: &[(&str, i64)]) {
+    for (cmd, want) in steps {
+        let before = changes(c);
+        let _: redis::Value = q(c, &cmd.split(' ').collect::<Vec<_>>());
+        assert_eq!(changes(c) - before, *want, "{cmd}");
+    }
+}
