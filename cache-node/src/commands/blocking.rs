@@ -57,6 +57,33 @@ pub fn block(ctx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>) -> Wa
     Wait::Blocked
 }
 
+/// The end every blocking command shares, called with the locks of its keys still held:
+/// with something `found`, release the locks, reply it and leave the line; with nothing,
+/// join the line (before the locks drop) or, past the deadline, reply `on_timeout`.
+pub fn serve_or_block<T>(
+    ctx: &mut Ctx<'_>,
+    locked: crate::store::Locked<'_>,
+    found: Option<T>,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    on_found: impl FnOnce(&mut Ctx<'_>, T),
+    on_timeout: impl FnOnce(&mut crate::protocol::Reply),
+) {
+    match found {
+        Some(v) => {
+            drop(locked);
+            on_found(ctx, v);
+            served(ctx);
+        }
+        None => {
+            if block(ctx, keys, timeout) == Wait::TimedOut {
+                on_timeout(ctx.out);
+            }
+            drop(locked);
+        }
+    }
+}
+
 /// Called by a blocking command once served: leaves the line for good, and lets the
 /// next waiter of its keys look (what this one left may serve it).
 pub fn served(ctx: &mut Ctx<'_>) {

@@ -4,9 +4,10 @@
 //! when one of them is written, or answers null when its timeout passes.
 
 use super::End;
-use super::moves::{MultiPop, move_locked, parse_multi_pop, pop_first, reply_multi_pop};
-use crate::commands::blocking::{self, Wait};
+use super::moves::{MultiPop, Popped, move_locked, parse_multi_pop, pop_first, reply_multi_pop};
+use crate::commands::blocking;
 use crate::commands::{CmdResult, Ctx};
+use crate::protocol::Reply;
 
 /// BLPOP key [key ...] timeout
 pub(super) fn blpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -25,20 +26,16 @@ fn bpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End) -> CmdResult {
     let mp = MultiPop { keys: &argv[1..argv.len() - 1], end, count: 1 };
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
-    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
-        drop(locked);
+    let found = pop_first(&mut locked, db, &mp, now, retry)?;
+    let on_found = |ctx: &mut Ctx<'_>, (key, popped): Popped| {
         ctx.out.array(2);
         ctx.out.bulk(&key);
         for v in &popped {
             ctx.out.bulk(v);
         }
         ctx.dirty(popped.len() as u64);
-        blocking::served(ctx);
-        return Ok(());
-    }
-    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
-        ctx.out.null_array();
-    }
+    };
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, on_found, Reply::null_array);
     Ok(())
 }
 
@@ -48,15 +45,8 @@ pub(super) fn blmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mp = parse_multi_pop(&argv[2..])?;
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
-    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
-        drop(locked);
-        reply_multi_pop(ctx, &key, &popped);
-        blocking::served(ctx);
-        return Ok(());
-    }
-    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
-        ctx.out.null_array();
-    }
+    let found = pop_first(&mut locked, db, &mp, now, retry)?;
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, |ctx, (key, popped)| reply_multi_pop(ctx, &key, &popped), Reply::null_array);
     Ok(())
 }
 
@@ -82,15 +72,10 @@ fn bmove(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, timeout:
         Err(_) if retry && !matches!(locked.part(db, src).peek(src, now), Some(crate::store::ValueRef::Obj(crate::store::Value::List(_)))) => None,
         other => other?,
     };
-    if let Some(v) = moved {
-        drop(locked);
+    let on_found = |ctx: &mut Ctx<'_>, v: Vec<u8>| {
         ctx.dirty(1);
         ctx.out.bulk(&v);
-        blocking::served(ctx);
-        return Ok(());
-    }
-    if blocking::block(ctx, &[src], timeout) == Wait::TimedOut {
-        ctx.out.null();
-    }
+    };
+    blocking::serve_or_block(ctx, locked, moved, &[src], timeout, on_found, Reply::null);
     Ok(())
 }

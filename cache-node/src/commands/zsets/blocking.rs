@@ -2,10 +2,11 @@
 //! commands, each tries the plain pop under the locks of its keys and, finding nothing,
 //! joins the line of waiters on those keys (commands::blocking) before the locks drop.
 
-use super::pop::{MultiPop, parse_multi_pop, pop_first, reply_multi_pop};
+use super::pop::{MultiPop, Popped, parse_multi_pop, pop_first, reply_multi_pop};
 use super::score;
-use crate::commands::blocking::{self, Wait};
+use crate::commands::blocking;
 use crate::commands::{CmdResult, Ctx};
+use crate::protocol::Reply;
 
 /// BZPOPMIN key [key ...] timeout
 pub fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -23,8 +24,8 @@ fn bzpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     let mp = MultiPop { keys: &argv[1..argv.len() - 1], max, count: 1 };
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
-    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
-        drop(locked);
+    let found = pop_first(&mut locked, db, &mp, now, retry)?;
+    let on_found = |ctx: &mut Ctx<'_>, (key, popped): Popped| {
         ctx.dirty(popped.len() as u64);
         ctx.out.array(3);
         ctx.out.bulk(&key);
@@ -32,12 +33,8 @@ fn bzpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
             ctx.out.bulk(m);
             score::reply(ctx.out, *s);
         }
-        blocking::served(ctx);
-        return Ok(());
-    }
-    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
-        ctx.out.null_array();
-    }
+    };
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, on_found, Reply::null_array);
     Ok(())
 }
 
@@ -47,14 +44,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mp = parse_multi_pop(&argv[2..])?;
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
-    if let Some((key, popped)) = pop_first(&mut locked, db, &mp, now, retry)? {
-        drop(locked);
-        reply_multi_pop(ctx, &key, &popped);
-        blocking::served(ctx);
-        return Ok(());
-    }
-    if blocking::block(ctx, mp.keys, timeout) == Wait::TimedOut {
-        ctx.out.null_array();
-    }
+    let found = pop_first(&mut locked, db, &mp, now, retry)?;
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, |ctx, (key, popped)| reply_multi_pop(ctx, &key, &popped), Reply::null_array);
     Ok(())
 }
