@@ -84,14 +84,11 @@ pub fn serve_or_block<T>(
     }
 }
 
-/// Called by a blocking command once served: leaves the line for good, and lets the
-/// next waiter of its keys look (what this one left may serve it).
-pub fn served(ctx: &mut Ctx<'_>) {
+/// Called by a blocking command once served: leaves the line for good. The next waiter
+/// of its keys is woken by the dispatcher, which signals the keys of every write.
+fn served(ctx: &mut Ctx<'_>) {
     if let Some(state) = ctx.session.block.take() {
         ctx.srv.blocking.unregister(state.db, &state.keys, &state.waiter);
-        for key in &state.keys {
-            ctx.srv.blocking.signal(state.db, key);
-        }
     }
 }
 
