@@ -73,15 +73,14 @@ fn names_of<'a, K: Resource + 'a>(objs: impl IntoIterator<Item = &'a K>) -> BTre
 }
 
 pub async fn prune_all(client: &Client, namespace: &str, cluster: &str, desired: &Desired, service_monitors: bool) -> Result<(), Error> {
-    let ns = |c: &Client| c.clone();
-    prune(Api::<StatefulSet>::namespaced(ns(client), namespace), cluster, &names_of(desired.shards.iter().map(|s| &s.stateful_set))).await?;
+    prune(Api::<StatefulSet>::namespaced(client.clone(), namespace), cluster, &names_of(desired.shards.iter().map(|s| &s.stateful_set))).await?;
     let services = names_of(desired.shards.iter().map(|s| &s.headless_service).chain(desired.services.iter()));
-    prune(Api::<Service>::namespaced(ns(client), namespace), cluster, &services).await?;
-    prune(Api::<PodDisruptionBudget>::namespaced(ns(client), namespace), cluster, &names_of(desired.shards.iter().map(|s| &s.pdb))).await?;
-    prune(Api::<ConfigMap>::namespaced(ns(client), namespace), cluster, &names_of([&desired.config_map])).await?;
-    prune(Api::<NetworkPolicy>::namespaced(ns(client), namespace), cluster, &names_of(desired.network_policy.iter())).await?;
+    prune(Api::<Service>::namespaced(client.clone(), namespace), cluster, &services).await?;
+    prune(Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace), cluster, &names_of(desired.shards.iter().map(|s| &s.pdb))).await?;
+    prune(Api::<ConfigMap>::namespaced(client.clone(), namespace), cluster, &names_of([&desired.config_map])).await?;
+    prune(Api::<NetworkPolicy>::namespaced(client.clone(), namespace), cluster, &names_of(desired.network_policy.iter())).await?;
     if service_monitors {
-        let api: Api<DynamicObject> = Api::namespaced_with(ns(client), namespace, &service_monitor::api_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor::api_resource());
         let keep: BTreeSet<String> = desired.service_monitor.iter().map(|s| s.name_any()).collect();
         prune(api, cluster, &keep).await?;
     }
