@@ -5,7 +5,11 @@
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
-    let config = match cache_node::cli::parse(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "snapshot") {
+        return cache_node::persist::snapshot_cli::main(&args[2..]);
+    }
+    let config = match cache_node::cli::parse(args) {
         Ok(c) => c,
         Err(e) => {
             if let Some(clap_err) = e.downcast_ref::<clap::Error>() {

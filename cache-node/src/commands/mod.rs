@@ -9,6 +9,7 @@ pub mod client;
 pub mod command;
 pub mod connection;
 pub mod db;
+pub mod dump;
 pub mod error;
 pub mod expire;
 pub mod geo;

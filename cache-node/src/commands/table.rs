@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{bitmaps, client, command, connection, db, expire, geo, hashes, hyperloglog, info, keys, lists, server_cmds, sets, strings, zsets};
+use super::{bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, server_cmds, sets, strings, zsets};
 
 struct Table {
     list: Vec<&'static CommandSpec>,
@@ -25,6 +25,7 @@ fn table() -> &'static Table {
             strings::COMMANDS,
             bitmaps::COMMANDS,
             keys::COMMANDS,
+            dump::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,

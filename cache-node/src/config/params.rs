@@ -81,8 +81,19 @@ pub static PARAMS: &[Param] = &[
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true, "keys sampled per eviction"),
     p("dir", Kind::Str, ".", true, "working directory for snapshot files"),
     p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name"),
-    p("save", Kind::Words, "", true, "snapshot schedule (snapshots are not implemented yet: must be empty)"),
-    p("appendonly", Kind::Enum(&["no"]), "no", true, "append-only file (not implemented yet: must be no)"),
+    p("save", Kind::Words, "", true, "snapshot schedule: pairs of 'seconds changes' (empty = no automatic snapshots)"),
+    p("rdbcompression", Kind::Bool, "yes", true, "compress strings in snapshots with LZF"),
+    p("rdbchecksum", Kind::Bool, "yes", true, "write and check the CRC64 at the end of snapshots"),
+    p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true, "refuse writes while the last background save failed"),
+    p("rdb-key-save-delay", Kind::Int { min: 0, max: i64::MAX }, "0", true, "microseconds to sleep per key while saving (testing only)"),
+    p("appendonly", Kind::Bool, "no", true, "log every write to the append-only file"),
+    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true, "when the append-only file is flushed to disk"),
+    p("appendfilename", Kind::Str, "appendonly.aof", false, "base name of the append-only files"),
+    p("appenddirname", Kind::Str, "appendonlydir", false, "directory of the append-only files, inside dir"),
+    p("aof-load-truncated", Kind::Bool, "yes", true, "load an append-only file whose last command is cut short (dropping it)"),
+    p("aof-use-rdb-preamble", Kind::Bool, "yes", true, "write the base of a rewritten append-only file as a snapshot"),
+    p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i64::MAX }, "100", true, "rewrite once the log grew by this percent over its last rewritten size (0 = never)"),
+    p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true, "no automatic rewrite below this log size"),
     // At most 4 GiB - 1: an entry stores its key length in 32 bits.
     p(
         "proto-max-bulk-len",
@@ -178,17 +189,46 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
         }
         Kind::Str => Ok(value.to_string()),
         Kind::Words => {
-            if param.name == "save" && !value.trim().is_empty() {
-                return Err("snapshots are not supported by this build yet; use save \"\"".to_string());
+            if param.name == "save" {
+                return parse_save(value).map(|pairs| pairs.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" "));
             }
             Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
         }
     }
 }
 
+/// The `save` schedule: pairs of (seconds, changes). Empty means no automatic snapshots.
+pub fn parse_save(value: &str) -> Result<Vec<(u64, u64)>, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    // `save ""` is how redis.conf turns the schedule off.
+    if words.len() == 1 && words[0] == "\"\"" {
+        return Ok(Vec::new());
+    }
+    if words.len() % 2 != 0 {
+        return Err("Invalid save parameters".to_string());
+    }
+    words
+        .chunks(2)
+        .map(|w| match (w[0].parse::<u64>(), w[1].parse::<u64>()) {
+            (Ok(secs), Ok(changes)) => Ok((secs, changes)),
+            _ => Err("Invalid save parameters".to_string()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn save_schedule() {
+        assert_eq!(parse_save("3600 1 300 100"), Ok(vec![(3600, 1), (300, 100)]));
+        assert_eq!(parse_save(""), Ok(vec![]));
+        assert_eq!(parse_save("\"\""), Ok(vec![]));
+        assert!(parse_save("3600").is_err());
+        assert!(parse_save("x 1").is_err());
+        assert!(parse_save("-1 1").is_err());
+    }
 
     #[test]
     fn memory_units() {

@@ -1,0 +1,1 @@
+//! The RDB file format, as Redis 7.0 writes and reads it.
