@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::args;
+use super::scope::ScopeKeys;
 use super::spec::{CommandSpec, acl, cmd, flag};
 use super::{CmdError, CmdResult, Ctx};
 use crate::store::Partition;
@@ -18,17 +19,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         group: "server",
         summary: "Remove all keys from the current database",
+        scope: ScopeKeys::Db,
         ..cmd("flushdb", -1, flag::WRITE, W | acl::SLOW | acl::DANGEROUS, (0, 0, 0), flushdb)
     },
     CommandSpec {
         group: "server",
         summary: "Remove all keys from all databases",
+        scope: ScopeKeys::All,
         ..cmd("flushall", -1, flag::WRITE, W | acl::SLOW | acl::DANGEROUS, (0, 0, 0), flushall)
     },
     CommandSpec {
         group: "server",
         summary: "Swaps two Redis databases",
         since: "4.0.0",
+        scope: ScopeKeys::All,
         ..cmd("swapdb", 3, flag::WRITE | flag::FAST, W | acl::FAST | acl::DANGEROUS, (0, 0, 0), swapdb)
     },
 ];

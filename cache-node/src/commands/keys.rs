@@ -2,6 +2,7 @@
 //! SCAN, RANDOMKEY, TOUCH and OBJECT.
 
 use super::args;
+use super::scope::{self, ScopeKeys};
 use super::spec::{CommandSpec, acl, cmd, flag};
 use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::Reply;
@@ -24,8 +25,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Rename a key, only if the new key does not exist",
         ..cmd("renamenx", 3, flag::WRITE | flag::FAST, W | acl::FAST, (1, 2, 1), renamenx)
     },
-    CommandSpec { summary: "Copy a key", since: "6.2.0", ..cmd("copy", -3, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (1, 2, 1), copy) },
-    CommandSpec { summary: "Move a key to another database", ..cmd("move", 3, flag::WRITE | flag::FAST, W | acl::FAST, (1, 1, 1), move_cmd) },
+    CommandSpec {
+        summary: "Copy a key",
+        since: "6.2.0",
+        scope: ScopeKeys::Custom(scope::copy_keys),
+        ..cmd("copy", -3, flag::WRITE | flag::DENYOOM, W | acl::SLOW, (1, 2, 1), copy)
+    },
+    CommandSpec {
+        summary: "Move a key to another database",
+        scope: ScopeKeys::Custom(scope::move_keys),
+        ..cmd("move", 3, flag::WRITE | flag::FAST, W | acl::FAST, (1, 1, 1), move_cmd)
+    },
     CommandSpec { summary: "Find all keys matching the given pattern", ..cmd("keys", 2, flag::READONLY, R | acl::SLOW | acl::DANGEROUS, (0, 0, 0), keys) },
     CommandSpec { summary: "Incrementally iterate the keys space", since: "2.8.0", ..cmd("scan", -2, flag::READONLY, R | acl::SLOW, (0, 0, 0), scan) },
     CommandSpec { summary: "Return a random key from the keyspace", ..cmd("randomkey", 1, flag::READONLY, R | acl::SLOW, (0, 0, 0), randomkey) },

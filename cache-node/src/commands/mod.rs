@@ -19,6 +19,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod scan_args;
+pub mod scope;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;
@@ -26,6 +27,7 @@ pub mod strings;
 pub mod table;
 pub mod zsets;
 
+use std::cell::Cell;
 use std::time::Instant;
 
 pub use error::{CmdError, CmdResult};
@@ -43,18 +45,56 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     pub out: &'a mut Reply,
     pub now_ms: i64,
+    /// Changes the running command made (its `dirty` calls).
+    dirtied: Cell<u64>,
+    /// What the journal records for the running command.
+    effects: Effects,
 }
 
-impl Ctx<'_> {
+/// What the journal (AOF, replicas) records for a command that changed data.
+#[derive(Debug, Default)]
+enum Effects {
+    /// The command as the client sent it: replaying it gives the same result.
+    #[default]
+    Verbatim,
+    /// Commands that give the same result on replay where the original would not
+    /// (relative TTLs, random picks, blocking forms...). Empty: record nothing.
+    Rewritten(Vec<Vec<Vec<u8>>>),
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(srv: &'a Server, session: &'a mut Session, out: &'a mut Reply, now_ms: i64) -> Self {
+        Ctx { srv, session, out, now_ms, dirtied: Cell::new(0), effects: Effects::Verbatim }
+    }
+
     /// The database the client has selected.
     pub fn db(&self) -> usize {
         self.session.db
     }
 
-    /// Counts a write for `rdb_changes_since_last_save`.
+    /// Counts a write for `rdb_changes_since_last_save`; a command that counts none is
+    /// not journaled.
     pub fn dirty(&self, n: u64) {
         if n > 0 {
             self.srv.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            self.dirtied.set(self.dirtied.get() + n);
+        }
+    }
+
+    /// Journals `args` for this command instead of the command as sent (may be called
+    /// several times: each call adds one command).
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        let cmd = args.iter().map(|a| a.to_vec()).collect();
+        match &mut self.effects {
+            Effects::Rewritten(v) => v.push(cmd),
+            e => *e = Effects::Rewritten(vec![cmd]),
+        }
+    }
+
+    /// Journals nothing for this command even though it counted changes.
+    pub fn propagate_none(&mut self) {
+        if let Effects::Verbatim = self.effects {
+            self.effects = Effects::Rewritten(Vec::new());
         }
     }
 }
@@ -109,7 +149,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         return;
     }
     ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
-    let result = (spec.handler)(ctx, argv);
+    let result = if spec.has(flag::WRITE) { run_write(ctx, spec, argv) } else { (spec.handler)(ctx, argv) };
     let end = Instant::now();
     let nanos = end.saturating_duration_since(*clock).as_nanos() as u64;
     *clock = end;
@@ -130,6 +170,36 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         }
         Ok(()) => {}
     }
+}
+
+/// Runs a write command holding every partition it names until its effect is journaled
+/// (see commands/scope.rs and server/journal.rs).
+fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
+    let srv = ctx.srv;
+    let ks = &srv.keyspace;
+    let mut held = match scope::plan(spec, argv, ctx.db(), ks.databases()) {
+        scope::Plan::Pairs(pairs) => ks.scope(pairs),
+        scope::Plan::Db(db) => ks.scope_db(db),
+        scope::Plan::All => ks.scope_all(),
+    };
+    ctx.dirtied.set(0);
+    ctx.effects = Effects::Verbatim;
+    let result = (spec.handler)(ctx, argv);
+    // Deletions of expired keys the command ran into come first in the journal.
+    held.locked().flush_expired();
+    if ctx.dirtied.get() > 0 && srv.journal.is_active() {
+        let wait = match std::mem::take(&mut ctx.effects) {
+            Effects::Verbatim => srv.journal.append(ctx.db(), [argv]),
+            Effects::Rewritten(cmds) if cmds.is_empty() => 0,
+            Effects::Rewritten(cmds) => {
+                let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
+                srv.journal.append(ctx.db(), refs.iter().map(Vec::as_slice))
+            }
+        };
+        ctx.session.durable_wait = ctx.session.durable_wait.max(wait);
+    }
+    drop(held);
+    result
 }
 
 fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {

@@ -120,6 +120,8 @@ pub struct CommandSpec {
     /// Index of a `numkeys` argument that counts the keys right after it (LMPOP,
     /// ZUNIONSTORE...), for commands whose keys the legacy range cannot describe.
     pub numkeys_at: Option<usize>,
+    /// What a write command holds for its whole run (see commands/scope.rs).
+    pub scope: super::scope::ScopeKeys,
 }
 
 impl CommandSpec {
@@ -170,5 +172,6 @@ pub const fn cmd(name: &'static str, arity: i32, flags: u32, acl: u32, keys: (i3
         handler,
         subcommands: &[],
         numkeys_at: None,
+        scope: super::scope::ScopeKeys::Keys,
     }
 }

@@ -92,7 +92,13 @@ pub static PARAMS: &[Param] = &[
     p("appenddirname", Kind::Str, "appendonlydir", false, "directory of the append-only files, inside dir"),
     p("aof-load-truncated", Kind::Bool, "yes", true, "load an append-only file whose last command is cut short (dropping it)"),
     p("aof-use-rdb-preamble", Kind::Bool, "yes", true, "write the base of a rewritten append-only file as a snapshot"),
-    p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i64::MAX }, "100", true, "rewrite once the log grew by this percent over its last rewritten size (0 = never)"),
+    p(
+        "auto-aof-rewrite-percentage",
+        Kind::Int { min: 0, max: i64::MAX },
+        "100",
+        true,
+        "rewrite once the log grew by this percent over its last rewritten size (0 = never)",
+    ),
     p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true, "no automatic rewrite below this log size"),
     // At most 4 GiB - 1: an entry stores its key length in 32 bits.
     p(

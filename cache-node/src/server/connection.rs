@@ -275,7 +275,7 @@ impl<'a> Conn<'a> {
                 clock = Instant::now();
             }
             let mark = self.out.buf.len();
-            let mut ctx = Ctx { srv: self.srv, session: &mut self.session, out: &mut self.out, now_ms: now };
+            let mut ctx = Ctx::new(self.srv, &mut self.session, &mut self.out, now);
             commands::dispatch(&mut ctx, &argv, self.stats, &mut clock);
             match self.session.reply_mode {
                 ReplyMode::On => {}
@@ -383,7 +383,7 @@ impl Conn<'_> {
                 return Err("killed while blocked");
             }
             let refs: SmallVec<[&[u8]; 8]> = argv.iter().map(|a| a.as_slice()).collect();
-            let mut ctx = Ctx { srv: self.srv, session: &mut self.session, out: &mut self.out, now_ms: now_ms() };
+            let mut ctx = Ctx::new(self.srv, &mut self.session, &mut self.out, now_ms());
             commands::dispatch(&mut ctx, &refs, self.stats, clock);
             match std::mem::take(&mut self.session.after) {
                 After::Block => {}

@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod cron;
+pub mod journal;
 pub mod listener;
 pub mod session;
 pub mod state;

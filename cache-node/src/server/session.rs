@@ -41,11 +41,14 @@ pub struct Session {
     pub after: After,
     /// Set while a blocking command waits (BLPOP...).
     pub block: Option<super::blocking::BlockState>,
+    /// AOF position this client's queued replies wait for (appendfsync always): a
+    /// write is acknowledged only once it is on disk.
+    pub durable_wait: u64,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
-        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue, block: None }
+        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue, block: None, durable_wait: 0 }
     }
 
     pub fn id(&self) -> u64 {

@@ -97,6 +97,8 @@ pub struct Server {
     pub home: AtomicUsize,
     /// Clients blocked on keys (BLPOP...), woken by writes to those keys.
     pub blocking: super::blocking::Blocking,
+    /// Every change to the data, in order, for the AOF (and replicas).
+    pub journal: std::sync::Arc<super::journal::WriteJournal>,
 }
 
 impl Server {
@@ -105,8 +107,11 @@ impl Server {
         tun.load(&config);
         let threads = config.threads();
         let databases = config.int("databases").max(1) as usize;
+        let keyspace = Keyspace::new(databases);
+        let journal: std::sync::Arc<super::journal::WriteJournal> = Default::default();
+        keyspace.set_journal(journal.clone());
         Server {
-            keyspace: Keyspace::new(databases),
+            keyspace,
             config: RwLock::new(config),
             tun,
             clients: Clients::default(),
@@ -124,6 +129,7 @@ impl Server {
             workers: std::sync::OnceLock::new(),
             home: AtomicUsize::new(0),
             blocking: Default::default(),
+            journal,
         }
     }
 

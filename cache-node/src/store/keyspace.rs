@@ -6,13 +6,22 @@
 //! moment. A command that touches several keys locks all of their partitions, always in
 //! ascending (database, partition) order so that two such commands can never deadlock,
 //! and runs while holding them: multi-key commands are atomic.
+//!
+//! Every lock goes through `acquire`, which is where the two cross-cutting duties sit:
+//! a partition already held by the calling command's scope (scope.rs) is lent instead
+//! of locked again, and a partition touched for the first time since a snapshot began
+//! is copied for it first (snapshot.rs). Releasing a lock hands the keys that expired
+//! under it to the write journal (`PartGuard`'s drop).
 
 use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::partition::{PartStats, Partition};
+use super::scope::{self, Lent, Lookup, Scope};
+use super::snapshot::Snapshots;
 use super::table::Hasher;
 use super::value::ValueRef;
 
@@ -32,18 +41,107 @@ pub struct Db {
     parts: Box<[Slot]>,
 }
 
+/// Receives the deletions the store makes on its own (keys whose TTL passed), in the
+/// order they happen: it is called before the partition's lock is released.
+pub trait Journal: Send + Sync {
+    fn expired(&self, db: usize, keys: &[Box<[u8]>]);
+}
+
 pub struct Keyspace {
     dbs: Box<[Db]>,
     hasher: Hasher,
+    journal: OnceLock<Arc<dyn Journal>>,
+    pub(super) snapshots: Snapshots,
 }
 
-pub type PartGuard<'a> = MutexGuard<'a, Partition>;
+/// A locked (or lent) partition.
+pub struct PartGuard<'a> {
+    inner: Inner<'a>,
+    ks: &'a Keyspace,
+    db: usize,
+}
+
+enum Inner<'a> {
+    Own(MutexGuard<'a, Partition>),
+    Lent(Lent),
+}
+
+impl std::ops::Deref for PartGuard<'_> {
+    type Target = Partition;
+    fn deref(&self) -> &Partition {
+        match &self.inner {
+            Inner::Own(g) => g,
+            Inner::Lent(l) => l,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PartGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Partition {
+        match &mut self.inner {
+            Inner::Own(g) => &mut *g,
+            Inner::Lent(l) => &mut *l,
+        }
+    }
+}
+
+impl Drop for PartGuard<'_> {
+    fn drop(&mut self) {
+        // A lent partition stays locked by its scope, whose own guard reports later.
+        if let Inner::Own(g) = &mut self.inner
+            && !g.expired_log.is_empty()
+        {
+            self.ks.journal_expired(self.db, &mut g.expired_log);
+        }
+    }
+}
 
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let hasher = Hasher::with_seed(fastrand::u64(..));
         let dbs = (0..databases.max(1)).map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() }).collect();
-        Keyspace { dbs, hasher }
+        Keyspace { dbs, hasher, journal: OnceLock::new(), snapshots: Snapshots::default() }
+    }
+
+    /// Installs the journal that hears about expired keys (once, at start-up).
+    pub fn set_journal(&self, journal: Arc<dyn Journal>) {
+        let _ = self.journal.set(journal);
+    }
+
+    fn journal_expired(&self, db: usize, keys: &mut Vec<Box<[u8]>>) {
+        if let Some(j) = self.journal.get() {
+            j.expired(db, keys);
+        }
+        keys.clear();
+    }
+
+    /// The single way a partition is locked (see the module comment).
+    fn acquire(&self, db: usize, part: usize) -> PartGuard<'_> {
+        let inner = match scope::lend(self, (db, part)) {
+            Lookup::Lent(l) => Inner::Lent(l),
+            Lookup::NotHeld => {
+                let mut g = self.slot(db, part).lock();
+                self.snapshots.on_lock(db, part, &mut g);
+                Inner::Own(g)
+            }
+        };
+        PartGuard { inner, ks: self, db }
+    }
+
+    /// Locks the partitions of `pairs` for a whole command: the handler's own lock calls
+    /// on this thread are served from them until the returned scope is dropped.
+    pub fn scope<'k>(&self, pairs: impl IntoIterator<Item = (usize, &'k [u8])>) -> Scope<'_> {
+        Scope::enter(self, self.lock_pairs(pairs))
+    }
+
+    /// A scope over every partition of one database (FLUSHDB).
+    pub fn scope_db(&self, db: usize) -> Scope<'_> {
+        Scope::enter(self, self.lock_db(db))
+    }
+
+    /// A scope over every partition (FLUSHALL, SWAPDB).
+    pub fn scope_all(&self) -> Scope<'_> {
+        Scope::enter(self, self.lock_all())
     }
 
     pub fn databases(&self) -> usize {
@@ -61,12 +159,12 @@ impl Keyspace {
 
     /// Locks the partition that holds `key`.
     pub fn lock(&self, db: usize, key: &[u8]) -> PartGuard<'_> {
-        self.slot(db, self.partition_of(key)).lock()
+        self.acquire(db, self.partition_of(key))
     }
 
     /// Locks one partition by index.
     pub fn lock_part(&self, db: usize, part: usize) -> PartGuard<'_> {
-        self.slot(db, part).lock()
+        self.acquire(db, part)
     }
 
     /// Locks every partition holding one of `keys` (all in database `db`).
@@ -79,13 +177,13 @@ impl Keyspace {
         let mut ids: SmallVec<[(usize, usize); 8]> = pairs.into_iter().map(|(db, k)| (db, self.partition_of(k))).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards = ids.into_iter().map(|(db, p)| ((db, p), self.slot(db, p).lock())).collect();
+        let guards = ids.into_iter().map(|(db, p)| ((db, p), self.acquire(db, p))).collect();
         Locked { ks: self, guards }
     }
 
     /// Locks every partition of one database.
     pub fn lock_db(&self, db: usize) -> Locked<'_> {
-        let guards = (0..PARTITIONS).map(|p| ((db, p), self.slot(db, p).lock())).collect();
+        let guards = (0..PARTITIONS).map(|p| ((db, p), self.acquire(db, p))).collect();
         Locked { ks: self, guards }
     }
 
@@ -94,7 +192,7 @@ impl Keyspace {
         let mut guards = SmallVec::new();
         for db in 0..self.dbs.len() {
             for p in 0..PARTITIONS {
-                guards.push(((db, p), self.slot(db, p).lock()));
+                guards.push(((db, p), self.acquire(db, p)));
             }
         }
         Locked { ks: self, guards }
@@ -102,7 +200,7 @@ impl Keyspace {
 
     /// Sum of a per-partition quantity over one database, locking one partition at a time.
     pub fn sum_db(&self, db: usize, f: impl Fn(&Partition) -> usize) -> usize {
-        (0..PARTITIONS).map(|p| f(&self.slot(db, p).lock())).sum()
+        (0..PARTITIONS).map(|p| f(&self.acquire(db, p))).sum()
     }
 
     /// One SCAN call over database `db`: visits live keys from `cursor` on until about
@@ -182,7 +280,7 @@ impl Keyspace {
     /// (keys, keys with a TTL) of one database, locking one partition at a time.
     pub fn db_sizes(&self, db: usize) -> (usize, usize) {
         (0..PARTITIONS).fold((0, 0), |(k, x), p| {
-            let g = self.slot(db, p).lock();
+            let g = self.acquire(db, p);
             (k + g.len(), x + g.expires_len())
         })
     }
@@ -193,7 +291,7 @@ impl Keyspace {
         let mut total = PartStats::default();
         for db in 0..self.dbs.len() {
             for p in 0..PARTITIONS {
-                let s = self.slot(db, p).lock().stats;
+                let s = self.acquire(db, p).stats;
                 total.hits += s.hits;
                 total.misses += s.misses;
                 total.expired += s.expired;
@@ -206,7 +304,7 @@ impl Keyspace {
     pub fn reset_stats(&self) {
         for db in 0..self.dbs.len() {
             for p in 0..PARTITIONS {
-                self.slot(db, p).lock().stats = PartStats::default();
+                self.acquire(db, p).stats = PartStats::default();
             }
         }
     }
@@ -227,6 +325,23 @@ impl<'a> Locked<'a> {
         &mut self.guards[i].1
     }
 
+    /// Every locked partition with its (database, partition) id, in lock order.
+    pub(super) fn parts_with_ids(&mut self) -> impl Iterator<Item = ((usize, usize), &mut Partition)> {
+        self.guards.iter_mut().map(|(id, g)| (*id, &mut **g))
+    }
+
+    /// Hands the keys that expired under these locks to the journal now (the dispatcher
+    /// does this before journaling the command itself, so a DEL of an expired key comes
+    /// before the write that found it expired).
+    pub fn flush_expired(&mut self) {
+        for ((db, _), g) in self.guards.iter_mut() {
+            if !g.expired_log.is_empty() {
+                let ks = self.ks;
+                ks.journal_expired(*db, &mut g.expired_log);
+            }
+        }
+    }
+
     /// Every locked partition, in lock order.
     pub fn parts(&mut self) -> impl Iterator<Item = (usize, &mut Partition)> {
         self.guards.iter_mut().map(|((db, _), g)| (*db, &mut **g))
@@ -242,6 +357,8 @@ impl<'a> Locked<'a> {
             .map(|(_, g)| {
                 let mut fresh = Partition::new(hasher);
                 fresh.stats = g.stats;
+                // Already copied for a snapshot in progress (if any): not again.
+                fresh.saved_gen = g.saved_gen;
                 std::mem::replace(&mut **g, fresh)
             })
             .collect()

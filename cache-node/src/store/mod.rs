@@ -9,7 +9,9 @@ pub mod limits;
 pub mod list;
 mod node;
 pub mod partition;
+pub mod scope;
 pub mod set;
+pub mod snapshot;
 mod table;
 pub mod value;
 pub mod zset;
@@ -17,6 +19,6 @@ pub mod zset;
 #[cfg(test)]
 mod tests_model;
 
-pub use keyspace::{Keyspace, Locked, PARTITIONS, PartGuard};
+pub use keyspace::{Journal, Keyspace, Locked, PARTITIONS, PartGuard};
 pub use partition::{Partition, Ttl};
 pub use value::{Value, ValueRef};

@@ -30,6 +30,12 @@ pub struct Partition {
     /// Entries with a TTL, for active expiry sampling; each such node stores its index.
     expires: Vec<Node>,
     pub stats: PartStats,
+    /// Keys deleted because their TTL passed since the lock was taken. Whoever releases
+    /// the lock hands them to the write journal (as DELs) before anyone else can write
+    /// those keys, so replicas and the AOF see the deletion in the right order.
+    pub expired_log: Vec<Box<[u8]>>,
+    /// The snapshot generation this partition was last copied for (see snapshot.rs).
+    pub saved_gen: u64,
 }
 
 /// LRU clock resolution is one second, 24 bits wide, as in Redis.
@@ -56,7 +62,7 @@ fn node_value<'a>(n: Node) -> ValueRef<'a> {
 
 impl Partition {
     pub fn new(hasher: Hasher) -> Self {
-        Partition { table: Table::new(hasher), expires: Vec::new(), stats: PartStats::default() }
+        Partition { table: Table::new(hasher), expires: Vec::new(), stats: PartStats::default(), expired_log: Vec::new(), saved_gen: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -80,10 +86,15 @@ impl Partition {
             if let Some(n) = self.delete_node(key) {
                 unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
             }
-            self.stats.expired += 1;
+            self.note_expired(key);
             return None;
         }
         Some(n)
+    }
+
+    fn note_expired(&mut self, key: &[u8]) {
+        self.stats.expired += 1;
+        self.expired_log.push(key.into());
     }
 
     /// Unlinks `key`'s node from the table and the TTL index; the caller frees it.
@@ -319,7 +330,7 @@ impl Partition {
                     if let Some(a) = self.delete_node(&key) {
                         unsafe { a.free() } // SAFETY: unlinked from the table and the TTL index.
                     }
-                    self.stats.expired += 1;
+                    self.note_expired(&key);
                 }
                 _ => return Some(n.key().to_vec()),
             }
@@ -340,6 +351,7 @@ impl Partition {
                 if let Some(n) = self.delete_node(&key) {
                     unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
                 }
+                self.expired_log.push(key.into_boxed_slice());
                 expired += 1;
             }
         }

@@ -5,6 +5,7 @@ mod hash;
 mod search;
 
 use super::args;
+use super::scope::{self, ScopeKeys};
 use super::spec::{CommandSpec, acl, cmd, flag};
 use super::zsets::as_zset;
 use super::{CmdError, CmdResult, Ctx};
@@ -27,8 +28,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     geo("Returns longitude and latitude of members of a geospatial index", "3.2.0", cmd("geopos", -2, flag::READONLY, R, (1, 1, 1), geopos)),
     geo("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", "6.2.0", cmd("geosearch", -7, flag::READONLY, R, (1, 1, 1), search::geosearch)),
     geo("Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.", "6.2.0", cmd("geosearchstore", -8, DENY, W, (1, 2, 1), search::geosearchstore)),
-    geo("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", "3.2.0", cmd("georadius", -6, DENY | flag::MOVABLE_KEYS, W, (1, 1, 1), search::georadius)),
-    geo("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", "3.2.0", cmd("georadiusbymember", -5, DENY | flag::MOVABLE_KEYS, W, (1, 1, 1), search::georadiusbymember)),
+    geo("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", "3.2.0", CommandSpec { scope: ScopeKeys::Custom(scope::store_keys), ..cmd("georadius", -6, DENY | flag::MOVABLE_KEYS, W, (1, 1, 1), search::georadius) }),
+    geo("Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", "3.2.0", CommandSpec { scope: ScopeKeys::Custom(scope::store_keys), ..cmd("georadiusbymember", -5, DENY | flag::MOVABLE_KEYS, W, (1, 1, 1), search::georadiusbymember) }),
     geo("A read-only variant for GEORADIUS", "3.2.10", cmd("georadius_ro", -6, flag::READONLY, R, (1, 1, 1), search::georadius_ro)),
     geo("A read-only variant for GEORADIUSBYMEMBER", "3.2.10", cmd("georadiusbymember_ro", -5, flag::READONLY, R, (1, 1, 1), search::georadiusbymember_ro)),
 ];

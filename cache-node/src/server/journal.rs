@@ -1,0 +1,143 @@
+//! The write journal: every change to the data set, as the commands that redo it, in
+//! the order memory saw them. The AOF stores it; replicas will stream it.
+//!
+//! Ordering comes from the callers: a write command appends while it still holds its
+//! partitions (commands/scope.rs), and keys deleted by expiry are appended before their
+//! partition's lock is released (store/keyspace.rs). The journal's own mutex then makes
+//! one sequence out of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+
+/// Where journaled bytes go (the AOF today; the replication backlog later).
+pub trait JournalSink: Send + Sync {
+    /// Takes one or more whole commands; returns the position to wait for before a
+    /// reply may claim them durable (see `Session::durable_wait`).
+    fn write(&self, bytes: &[u8]) -> u64;
+}
+
+#[derive(Default)]
+pub struct WriteJournal {
+    /// Whether anything consumes the journal. Only changed at a snapshot cut (every
+    /// partition locked), and read by writers under their partition locks, so a write
+    /// is either in the snapshot or in the journal, never neither.
+    active: AtomicBool,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Bytes journaled since start (the replication offset once replicas exist).
+    offset: u64,
+    /// Database the last command ran in; None forces a SELECT before the next one.
+    db: Option<usize>,
+    aof: Option<Arc<dyn JournalSink>>,
+    buf: Vec<u8>,
+}
+
+fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    push_header(buf, b'*', args.len());
+    for a in args {
+        push_header(buf, b'$', a.len());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+fn push_header(buf: &mut Vec<u8>, kind: u8, n: usize) {
+    use std::io::Write;
+    buf.push(kind);
+    // Writing to a Vec cannot fail.
+    let _ = write!(buf, "{n}\r\n");
+}
+
+impl WriteJournal {
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Appends the commands that redo one change made in database `db`. Returns the
+    /// AOF position to wait for (0 when there is no AOF).
+    pub fn append<'a>(&self, db: usize, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> u64 {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.buf.clear();
+        if inner.db != Some(db) {
+            push_command(&mut inner.buf, &[b"SELECT", db.to_string().as_bytes()]);
+            inner.db = Some(db);
+        }
+        for c in commands {
+            push_command(&mut inner.buf, c);
+        }
+        inner.offset += inner.buf.len() as u64;
+        let wait = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));
+        if inner.buf.capacity() > 64 * 1024 {
+            inner.buf = Vec::new();
+        }
+        wait
+    }
+
+    /// Connects or disconnects the AOF. Call at a snapshot cut; the next command starts
+    /// with a SELECT, as a new file must.
+    pub fn set_aof(&self, aof: Option<Arc<dyn JournalSink>>) {
+        let mut g = self.inner.lock();
+        self.active.store(aof.is_some(), Ordering::Release);
+        g.aof = aof;
+        g.db = None;
+    }
+
+    /// The next command starts with a SELECT (a new AOF file begins at a cut).
+    pub fn restart_db(&self) {
+        self.inner.lock().db = None;
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.inner.lock().offset
+    }
+}
+
+impl crate::store::Journal for WriteJournal {
+    fn expired(&self, db: usize, keys: &[Box<[u8]>]) {
+        if self.is_active() {
+            let cmds: Vec<[&[u8]; 2]> = keys.iter().map(|k| [&b"DEL"[..], &k[..]]).collect();
+            self.append(db, cmds.iter().map(|c| &c[..]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<u8>>);
+    impl JournalSink for Capture {
+        fn write(&self, bytes: &[u8]) -> u64 {
+            let mut g = self.0.lock();
+            g.extend_from_slice(bytes);
+            g.len() as u64
+        }
+    }
+
+    #[test]
+    fn commands_are_resp_with_a_select_on_database_change() {
+        let j = WriteJournal::default();
+        assert!(!j.is_active());
+        assert_eq!(j.append(0, [&[&b"SET"[..], b"k", b"v"][..]]), 0, "no sink: nothing to wait for");
+        let cap = Arc::new(Capture::default());
+        j.set_aof(Some(cap.clone()));
+        assert!(j.is_active());
+        j.append(0, [&[&b"SET"[..], b"k", b"v"][..]]);
+        j.append(0, [&[&b"DEL"[..], b"k"][..]]);
+        let end = j.append(3, [&[&b"INCR"[..], b""][..]]);
+        let want = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n\
+                    *2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$4\r\nINCR\r\n$0\r\n\r\n";
+        assert_eq!(String::from_utf8_lossy(&cap.0.lock()), want);
+        assert_eq!(end, want.len() as u64);
+        use crate::store::Journal;
+        j.expired(3, &[b"gone".to_vec().into_boxed_slice()]);
+        assert!(String::from_utf8_lossy(&cap.0.lock()).ends_with("INCR\r\n$0\r\n\r\n*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n"));
+    }
+}
