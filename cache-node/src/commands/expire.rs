@@ -111,10 +111,13 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], seconds: bool, base: i64, n
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
     let set = match p.expire_at(key, now) {
         Some(current) if cond.allows(current, when) => {
+            // Journaled with the deadline, not the relative time, so a replay agrees.
             if when <= now {
                 p.remove(key, now);
+                ctx.propagate(&[b"DEL", key]);
             } else {
                 p.set_expire(key, Some(when), now);
+                ctx.propagate(&[b"PEXPIREAT", key, when.to_string().as_bytes()]);
             }
             true
         }

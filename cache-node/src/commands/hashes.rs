@@ -284,6 +284,8 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     drop(p);
     ctx.dirty(1);
+    // The result, not the increment (see INCRBYFLOAT).
+    ctx.propagate(&[b"HSET", key, field, text.as_bytes()]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod scan_args;
 pub mod scope;
 pub mod server_cmds;
@@ -99,6 +100,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// The bytes of `a` up to its first NUL: Redis formats these errors from C strings.
 fn c_str(a: &[u8]) -> &[u8] {
     a.iter().position(|&b| b == 0).map_or(a, |nul| &a[..nul])
@@ -146,6 +149,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     if !ctx.session.authenticated && !spec.has(flag::NO_AUTH) {
         bump(&cs.rejected, 1);
         reply_error(ctx, &CmdError::NoAuth);
+        return;
+    }
+    if spec.has(flag::WRITE) && ctx.srv.persistence.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
+        bump(&cs.rejected, 1);
+        reply_error(ctx, &CmdError::other(MISCONF));
         return;
     }
     ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);

@@ -154,6 +154,10 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl, cond: Cond
         p.set_str(key, value, ttl, now);
         drop(p);
         ctx.dirty(1);
+        if let Ttl::At(at) = ttl {
+            // A relative TTL replayed later would end later: journal the deadline.
+            ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
+        }
     }
     if !get {
         match (reply, write) {
@@ -240,12 +244,15 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 // An absolute time already passed deletes the key.
                 Some((unit, at)) if unit.is_absolute() && at <= now => {
                     p.remove(key, now);
+                    ctx.propagate(&[b"DEL", key]);
                 }
                 Some((_, at)) => {
                     p.set_expire(key, Some(at), now);
+                    ctx.propagate(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
                 }
                 None if o.persist && matches!(p.expire_at(key, now), Some(Some(_))) => {
                     p.set_expire(key, None, now);
+                    ctx.propagate(&[b"PERSIST", key]);
                 }
                 None => return Ok(()),
             }

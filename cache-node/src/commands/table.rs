@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
-use super::{bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, server_cmds, sets, strings, zsets};
+use super::{
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, server_cmds, sets, strings, zsets,
+};
 
 struct Table {
     list: Vec<&'static CommandSpec>,
@@ -18,6 +20,7 @@ fn table() -> &'static Table {
         let families: &[&'static [CommandSpec]] = &[
             connection::COMMANDS,
             server_cmds::COMMANDS,
+            persistence::COMMANDS,
             client::COMMANDS,
             command::COMMANDS,
             db::COMMANDS,

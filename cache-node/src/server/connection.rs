@@ -264,6 +264,7 @@ impl<'a> Conn<'a> {
             }
             if self.srv.pause.until_ms.load(Relaxed) > 0 {
                 // Replies to what ran before the pause should not wait for it.
+                wait_durable(self.srv, &mut self.session).await;
                 if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
                     return Next::Abort("write error");
                 }
@@ -298,6 +299,7 @@ impl<'a> Conn<'a> {
                     let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
                     drop(argv);
                     drop(req);
+                    wait_durable(self.srv, &mut self.session).await;
                     if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
                         return Next::Abort("write error");
                     }
@@ -309,6 +311,7 @@ impl<'a> Conn<'a> {
                 }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
+                    wait_durable(self.srv, &mut self.session).await;
                     if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
                         return Next::Abort("write error");
                     }
@@ -317,10 +320,14 @@ impl<'a> Conn<'a> {
                     clock = Instant::now();
                 }
             }
-            if self.out.buf.len() - self.sent >= FLUSH_AT && try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
-                return Next::Abort("write error");
+            if self.out.buf.len() - self.sent >= FLUSH_AT {
+                wait_durable(self.srv, &mut self.session).await;
+                if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+                    return Next::Abort("write error");
+                }
             }
         }
+        wait_durable(self.srv, &mut self.session).await;
         self.inbuf.advance(pos);
         if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
             self.inbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -420,6 +427,20 @@ impl Drop for DecrementOnDrop<'_> {
 }
 
 /// Writes as much queued output as the socket takes now, without waiting.
+/// Holds queued replies until the writes they acknowledge are in the AOF: written to
+/// the file (and fsynced under `appendfsync always`), as Redis writes its AOF buffer
+/// before it sends replies. Waits once per batch, so pipelines and concurrent clients
+/// share one write (and one fsync).
+async fn wait_durable(srv: &Server, session: &mut Session) {
+    let wait = std::mem::take(&mut session.durable_wait);
+    if wait == 0 {
+        return;
+    }
+    if let Some(log) = srv.aof() {
+        log.wait_durable(wait).await;
+    }
+}
+
 fn try_flush(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
     while *sent < out.buf.len() {
         match stream.try_write(&out.buf[*sent..]) {

@@ -14,7 +14,7 @@ pub fn spawn(srv: Arc<Server>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("cron".into()).spawn(move || run(&srv))
 }
 
-fn run(srv: &Server) {
+fn run(srv: &Arc<Server>) {
     let mut cursor = expire::Cursor::default();
     let mut last_idle_check = Instant::now();
     let mut balancer = Balancer::default();
@@ -27,6 +27,7 @@ fn run(srv: &Server) {
         if last_idle_check.elapsed() >= Duration::from_secs(1) {
             last_idle_check = Instant::now();
             close_idle_clients(srv);
+            srv.persistence_tick();
             // Samples allocator usage so used_memory_peak sees spikes between INFO calls.
             crate::commands::info::process::memory();
         }

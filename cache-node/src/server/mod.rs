@@ -8,6 +8,7 @@ pub mod connection;
 pub mod cron;
 pub mod journal;
 pub mod listener;
+pub mod persistence;
 pub mod session;
 pub mod state;
 pub mod stats;
@@ -34,7 +35,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 /// As `run`, with the function that applies CONFIG SET loglevel.
 pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> anyhow::Result<()> {
     let srv = Arc::new(Server::new(config));
+    let _ = srv.me.set(Arc::downgrade(&srv));
     *srv.log_level_hook.write() = Some(hook);
+    srv.load_at_startup().context("cannot load the data set")?;
     // Signal handlers go in first, so a SIGTERM that arrives once the listening line is
     // logged always means a clean shutdown.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -88,6 +91,7 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
         std::thread::sleep(Duration::from_millis(5));
     }
     let _ = cron.join();
+    srv.persist_at_shutdown();
     remove_pidfile(&srv);
     info!("cache-node stopped");
     Ok(())

@@ -99,6 +99,9 @@ pub struct Server {
     pub blocking: super::blocking::Blocking,
     /// Every change to the data, in order, for the AOF (and replicas).
     pub journal: std::sync::Arc<super::journal::WriteJournal>,
+    pub persistence: super::persistence::Persistence,
+    /// The server itself, for jobs that outlive a command (BGSAVE...).
+    pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
@@ -130,6 +133,8 @@ impl Server {
             home: AtomicUsize::new(0),
             blocking: Default::default(),
             journal,
+            persistence: Default::default(),
+            me: std::sync::OnceLock::new(),
         }
     }
 
@@ -140,6 +145,12 @@ impl Server {
             self.shutdown.notify_waiters();
             self.clients.kill(|_| true);
         }
+    }
+
+    /// A shared handle to the server (None only before `run` set it up, or in tests that
+    /// build a bare `Server`).
+    pub fn arc(&self) -> Option<std::sync::Arc<Server>> {
+        self.me.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn is_shutting_down(&self) -> bool {

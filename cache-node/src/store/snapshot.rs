@@ -72,9 +72,15 @@ impl Snapshots {
 pub struct SnapshotRun<'a> {
     ks: &'a Keyspace,
     next: (usize, usize),
+    /// (keys, keys with a TTL) of each database at the cut (RESIZEDB hints).
+    pub db_sizes: Vec<(u64, u64)>,
 }
 
 impl Keyspace {
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshots.in_progress()
+    }
+
     /// Starts a snapshot (see the module comment). `at_cut` runs while every partition is
     /// locked. None when another snapshot is in progress.
     pub fn begin_snapshot(&self, at_cut: impl FnOnce()) -> Option<SnapshotRun<'_>> {
@@ -88,8 +94,13 @@ impl Keyspace {
         at_cut();
         // Keys that expired under these locks belong before the cut in the journal.
         all.flush_expired();
+        let mut db_sizes = vec![(0u64, 0u64); self.databases()];
+        for (db, p) in all.parts() {
+            db_sizes[db].0 += p.len() as u64;
+            db_sizes[db].1 += p.expires_len() as u64;
+        }
         drop(all);
-        Some(SnapshotRun { ks: self, next: (0, 0) })
+        Some(SnapshotRun { ks: self, next: (0, 0), db_sizes })
     }
 }
 

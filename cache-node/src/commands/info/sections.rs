@@ -140,35 +140,54 @@ fn memory(srv: &Server, out: &mut String) {
 }
 
 fn persistence(srv: &Server, out: &mut String) {
+    let p = &srv.persistence;
+    let now = crate::server::state::now_ms();
+    let bgsave = p.bgsave_running.load(Relaxed);
+    let rewriting = p.rewrite_running.load(Relaxed);
+    let load = *p.last_load.lock();
+    let aof = srv.aof();
+    let aof_stats = aof.as_ref().map(|a| a.stats());
     out.push_str("# Persistence\r\n");
     for (name, value) in [("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"), ("current_cow_size_age", "0")] {
         field!(out, name, "{value}");
     }
     field!(out, "current_fork_perc", "0.00");
-    field!(out, "current_save_keys_processed", "0");
-    field!(out, "current_save_keys_total", "0");
-    field!(out, "rdb_changes_since_last_save", "{}", srv.dirty.load(Relaxed));
-    field!(out, "rdb_bgsave_in_progress", "0");
-    field!(out, "rdb_last_save_time", "{}", srv.start_unix_ms / 1000);
-    field!(out, "rdb_last_bgsave_status", "ok");
-    field!(out, "rdb_last_bgsave_time_sec", "-1");
-    field!(out, "rdb_current_bgsave_time_sec", "-1");
-    field!(out, "rdb_saves", "0");
+    let (done, total) = if bgsave { (p.save_keys_done.load(Relaxed), p.save_keys_total.load(Relaxed)) } else { (0, 0) };
+    field!(out, "current_save_keys_processed", "{done}");
+    field!(out, "current_save_keys_total", "{total}");
+    field!(out, "rdb_changes_since_last_save", "{}", srv.dirty.load(Relaxed).saturating_sub(p.dirty_at_save.load(Relaxed)));
+    field!(out, "rdb_bgsave_in_progress", "{}", u8::from(bgsave));
+    field!(out, "rdb_last_save_time", "{}", p.lastsave_unix.load(Relaxed));
+    field!(out, "rdb_last_bgsave_status", "{}", if p.last_bgsave_failed.load(Relaxed) { "err" } else { "ok" });
+    let last_secs = if p.saves.load(Relaxed) == 0 && !p.last_bgsave_failed.load(Relaxed) { -1 } else { p.last_bgsave_secs.load(Relaxed) };
+    field!(out, "rdb_last_bgsave_time_sec", "{last_secs}");
+    field!(out, "rdb_current_bgsave_time_sec", "{}", if bgsave { (now - p.bgsave_started_ms.load(Relaxed)) / 1000 } else { -1 });
+    field!(out, "rdb_saves", "{}", p.saves.load(Relaxed));
     field!(out, "rdb_last_cow_size", "0");
-    field!(out, "rdb_last_load_keys_expired", "0");
-    field!(out, "rdb_last_load_keys_loaded", "0");
-    field!(out, "aof_enabled", "0");
-    field!(out, "aof_rewrite_in_progress", "0");
-    field!(out, "aof_rewrite_scheduled", "0");
-    field!(out, "aof_last_rewrite_time_sec", "-1");
-    field!(out, "aof_current_rewrite_time_sec", "-1");
-    field!(out, "aof_last_bgrewrite_status", "ok");
-    field!(out, "aof_rewrites", "0");
-    field!(out, "aof_rewrites_consecutive_failures", "0");
-    field!(out, "aof_last_write_status", "ok");
+    field!(out, "rdb_last_load_keys_expired", "{}", load.expired);
+    field!(out, "rdb_last_load_keys_loaded", "{}", load.keys);
+    field!(out, "aof_enabled", "{}", u8::from(aof.is_some()));
+    field!(out, "aof_rewrite_in_progress", "{}", u8::from(rewriting));
+    field!(out, "aof_rewrite_scheduled", "{}", u8::from(p.rewrite_scheduled.load(Relaxed)));
+    let rewrites = p.rewrites.load(Relaxed);
+    field!(out, "aof_last_rewrite_time_sec", "{}", if rewrites == 0 { -1 } else { p.last_rewrite_secs.load(Relaxed) });
+    field!(out, "aof_current_rewrite_time_sec", "{}", if rewriting { (now - p.rewrite_started_ms.load(Relaxed)) / 1000 } else { -1 });
+    field!(out, "aof_last_bgrewrite_status", "{}", if p.last_rewrite_failed.load(Relaxed) { "err" } else { "ok" });
+    field!(out, "aof_rewrites", "{rewrites}");
+    field!(out, "aof_rewrites_consecutive_failures", "{}", p.rewrite_failures_in_row.load(Relaxed));
+    let write_ok = aof_stats.as_ref().is_none_or(|s| s.last_write_error.is_none());
+    field!(out, "aof_last_write_status", "{}", if write_ok { "ok" } else { "err" });
     field!(out, "aof_last_cow_size", "0");
     field!(out, "module_fork_in_progress", "0");
     field!(out, "module_fork_last_cow_size", "0");
+    if let Some(s) = aof_stats {
+        field!(out, "aof_current_size", "{}", s.current_size);
+        field!(out, "aof_base_size", "{}", s.base_size);
+        field!(out, "aof_pending_rewrite", "{}", u8::from(p.rewrite_scheduled.load(Relaxed)));
+        field!(out, "aof_buffer_length", "{}", s.buffer_length);
+        field!(out, "aof_pending_bio_fsync", "{}", u8::from(s.pending_fsync));
+        field!(out, "aof_delayed_fsync", "{}", s.delayed_fsync);
+    }
 }
 
 fn stats(srv: &Server, out: &mut String) {

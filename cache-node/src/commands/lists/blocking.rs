@@ -34,6 +34,7 @@ fn bpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End) -> CmdResult {
             ctx.out.bulk(v);
         }
         ctx.dirty(popped.len() as u64);
+        propagate_pop(ctx, end, &key, None);
     };
     blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, on_found, Reply::null_array);
     Ok(())
@@ -46,8 +47,23 @@ pub(super) fn blmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
     let found = pop_first(&mut locked, db, &mp, now, retry)?;
-    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, |ctx, (key, popped)| reply_multi_pop(ctx, &key, &popped), Reply::null_array);
+    let end = mp.end;
+    let on_found = |ctx: &mut Ctx<'_>, (key, popped): Popped| {
+        propagate_pop(ctx, end, &key, Some(popped.len()));
+        reply_multi_pop(ctx, &key, &popped);
+    };
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, on_found, Reply::null_array);
     Ok(())
+}
+
+/// The journal gets the plain pop that was served: replaying a blocking form could
+/// block, or pick another key.
+fn propagate_pop(ctx: &mut Ctx<'_>, end: End, key: &[u8], count: Option<usize>) {
+    let name: &[u8] = if matches!(end, End::Left) { b"LPOP" } else { b"RPOP" };
+    match count {
+        Some(n) => ctx.propagate(&[name, key, n.to_string().as_bytes()]),
+        None => ctx.propagate(&[name, key]),
+    }
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
@@ -74,6 +90,8 @@ fn bmove(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, timeout:
     };
     let on_found = |ctx: &mut Ctx<'_>, v: Vec<u8>| {
         ctx.dirty(1);
+        let side = |e: End| -> &'static [u8] { if matches!(e, End::Left) { b"LEFT" } else { b"RIGHT" } };
+        ctx.propagate(&[b"LMOVE", src, dst, side(from), side(to)]);
         ctx.out.bulk(&v);
     };
     blocking::serve_or_block(ctx, locked, moved, &[src], timeout, on_found, Reply::null);

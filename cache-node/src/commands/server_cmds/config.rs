@@ -95,6 +95,20 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         other => CmdError::other(format!("ERR {other}")),
     })?;
     ctx.srv.config_changed(&changed);
+    if changed.contains(&"appendfsync")
+        && let Some(log) = ctx.srv.aof()
+    {
+        log.set_fsync(crate::persist::aof::Fsync::from_config(ctx.srv.config.read().str("appendfsync")));
+    }
+    if changed.contains(&"appendonly") {
+        let on = ctx.srv.config.read().bool("appendonly");
+        let result = ctx.srv.arc().ok_or_else(|| "server not running".to_string()).and_then(|srv| srv.set_appendonly(on));
+        if let Err(why) = result {
+            // Not switched: the setting says what is true.
+            let _ = ctx.srv.config.write().set_runtime(&[("appendonly".to_string(), if on { "no" } else { "yes" }.to_string())]);
+            return Err(set_failed("appendonly", &why));
+        }
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -46,8 +46,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save yet, so
-/// every accepted form stops the server at once.
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: stops the server; the snapshot (when
+/// the save schedule is set, or SAVE is given) and the AOF flush happen on the way out.
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
     for a in &argv[1..] {
@@ -70,6 +70,14 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::other("ERR No shutdown in progress."));
     }
     tracing::warn!(client = ctx.session.id(), "SHUTDOWN requested by a client");
+    let mode = if save {
+        1
+    } else if nosave {
+        2
+    } else {
+        0
+    };
+    ctx.srv.persistence.shutdown_save.store(mode, std::sync::atomic::Ordering::Relaxed);
     ctx.srv.begin_shutdown();
     // Like Redis, no reply: the connection closes.
     ctx.session.after = crate::server::session::After::Close;
@@ -87,7 +95,7 @@ fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 
 /// LASTSAVE: without persistence, the dataset was last "saved" (empty) at start-up.
 fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.int(ctx.srv.start_unix_ms / 1000);
+    ctx.out.int(ctx.srv.persistence.lastsave_unix.load(std::sync::atomic::Ordering::Relaxed));
     Ok(())
 }
 

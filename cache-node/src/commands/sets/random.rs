@@ -28,10 +28,13 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let mut whole = false;
+    // What the journal replays: the members actually taken (a random pick would differ).
+    let mut taken: Vec<Vec<u8>> = Vec::new();
     let popped = match count {
         None => {
             let m = s.take_at(fastrand::usize(..s.len()));
             ctx.out.bulk(&m);
+            taken.push(m);
             1
         }
         Some(0) => {
@@ -53,6 +56,7 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 for _ in 0..n {
                     let m = s.take_at(fastrand::usize(..s.len()));
                     ctx.out.bulk(&m);
+                    taken.push(m);
                 }
             } else {
                 // Most of the set goes: like Redis, build a new set from the members that
@@ -68,6 +72,7 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 s.for_each(|m| {
                     if !kept.contains(m) {
                         ctx.out.bulk(m);
+                        taken.push(m.to_vec());
                     }
                 });
                 *s = kept;
@@ -77,6 +82,11 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     if whole || s.is_empty() {
         p.remove(key, now);
+        ctx.propagate(&[b"DEL", key]);
+    } else if !taken.is_empty() {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", key];
+        cmd.extend(taken.iter().map(Vec::as_slice));
+        ctx.propagate(&cmd);
     }
     drop(p);
     ctx.dirty(popped as u64);

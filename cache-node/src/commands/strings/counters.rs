@@ -76,6 +76,9 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     p.set_str(key, text.as_bytes(), Ttl::Keep, now);
     drop(p);
     ctx.dirty(1);
+    // As Redis: the result, not the increment, so replicas that add in another float
+    // width (a real redis-server uses long double) end with the same text.
+    ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -27,6 +27,7 @@ fn bzpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     let found = pop_first(&mut locked, db, &mp, now, retry)?;
     let on_found = |ctx: &mut Ctx<'_>, (key, popped): Popped| {
         ctx.dirty(popped.len() as u64);
+        propagate_pop(ctx, max, &key, None);
         ctx.out.array(3);
         ctx.out.bulk(&key);
         for (m, s) in &popped {
@@ -45,6 +46,20 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, now, srv, retry) = (ctx.db(), ctx.now_ms, ctx.srv, ctx.session.block.is_some());
     let mut locked = srv.keyspace.lock_keys(db, mp.keys.iter().copied());
     let found = pop_first(&mut locked, db, &mp, now, retry)?;
-    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, |ctx, (key, popped)| reply_multi_pop(ctx, &key, &popped), Reply::null_array);
+    let max = mp.max;
+    let on_found = |ctx: &mut Ctx<'_>, (key, popped): Popped| {
+        propagate_pop(ctx, max, &key, Some(popped.len()));
+        reply_multi_pop(ctx, &key, &popped);
+    };
+    blocking::serve_or_block(ctx, locked, found, mp.keys, timeout, on_found, Reply::null_array);
     Ok(())
+}
+
+/// The journal gets the plain pop that was served (see the list commands).
+fn propagate_pop(ctx: &mut Ctx<'_>, max: bool, key: &[u8], count: Option<usize>) {
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    match count {
+        Some(n) => ctx.propagate(&[name, key, n.to_string().as_bytes()]),
+        None => ctx.propagate(&[name, key]),
+    }
 }
