@@ -31,7 +31,39 @@ fn config_map_holds_node_conf_that_cache_node_accepts() {
     assert_eq!(cfg.str("loglevel"), "warning");
     // Managed settings first, then the parameters by name.
     let names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["bind", "protected-mode", "port", "admin-port", "dir", "logformat", "threads", "maxmemory", "maxmemory-policy", "loglevel", "timeout"]);
+    assert_eq!(
+        names,
+        [
+            "bind",
+            "protected-mode",
+            "port",
+            "admin-port",
+            "dir",
+            "logformat",
+            "threads",
+            "maxmemory",
+            "maxmemory-policy",
+            "save",
+            "appendonly",
+            "loglevel",
+            "timeout"
+        ]
+    );
+    assert_eq!(cfg.str("save"), "");
+    assert_eq!(cfg.str("appendonly"), "no");
+}
+
+#[test]
+fn persistence_modes_become_save_and_appendonly() {
+    for (mode, save, aof) in [("rdb", "3600 1 300 100 60 10000", "no"), ("aof", "", "yes"), ("none", "", "no")] {
+        let d = desired(&format!("{{persistence: {{mode: {mode}, storageSize: 1Gi}}}}"));
+        let pairs = cache_node::config::file::parse(node_conf(&d)).unwrap();
+        let mut cfg = cache_node::config::Config::default();
+        for (name, value) in &pairs {
+            cfg.set_initial(name, value).unwrap_or_else(|e| panic!("{name} {value}: {e}"));
+        }
+        assert_eq!((cfg.str("save"), cfg.str("appendonly")), (save, aof), "mode {mode}");
+    }
 }
 
 #[test]

@@ -210,7 +210,7 @@ pub fn parse_save(value: &str) -> Result<Vec<(u64, u64)>, String> {
     if words.len() == 1 && words[0] == "\"\"" {
         return Ok(Vec::new());
     }
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".to_string());
     }
     words

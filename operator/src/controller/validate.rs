@@ -1,7 +1,7 @@
 //! Validation the CRD schema cannot do: what this build of cache-node supports, and the
 //! values of parameters (the schema checks their names and shapes). Pure.
 
-use crate::api::{CacheClusterSpec, Engine, Mode, PersistenceMode, check_parameters};
+use crate::api::{CacheClusterSpec, Engine, Mode, check_parameters};
 
 /// Why a spec cannot be carried out; reported in the Ready condition. The cluster waits
 /// for the spec to change instead of retrying.
@@ -22,9 +22,6 @@ pub fn unsupported_features(spec: &CacheClusterSpec) -> Vec<&'static str> {
     }
     if spec.mode == Mode::Cluster && spec.engine == Engine::Redis {
         out.push("mode cluster");
-    }
-    if spec.persistence.as_ref().is_some_and(|p| p.mode != PersistenceMode::None) {
-        out.push("persistence");
     }
     if spec.snapshots.as_ref().is_some_and(|s| s.enabled) {
         out.push("snapshots");
@@ -71,7 +68,8 @@ mod tests {
     fn features_the_node_lacks_are_named() {
         let e = check(&spec("mode: cluster\nshards: 3\npersistence: {mode: aof, storageSize: 1Gi}\ntls: {enabled: true, secretName: t}")).unwrap_err();
         assert_eq!(e.reason, "Unsupported");
-        assert!(e.message.contains("mode cluster, persistence, tls"), "{}", e.message);
+        assert!(e.message.contains("mode cluster, tls"), "{}", e.message);
+        assert_eq!(check(&spec("persistence: {mode: aof, storageSize: 1Gi}")), Ok(()));
         assert_eq!(check(&spec("engine: memcached\nreplicasPerShard: 0")).unwrap_err().reason, "Unsupported");
     }
 

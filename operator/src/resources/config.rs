@@ -12,13 +12,13 @@ use super::BuildError;
 use super::meta::ClusterMeta;
 use super::names;
 use super::sizing::Sizing;
-use crate::api::{CacheClusterSpec, check_parameters};
+use crate::api::{CacheClusterSpec, PersistenceMode, check_parameters};
 
 /// The text of `node.conf`: the settings the operator manages, then the spec's
 /// parameters in name order (so the same spec always gives the same text and hash).
 /// Only settings cache-node knows go here: it refuses to start on an unknown directive.
-/// So persistence, TLS, min-replicas-to-write and a memcached listener are added here
-/// when the node gains those settings, not before.
+/// So TLS, min-replicas-to-write and a memcached listener are added here when the node
+/// gains those settings, not before.
 pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, BuildError> {
     check_parameters(&spec.parameters).map_err(BuildError::BadParameters)?;
     let mut lines: Vec<(&str, String)> = vec![
@@ -38,6 +38,9 @@ pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, Bui
     }
     lines.push(("maxmemory", sizing.maxmemory_bytes.to_string()));
     lines.push(("maxmemory-policy", spec.maxmemory_policy.as_str().to_string()));
+    let (save, appendonly) = persistence_settings(spec.persistence.as_ref().map_or(PersistenceMode::None, |p| p.mode));
+    lines.push(("save", save.to_string()));
+    lines.push(("appendonly", appendonly.to_string()));
     let mut text = String::from("# Written by cachefleet-operator from the CacheCluster; edits are overwritten.\n");
     for (name, value) in lines.iter().map(|(n, v)| (*n, v.as_str())).chain(spec.parameters.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
         // `bind` takes several words; every other value is one argument.
@@ -45,6 +48,17 @@ pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, Bui
         let _ = writeln!(text, "{name} {value}");
     }
     Ok(text)
+}
+
+/// (`save`, `appendonly`) for a persistence mode. rdb: Redis's default snapshot schedule;
+/// aof: every write logged, fsynced once a second (ElastiCache's AOF setting), with no
+/// extra snapshots (the AOF's base is one); none: nothing on disk, a restart is empty.
+fn persistence_settings(mode: PersistenceMode) -> (&'static str, &'static str) {
+    match mode {
+        PersistenceMode::None => ("", "no"),
+        PersistenceMode::Rdb => ("3600 1 300 100 60 10000", "no"),
+        PersistenceMode::Aof => ("", "yes"),
+    }
 }
 
 /// The ConfigMap `<cluster>-config` with `node.conf`.
@@ -131,6 +145,8 @@ mod tests {
                 "threads 4",
                 "maxmemory 1000000",
                 "maxmemory-policy allkeys-lfu",
+                "save \"\"",
+                "appendonly no",
                 "hz 20",
                 "timeout 300",
             ]
