@@ -23,6 +23,7 @@ use super::{AofConfig, BaseKind, Fsync};
 /// How long a failed write waits before it is tried again (Redis retries from its cron).
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 const EVERYSEC: Duration = Duration::from_secs(1);
+const MAX_KEPT_BUFFER: usize = 16 << 20;
 
 /// INFO persistence's AOF fields that this layer knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -387,6 +388,10 @@ impl Writer {
             self.path = switch.path;
         }
         self.batch.clear();
+        // Keep the buffer for the next batch, unless a burst made it huge.
+        if self.batch.capacity() > MAX_KEPT_BUFFER {
+            self.batch = Vec::new();
+        }
         self.pos = 0;
         self.written = self.batch_end;
         Ok(())

@@ -67,6 +67,14 @@ fn wait(log: &AofLog, offset: u64) {
 }
 
 #[test]
+fn the_log_and_a_rewrite_can_move_between_threads() {
+    fn sync_send<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    sync_send::<AofLog>();
+    send::<Rewrite>();
+}
+
+#[test]
 fn open_creates_a_redis_layout() {
     let tmp = TempDir::new("layout");
     assert_eq!(load_plan(&cfg(&tmp.0, Fsync::EverySec)).unwrap(), None);
