@@ -332,7 +332,9 @@ impl Writer {
             let retry_due = self.retry_at.is_some_and(|t| t <= now);
             let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
             let unsynced = self.synced < self.written && policy != Fsync::No;
-            let sync_at = unsynced.then(|| if policy == Fsync::Always { now } else { self.last_fsync + EVERYSEC });
+            // A failed fsync is retried no sooner than a failed write.
+            let sync_at =
+                unsynced.then(|| if policy == Fsync::Always { now } else { self.last_fsync + EVERYSEC }).map(|t| self.retry_at.map_or(t, |r| t.max(r)));
             // While a write keeps failing, new appends wait for the retry time.
             if self.retry_at.is_none() && has_new || retry_due || sync_at.is_some_and(|t| t <= now) {
                 break;
@@ -407,7 +409,10 @@ impl Writer {
                 self.synced = self.written;
                 self.sync_error = None;
             }
-            Err(e) => self.sync_error = Some(format!("fsync {}: {e}", self.path.display())),
+            Err(e) => {
+                self.sync_error = Some(format!("fsync {}: {e}", self.path.display()));
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
+            }
         }
     }
 
