@@ -207,7 +207,8 @@ impl AofLog {
         fsync_from(self.shared.fsync.load(Ordering::Relaxed))
     }
 
-    /// The last write or fsync failure, until a later one succeeds.
+    /// The last write or fsync failure, until a later one succeeds, as the OS words it
+    /// (`No space left on device`): Redis's `-MISCONF Errors writing to the AOF file: ...`.
     pub fn last_write_error(&self) -> Option<String> {
         self.shared.error.lock().clone()
     }
@@ -295,7 +296,10 @@ impl Writer {
             let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
             let wrote = self.write_batch();
             if let Err(e) = &wrote {
-                self.write_error = Some(e.to_string());
+                if self.write_error.is_none() {
+                    tracing::warn!(error = %e, "writing the append-only file");
+                }
+                self.write_error = Some(os_message(e));
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
             } else {
                 self.write_error = None;
@@ -410,7 +414,10 @@ impl Writer {
                 self.sync_error = None;
             }
             Err(e) => {
-                self.sync_error = Some(format!("fsync {}: {e}", self.path.display()));
+                if self.sync_error.is_none() {
+                    tracing::warn!(file = %self.path.display(), error = %e, "fsync of the append-only file");
+                }
+                self.sync_error = Some(strerror(&e));
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
             }
         }
@@ -421,9 +428,8 @@ impl Writer {
         {
             let mut slot = self.shared.error.lock();
             if *slot != error {
-                match &error {
-                    Some(e) => tracing::warn!(error = %e, "append-only file write failed"),
-                    None => tracing::warn!("append-only file write error looks solved"),
+                if error.is_none() {
+                    tracing::warn!("append-only file write error looks solved");
                 }
                 *slot = error;
             }
@@ -433,6 +439,22 @@ impl Writer {
         if durable > prev {
             self.shared.durable_tx.send_replace(durable);
         }
+    }
+}
+
+/// An error's OS text without Rust's ` (os error N)` suffix, like C's strerror.
+fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_owned(),
+        _ => text,
+    }
+}
+
+fn os_message(e: &AofError) -> String {
+    match e {
+        AofError::Io { source, .. } => strerror(source),
+        other => other.to_string(),
     }
 }
 
