@@ -23,6 +23,7 @@ use super::{AofConfig, BaseKind, Fsync};
 /// How long a failed write waits before it is tried again (Redis retries from its cron).
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 const EVERYSEC: Duration = Duration::from_secs(1);
+const MAX_KEPT_BUFFER: usize = 16 << 20;
 
 /// INFO persistence's AOF fields that this layer knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,7 +70,10 @@ pub(super) struct Shared {
     durable_tx: watch::Sender<u64>,
     fsync: AtomicU8,
     error: Mutex<Option<String>>,
+    /// A background fsync (EverySec) is running.
     fsyncing: AtomicBool,
+    /// The last background fsync's failure, until one succeeds.
+    bg_sync_error: Mutex<Option<String>>,
     /// The manifest as on disk; held while it is being replaced.
     pub manifest: Mutex<Manifest>,
     pub rewriting: AtomicBool,
@@ -143,6 +147,7 @@ impl AofLog {
             fsync: AtomicU8::new(fsync_code(cfg.fsync)),
             error: Mutex::new(None),
             fsyncing: AtomicBool::new(false),
+            bg_sync_error: Mutex::new(None),
             manifest: Mutex::new(m),
             rewriting: AtomicBool::new(false),
             rewrite_base_size: AtomicU64::new(0),
@@ -206,9 +211,11 @@ impl AofLog {
         fsync_from(self.shared.fsync.load(Ordering::Relaxed))
     }
 
-    /// The last write or fsync failure, until a later one succeeds.
+    /// The last write or fsync failure, until a later one succeeds, as the OS words it
+    /// (`No space left on device`): Redis's `-MISCONF Errors writing to the AOF file: ...`.
     pub fn last_write_error(&self) -> Option<String> {
-        self.shared.error.lock().clone()
+        let own = self.shared.error.lock().clone();
+        own.or_else(|| self.shared.bg_sync_error.lock().clone())
     }
 
     pub fn stats(&self) -> AofStats {
@@ -288,13 +295,31 @@ impl Writer {
         }
     }
 
+    /// The writer loop, with a helper thread for EverySec's fsyncs so that they don't
+    /// hold up writing (Redis hands them to a background thread too).
     fn run(mut self) -> Result<(), AofError> {
+        let shared = Arc::clone(&self.shared);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel::<(File, PathBuf)>();
+            let syncer = std::thread::Builder::new().name("aof-fsync".into()).spawn_scoped(scope, move || background_syncs(&shared, rx));
+            if let Err(e) = syncer {
+                tracing::warn!(error = %e, "no background fsync thread; the AOF writer will fsync itself");
+            }
+            // Dropping `tx` when the loop ends stops the helper; the scope waits for it.
+            self.write_loop(&tx)
+        })
+    }
+
+    fn write_loop(&mut self, syncer: &std::sync::mpsc::Sender<(File, PathBuf)>) -> Result<(), AofError> {
         loop {
             let closing = self.take_work();
             let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
             let wrote = self.write_batch();
             if let Err(e) = &wrote {
-                self.write_error = Some(e.to_string());
+                if self.write_error.is_none() {
+                    tracing::warn!(error = %e, "writing the append-only file");
+                }
+                self.write_error = Some(os_message(e));
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
             } else {
                 self.write_error = None;
@@ -302,8 +327,10 @@ impl Writer {
             }
             let must_sync = closing || policy == Fsync::Always;
             let due = policy == Fsync::EverySec && self.last_fsync.elapsed() >= EVERYSEC;
-            if self.synced < self.written && (must_sync || due) {
+            if must_sync && self.needs_sync() {
                 self.sync();
+            } else if self.needs_sync() && due {
+                self.background_sync(syncer);
             }
             let durable = if policy == Fsync::Always { self.synced } else { self.written };
             self.publish(durable);
@@ -330,8 +357,10 @@ impl Writer {
             let now = Instant::now();
             let retry_due = self.retry_at.is_some_and(|t| t <= now);
             let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
-            let unsynced = self.synced < self.written && policy != Fsync::No;
-            let sync_at = unsynced.then(|| if policy == Fsync::Always { now } else { self.last_fsync + EVERYSEC });
+            let unsynced = self.needs_sync() && policy != Fsync::No;
+            // A failed fsync is retried no sooner than a failed write.
+            let sync_at =
+                unsynced.then(|| if policy == Fsync::Always { now } else { self.last_fsync + EVERYSEC }).map(|t| self.retry_at.map_or(t, |r| t.max(r)));
             // While a write keeps failing, new appends wait for the retry time.
             if self.retry_at.is_none() && has_new || retry_due || sync_at.is_some_and(|t| t <= now) {
                 break;
@@ -387,22 +416,53 @@ impl Writer {
             self.path = switch.path;
         }
         self.batch.clear();
+        // Keep the buffer for the next batch, unless a burst made it huge.
+        if self.batch.capacity() > MAX_KEPT_BUFFER {
+            self.batch = Vec::new();
+        }
         self.pos = 0;
         self.written = self.batch_end;
         Ok(())
     }
 
+    /// Written data not yet fsynced, or a background fsync that failed (retried each second).
+    fn needs_sync(&self) -> bool {
+        self.synced < self.written || self.shared.bg_sync_error.lock().is_some()
+    }
+
+    /// Hands an fsync of the current file to the helper thread, unless one is still
+    /// running (then the next try is a second later, as in Redis).
+    fn background_sync(&mut self, syncer: &std::sync::mpsc::Sender<(File, PathBuf)>) {
+        self.last_fsync = Instant::now();
+        if self.shared.fsyncing.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(file) = self.file.try_clone() else { return self.sync() };
+        self.shared.fsyncing.store(true, Ordering::Release);
+        if syncer.send((file, self.path.clone())).is_err() {
+            self.shared.fsyncing.store(false, Ordering::Release);
+            return self.sync();
+        }
+        self.synced = self.written;
+    }
+
     fn sync(&mut self) {
-        self.shared.fsyncing.store(true, Ordering::Relaxed);
         let res = self.file.sync_data();
-        self.shared.fsyncing.store(false, Ordering::Relaxed);
         self.last_fsync = Instant::now();
         match res {
             Ok(()) => {
                 self.synced = self.written;
                 self.sync_error = None;
+                // Covers whatever a failed background fsync left behind.
+                *self.shared.bg_sync_error.lock() = None;
             }
-            Err(e) => self.sync_error = Some(format!("fsync {}: {e}", self.path.display())),
+            Err(e) => {
+                if self.sync_error.is_none() {
+                    tracing::warn!(file = %self.path.display(), error = %e, "fsync of the append-only file");
+                }
+                self.sync_error = Some(strerror(&e));
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
+            }
         }
     }
 
@@ -411,9 +471,8 @@ impl Writer {
         {
             let mut slot = self.shared.error.lock();
             if *slot != error {
-                match &error {
-                    Some(e) => tracing::warn!(error = %e, "append-only file write failed"),
-                    None => tracing::warn!("append-only file write error looks solved"),
+                if error.is_none() {
+                    tracing::warn!("append-only file write error looks solved");
                 }
                 *slot = error;
             }
@@ -423,6 +482,41 @@ impl Writer {
         if durable > prev {
             self.shared.durable_tx.send_replace(durable);
         }
+    }
+}
+
+/// The helper thread: fsyncs what the writer hands over, one at a time.
+fn background_syncs(shared: &Shared, jobs: std::sync::mpsc::Receiver<(File, PathBuf)>) {
+    for (file, path) in jobs {
+        let res = file.sync_data();
+        let mut slot = shared.bg_sync_error.lock();
+        match res {
+            Ok(()) => *slot = None,
+            Err(e) => {
+                if slot.is_none() {
+                    tracing::warn!(file = %path.display(), error = %e, "background fsync of the append-only file");
+                }
+                *slot = Some(strerror(&e));
+            }
+        }
+        drop(slot);
+        shared.fsyncing.store(false, Ordering::Release);
+    }
+}
+
+/// An error's OS text without Rust's ` (os error N)` suffix, like C's strerror.
+fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_owned(),
+        _ => text,
+    }
+}
+
+fn os_message(e: &AofError) -> String {
+    match e {
+        AofError::Io { source, .. } => strerror(source),
+        other => other.to_string(),
     }
 }
 

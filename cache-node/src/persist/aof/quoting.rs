@@ -139,6 +139,15 @@ mod tests {
         assert_eq!(split("").unwrap(), Vec::<String>::new());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn split_never_panics_or_loops(line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Some(args) = split_args(&line) {
+                proptest::prop_assert!(args.len() <= line.len());
+            }
+        }
+    }
+
     #[test]
     fn quote_round_trips() {
         for name in [&b"a b"[..], b"q\"\\", b"\x00\x01\xff\n\r\t\x07\x08", b"plain"] {
