@@ -151,10 +151,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reply_error(ctx, &CmdError::NoAuth);
         return;
     }
-    if spec.has(flag::WRITE) && ctx.srv.persistence.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
-        bump(&cs.rejected, 1);
-        reply_error(ctx, &CmdError::other(MISCONF));
-        return;
+    if spec.has(flag::WRITE) {
+        let p = &ctx.srv.persistence;
+        let refused = if p.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
+            Some(MISCONF.to_string())
+        } else if p.aof_failing.load(std::sync::atomic::Ordering::Relaxed) {
+            Some(format!("MISCONF Errors writing to the AOF file: {}", p.aof_error.lock()))
+        } else {
+            None
+        };
+        if let Some(msg) = refused {
+            bump(&cs.rejected, 1);
+            reply_error(ctx, &CmdError::other(msg));
+            return;
+        }
     }
     ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
     let result = if spec.has(flag::WRITE) { run_write(ctx, spec, argv) } else { (spec.handler)(ctx, argv) };

@@ -136,7 +136,7 @@ mod tests {
                 _ => {}
             }
         }
-        got.sort_by(|a, b| a.0.cmp(&b.0));
+        got.sort_by_key(|a| a.0);
         assert_eq!(got, vec![(0, b"a".to_vec(), Value::Str(b"1".to_vec()), None), (2, b"b".to_vec(), Value::Str(b"2".to_vec()), Some(5_000))]);
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");

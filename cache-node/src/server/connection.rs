@@ -436,7 +436,11 @@ async fn wait_durable(srv: &Server, session: &mut Session) {
     if wait == 0 {
         return;
     }
-    if let Some(log) = srv.aof() {
+    // A position past the log's end came from an earlier log (appendonly turned off
+    // and on again in between): there is nothing to wait for in this one.
+    if let Some(log) = srv.aof()
+        && wait <= log.appended()
+    {
         log.wait_durable(wait).await;
     }
 }

@@ -42,6 +42,10 @@ pub struct Persistence {
     /// Writes are refused (MISCONF): the last save failed, a save schedule is set and
     /// stop-writes-on-bgsave-error is on.
     pub writes_refused: AtomicBool,
+    /// The AOF cannot be written (disk full...): writes are refused until it can, since
+    /// they could not be made durable. Checked by cron once a second.
+    pub aof_failing: AtomicBool,
+    pub aof_error: Mutex<String>,
     pub last_bgsave_secs: AtomicI64,
     pub saves: AtomicU64,
     /// Keys written by the save in progress, and its total (INFO current_save_keys_*).
@@ -353,6 +357,16 @@ impl Server {
     /// The `save` schedule and pending jobs; called once a second by cron.
     pub fn persistence_tick(self: &Arc<Self>) {
         let p = &self.persistence;
+        let aof_error = self.aof().and_then(|l| l.last_write_error());
+        if let Some(e) = &aof_error {
+            *p.aof_error.lock() = e.clone();
+        }
+        if p.aof_failing.swap(aof_error.is_some(), Relaxed) != aof_error.is_some() {
+            match &aof_error {
+                Some(e) => warn!(error = %e, "the append-only file cannot be written: refusing writes until it can"),
+                None => info!("the append-only file is writable again: accepting writes"),
+            }
+        }
         if p.bgsave_running.load(Relaxed) || p.rewrite_running.load(Relaxed) {
             return;
         }
@@ -396,10 +410,10 @@ impl Server {
         }
         let mode = p.shutdown_save.load(Relaxed);
         let scheduled = !self.config.read().str("save").is_empty();
-        if mode == 1 || (mode == 0 && scheduled) {
-            if let Err(e) = self.save_rdb_file() {
-                warn!(error = %e, "saving at shutdown failed");
-            }
+        if (mode == 1 || (mode == 0 && scheduled))
+            && let Err(e) = self.save_rdb_file()
+        {
+            warn!(error = %e, "saving at shutdown failed");
         }
         let mut log = self.persistence.aof.write().take();
         self.journal.set_aof(None);

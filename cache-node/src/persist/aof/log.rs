@@ -178,6 +178,11 @@ impl AofLog {
         end
     }
 
+    /// The log offset just past everything appended so far.
+    pub fn appended(&self) -> u64 {
+        self.shared.queue.lock().end
+    }
+
     /// Highest log offset written (No, EverySec) or written and fsynced (Always).
     pub fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::Acquire)
