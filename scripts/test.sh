@@ -15,6 +15,8 @@ done_step() { printf '    ok (%ds)\n' "$((SECONDS - $1))"; }
 need_apt=()
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
+command -v redis-check-rdb >/dev/null || need_apt+=(redis-tools)
+command -v redis-check-aof >/dev/null || need_apt+=(redis-tools)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
