@@ -114,8 +114,11 @@ fn write_rdb(path: &Path, data: &Data, opts: WriteOptions) {
     assert_eq!(std::fs::metadata(path).unwrap().len(), written + 9); // EOF opcode + checksum
 }
 
-/// Reads a whole file: aux fields, and entries by database.
-fn read_rdb(path: &Path) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Data, Option<Checksum>), RdbError> {
+/// Aux fields, as (key, value).
+type Aux = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Reads a whole file: aux fields, entries by database, and the checksum outcome.
+fn read_rdb(path: &Path) -> Result<(Aux, Data, Option<Checksum>), RdbError> {
     let file = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
     let mut r = RdbReader::new(file)?;
     let (mut aux, mut data, mut db) = (Vec::new(), Data::new(), 0usize);
