@@ -292,3 +292,22 @@ fn corrupt_files_give_clear_errors() {
     assert_eq!(RDB_VERSION, 10);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn plain_list_nodes_read_back() {
+    // Redis 7.0 stores a list element above `quicklist-packed-threshold` in a PLAIN node.
+    let dir = temp_dir("rdb-plain");
+    let server = RedisServer::start(&dir, &["--enable-debug-command", "yes"]);
+    let mut c = server.client();
+    let _: () = redis::cmd("DEBUG").arg("QUICKLIST-PACKED-THRESHOLD").arg("1000").query(&mut c).unwrap();
+    let big = vec![b'x'; 3000];
+    let items = vec![b"a".to_vec(), big.clone(), b"b".to_vec(), big, b"12".to_vec()];
+    let mut data = Data::new();
+    data.entry(0).or_default().insert(b"plain".to_vec(), (Model::List(items), None));
+    fill(&mut c, &data);
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let (_, back, _) = read_rdb(&dir.join("dump.rdb")).unwrap();
+    assert_eq!(back, data);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
