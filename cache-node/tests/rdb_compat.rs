@@ -114,8 +114,11 @@ fn write_rdb(path: &Path, data: &Data, opts: WriteOptions) {
     assert_eq!(std::fs::metadata(path).unwrap().len(), written + 9); // EOF opcode + checksum
 }
 
-/// Reads a whole file: aux fields, and entries by database.
-fn read_rdb(path: &Path) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Data, Option<Checksum>), RdbError> {
+/// Aux fields, as (key, value).
+type Aux = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Reads a whole file: aux fields, entries by database, and the checksum outcome.
+fn read_rdb(path: &Path) -> Result<(Aux, Data, Option<Checksum>), RdbError> {
     let file = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
     let mut r = RdbReader::new(file)?;
     let (mut aux, mut data, mut db) = (Vec::new(), Data::new(), 0usize);
@@ -287,5 +290,24 @@ fn corrupt_files_give_clear_errors() {
     assert!(matches!(e, RdbError::UnsupportedVersion { version: 12 }));
     assert!(e.to_string().contains("12"), "{e}");
     assert_eq!(RDB_VERSION, 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plain_list_nodes_read_back() {
+    // Redis 7.0 stores a list element above `quicklist-packed-threshold` in a PLAIN node.
+    let dir = temp_dir("rdb-plain");
+    let server = RedisServer::start(&dir, &["--enable-debug-command", "yes"]);
+    let mut c = server.client();
+    let _: () = redis::cmd("DEBUG").arg("QUICKLIST-PACKED-THRESHOLD").arg("1000").query(&mut c).unwrap();
+    let big = vec![b'x'; 3000];
+    let items = vec![b"a".to_vec(), big.clone(), b"b".to_vec(), big, b"12".to_vec()];
+    let mut data = Data::new();
+    data.entry(0).or_default().insert(b"plain".to_vec(), (Model::List(items), None));
+    fill(&mut c, &data);
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let (_, back, _) = read_rdb(&dir.join("dump.rdb")).unwrap();
+    assert_eq!(back, data);
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

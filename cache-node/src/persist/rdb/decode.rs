@@ -116,7 +116,7 @@ pub fn value<R: Read>(inp: &mut Input<R>, t: u8, key: &[u8]) -> Result<Value, Rd
             let blob = inp.string()?;
             let items = if t == ty::ZSET_ZIPLIST { ziplist::entries(&blob) } else { listpack::entries(&blob) };
             let items = items.map_err(|w| inp.corrupt(w, at))?;
-            if items.len() % 2 != 0 {
+            if items.len() & 1 == 1 {
                 return Err(inp.corrupt("sorted set blob (odd element count)", at));
             }
             let mut z = ZSet::new();
@@ -134,7 +134,7 @@ pub fn value<R: Read>(inp: &mut Input<R>, t: u8, key: &[u8]) -> Result<Value, Rd
             let blob = inp.string()?;
             let items = if t == ty::HASH_ZIPLIST { ziplist::entries(&blob) } else { listpack::entries(&blob) };
             let items = items.map_err(|w| inp.corrupt(w, at))?;
-            if items.len() % 2 != 0 {
+            if items.len() & 1 == 1 {
                 return Err(inp.corrupt("hash blob (odd element count)", at));
             }
             let mut h = Hash::default();

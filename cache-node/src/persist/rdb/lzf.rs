@@ -7,7 +7,9 @@
 const MAX_MATCH: usize = 264;
 /// Farthest back reference (13 bits of offset, stored minus one).
 const MAX_OFFSET: usize = 8192;
-const HASH_BITS: u32 = 14;
+/// Hash table size: up to 2^14 entries, fewer for short inputs, whose table would
+/// otherwise cost more to clear than the compression itself.
+const MAX_HASH_BITS: u32 = 14;
 
 /// Compresses `input` into at most `limit` bytes; None when it does not fit (the caller
 /// then stores the string as it is, as Redis does).
@@ -15,7 +17,8 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(limit.min(n));
     // Positions (plus one, zero = empty) of the last 3-byte sequence with each hash.
-    let mut table = vec![0u32; 1 << HASH_BITS];
+    let bits = (usize::BITS - n.leading_zeros()).clamp(8, MAX_HASH_BITS);
+    let mut table = vec![0u32; 1 << bits];
     let mut lit_start = 0usize; // first byte of the pending literal run
     let mut ip = 0usize;
     let flush_literals = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -25,7 +28,7 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
         }
     };
     while ip + 2 < n {
-        let h = hash(input[ip], input[ip + 1], input[ip + 2]);
+        let h = hash(input[ip], input[ip + 1], input[ip + 2], bits);
         let cand = table[h] as usize;
         table[h] = (ip + 1) as u32;
         if cand > 0 {
@@ -48,7 +51,7 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
                 out.push((off & 0xff) as u8);
                 // Index the positions inside the match so later data can refer to them.
                 for p in ip + 1..(ip + len).min(n.saturating_sub(2)) {
-                    table[hash(input[p], input[p + 1], input[p + 2])] = (p + 1) as u32;
+                    table[hash(input[p], input[p + 1], input[p + 2], bits)] = (p + 1) as u32;
                 }
                 ip += len;
                 lit_start = ip;
@@ -64,9 +67,9 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
     (out.len() <= limit).then_some(out)
 }
 
-fn hash(a: u8, b: u8, c: u8) -> usize {
+fn hash(a: u8, b: u8, c: u8, bits: u32) -> usize {
     let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
 /// Decompresses `input` into exactly `out_len` bytes; None when the data is malformed

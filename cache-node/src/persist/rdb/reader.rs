@@ -86,6 +86,8 @@ impl<R: Read> RdbReader<R> {
     }
 
     /// The next record; `Ok(None)` after the EOF opcode and a matching (or zero) checksum.
+    // Not an Iterator: a fallible stream whose end is a checked state, not just "no more".
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Record>, RdbError> {
         let mut expire_ms = None;
         loop {

@@ -2,7 +2,10 @@
 //! count (254 = "count them"), then pairs of `len field len free value free-bytes`,
 //! then 0xFF. A length is one byte below 254, or 254 followed by a u32 LE.
 
-pub fn entries(blob: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+/// A field and its value.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+pub fn entries(blob: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     const BAD: &str = "zipmap";
     if blob.len() < 2 {
         return Err(BAD);
