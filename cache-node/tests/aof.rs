@@ -141,6 +141,11 @@ fn write_everything(node: &Node) {
     for args in script {
         run(&mut c, args);
     }
+    // RESTORE with a relative TTL is journaled with the deadline.
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("h").query(&mut c).unwrap();
+    let _: () = redis::cmd("RESTORE").arg("restored").arg(500_000).arg(&payload).query(&mut c).unwrap();
+    let _: () = redis::cmd("RESTORE").arg("restored").arg(0).arg(&payload).arg("REPLACE").query(&mut c).unwrap();
+    let _: () = redis::cmd("RESTORE").arg("restored2").arg(600_000).arg(&payload).query(&mut c).unwrap();
     // A blocked pop served later by another client's push.
     let mut waiter = node.client();
     let blocked = std::thread::spawn(move || {

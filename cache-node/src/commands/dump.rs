@@ -107,6 +107,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         drop(p);
         if deleted {
             ctx.dirty(1);
+            ctx.propagate(&[b"DEL", key]);
         }
         ctx.out.ok();
         return Ok(());
@@ -114,6 +115,17 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     p.set(key, value, expire.map_or(Ttl::Clear, Ttl::At), now);
     drop(p);
     ctx.dirty(1);
+    if let Some(at) = expire
+        && !opts.absttl
+    {
+        // The deadline, not the delay, so a replay restores the same expiry (the payload
+        // and the other options go as sent).
+        let at = at.to_string();
+        let mut cmd: Vec<&[u8]> = vec![b"RESTORE", key, at.as_bytes(), argv[3]];
+        cmd.extend(argv[4..].iter().copied());
+        cmd.push(b"ABSTTL");
+        ctx.propagate(&cmd);
+    }
     ctx.out.ok();
     Ok(())
 }

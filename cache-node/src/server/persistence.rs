@@ -188,17 +188,24 @@ impl Server {
         if self.persistence.bgsave_running.load(Relaxed) {
             return Err(JobRefused::SaveInProgress);
         }
-        self.save_rdb_file()
+        self.save_rdb_file(None)
     }
 
-    fn save_rdb_file(&self) -> Result<SaveStats, JobRefused> {
+    /// Takes a snapshot and writes it to `dir/dbfilename`. `cut_done` hears as soon as the
+    /// cut is made (BGSAVE replies only then, so the snapshot holds every write
+    /// acknowledged before the reply).
+    fn save_rdb_file(&self, cut_done: Option<std::sync::mpsc::Sender<()>>) -> Result<SaveStats, JobRefused> {
         let p = &self.persistence;
         let mut cut = 0;
         let mut dirty = 0;
-        let Some(run) = self.keyspace.begin_snapshot(|| {
+        let run = self.keyspace.begin_snapshot(|| {
             cut = now_ms();
             dirty = self.dirty.load(Relaxed);
-        }) else {
+        });
+        if let Some(tx) = cut_done {
+            let _ = tx.send(());
+        }
+        let Some(run) = run else {
             return Err(JobRefused::SaveInProgress);
         };
         p.save_keys_total.store(run.db_sizes.iter().map(|s| s.0).sum(), Relaxed);
@@ -244,14 +251,17 @@ impl Server {
         }
         p.bgsave_started_ms.store(now_ms(), Relaxed);
         let srv = self.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
-            let _ = srv.save_rdb_file();
+            let _ = srv.save_rdb_file(Some(tx));
             srv.persistence.bgsave_running.store(false, Relaxed);
         });
         if let Err(e) = spawned {
             p.bgsave_running.store(false, Relaxed);
             return Err(JobRefused::Failed(format!("cannot start the background save: {e}")));
         }
+        // The cut takes every partition lock for a moment; this thread holds none.
+        let _ = rx.recv();
         Ok(())
     }
 
@@ -411,7 +421,7 @@ impl Server {
         let mode = p.shutdown_save.load(Relaxed);
         let scheduled = !self.config.read().str("save").is_empty();
         if (mode == 1 || (mode == 0 && scheduled))
-            && let Err(e) = self.save_rdb_file()
+            && let Err(e) = self.save_rdb_file(None)
         {
             warn!(error = %e, "saving at shutdown failed");
         }
