@@ -7,6 +7,7 @@ pub mod config;
 pub mod logging;
 pub mod persist;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod store;
 

@@ -19,6 +19,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod replication;
 pub mod scan_args;
 pub mod scope;
 pub mod server_cmds;
@@ -151,9 +152,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reply_error(ctx, &CmdError::NoAuth);
         return;
     }
-    if spec.has(flag::WRITE) {
+    // The primary's stream is applied whatever this node thinks of its own disk.
+    if spec.has(flag::WRITE) && !ctx.session.is_master {
         let p = &ctx.srv.persistence;
-        let refused = if p.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
+        let refused = if let Some(msg) = ctx.srv.replication.refuse_write(ctx.session.is_master) {
+            Some(msg.to_string())
+        } else if p.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
             Some(MISCONF.to_string())
         } else if p.aof_failing.load(std::sync::atomic::Ordering::Relaxed) {
             Some(format!("MISCONF Errors writing to the AOF file: {}", p.aof_error.lock()))
@@ -206,15 +210,16 @@ fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult
     // Deletions of expired keys the command ran into come first in the journal.
     held.locked().flush_expired();
     if ctx.dirtied.get() > 0 && srv.journal.is_active() {
-        let wait = match std::mem::take(&mut ctx.effects) {
+        let at = match std::mem::take(&mut ctx.effects) {
             Effects::Verbatim => srv.journal.append(ctx.db(), [argv]),
-            Effects::Rewritten(cmds) if cmds.is_empty() => 0,
+            Effects::Rewritten(cmds) if cmds.is_empty() => Default::default(),
             Effects::Rewritten(cmds) => {
                 let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
                 srv.journal.append(ctx.db(), refs.iter().map(Vec::as_slice))
             }
         };
-        ctx.session.durable_wait = ctx.session.durable_wait.max(wait);
+        ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
+        ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
     }
     drop(held);
     result

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, server_cmds, sets, strings, zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, replication, server_cmds, sets, strings,
+    zsets,
 };
 
 struct Table {
@@ -21,6 +22,7 @@ fn table() -> &'static Table {
             connection::COMMANDS,
             server_cmds::COMMANDS,
             persistence::COMMANDS,
+            replication::COMMANDS,
             client::COMMANDS,
             command::COMMANDS,
             db::COMMANDS,

@@ -100,6 +100,71 @@ pub static PARAMS: &[Param] = &[
         "rewrite once the log grew by this percent over its last rewritten size (0 = never)",
     ),
     p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true, "no automatic rewrite below this log size"),
+    Param {
+        name: "replicaof",
+        aliases: &["slaveof"],
+        kind: Kind::Words,
+        default: "",
+        mutable: false,
+        help: "'host port' of the primary to replicate from at start (empty = be a primary; REPLICAOF changes it at run time)",
+    },
+    p("masterauth", Kind::Str, "", true, "password this node gives its primary"),
+    p("masteruser", Kind::Str, "", true, "user name this node gives its primary (empty = the default user)"),
+    p("repl-backlog-size", Kind::Memory { min: 1, max: i64::MAX as u64 }, "1048576", true, "bytes of the replication stream kept for replicas that reconnect"),
+    p("repl-backlog-ttl", INT, "3600", true, "kept for compatibility: the backlog is kept for good"),
+    Param {
+        name: "replica-read-only",
+        aliases: &["slave-read-only"],
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        help: "a replica refuses writes from clients",
+    },
+    Param {
+        name: "replica-serve-stale-data",
+        aliases: &["slave-serve-stale-data"],
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        help: "a replica whose link is down still answers reads",
+    },
+    Param {
+        name: "repl-ping-replica-period",
+        aliases: &["repl-ping-slave-period"],
+        kind: Kind::Int { min: 1, max: i32::MAX as i64 },
+        default: "10",
+        mutable: true,
+        help: "seconds between PINGs a primary sends its replicas",
+    },
+    p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true, "seconds of silence after which a replication link is dropped"),
+    Param {
+        name: "min-replicas-to-write",
+        aliases: &["min-slaves-to-write"],
+        kind: INT,
+        default: "0",
+        mutable: true,
+        help: "refuse writes unless this many replicas are connected and lag at most min-replicas-max-lag (0 = off)",
+    },
+    Param {
+        name: "min-replicas-max-lag",
+        aliases: &["min-slaves-max-lag"],
+        kind: INT,
+        default: "10",
+        mutable: true,
+        help: "seconds since its last ACK for a replica to count as good",
+    },
+    Param {
+        name: "replica-priority",
+        aliases: &["slave-priority"],
+        kind: INT,
+        default: "100",
+        mutable: true,
+        help: "failover preference reported in INFO (lower is preferred; 0 = never promote)",
+    },
+    p("replica-announce-ip", Kind::Str, "", true, "address this replica reports to its primary (empty = the connection's)"),
+    p("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", true, "port this replica reports to its primary (0 = its own)"),
+    p("repl-diskless-sync", Kind::Bool, "yes", true, "kept for compatibility: full syncs always stream the snapshot"),
+    p("repl-diskless-sync-delay", INT, "0", true, "seconds to wait for more replicas before a full sync starts"),
     // At most 4 GiB - 1: an entry stores its key length in 32 bits.
     p(
         "proto-max-bulk-len",
@@ -198,8 +263,22 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
             if param.name == "save" {
                 return parse_save(value).map(|pairs| pairs.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" "));
             }
+            if param.name == "replicaof" {
+                return parse_replicaof(value).map(|hp| hp.map(|(h, p)| format!("{h} {p}")).unwrap_or_default());
+            }
             Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
         }
+    }
+}
+
+/// `replicaof host port` (None when empty or `no one`).
+pub fn parse_replicaof(value: &str) -> Result<Option<(String, u16)>, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    match words[..] {
+        [] => Ok(None),
+        [a, b] if a.eq_ignore_ascii_case("no") && b.eq_ignore_ascii_case("one") => Ok(None),
+        [host, port] => port.parse::<u16>().ok().filter(|p| *p > 0).map(|p| Some((host.to_string(), p))).ok_or_else(|| "Invalid master port".to_string()),
+        _ => Err("replicaof takes 'host port'".to_string()),
     }
 }
 

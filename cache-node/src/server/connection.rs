@@ -69,6 +69,11 @@ async fn drive(srv: Arc<Server>, stream: TcpStream, parked: Parked, stats: Arc<T
                 None
             }
             Exit::Moved(to) => conn.park().map(|p| (to, p)),
+            Exit::Replica(req) => {
+                let Conn { stream, session, inbuf, .. } = conn;
+                crate::replication::primary::serve_replica(srv.clone(), stream, session, inbuf, req).await;
+                None
+            }
         }
     }
     .instrument(span)
@@ -96,6 +101,8 @@ enum Exit {
     Ended(&'static str),
     /// The balancer moved the connection to this worker.
     Moved(usize),
+    /// The client is a replica: the socket goes to replication/primary.rs.
+    Replica(crate::replication::primary::PsyncRequest),
 }
 
 /// What the connection does after a batch of requests.
@@ -105,6 +112,8 @@ enum Next {
     Close(&'static str),
     /// Close at once.
     Abort(&'static str),
+    /// Replies written; the connection becomes a replica link.
+    Replica(crate::replication::primary::PsyncRequest),
 }
 
 struct Conn<'a> {
@@ -213,6 +222,12 @@ impl<'a> Conn<'a> {
                     Next::Continue => {}
                     Next::Close(reason) => *closing = Some(reason),
                     Next::Abort(reason) => return Some(Exit::Ended(reason)),
+                    Next::Replica(req) => {
+                        if flush_all(&self.stream, &mut self.out, &mut self.sent, self.stats).await.is_err() {
+                            return Some(Exit::Ended("write error"));
+                        }
+                        return Some(Exit::Replica(req));
+                    }
                 }
                 // Let the other connections that are ready run their requests first, then
                 // write: like Redis writing all replies after an event-loop pass, this
@@ -291,6 +306,11 @@ impl<'a> Conn<'a> {
                 After::Continue => {}
                 After::Close => {
                     next = Next::Close("closed by command");
+                    break;
+                }
+                After::Replica(req) => {
+                    // What follows PSYNC (REPLCONF ACK...) belongs to the replica link.
+                    next = Next::Replica(req);
                     break;
                 }
                 After::Block => {

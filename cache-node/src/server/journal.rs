@@ -1,5 +1,6 @@
 //! The write journal: every change to the data set, as the commands that redo it, in
-//! the order memory saw them. The AOF stores it; replicas will stream it.
+//! the order memory saw them. The AOF stores it; the replication backlog streams it to
+//! replicas (on a primary; a replica's backlog holds its primary's stream verbatim).
 //!
 //! Ordering comes from the callers: a write command appends while it still holds its
 //! partitions (commands/scope.rs), and keys deleted by expiry are appended before their
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
+
+use crate::replication::backlog::Backlog;
 
 /// Where journaled bytes go (the AOF today; the replication backlog later).
 pub trait JournalSink: Send + Sync {
@@ -29,12 +32,22 @@ pub struct WriteJournal {
 
 #[derive(Default)]
 struct Inner {
-    /// Bytes journaled since start (the replication offset once replicas exist).
+    /// Bytes journaled since start.
     offset: u64,
     /// Database the last command ran in; None forces a SELECT before the next one.
     db: Option<usize>,
     aof: Option<Arc<dyn JournalSink>>,
+    backlog: Option<Arc<Backlog>>,
     buf: Vec<u8>,
+}
+
+/// Where one append ended in each stream (0 when the stream is off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// AOF position a reply waits for.
+    pub aof: u64,
+    /// Replication offset WAIT waits for.
+    pub repl: u64,
 }
 
 fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
@@ -58,9 +71,8 @@ impl WriteJournal {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Appends the commands that redo one change made in database `db`. Returns the
-    /// AOF position to wait for (0 when there is no AOF).
-    pub fn append<'a>(&self, db: usize, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> u64 {
+    /// Appends the commands that redo one change made in database `db`.
+    pub fn append<'a>(&self, db: usize, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Appended {
         let mut g = self.inner.lock();
         let inner = &mut *g;
         inner.buf.clear();
@@ -72,19 +84,40 @@ impl WriteJournal {
             push_command(&mut inner.buf, c);
         }
         inner.offset += inner.buf.len() as u64;
-        let wait = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));
+        let aof = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));
+        let repl = inner.backlog.as_ref().map_or(0, |b| b.append(&inner.buf));
         if inner.buf.capacity() > 64 * 1024 {
             inner.buf = Vec::new();
         }
-        wait
+        Appended { aof, repl }
+    }
+
+    /// Bytes for replicas only (the periodic PING): they count in the replication
+    /// offset but mean nothing to the AOF.
+    pub fn append_replication_only(&self, bytes: &[u8]) -> u64 {
+        let g = self.inner.lock();
+        g.backlog.as_ref().map_or(0, |b| b.append(bytes))
+    }
+
+    /// Feeds (or stops feeding) the replication backlog. Call at a snapshot cut; the next
+    /// command starts with a SELECT, as a replica that just loaded a snapshot expects.
+    pub fn set_backlog(&self, backlog: Option<Arc<Backlog>>) {
+        let mut g = self.inner.lock();
+        g.backlog = backlog;
+        self.active.store(g.aof.is_some() || g.backlog.is_some(), Ordering::Release);
+        g.db = None;
+    }
+
+    pub fn feeds_backlog(&self) -> bool {
+        self.inner.lock().backlog.is_some()
     }
 
     /// Connects or disconnects the AOF. Call at a snapshot cut; the next command starts
     /// with a SELECT, as a new file must.
     pub fn set_aof(&self, aof: Option<Arc<dyn JournalSink>>) {
         let mut g = self.inner.lock();
-        self.active.store(aof.is_some(), Ordering::Release);
         g.aof = aof;
+        self.active.store(g.aof.is_some() || g.backlog.is_some(), Ordering::Release);
         g.db = None;
     }
 
@@ -125,13 +158,13 @@ mod tests {
     fn commands_are_resp_with_a_select_on_database_change() {
         let j = WriteJournal::default();
         assert!(!j.is_active());
-        assert_eq!(j.append(0, [&[&b"SET"[..], b"k", b"v"][..]]), 0, "no sink: nothing to wait for");
+        assert_eq!(j.append(0, [&[&b"SET"[..], b"k", b"v"][..]]), Appended::default(), "no sink: nothing to wait for");
         let cap = Arc::new(Capture::default());
         j.set_aof(Some(cap.clone()));
         assert!(j.is_active());
         j.append(0, [&[&b"SET"[..], b"k", b"v"][..]]);
         j.append(0, [&[&b"DEL"[..], b"k"][..]]);
-        let end = j.append(3, [&[&b"INCR"[..], b""][..]]);
+        let end = j.append(3, [&[&b"INCR"[..], b""][..]]).aof;
         let want = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n\
                     *2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$4\r\nINCR\r\n$0\r\n\r\n";
         assert_eq!(String::from_utf8_lossy(&cap.0.lock()), want);
@@ -139,5 +172,18 @@ mod tests {
         use crate::store::Journal;
         j.expired(3, &[b"gone".to_vec().into_boxed_slice()]);
         assert!(String::from_utf8_lossy(&cap.0.lock()).ends_with("INCR\r\n$0\r\n\r\n*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n"));
+        // The backlog gets the same bytes from its attachment on, starting with a SELECT.
+        let b = Arc::new(Backlog::new(1 << 10, 0));
+        j.set_backlog(Some(b.clone()));
+        let a = j.append(3, [&[&b"DEL"[..], b"x"][..]]);
+        assert_eq!(a.repl, b.end());
+        assert_eq!(j.append_replication_only(b"*1\r\n$4\r\nPING\r\n"), b.end());
+        let mut out = Vec::new();
+        b.read(0, 1 << 10, &mut out);
+        assert_eq!(String::from_utf8_lossy(&out), "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n");
+        j.set_aof(None);
+        assert!(j.is_active(), "the backlog alone keeps the journal on");
+        j.set_backlog(None);
+        assert!(!j.is_active());
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::clients::ClientInfo;
 
 /// What the connection does after the current command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum After {
     #[default]
     Continue,
@@ -17,6 +17,8 @@ pub enum After {
     /// The command blocked on keys (`Session::block` holds what on): wait for a write to
     /// one of them or the deadline, then run it again.
     Block,
+    /// PSYNC/SYNC accepted: the connection becomes a replica link (replication/primary.rs).
+    Replica(crate::replication::primary::PsyncRequest),
 }
 
 /// CLIENT REPLY modes.
@@ -44,11 +46,26 @@ pub struct Session {
     /// AOF position this client's queued replies wait for (appendfsync always): a
     /// write is acknowledged only once it is on disk.
     pub durable_wait: u64,
+    /// Replication offset just past this client's last write (WAIT waits for it).
+    pub repl_offset: u64,
+    /// The link to this node's primary: its writes are applied even on a read-only
+    /// replica.
+    pub is_master: bool,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
-        Session { info, db: 0, authenticated, reply_mode: ReplyMode::On, after: After::Continue, block: None, durable_wait: 0 }
+        Session {
+            info,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            after: After::Continue,
+            block: None,
+            durable_wait: 0,
+            repl_offset: 0,
+            is_master: false,
+        }
     }
 
     pub fn id(&self) -> u64 {

@@ -100,6 +100,7 @@ pub struct Server {
     /// Every change to the data, in order, for the AOF (and replicas).
     pub journal: std::sync::Arc<super::journal::WriteJournal>,
     pub persistence: super::persistence::Persistence,
+    pub replication: crate::replication::state::Replication,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -110,6 +111,7 @@ impl Server {
         tun.load(&config);
         let threads = config.threads();
         let databases = config.int("databases").max(1) as usize;
+        let repl_backlog = config.int("repl-backlog-size");
         let keyspace = Keyspace::new(databases);
         let journal: std::sync::Arc<super::journal::WriteJournal> = Default::default();
         keyspace.set_journal(journal.clone());
@@ -134,6 +136,7 @@ impl Server {
             blocking: Default::default(),
             journal,
             persistence: Default::default(),
+            replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
             me: std::sync::OnceLock::new(),
         }
     }

@@ -27,6 +27,10 @@ pub struct Cursor {
 
 /// Runs one active expiry cycle. Returns the number of keys deleted.
 pub fn cycle(ks: &Keyspace, cursor: &mut Cursor, now_ms: i64) -> u64 {
+    // A replica deletes only what its primary deletes.
+    if super::limits::keep_expired() {
+        return 0;
+    }
     let start = Instant::now();
     let total = ks.databases() * PARTITIONS;
     let mut deleted = 0u64;

@@ -61,3 +61,16 @@ pub fn zset_entries() -> usize {
 pub fn zset_value() -> usize {
     ZSET_VALUE.load(Relaxed)
 }
+
+/// Set on a read-only replica: keys whose TTL passed read as missing but are not deleted
+/// (the primary's DEL deletes them, so the data never differs from the primary's because
+/// the two clocks disagree), and active expiry stops.
+static KEEP_EXPIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_keep_expired(on: bool) {
+    KEEP_EXPIRED.store(on, Relaxed);
+}
+
+pub fn keep_expired() -> bool {
+    KEEP_EXPIRED.load(Relaxed)
+}

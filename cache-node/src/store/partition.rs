@@ -83,6 +83,9 @@ impl Partition {
         if let Some(at) = n.expire()
             && at < now
         {
+            if super::limits::keep_expired() {
+                return None;
+            }
             if let Some(n) = self.delete_node(key) {
                 unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
             }
@@ -224,7 +227,11 @@ impl Partition {
     /// Replaces or inserts the entry of `key` with the node `build` makes for the
     /// resulting expiry time. Returns true when the key existed.
     fn put(&mut self, key: &[u8], ttl: Ttl, now: i64, build: impl FnOnce(Option<i64>, u32) -> Node) -> bool {
-        let old = self.live(key, now);
+        let mut old = self.live(key, now);
+        if old.is_none() && super::limits::keep_expired() {
+            // An expired entry a replica keeps (see limits.rs) is replaced, never doubled.
+            old = self.table.find(key);
+        }
         let expire = match ttl {
             Ttl::Clear => None,
             Ttl::Keep => old.and_then(|o| o.expire()),
@@ -325,6 +332,7 @@ impl Partition {
         for _ in 0..100 {
             let n = self.table.random()?;
             match n.expire() {
+                Some(at) if at < now && super::limits::keep_expired() => {}
                 Some(at) if at < now => {
                     let key = n.key().to_vec();
                     if let Some(a) = self.delete_node(&key) {

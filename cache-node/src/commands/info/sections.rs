@@ -3,7 +3,6 @@
 //! values an idle Redis without them reports, so dashboards and exporters keep working.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -27,7 +26,7 @@ pub fn write(srv: &Server, name: &str, now_ms: i64, out: &mut String) {
         "memory" => memory(srv, out),
         "persistence" => persistence(srv, out),
         "stats" => stats(srv, out),
-        "replication" => replication(out),
+        "replication" => crate::replication::info::section(srv, out),
         "cpu" => cpu(out),
         "modules" => out.push_str("# Modules\r\n"),
         "commandstats" => commandstats(srv, out),
@@ -249,26 +248,6 @@ fn stats(srv: &Server, out: &mut String) {
 }
 
 /// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
-fn replid() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0')).collect())
-}
-
-fn replication(out: &mut String) {
-    out.push_str("# Replication\r\n");
-    field!(out, "role", "master");
-    field!(out, "connected_slaves", "0");
-    field!(out, "master_failover_state", "no-failover");
-    field!(out, "master_replid", "{}", replid());
-    field!(out, "master_replid2", "0000000000000000000000000000000000000000");
-    field!(out, "master_repl_offset", "0");
-    field!(out, "second_repl_offset", "-1");
-    field!(out, "repl_backlog_active", "0");
-    field!(out, "repl_backlog_size", "1048576");
-    field!(out, "repl_backlog_first_byte_offset", "0");
-    field!(out, "repl_backlog_histlen", "0");
-}
-
 fn cpu(out: &mut String) {
     let (user, sys) = process::cpu_seconds();
     out.push_str("# CPU\r\n");

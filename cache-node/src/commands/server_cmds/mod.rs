@@ -38,12 +38,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Get the UNIX time stamp of the last successful save to disk",
         ..cmd("lastsave", 1, flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), lastsave)
     },
-    CommandSpec {
-        group: "server",
-        summary: "Return the role of the instance in the context of replication",
-        since: "2.8.12",
-        ..cmd("role", 1, flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST, acl::ADMIN | acl::FAST | acl::DANGEROUS, (0, 0, 0), role)
-    },
 ];
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: stops the server; the snapshot (when
@@ -96,14 +90,5 @@ fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 /// LASTSAVE: without persistence, the dataset was last "saved" (empty) at start-up.
 fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.int(ctx.srv.persistence.lastsave_unix.load(std::sync::atomic::Ordering::Relaxed));
-    Ok(())
-}
-
-/// ROLE: a primary with no replicas and replication offset 0.
-fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
     Ok(())
 }
