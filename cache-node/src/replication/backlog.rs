@@ -128,6 +128,16 @@ impl Backlog {
         debug_assert_eq!(r.end, end);
     }
 
+    /// Empties the backlog and restarts its stream at `offset` (a replica after a full
+    /// sync takes its primary's offset).
+    pub fn reset(&self, offset: u64) {
+        let mut r = self.ring.lock();
+        let cap = r.cap;
+        *r = Ring { buf: Vec::new(), cap, end: offset, len: 0 };
+        drop(r);
+        self.end_tx.send_replace(offset);
+    }
+
     /// Subscribes to the end offset (a link waits on it for new bytes).
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.end_tx.subscribe()

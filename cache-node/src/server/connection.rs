@@ -313,6 +313,14 @@ impl<'a> Conn<'a> {
                     next = Next::Replica(req);
                     break;
                 }
+                After::WaitReplicas { replicas, offset, deadline_ms } => {
+                    // Replies before WAIT go out first; WAIT's own reply comes when the
+                    // replicas have acknowledged (or the deadline passes).
+                    let n = crate::replication::primary::wait_for_acks(self.srv, replicas, offset, deadline_ms).await;
+                    self.out.int(n as i64);
+                    now = now_ms();
+                    clock = Instant::now();
+                }
                 After::Block => {
                     // Owned copy: while blocked, input keeps being read into `inbuf` to
                     // notice a client that goes away.

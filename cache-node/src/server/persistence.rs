@@ -90,7 +90,7 @@ impl Server {
         PathBuf::from(c.str("dir")).join(c.str("dbfilename"))
     }
 
-    fn save_params(&self, cut_ms: i64, aof_base: bool) -> SaveParams {
+    pub fn save_params(&self, cut_ms: i64, aof_base: bool) -> SaveParams {
         let c = self.config.read();
         SaveParams {
             opts: WriteOptions { compress: c.bool("rdbcompression"), checksum: c.bool("rdbchecksum") },

@@ -19,6 +19,9 @@ pub enum After {
     Block,
     /// PSYNC/SYNC accepted: the connection becomes a replica link (replication/primary.rs).
     Replica(crate::replication::primary::PsyncRequest),
+    /// WAIT: reply with the number of replicas that acknowledged `offset`, once
+    /// `replicas` did or at `deadline_ms` (unix ms; None = no timeout).
+    WaitReplicas { replicas: usize, offset: u64, deadline_ms: Option<i64> },
 }
 
 /// CLIENT REPLY modes.
