@@ -74,3 +74,22 @@ pub fn set_keep_expired(on: bool) {
 pub fn keep_expired() -> bool {
     KEEP_EXPIRED.load(Relaxed)
 }
+
+thread_local! {
+    static APPLYING_PRIMARY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a command from this replica's primary) seeing keys whose TTL passed as
+/// still there: the primary decides when they go and sends a DEL, so its commands must
+/// find exactly what it had.
+pub fn applying_primary_stream<T>(f: impl FnOnce() -> T) -> T {
+    APPLYING_PRIMARY.with(|c| c.set(true));
+    let out = f();
+    APPLYING_PRIMARY.with(|c| c.set(false));
+    out
+}
+
+/// Whether an expired key is to be treated as present right now (see above).
+pub fn expired_still_present() -> bool {
+    keep_expired() && APPLYING_PRIMARY.with(|c| c.get())
+}

@@ -83,6 +83,9 @@ impl Partition {
         if let Some(at) = n.expire()
             && at < now
         {
+            if super::limits::expired_still_present() {
+                return Some(n);
+            }
             if super::limits::keep_expired() {
                 return None;
             }
