@@ -175,7 +175,10 @@ fn password_comes_from_the_secret_through_the_environment() {
     let secret = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!((secret.name.as_str(), secret.key.as_str()), ("c-auth", "token"));
     let args = c.args.as_ref().unwrap();
-    assert_eq!(args, &["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string()]);
+    assert_eq!(
+        args,
+        &["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string(), "--masterauth=$(CACHE_NODE_REQUIREPASS)".to_string()]
+    );
     assert!(!node_conf(&d).contains("requirepass"));
 
     // What the node reads once Kubernetes has expanded the variable, even for a password

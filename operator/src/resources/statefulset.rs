@@ -129,6 +129,8 @@ fn container(ctx: &Context<'_>) -> Container {
         // the Secret. One `--flag=value` argument, so a password starting with `-` is
         // still read as the value.
         args.push(format!("--requirepass=$({})", names::PASSWORD_ENV));
+        // Replicas authenticate to their primary with the same password.
+        args.push(format!("--masterauth=$({})", names::PASSWORD_ENV));
     }
     let http_probe = |path: &str, period: i32, timeout: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String(names::PORT_NAME_METRICS.into()), ..HTTPGetAction::default() }),
