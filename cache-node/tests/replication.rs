@@ -1,0 +1,163 @@
+//! cache-node replicating from cache-node: a primary and two replicas under a write load
+//! converge to identical data; a killed replica comes back with a partial resync; a
+//! promoted replica keeps the history so its sibling continues partially; read-only
+//! replicas; WAIT.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod persistence;
+mod redis_server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::*;
+use persistence::*;
+
+fn info(c: &mut redis::Connection, field: &str) -> String {
+    let text: String = q(c, &["INFO", "replication"]);
+    info_field(&text, field).unwrap_or_default()
+}
+
+fn replica_of(primary: &Node, extra: &[&str]) -> Node {
+    let port = primary.port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    let node = Node::start(&args);
+    let mut c = node.client();
+    assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"), "the replica never synced");
+    node
+}
+
+/// Waits until the replica has processed everything the primary has written.
+fn wait_caught_up(primary: &mut redis::Connection, replica: &mut redis::Connection) {
+    let ok = wait_for(Duration::from_secs(30), || {
+        let want = info(primary, "master_repl_offset");
+        info(replica, "master_link_status") == "up" && info(replica, "slave_repl_offset") == want
+    });
+    assert!(ok, "replica did not catch up: primary {} replica {}", info(primary, "master_repl_offset"), info(replica, "slave_repl_offset"));
+}
+
+fn write_load(node: &Node, stop: Arc<AtomicBool>, writers: usize) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..writers)
+        .map(|w| {
+            let (stop, mut c) = (stop.clone(), node.client());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let r: redis::RedisResult<()> = redis::pipe()
+                        .cmd("INCR")
+                        .arg(format!("ctr{w}"))
+                        .ignore()
+                        .cmd("RPUSH")
+                        .arg(format!("log{w}"))
+                        .arg(n)
+                        .ignore()
+                        .cmd("HSET")
+                        .arg(format!("h{}", n % 50))
+                        .arg(format!("f{w}"))
+                        .arg(n)
+                        .ignore()
+                        .cmd("SET")
+                        .arg(format!("ttl{}", n % 100))
+                        .arg(n)
+                        .arg("PX")
+                        .arg(50 + n % 500)
+                        .ignore()
+                        .cmd("ZADD")
+                        .arg("z")
+                        .arg(n)
+                        .arg(format!("m{}", n % 300))
+                        .ignore()
+                        .query(&mut c);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                n
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn replicas_converge_under_load_and_come_back_partially() {
+    let primary = Node::start(&[]);
+    let mut p = primary.client();
+    for i in 0..500 {
+        let _: () = redis::cmd("SET").arg(format!("pre{i}")).arg(i).query(&mut p).unwrap();
+    }
+    let r1 = replica_of(&primary, &[]);
+    let mut r2 = replica_of(&primary, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_load(&primary, stop.clone(), 3);
+    std::thread::sleep(Duration::from_millis(300));
+    // Kill one replica in the middle of the load and bring it back on the same port.
+    let port2 = r2.port;
+    drop(r2);
+    std::thread::sleep(Duration::from_millis(300));
+    r2 = Node::start(&["--port", &port2.to_string(), "--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let total: u64 = load.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(total > 100, "the load did not run ({total})");
+    let mut c1 = r1.client();
+    let mut c2 = r2.client();
+    wait_caught_up(&mut p, &mut c1);
+    wait_caught_up(&mut p, &mut c2);
+    // Keys with short TTLs may be mid-expiry: compare once they are all gone.
+    assert!(wait_for(Duration::from_secs(10), || (0..100).all(|i| q::<i64>(&mut p, &["EXISTS", &format!("ttl{i}")]) == 0)));
+    wait_caught_up(&mut p, &mut c1);
+    wait_caught_up(&mut p, &mut c2);
+    let want = dataset(&mut p, 16);
+    assert_same(&dataset(&mut c1, 16), &want, "replica 1");
+    assert_same(&dataset(&mut c2, 16), &want, "replica 2");
+    assert_eq!(info(&mut p, "connected_slaves"), "2");
+    let err = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut c1).unwrap_err();
+    assert_eq!(err.code(), Some("READONLY"), "{err}");
+}
+
+#[test]
+fn a_promoted_replica_keeps_the_history_for_its_sibling() {
+    let primary = Node::start(&[]);
+    let mut p = primary.client();
+    let r1 = replica_of(&primary, &[]);
+    let r2 = replica_of(&primary, &[]);
+    for i in 0..300 {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut p).unwrap();
+    }
+    let mut c1 = r1.client();
+    let mut c2 = r2.client();
+    wait_caught_up(&mut p, &mut c1);
+    wait_caught_up(&mut p, &mut c2);
+    let old_replid = info(&mut p, "master_replid");
+    let offset: u64 = info(&mut p, "master_repl_offset").parse().unwrap();
+    drop(primary);
+    // Promote r1, re-point r2 at it.
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut c1).unwrap();
+    assert_eq!(info(&mut c1, "role"), "master");
+    assert_eq!(info(&mut c1, "master_replid2"), old_replid);
+    assert_eq!(info(&mut c1, "second_repl_offset"), (offset + 1).to_string());
+    let _: () = redis::cmd("SET").arg("after").arg("promotion").query(&mut c1).unwrap();
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(r1.port).query(&mut c2).unwrap();
+    wait_caught_up(&mut c1, &mut c2);
+    assert_eq!(q::<String>(&mut c2, &["GET", "after"]), "promotion");
+    let text: String = q(&mut c1, &["INFO", "stats"]);
+    assert_eq!(info_field(&text, "sync_partial_ok").as_deref(), Some("1"), "the sibling should continue partially:\n{text}");
+    assert_same(&dataset(&mut c2, 16), &dataset(&mut c1, 16), "after re-pointing");
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged() {
+    let primary = Node::start(&[]);
+    let mut p = primary.client();
+    let _r1 = replica_of(&primary, &[]);
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut p).unwrap();
+    assert_eq!(q::<i64>(&mut p, &["WAIT", "1", "5000"]), 1);
+    // Two replicas asked, one exists: WAIT answers 1 when its timeout passes.
+    let t = std::time::Instant::now();
+    assert_eq!(q::<i64>(&mut p, &["WAIT", "2", "200"]), 1);
+    assert!(t.elapsed() >= Duration::from_millis(190), "WAIT returned before its timeout");
+}
