@@ -27,88 +27,9 @@ pub fn quote(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Splits a line into arguments; None on unbalanced quotes or a closing quote followed
-/// by something other than a space (Redis refuses both).
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    // Redis splits a C string: a NUL ends the input.
-    let line = line.split(|&c| c == 0).next().unwrap_or_default();
-    let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(args);
-        }
-        let mut cur = Vec::new();
-        let (mut in_dq, mut in_sq) = (false, false);
-        loop {
-            let c = line.get(i).copied();
-            if in_dq {
-                match c {
-                    None => return None,
-                    Some(b'\\') if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() => {
-                        cur.push(hex_pair(line, i + 2).unwrap_or_default());
-                        i += 3;
-                    }
-                    Some(b'\\') if i + 1 < line.len() => {
-                        i += 1;
-                        cur.push(match line[i] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                    }
-                    Some(b'"') => {
-                        if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => cur.push(other),
-                }
-            } else if in_sq {
-                match c {
-                    None => return None,
-                    Some(b'\\') if line.get(i + 1) == Some(&b'\'') => {
-                        cur.push(b'\'');
-                        i += 1;
-                    }
-                    Some(b'\'') => {
-                        if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => cur.push(other),
-                }
-            } else {
-                match c {
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t' | 0) => break,
-                    Some(b'"') => in_dq = true,
-                    Some(b'\'') => in_sq = true,
-                    Some(other) => cur.push(other),
-                }
-            }
-            i += 1;
-        }
-        args.push(cur);
-    }
-}
+/// Manifest lines split as Redis's `sdssplitargs` does, like inline commands.
+pub use crate::protocol::inline::split_args;
 
-fn hex_pair(line: &[u8], at: usize) -> Option<u8> {
-    let hi = (*line.get(at)? as char).to_digit(16)?;
-    let lo = (*line.get(at + 1)? as char).to_digit(16)?;
-    u8::try_from(hi * 16 + lo).ok()
-}
-
-/// C's `isprint` in the "C" locale.
 fn is_print(c: u8) -> bool {
     (0x20..0x7f).contains(&c)
 }
