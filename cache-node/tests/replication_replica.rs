@@ -104,6 +104,10 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
     assert_eq!(info_field(&pi, "connected_slaves").as_deref(), Some("1"));
     assert!(info_field(&pi, "slave0").unwrap().contains(&format!("port={}", node.port)), "{pi}");
 
+    // Its ACKs answer the primary's WAIT.
+    let _: () = redis::cmd("SET").arg("acked").arg(1).query(&mut pc).unwrap();
+    assert_eq!(q::<i64>(&mut pc, &["WAIT", "1", "5000"]), 1);
+
     let mut raw = node.raw();
     exact(&mut raw, &["DEL", "k0:1"], "-READONLY You can't write against a read only replica.\r\n");
 
@@ -249,4 +253,55 @@ fn role_reports_the_link() {
     let role: Vec<redis::Value> = q(&mut rc, &["ROLE"]);
     assert_eq!(role[3], redis::Value::BulkString(b"connected".to_vec()));
     assert_eq!(role[4], redis::Value::Int(offset));
+}
+
+#[test]
+fn a_full_sync_in_progress_shows_in_info_and_replicaof_no_one_stops_it_promptly() {
+    let dir = temp_dir("rrep-slow");
+    // Every key takes 20 ms to save: the transfer lasts seconds.
+    let primary = Redis::start(&dir, free_port(), &["--rdb-key-save-delay", "20000"]);
+    let mut pc = primary.client();
+    populate(&mut pc, 21);
+    let node = Node::start(&[]);
+    let mut rc = node.client();
+    follow(&node, primary.port);
+    assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "replication", "master_sync_in_progress") == "1"));
+    let i = info(&mut rc, "replication");
+    // The disk-less format announces no size (Redis reports -1 as well).
+    assert_eq!(info_field(&i, "master_sync_total_bytes").as_deref(), Some("-1"), "{i}");
+    for f in ["master_sync_read_bytes", "master_sync_left_bytes", "master_sync_perc", "master_sync_last_io_seconds_ago", "master_link_down_since_seconds"] {
+        assert!(info_field(&i, f).is_some(), "{f} missing in {i}");
+    }
+    assert_eq!(info_field(&i, "master_link_status").as_deref(), Some("down"));
+    let started = std::time::Instant::now();
+    exact(&mut node.raw(), &["REPLICAOF", "NO", "ONE"], "+OK\r\n");
+    assert!(started.elapsed() < Duration::from_secs(2), "REPLICAOF NO ONE took {:?}", started.elapsed());
+    assert_eq!(field(&mut rc, "replication", "role"), "master");
+    exact(&mut node.raw(), &["SET", "k", "v"], "+OK\r\n");
+    // The primary sees its replica go.
+    assert!(wait_for(Duration::from_secs(10), || field(&mut pc, "replication", "connected_slaves") == "0"));
+}
+
+#[test]
+fn a_full_sync_in_the_sized_format_and_an_aof_that_follows_it() {
+    let dir = temp_dir("rrep-sized");
+    let primary = Redis::start(&dir, free_port(), &["--repl-diskless-sync", "no"]);
+    let mut pc = primary.client();
+    populate(&mut pc, 31);
+    let ndir = temp_dir("rrep-sized-node");
+    let node = persistence::start_in(&ndir, &["--appendonly", "yes"]);
+    let mut rc = node.client();
+    let _: () = redis::cmd("SET").arg("mine").arg("replaced by the primary's data").query(&mut rc).unwrap();
+    follow(&node, primary.port);
+    write_load(&mut pc, 32, 200);
+    assert!(wait_caught_up(&mut rc, &mut pc), "{}", info(&mut rc, "replication"));
+    let want = dataset(&mut pc, 3);
+    assert_same(&dataset(&mut rc, 3), &want, "sized transfer");
+    // The AOF was rewritten after the sync and logs the stream: a restart has it all.
+    assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "persistence", "aof_rewrite_in_progress") == "0"
+        && int_field(&mut rc, "persistence", "aof_rewrites") >= 1));
+    drop(node);
+    let node = persistence::start_in(&ndir, &["--appendonly", "yes"]);
+    let mut rc = node.client();
+    assert_same(&dataset(&mut rc, 3), &want, "restarted from its AOF");
 }

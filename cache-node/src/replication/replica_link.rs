@@ -62,10 +62,7 @@ pub(super) fn run(srv: Arc<Server>, epoch: u64, host: String, port: u16) {
 /// One connection: handshake, resync, stream until it fails or the link is stopped.
 fn connection(srv: &Arc<Server>, epoch: u64, host: &str, port: u16) -> Result<(), LinkError> {
     let link = &srv.replication.link;
-    let addr = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve {host}")))?;
+    let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve {host}")))?;
     let sock = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     if !link.set_socket(epoch, Some(sock.try_clone()?)) {
         return Ok(());
@@ -183,6 +180,9 @@ fn full_sync(srv: &Server, conn: &mut Conn, replid: &str, offset: u64) -> Result
     };
     let link = &srv.replication.link;
     link.sync_progress(Some(len.map_or(-1, |l| l as i64)), 0);
+    // From here the data is no longer the old history's: should the transfer fail, the
+    // next PSYNC must not claim it (a fresh id forces another full resync).
+    *srv.replication.ids.lock() = super::state::Ids::default();
     // Freed after the locks are released: readers never wait for the old data to go.
     let old = srv.keyspace.lock_all().take_parts();
     drop(old);
@@ -214,6 +214,17 @@ fn full_sync(srv: &Server, conn: &mut Conn, replid: &str, offset: u64) -> Result
     }
     srv.replication.backlog.reset(offset);
     link.db.store(0, Relaxed);
+    // The AOF saw neither the emptying nor the load: it starts again from the new data.
+    if srv.aof().is_some()
+        && let Some(arc) = srv.arc()
+    {
+        match arc.bgrewriteaof() {
+            // A rewrite that started before the sync holds old data: another follows it.
+            Err(crate::server::persistence::JobRefused::RewriteInProgress) => srv.persistence.rewrite_scheduled.store(true, Relaxed),
+            Err(e) => tracing::warn!(error = %e, "cannot rewrite the AOF after a full resync"),
+            Ok(()) => {}
+        }
+    }
     Ok(())
 }
 

@@ -114,18 +114,7 @@ pub fn write_load(c: &mut redis::Connection, seed: u64, n: usize) {
             3 => redis::cmd("HSET").arg(format!("h:{}", rng.u32(0..5))).arg(rng.u32(0..50)).arg(i).query(c),
             4 => redis::cmd("ZADD").arg(format!("z:{}", rng.u32(0..5))).arg(rng.f64() * 100.0).arg(rng.u32(0..50)).query(c),
             5 => redis::cmd("SADD").arg(format!("s:{}", rng.u32(0..5))).arg(rng.u32(0..50)).query(c),
-            6 => redis::pipe()
-                .atomic()
-                .cmd("SET")
-                .arg(&k)
-                .arg("tx")
-                .cmd("EXPIRE")
-                .arg(&k)
-                .arg(1000)
-                .cmd("LPUSH")
-                .arg("txlist")
-                .arg(i)
-                .query(c),
+            6 => redis::pipe().atomic().cmd("SET").arg(&k).arg("tx").cmd("EXPIRE").arg(&k).arg(1000).cmd("LPUSH").arg("txlist").arg(i).query(c),
             7 => redis::cmd("EVAL")
                 .arg("redis.call('SET', KEYS[1], ARGV[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return redis.call('SPOP', KEYS[3])")
                 .arg(3)
