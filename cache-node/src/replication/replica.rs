@@ -276,3 +276,69 @@ pub fn info_lines(srv: &Server, out: &mut String) {
         u8::from(cfg.bool("replica-read-only")),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::table;
+
+    /// A bare server marked as a replica without `set_role` (which would switch the
+    /// process-wide keep-expired flag under the other unit tests).
+    fn replica() -> Server {
+        let srv = Server::new(crate::config::Config::default());
+        *srv.replication.role.write() = Role::Replica { host: "10.0.0.1".into(), port: 6380 };
+        srv
+    }
+
+    fn spec(name: &str) -> &'static CommandSpec {
+        table::lookup(name.as_bytes()).map(|(_, s)| s).unwrap_or_else(|| unreachable!("{name} is a command"))
+    }
+
+    #[test]
+    fn stale_reads_are_refused_only_when_configured() {
+        let srv = replica();
+        assert_eq!(masterdown(&srv, spec("get")), None, "replica-serve-stale-data yes");
+        let _ = srv.config.write().set_runtime(&[("replica-serve-stale-data".into(), "no".into())]);
+        let msg = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+        assert_eq!(masterdown(&srv, spec("get")), Some(msg));
+        assert_eq!(masterdown(&srv, spec("set")), Some(msg));
+        assert_eq!(masterdown(&srv, spec("info")), None, "STALE commands always run");
+        srv.replication.link.up.store(true, Relaxed);
+        assert_eq!(masterdown(&srv, spec("get")), None, "link up");
+        *srv.replication.role.write() = Role::Primary;
+        srv.replication.link.up.store(false, Relaxed);
+        assert_eq!(masterdown(&srv, spec("get")), None, "a primary");
+    }
+
+    #[test]
+    fn a_link_that_never_came_up() {
+        let srv = replica();
+        assert_eq!(role_state(&srv), ("connect", -1));
+        let mut out = String::new();
+        info_lines(&srv, &mut out);
+        assert_eq!(
+            out,
+            "master_host:10.0.0.1\r\nmaster_port:6380\r\nmaster_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:0\r\n\
+             slave_read_repl_offset:0\r\nslave_repl_offset:0\r\nmaster_link_down_since_seconds:-1\r\nslave_priority:100\r\nslave_read_only:1\r\n\
+             replica_announced:1\r\n"
+        );
+    }
+
+    #[test]
+    fn status_changes_from_a_stopped_link_are_ignored() {
+        let srv = replica();
+        let link = &srv.replication.link;
+        let epoch = link.generation.load(Relaxed);
+        link.set_status(epoch, Status::Connected);
+        assert!(link.is_up());
+        assert_eq!(role_state(&srv), ("connected", 0));
+        link.stop();
+        assert!(!link.is_up());
+        link.set_status(epoch, Status::Connected);
+        assert!(!link.is_up(), "an old link thread cannot bring the link up");
+        assert_eq!(link.status(), Status::Connect);
+        let mut out = String::new();
+        info_lines(&srv, &mut out);
+        assert!(out.contains("master_link_down_since_seconds:0\r\n"), "{out}");
+    }
+}

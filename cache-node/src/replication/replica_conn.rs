@@ -130,3 +130,63 @@ pub fn command(args: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A connected pair: (our Conn, the primary's end), with a switch that stops the link.
+    fn pair(timeout: Duration) -> (Conn, TcpStream, Arc<AtomicBool>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (theirs, _) = l.accept().unwrap();
+        let alive = Arc::new(AtomicBool::new(true));
+        let a = alive.clone();
+        (Conn::new(ours, timeout, Box::new(move || a.load(Ordering::Relaxed))).unwrap(), theirs, alive)
+    }
+
+    #[test]
+    fn lines_skip_keepalives_and_leave_the_rest_buffered() {
+        let (mut c, mut p, _) = pair(Duration::from_secs(5));
+        p.write_all(b"\n\n+FULLRESYNC abc 10\r\n$EOF:xyz\r\nREDIS").unwrap();
+        assert_eq!(c.line().unwrap(), b"+FULLRESYNC abc 10");
+        assert_eq!(c.line().unwrap(), b"$EOF:xyz");
+        p.write_all(b"0011tail").unwrap();
+        let mut body = [0u8; 9];
+        c.read_exact(&mut body).unwrap();
+        assert_eq!(&body, b"REDIS0011");
+        let mut rest = [0u8; 4];
+        c.read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"tail");
+        assert_eq!(c.buffered(), b"");
+    }
+
+    #[test]
+    fn silence_times_out_and_a_stopped_link_gives_up() {
+        let (mut c, _p, alive) = pair(Duration::from_millis(300));
+        let start = Instant::now();
+        let e = c.line().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(3));
+        let (mut c, _p, alive2) = pair(Duration::from_secs(60));
+        alive2.store(false, Ordering::Relaxed);
+        assert_eq!(c.line().unwrap_err().kind(), io::ErrorKind::Interrupted);
+        drop(alive);
+    }
+
+    #[test]
+    fn the_primary_closing_is_an_error() {
+        let (mut c, p, _) = pair(Duration::from_secs(5));
+        drop(p);
+        let mut b = [0u8; 1];
+        assert_eq!(c.read(&mut b).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn commands_are_resp() {
+        assert_eq!(command(&[b"REPLCONF", b"ACK", b"10"]), b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n10\r\n");
+    }
+}
