@@ -305,3 +305,87 @@ fn a_full_sync_in_the_sized_format_and_an_aof_that_follows_it() {
     let mut rc = node.client();
     assert_same(&dataset(&mut rc, 3), &want, "restarted from its AOF");
 }
+
+/// A scripted primary checks the handshake, the offsets (GETACK answers exactly the bytes
+/// applied before it), MULTI/EXEC, an unknown command, the database kept across a partial
+/// resync and a new replication id adopted on +CONTINUE.
+#[test]
+fn the_protocol_against_a_scripted_primary() {
+    use common::resp;
+    let snapshot = replication_replica_support::redis_snapshot("loaded", "from the rdb");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let node = Node::start(&["--masterauth", "pw", "--masteruser", "repl", "--replica-announce-ip", "10.1.2.3"]);
+    let mut rc = node.client();
+    follow(&node, port);
+    let mut p = replication_replica_support::FakePrimary::accept(&l);
+    p.expect(&["PING"], "-NOAUTH Authentication required.\r\n");
+    p.expect(&["AUTH", "repl", "pw"], "+OK\r\n");
+    p.expect(&["REPLCONF", "listening-port", &node.port.to_string()], "+OK\r\n");
+    p.expect(&["REPLCONF", "ip-address", "10.1.2.3"], "+OK\r\n");
+    p.expect(&["REPLCONF", "capa", "eof", "capa", "psync2"], "+OK\r\n");
+    let psync = p.expect(&["PSYNC", "*", "1"], "");
+    assert_eq!(psync[1].len(), 40);
+    let id = "a".repeat(40);
+    let mark = "m".repeat(40);
+    p.send(format!("+FULLRESYNC {id} 1000\r\n\n\n$EOF:{mark}\r\n").as_bytes());
+    p.send(&snapshot);
+    p.send(mark.as_bytes());
+    let mut stream = Vec::new();
+    for cmd in [&["SELECT", "1"][..], &["SET", "a", "1"], &["MULTI"], &["SET", "b", "2"], &["INCR", "b"], &["EXEC"], &["NOSUCHCMD", "x"], &["PING"]] {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        stream.extend_from_slice(&resp(&args));
+    }
+    p.send(&stream);
+    let before_getack = 1000 + stream.len() as u64;
+    let getack = resp(&[b"REPLCONF", b"GETACK", b"*"]);
+    p.send(&getack);
+    p.wait_ack(before_getack);
+    let end = before_getack + getack.len() as u64;
+    assert!(wait_for(Duration::from_secs(10), || int_field(&mut rc, "replication", "master_repl_offset") == end as i64));
+    let i = info(&mut rc, "replication");
+    assert_eq!(info_field(&i, "master_replid"), Some(id.clone()));
+    assert_eq!(info_field(&i, "master_link_status").as_deref(), Some("up"));
+    assert_eq!(q::<String>(&mut rc, &["GET", "loaded"]), "from the rdb");
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut rc).unwrap();
+    assert_eq!((q::<i64>(&mut rc, &["GET", "a"]), q::<i64>(&mut rc, &["GET", "b"])), (1, 3));
+    assert!(node.log().iter().any(|l| l.contains("NOSUCHCMD")), "the unknown command is logged");
+
+    // The link breaks; the replica asks to continue right after what it applied, and
+    // keeps the database its primary had selected.
+    drop(p);
+    let mut p = replication_replica_support::FakePrimary::accept(&l);
+    p.expect(&["PING"], "+PONG\r\n");
+    p.expect(&["AUTH", "repl", "pw"], "+OK\r\n");
+    p.expect(&["REPLCONF", "listening-port", "*"], "+OK\r\n");
+    p.expect(&["REPLCONF", "ip-address", "*"], "+OK\r\n");
+    p.expect(&["REPLCONF", "capa", "eof", "capa", "psync2"], "+OK\r\n");
+    let new_id = "b".repeat(40);
+    p.expect(&["PSYNC", &id, &(end + 1).to_string()], &format!("+CONTINUE {new_id}\r\n"));
+    let set_c = resp(&[b"SET", b"c", b"3"]);
+    p.send(&set_c);
+    p.send(&getack);
+    p.wait_ack(end + set_c.len() as u64);
+    assert_eq!(q::<i64>(&mut rc, &["GET", "c"]), 3, "applied in database 1");
+    let i = info(&mut rc, "replication");
+    assert_eq!(info_field(&i, "master_replid"), Some(new_id));
+    assert_eq!(info_field(&i, "master_replid2"), Some(id));
+    assert_eq!(info_field(&i, "second_repl_offset"), Some((end + 1).to_string()));
+}
+
+#[test]
+fn authenticates_with_masterauth() {
+    let dir = temp_dir("rrep-auth");
+    let primary = Redis::start(&dir, free_port(), &["--requirepass", "secret"]);
+    let mut pc = redis::Client::open(format!("redis://:secret@127.0.0.1:{}", primary.port)).unwrap().get_connection().unwrap();
+    populate(&mut pc, 41);
+    let node = Node::start(&["--masterauth", "wrong"]);
+    let mut rc = node.client();
+    follow(&node, primary.port);
+    // Refused: the link stays down and retries.
+    assert!(wait_for(Duration::from_secs(10), || node.log().iter().any(|l| l.contains("AUTH"))));
+    assert_eq!(field(&mut rc, "replication", "master_link_status"), "down");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("masterauth").arg("secret").query(&mut rc).unwrap();
+    assert!(wait_caught_up(&mut rc, &mut pc), "{}", info(&mut rc, "replication"));
+    assert_same(&dataset(&mut rc, 3), &dataset(&mut pc, 3), "with masterauth");
+}

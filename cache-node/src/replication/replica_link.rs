@@ -23,6 +23,7 @@ use crate::server::state::{Server, now_ms};
 use crate::server::stats::ThreadStats;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_ATTEMPT: Duration = Duration::from_millis(500);
 const RETRY: Duration = Duration::from_secs(1);
 const ACK_EVERY: Duration = Duration::from_secs(1);
 
@@ -63,7 +64,7 @@ pub(super) fn run(srv: Arc<Server>, epoch: u64, host: String, port: u16) {
 fn connection(srv: &Arc<Server>, epoch: u64, host: &str, port: u16) -> Result<(), LinkError> {
     let link = &srv.replication.link;
     let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve {host}")))?;
-    let sock = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    let sock = connect(srv, epoch, &addr)?;
     if !link.set_socket(epoch, Some(sock.try_clone()?)) {
         return Ok(());
     }
@@ -108,6 +109,19 @@ fn connection(srv: &Arc<Server>, epoch: u64, host: &str, port: u16) -> Result<()
     link.touch();
     link.set_status(epoch, Status::Connected);
     stream(srv, &mut conn)
+}
+
+/// Connects in short attempts, so that stopping the link (REPLICAOF NO ONE during a
+/// failover, with the old primary unreachable) never waits for a long connect timeout.
+fn connect(srv: &Server, epoch: u64, addr: &std::net::SocketAddr) -> io::Result<TcpStream> {
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match TcpStream::connect_timeout(addr, left.min(CONNECT_ATTEMPT)) {
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && left > CONNECT_ATTEMPT && srv.replication.link.current(epoch) => {}
+            other => return other,
+        }
+    }
 }
 
 /// PING, AUTH, REPLCONF listening-port / ip-address / capa, as a Redis replica does.

@@ -30,7 +30,10 @@ impl Redis {
             .expect("redis-server must be installed");
         let r = Redis { child, port, dir: dir.to_path_buf() };
         assert!(
-            wait_for(Duration::from_secs(30), || r.try_client().is_some_and(|mut c| redis::cmd("PING").query::<String>(&mut c).is_ok())),
+            // Up: PING answers (NOAUTH when it wants a password), not LOADING.
+            wait_for(Duration::from_secs(30), || r
+                .try_client()
+                .is_some_and(|mut c| redis::cmd("PING").query::<String>(&mut c).map_or_else(|e| e.code() == Some("NOAUTH"), |_| true))),
             "redis-server did not start"
         );
         r
@@ -129,4 +132,86 @@ pub fn write_load(c: &mut redis::Connection, seed: u64, n: usize) {
         v.unwrap();
     }
     let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+}
+
+/// The primary's end of a replication link, scripted by a test.
+pub struct FakePrimary {
+    pub r: std::io::BufReader<std::net::TcpStream>,
+    pub w: std::net::TcpStream,
+}
+
+impl FakePrimary {
+    pub fn accept(l: &std::net::TcpListener) -> FakePrimary {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        FakePrimary { r: std::io::BufReader::new(s.try_clone().unwrap()), w: s }
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        assert!(l.ends_with("\r\n"), "cut line {l:?}");
+        l.truncate(l.len() - 2);
+        l
+    }
+
+    /// The next command the replica sends.
+    pub fn command(&mut self) -> Vec<String> {
+        use std::io::Read;
+        let head = self.line();
+        let n: usize = head.strip_prefix('*').unwrap_or_else(|| panic!("not a command: {head:?}")).parse().unwrap();
+        (0..n)
+            .map(|_| {
+                let len: usize = self.line().strip_prefix('$').unwrap().parse().unwrap();
+                let mut b = vec![0u8; len + 2];
+                self.r.read_exact(&mut b).unwrap();
+                String::from_utf8(b[..len].to_vec()).unwrap()
+            })
+            .collect()
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.w.write_all(bytes).unwrap();
+    }
+
+    /// Expects `want` (ignoring the periodic ACKs) and answers `reply`.
+    pub fn expect(&mut self, want: &[&str], reply: &str) -> Vec<String> {
+        loop {
+            let got = self.command();
+            if got.len() == 3 && got[0] == "REPLCONF" && got[1] == "ACK" && want.first() != Some(&"REPLCONF") {
+                continue;
+            }
+            assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(want) {
+                assert!(*w == "*" || g.eq_ignore_ascii_case(w), "{got:?} vs {want:?}");
+            }
+            self.send(reply.as_bytes());
+            return got;
+        }
+    }
+
+    /// Waits for `REPLCONF ACK <offset>`.
+    pub fn wait_ack(&mut self, offset: u64) {
+        loop {
+            let got = self.command();
+            assert_eq!(&got[..2], ["REPLCONF", "ACK"], "{got:?}");
+            let at: u64 = got[2].parse().unwrap();
+            assert!(at <= offset, "acked {at} beyond {offset}");
+            if at == offset {
+                return;
+            }
+        }
+    }
+}
+
+/// A snapshot made by redis-server holding `key` = `value` in database 0.
+pub fn redis_snapshot(key: &str, value: &str) -> Vec<u8> {
+    let dir = super::redis_server::temp_dir("rrep-snap");
+    let r = Redis::start(&dir, super::common::free_port(), &[]);
+    let mut c = r.client();
+    let _: () = redis::cmd("SET").arg(key).arg(value).query(&mut c).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    std::fs::read(dir.join("dump.rdb")).unwrap()
 }
