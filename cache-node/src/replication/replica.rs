@@ -58,6 +58,8 @@ pub struct Link {
     pub(super) db: AtomicUsize,
     /// Commands from the primary that failed here (unknown commands...).
     pub failed_commands: AtomicU64,
+    /// Held through a role switch, so concurrent REPLICAOFs apply one after the other.
+    switching: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -172,6 +174,7 @@ impl Link {
 /// link starts from this node's history (so a partial resync is possible).
 pub fn follow(srv: &Server, host: String, port: u16) {
     let link = &srv.replication.link;
+    let _one_at_a_time = link.switching.lock();
     link.stop();
     let read_only = srv.config.read().bool("replica-read-only");
     {
@@ -187,8 +190,12 @@ pub fn follow(srv: &Server, host: String, port: u16) {
 
 /// REPLICAOF NO ONE: stops following and becomes a primary whose history continues the
 /// old one (the old id becomes `replid2`), so the other replicas of the old primary can
-/// continue partially from here.
-pub fn promote(srv: &Server) {
+/// continue partially from here. False when this node was not a replica.
+pub fn promote(srv: &Server) -> bool {
+    let _one_at_a_time = srv.replication.link.switching.lock();
+    if !srv.replication.is_replica() {
+        return false;
+    }
     srv.replication.link.stop();
     let read_only = srv.config.read().bool("replica-read-only");
     let _all = srv.keyspace.lock_all();
@@ -196,6 +203,7 @@ pub fn promote(srv: &Server) {
     srv.replication.ids.lock().shift(offset);
     srv.replication.set_role(Role::Primary, read_only);
     srv.journal.set_backlog(Some(srv.replication.backlog.clone()));
+    true
 }
 
 /// `replicaof host port` from the configuration: called once the data is loaded.

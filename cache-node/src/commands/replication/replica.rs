@@ -7,8 +7,7 @@ use crate::replication::state::Role;
 pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let srv = ctx.srv;
     if args::is(argv[1], "no") && args::is(argv[2], "one") {
-        if srv.replication.is_replica() {
-            replica::promote(srv);
+        if replica::promote(srv) {
             tracing::info!("MASTER MODE enabled (REPLICAOF NO ONE)");
         }
         ctx.out.ok();
