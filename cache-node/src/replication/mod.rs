@@ -12,6 +12,8 @@ pub mod info;
 pub mod primary;
 pub mod psync;
 pub mod replica;
+mod replica_conn;
+mod replica_link;
 pub mod state;
 
 /// `master_failover_state` (FAILOVER in progress or not).
