@@ -152,6 +152,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reply_error(ctx, &CmdError::NoAuth);
         return;
     }
+    if ctx.srv.replication.replica_mode.load(std::sync::atomic::Ordering::Relaxed)
+        && !ctx.session.is_master
+        && let Some(msg) = crate::replication::replica::masterdown(ctx.srv, spec)
+    {
+        bump(&cs.rejected, 1);
+        reply_error(ctx, &CmdError::other(msg));
+        return;
+    }
     // The primary's stream is applied whatever this node thinks of its own disk.
     if spec.has(flag::WRITE) && !ctx.session.is_master {
         let p = &ctx.srv.persistence;

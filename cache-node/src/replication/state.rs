@@ -51,6 +51,8 @@ pub struct Replication {
     pub role: RwLock<Role>,
     /// A copy of "role is Replica and replica-read-only is on", read on every write.
     pub read_only: AtomicBool,
+    /// A copy of "role is Replica", read on every command.
+    pub replica_mode: AtomicBool,
     pub ids: Mutex<Ids>,
     /// The stream's last bytes, by offset. Its end is `master_repl_offset`.
     pub backlog: Arc<Backlog>,
@@ -65,6 +67,7 @@ impl Replication {
         Replication {
             role: RwLock::new(Role::Primary),
             read_only: AtomicBool::new(false),
+            replica_mode: AtomicBool::new(false),
             ids: Mutex::new(Ids::default()),
             backlog: Arc::new(Backlog::new(backlog_size, 0)),
             replicas: Default::default(),
@@ -79,8 +82,10 @@ impl Replication {
     /// Changes the role; `read_only` is `replica-read-only`. A read-only replica keeps
     /// expired keys until its primary deletes them (store/limits.rs).
     pub fn set_role(&self, role: Role, read_only: bool) {
-        let ro = read_only && matches!(role, Role::Replica { .. });
+        let replica = matches!(role, Role::Replica { .. });
+        let ro = read_only && replica;
         *self.role.write() = role;
+        self.replica_mode.store(replica, Relaxed);
         self.read_only.store(ro, Relaxed);
         crate::store::limits::set_keep_expired(ro);
     }

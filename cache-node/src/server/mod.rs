@@ -38,6 +38,7 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     let _ = srv.me.set(Arc::downgrade(&srv));
     *srv.log_level_hook.write() = Some(hook);
     srv.load_at_startup().context("cannot load the data set")?;
+    crate::replication::replica::start_from_config(&srv);
     // Signal handlers go in first, so a SIGTERM that arrives once the listening line is
     // logged always means a clean shutdown.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

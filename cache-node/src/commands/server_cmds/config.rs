@@ -100,6 +100,15 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     {
         log.set_fsync(crate::persist::aof::Fsync::from_config(ctx.srv.config.read().str("appendfsync")));
     }
+    if changed.contains(&"replica-read-only") {
+        let r = &ctx.srv.replication;
+        let role = r.role.read().clone();
+        r.set_role(role, ctx.srv.config.read().bool("replica-read-only"));
+    }
+    if changed.contains(&"repl-backlog-size") {
+        let size = usize::try_from(ctx.srv.config.read().int("repl-backlog-size")).unwrap_or(1 << 20);
+        ctx.srv.replication.backlog.resize(size);
+    }
     if changed.contains(&"appendonly") {
         let on = ctx.srv.config.read().bool("appendonly");
         let result = ctx.srv.arc().ok_or_else(|| "server not running".to_string()).and_then(|srv| srv.set_appendonly(on));
