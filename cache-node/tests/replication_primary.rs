@@ -329,3 +329,73 @@ fn psync_by_hand_full_with_length_then_partial() {
     raw.send(&resp(&[b"SYNC"]));
     assert!(line(&mut raw).starts_with('$'));
 }
+
+#[test]
+fn two_replicas_arriving_together_both_converge() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    let mut g = Gen(fastrand::Rng::with_seed(3));
+    fill(&mut c, &mut g, "x", 200);
+    let (d1, d2) = (temp_dir("repl-two-a"), temp_dir("repl-two-b"));
+    let (r1, r2) = (start_replica(&d1, &node), start_replica(&d2, &node));
+    churn(&mut c, "x", 200);
+    let (mut c1, mut c2) = (r1.client(), r2.client());
+    wait_caught_up(&mut c, &mut c1);
+    wait_caught_up(&mut c, &mut c2);
+    let want = dataset(&mut c, DBS);
+    assert_same(&dataset(&mut c1, DBS), &want, "first replica");
+    assert_same(&dataset(&mut c2, DBS), &want, "second replica");
+    assert_eq!(info_field(&info(&mut c), "connected_slaves").as_deref(), Some("2"));
+    let role: redis::Value = q(&mut c, &["ROLE"]);
+    let redis::Value::Array(parts) = role else { panic!("{role:?}") };
+    assert!(matches!(&parts[2], redis::Value::Array(list) if list.len() == 2), "{parts:?}");
+    // One goes away: the other stays.
+    drop(r1);
+    assert!(wait_for(Duration::from_secs(5), || info_field(&info(&mut c), "connected_slaves").as_deref() == Some("1")));
+    let _: () = q(&mut c, &["SET", "after", "1"]);
+    wait_caught_up(&mut c, &mut c2);
+    for d in [d1, d2] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+#[test]
+fn a_replica_that_falls_out_of_the_backlog_is_dropped_and_resyncs() {
+    let node = Node::start(&["--repl-backlog-size", "1000"]);
+    let mut c = node.client();
+    let dir = temp_dir("repl-slow");
+    let replica = start_replica(&dir, &node);
+    let mut r = replica.client();
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    wait_caught_up(&mut c, &mut r);
+    let pid: String = info_field(&q::<String>(&mut r, &["INFO", "server"]), "process_id").unwrap();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // Far more than the backlog and the socket buffers hold.
+    let big = "y".repeat(16 * 1024);
+    for i in 0..1000 {
+        let _: () = q(&mut c, &["SET", &format!("big:{}", i % 50), &big]);
+    }
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    assert!(wait_for(Duration::from_secs(20), || node.log().iter().any(|l| l.contains("fell out of the replication backlog"))));
+    wait_caught_up(&mut c, &mut r);
+    assert_same(&dataset(&mut r, 1), &dataset(&mut c, 1), "after the resync");
+    assert_eq!(replica_log(&dir).matches("Full resync from master").count(), 2, "{}", replica_log(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replicas_get_a_ping_every_period() {
+    let node = Node::start(&["--repl-ping-replica-period", "1"]);
+    let mut c = node.client();
+    let dir = temp_dir("repl-ping");
+    let replica = start_replica(&dir, &node);
+    let mut r = replica.client();
+    wait_caught_up(&mut c, &mut r);
+    let offset = |c: &mut redis::Connection| info_field(&info(c), "master_repl_offset").unwrap().parse::<u64>().unwrap();
+    let before = offset(&mut c);
+    // Only PINGs (14 bytes each) move the offset; the replica follows them.
+    assert!(wait_for(Duration::from_secs(10), || offset(&mut c) >= before + 28));
+    assert_eq!((offset(&mut c) - before) % 14, 0);
+    wait_caught_up(&mut c, &mut r);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,6 +60,9 @@ pub struct Replicas {
     last_getack: AtomicU64,
     /// Unix seconds of the last PING sent to replicas.
     last_ping: AtomicI64,
+    /// Bumped by `disconnect_all`: links started under an older epoch end.
+    epoch: AtomicU64,
+    kick: Notify,
     /// Redis's INFO stats counters.
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -148,6 +151,30 @@ impl Replicas {
     /// Forgets the REPLCONF settings of clients that left without a PSYNC.
     pub fn prune_pending(&self, alive: impl Fn(u64) -> bool) {
         self.pending.lock().retain(|id, _| alive(*id));
+    }
+
+    /// Ends every replica link (this node starts following another primary: its
+    /// replicas must resync, partially when the histories allow).
+    pub fn disconnect_all(&self) {
+        self.epoch.fetch_add(1, Relaxed);
+        self.kick.notify_waiters();
+    }
+
+    /// Resolves once `disconnect_all` is called after `epoch` was read.
+    pub async fn kicked(&self, epoch: u64) {
+        loop {
+            let woken = self.kick.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.epoch.load(Relaxed) != epoch {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Relaxed)
     }
 
     pub fn register(&self, r: Arc<ReplicaInfo>) {

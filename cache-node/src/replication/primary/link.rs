@@ -27,6 +27,7 @@ const MAX_INPUT: usize = 1 << 20;
 /// `req` asks for, then the stream.
 pub async fn serve_replica(srv: Arc<Server>, stream: TcpStream, session: Session, leftover: BytesMut, req: PsyncRequest) {
     let id = session.id();
+    let epoch = srv.replication.replicas.epoch();
     let capa = srv.replication.replicas.take_replconf(id);
     let ip = capa.ip.clone().unwrap_or_else(|| session.info.addr.ip().to_string());
     let link = Arc::new(ReplicaInfo::new(id, ip, capa));
@@ -36,6 +37,7 @@ pub async fn serve_replica(srv: Arc<Server>, stream: TcpStream, session: Session
     let reason = tokio::select! {
         r = read_acks(&srv, rd, leftover, &link, &session.info, req.legacy_sync) => r,
         r = sync_and_stream(&srv, wr, &req, &link) => r,
+        () = srv.replication.replicas.kicked(epoch) => "disconnected: this node's role changed".to_string(),
     };
     srv.replication.replicas.unregister(id);
     refresh(&srv);
