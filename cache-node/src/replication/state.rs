@@ -95,6 +95,9 @@ impl Replication {
         if self.read_only.load(Relaxed) && !from_master {
             return Some("READONLY You can't write against a read only replica.");
         }
+        if self.replicas.refuse_writes() {
+            return Some("NOREPLICAS Not enough good replicas to write.");
+        }
         None
     }
 

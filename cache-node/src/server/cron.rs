@@ -28,6 +28,7 @@ fn run(srv: &Arc<Server>) {
             last_idle_check = Instant::now();
             close_idle_clients(srv);
             srv.persistence_tick();
+            crate::replication::primary::tick(srv);
             // Samples allocator usage so used_memory_peak sees spikes between INFO calls.
             crate::commands::info::process::memory();
         }

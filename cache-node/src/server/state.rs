@@ -169,5 +169,9 @@ impl Server {
         {
             hook(cfg.str("loglevel"));
         }
+        drop(cfg);
+        if names.iter().any(|n| n.starts_with("min-replicas")) {
+            crate::replication::primary::refresh(self);
+        }
     }
 }
