@@ -87,7 +87,7 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
     assert!(wait_caught_up(&mut rc, &mut pc), "the replica did not catch up: {}", info(&mut rc, "replication"));
     assert_same(&dataset(&mut rc, 3), &dataset(&mut pc, 3), "after the full sync");
 
-    write_load(&mut pc, 11, 600);
+    write_load(&mut pc, 11, 600, true);
     assert!(wait_caught_up(&mut rc, &mut pc), "the replica did not catch up: {}", info(&mut rc, "replication"));
     assert_same(&dataset(&mut rc, 3), &dataset(&mut pc, 3), "after the write load");
 
@@ -113,7 +113,7 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
 
     // The primary drops the link: the replica reconnects and continues partially.
     let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("replica").query(&mut pc).unwrap();
-    write_load(&mut pc, 12, 100);
+    write_load(&mut pc, 12, 100, true);
     assert!(wait_caught_up(&mut rc, &mut pc), "no reconnection: {}", info(&mut rc, "replication"));
     assert_eq!(int_field(&mut pc, "stats", "sync_partial_ok"), 1);
     assert_eq!(int_field(&mut pc, "stats", "sync_full"), 1);
@@ -125,7 +125,7 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
     assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "replication", "master_link_status") == "down"));
     let primary = Redis::start(&dir, port, &[]);
     let mut pc = primary.client();
-    write_load(&mut pc, 13, 100);
+    write_load(&mut pc, 13, 100, true);
     assert!(wait_caught_up(&mut rc, &mut pc), "no reconnection after the restart: {}", info(&mut rc, "replication"));
     assert_eq!(int_field(&mut pc, "stats", "sync_partial_ok"), 1, "{}", info(&mut pc, "stats"));
     assert_eq!(int_field(&mut pc, "stats", "sync_full"), 0);
@@ -141,7 +141,7 @@ fn promotion_keeps_data_and_the_old_history_as_replid2() {
     let node = Node::start(&[]);
     let mut rc = node.client();
     follow(&node, primary.port);
-    write_load(&mut pc, 5, 200);
+    write_load(&mut pc, 5, 200, true);
     assert!(wait_caught_up(&mut rc, &mut pc));
     let want = dataset(&mut pc, 3);
     let old_id = field(&mut pc, "replication", "master_replid");
@@ -165,7 +165,6 @@ fn promotion_keeps_data_and_the_old_history_as_replid2() {
 /// Needs the primary side (PSYNC served by cache-node): a redis-server replica of the old
 /// primary, re-pointed at the promoted node, continues with a partial resync.
 #[test]
-#[ignore = "needs the primary side of replication (part P)"]
 fn a_sibling_continues_partially_from_the_promoted_node() {
     let dir = temp_dir("rrep-sibling");
     let primary = Redis::start(&dir, free_port(), &[]);
@@ -177,13 +176,13 @@ fn a_sibling_continues_partially_from_the_promoted_node() {
     let sdir = temp_dir("rrep-sibling-r");
     let sibling = Redis::start(&sdir, free_port(), &["--replicaof", "127.0.0.1", &primary.port.to_string()]);
     let mut sc = sibling.client();
-    write_load(&mut pc, 6, 200);
+    write_load(&mut pc, 6, 200, true);
     assert!(wait_caught_up(&mut rc, &mut pc));
     assert!(wait_caught_up(&mut sc, &mut pc));
     drop(primary);
     exact(&mut node.raw(), &["REPLICAOF", "NO", "ONE"], "+OK\r\n");
     let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(node.port).query(&mut sc).unwrap();
-    write_load(&mut rc, 8, 100);
+    write_load(&mut rc, 8, 100, false);
     assert!(wait_caught_up(&mut sc, &mut rc));
     assert!(field(&mut sc, "replication", "master_replid") == field(&mut rc, "replication", "master_replid"));
     assert_same(&dataset(&mut sc, 3), &dataset(&mut rc, 3), "sibling");
@@ -194,7 +193,6 @@ fn a_sibling_continues_partially_from_the_promoted_node() {
 
 /// Needs the primary side: cache-node following cache-node.
 #[test]
-#[ignore = "needs the primary side of replication (part P)"]
 fn follows_a_cache_node_primary() {
     let primary = Node::start(&[]);
     let mut pc = primary.client();
@@ -202,7 +200,7 @@ fn follows_a_cache_node_primary() {
     let node = Node::start(&[]);
     let mut rc = node.client();
     follow(&node, primary.port);
-    write_load(&mut pc, 10, 300);
+    write_load(&mut pc, 10, 300, false);
     assert!(wait_caught_up(&mut rc, &mut pc), "{}", info(&mut rc, "replication"));
     assert_same(&dataset(&mut rc, 3), &dataset(&mut pc, 3), "cache-node replica");
 }
@@ -232,7 +230,6 @@ fn expired_keys_go_only_when_the_primary_deletes_them() {
 
 /// ROLE is answered by the primary side's handler (it asks `replica::role_state`).
 #[test]
-#[ignore = "needs ROLE from the primary side of replication (part P)"]
 fn role_reports_the_link() {
     let dir = temp_dir("rrep-role");
     let primary = Redis::start(&dir, free_port(), &[]);
@@ -249,7 +246,7 @@ fn role_reports_the_link() {
     assert!(matches!(&role[3], redis::Value::BulkString(s) if s == b"connect" || s == b"connecting"), "{role:?}");
     assert_eq!(role[4], redis::Value::Int(-1));
     follow(&node, primary.port);
-    write_load(&mut pc, 1, 50);
+    write_load(&mut pc, 1, 50, true);
     assert!(wait_caught_up(&mut rc, &mut pc));
     let offset = int_field(&mut pc, "replication", "master_repl_offset");
     let role: Vec<redis::Value> = q(&mut rc, &["ROLE"]);
@@ -295,7 +292,7 @@ fn a_full_sync_in_the_sized_format_and_an_aof_that_follows_it() {
     let mut rc = node.client();
     let _: () = redis::cmd("SET").arg("mine").arg("replaced by the primary's data").query(&mut rc).unwrap();
     follow(&node, primary.port);
-    write_load(&mut pc, 32, 200);
+    write_load(&mut pc, 32, 200, true);
     assert!(wait_caught_up(&mut rc, &mut pc), "{}", info(&mut rc, "replication"));
     let want = dataset(&mut pc, 3);
     assert_same(&dataset(&mut rc, 3), &want, "sized transfer");

@@ -176,6 +176,8 @@ pub fn follow(srv: &Server, host: String, port: u16) {
     let link = &srv.replication.link;
     let _one_at_a_time = link.switching.lock();
     link.stop();
+    // This node's own replicas resync from the new history (as Redis drops them).
+    srv.replication.replicas.disconnect_all();
     let read_only = srv.config.read().bool("replica-read-only");
     {
         let _all = srv.keyspace.lock_all();
@@ -196,6 +198,7 @@ pub fn promote(srv: &Server) -> bool {
     if !srv.replication.is_replica() {
         return false;
     }
+    srv.replication.replicas.disconnect_all();
     srv.replication.link.stop();
     let read_only = srv.config.read().bool("replica-read-only");
     let _all = srv.keyspace.lock_all();

@@ -104,13 +104,18 @@ pub fn populate(c: &mut redis::Connection, seed: u64) {
 
 /// A write load: plain writes in several databases, transactions, scripts and commands
 /// whose effects are random or relative (replicated as their effects).
-pub fn write_load(c: &mut redis::Connection, seed: u64, n: usize) {
+/// `scripts`: also MULTI/EXEC and EVAL (only a redis-server primary has them yet).
+pub fn write_load(c: &mut redis::Connection, seed: u64, n: usize, scripts: bool) {
     let mut rng = fastrand::Rng::with_seed(seed);
     for i in 0..n {
         let db = rng.u32(0..3);
         let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
         let k = format!("w:{}", rng.u32(0..40));
-        let v: redis::RedisResult<redis::Value> = match rng.u8(0..10) {
+        let pick = match rng.u8(0..10) {
+            6 | 7 if !scripts => 0,
+            p => p,
+        };
+        let v: redis::RedisResult<redis::Value> = match pick {
             0 => redis::cmd("SET").arg(&k).arg(i).query(c),
             1 => redis::cmd("INCRBY").arg(format!("n:{}", rng.u32(0..5))).arg(rng.i64(-100..100)).query(c),
             2 => redis::cmd("RPUSH").arg(format!("l:{}", rng.u32(0..5))).arg(i).arg("x").query(c),

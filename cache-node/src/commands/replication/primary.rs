@@ -11,12 +11,9 @@ use crate::server::state::Server;
 
 /// The replica side's link state ("connect", "connecting", "sync", "connected") and
 /// processed offset (-1 before the first sync), for ROLE and for refusing PSYNC while
-/// this replica's own link is down. Until replica.rs provides
-/// `crate::replication::replica::role_state(srv)` (agreed with the replica side; the
-/// merge swaps this body for a call to it), a replica reports its link as down.
+/// this replica's own link is down.
 fn replica_state(srv: &Server) -> (&'static str, i64) {
-    let _ = srv;
-    ("connect", -1)
+    crate::replication::replica::role_state(srv)
 }
 
 /// Most pending REPLCONF entries kept before dropping those of gone clients.
