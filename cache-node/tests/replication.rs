@@ -27,6 +27,10 @@ fn replica_of(primary: &Node, extra: &[&str]) -> Node {
     let node = Node::start(&args);
     let mut c = node.client();
     assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"), "the replica never synced");
+    // And the primary counts it online (after its first ACK).
+    let mut pc = primary.client();
+    let line = format!("port={},state=online", node.port);
+    assert!(wait_for(Duration::from_secs(30), || q::<String>(&mut pc, &["INFO", "replication"]).contains(&line)), "the primary never saw the replica online");
     node
 }
 
@@ -160,4 +164,54 @@ fn wait_counts_replicas_that_acknowledged() {
     let t = std::time::Instant::now();
     assert_eq!(q::<i64>(&mut p, &["WAIT", "2", "200"]), 1);
     assert!(t.elapsed() >= Duration::from_millis(190), "WAIT returned before its timeout");
+}
+
+#[test]
+fn failover_hands_over_without_losing_an_acknowledged_write() {
+    let primary = Node::start(&[]);
+    let mut p = primary.client();
+    let r1 = replica_of(&primary, &[]);
+    let r2 = replica_of(&primary, &[]);
+    let mut raw = primary.raw();
+    err(&mut raw, &["FAILOVER", "ABORT"], "ERR No failover in progress.");
+    err(&mut raw, &["FAILOVER", "TO", "127.0.0.1", "1"], "ERR FAILOVER target HOST and PORT is not a replica.");
+    err(&mut raw, &["FAILOVER", "FORCE"], "ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
+    err(&mut raw, &["FAILOVER", "TIMEOUT", "0"], "ERR FAILOVER timeout must be greater than 0");
+    err(&mut r1.raw(), &["FAILOVER"], "ERR FAILOVER is not valid when server is a replica.");
+    // A writer keeps incrementing through the switchover, noting what was acknowledged.
+    let acked = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let writer = {
+        let (acked, mut c) = (acked.clone(), primary.client());
+        std::thread::spawn(move || {
+            loop {
+                match redis::cmd("INCR").arg("ctr").query::<i64>(&mut c) {
+                    Ok(n) => acked.store(n, Ordering::Release),
+                    Err(e) => return e.code().map(str::to_string),
+                }
+            }
+        })
+    };
+    assert!(wait_for(Duration::from_secs(10), || acked.load(Ordering::Acquire) > 200));
+    let target_port = r1.port.to_string();
+    assert_eq!(q::<String>(&mut p, &["FAILOVER", "TO", "127.0.0.1", &target_port, "TIMEOUT", "5000"]), "OK");
+    let code = writer.join().unwrap();
+    assert_eq!(code.as_deref(), Some("READONLY"), "writes end with READONLY once the old primary is a replica");
+    let mut c1 = r1.client();
+    assert!(wait_for(Duration::from_secs(10), || info(&mut c1, "role") == "master"), "the target did not take over");
+    assert!(wait_for(Duration::from_secs(10), || info(&mut p, "master_link_status") == "up"), "the old primary does not follow the new one");
+    assert_eq!(info(&mut p, "master_failover_state"), "no-failover");
+    let last = acked.load(Ordering::Acquire);
+    let on_new: i64 = q(&mut c1, &["GET", "ctr"]);
+    assert!(on_new >= last, "acknowledged {last}, the new primary has {on_new}");
+    // No data moved: the old primary continued partially from the new one.
+    let text: String = q(&mut c1, &["INFO", "stats"]);
+    assert_eq!(info_field(&text, "sync_full").as_deref(), Some("0"), "{text}");
+    // The new primary takes writes, and every node converges.
+    let _: () = redis::cmd("SET").arg("after").arg("failover").query(&mut c1).unwrap();
+    let mut c2 = r2.client();
+    assert!(wait_for(Duration::from_secs(20), || q::<Option<String>>(&mut p, &["GET", "after"]).is_some()
+        && q::<Option<String>>(&mut c2, &["GET", "after"]).is_some()));
+    let want = dataset(&mut c1, 16);
+    assert_same(&dataset(&mut p, 16), &want, "old primary");
+    assert_same(&dataset(&mut c2, 16), &want, "other replica");
 }

@@ -8,6 +8,7 @@
 //! - `replica`: following a primary: handshake, loading its RDB, applying its stream.
 
 pub mod backlog;
+pub mod failover;
 pub mod info;
 pub mod primary;
 pub mod psync;
@@ -17,6 +18,6 @@ mod replica_link;
 pub mod state;
 
 /// `master_failover_state` (FAILOVER in progress or not).
-pub fn failover_state(_srv: &crate::server::state::Server) -> &'static str {
-    "no-failover"
+pub fn failover_state(srv: &crate::server::state::Server) -> &'static str {
+    srv.replication.failover.state_name()
 }

@@ -77,7 +77,13 @@ fn connection(srv: &Arc<Server>, epoch: u64, host: &str, port: u16) -> Result<()
         let ids = srv.replication.ids.lock();
         (ids.replid.clone(), srv.replication.offset())
     };
-    let reply = conn.call(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes()])?;
+    let next = (offset + 1).to_string();
+    // During FAILOVER the old primary asks its target to take over (failover.rs).
+    let reply = if srv.replication.failover.psync_failover.load(Relaxed) {
+        conn.call(&[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"])?
+    } else {
+        conn.call(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])?
+    };
     let text = String::from_utf8_lossy(&reply).into_owned();
     let mut words = text.split(' ');
     match words.next() {
@@ -284,9 +290,15 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
                 }
             };
             let raw = &buf[..consumed];
-            apply(srv, conn, &args, &mut session, &mut out, &stats, &mut clock)?;
+            let ack_now = apply(srv, &args, &mut session, &mut out, &stats, &mut clock)?;
             srv.replication.backlog.append(raw);
             conn.pos += consumed;
+            if ack_now {
+                // After counting the GETACK itself: a primary waiting for this replica to
+                // hold its whole stream (FAILOVER) sees it at once, not at the next
+                // periodic ACK.
+                send_ack(srv, conn)?;
+            }
         }
         link.db.store(session.db, Relaxed);
         link.set_read_offset(srv.replication.offset() + conn.buffered().len() as u64);
@@ -308,18 +320,16 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
 
 /// Applies one command of the stream.
 #[allow(clippy::too_many_arguments)]
-fn apply(srv: &Server, conn: &Conn, args: &[&[u8]], session: &mut Session, out: &mut Reply, stats: &ThreadStats, clock: &mut Instant) -> Result<(), LinkError> {
-    let Some(name) = args.first() else { return Ok(()) };
+/// Returns whether an ACK is due once the command is counted (REPLCONF GETACK).
+fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, stats: &ThreadStats, clock: &mut Instant) -> Result<bool, LinkError> {
+    let Some(name) = args.first() else { return Ok(false) };
     if is(name, "PING") || is(name, "MULTI") || is(name, "EXEC") {
         // PINGs only keep the link alive; MULTI/EXEC wrap a transaction's or script's
         // effects, applied here one by one in order.
-        return Ok(());
+        return Ok(false);
     }
     if is(name, "REPLCONF") {
-        if args.get(1).is_some_and(|a| is(a, "GETACK")) {
-            send_ack(srv, conn)?;
-        }
-        return Ok(());
+        return Ok(args.get(1).is_some_and(|a| is(a, "GETACK")));
     }
     out.truncate(0);
     crate::store::limits::applying_primary_stream(|| {
@@ -337,7 +347,7 @@ fn apply(srv: &Server, conn: &Conn, args: &[&[u8]], session: &mut Session, out: 
             "a command from the primary failed here; carrying on"
         );
     }
-    Ok(())
+    Ok(false)
 }
 
 /// `REPLCONF ACK <offset>`: what this replica has applied.

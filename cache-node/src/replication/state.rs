@@ -60,6 +60,7 @@ pub struct Replication {
     pub replicas: super::primary::Replicas,
     /// The link to this node's primary, when it is a replica (see replica.rs).
     pub link: super::replica::Link,
+    pub failover: super::failover::Failover,
 }
 
 impl Replication {
@@ -72,6 +73,7 @@ impl Replication {
             backlog: Arc::new(Backlog::new(backlog_size, 0)),
             replicas: Default::default(),
             link: Default::default(),
+            failover: Default::default(),
         }
     }
 

@@ -77,6 +77,15 @@ fn check_can_serve(srv: &Server) -> CmdResult {
 
 /// PSYNC replid offset: the reply (+FULLRESYNC / +CONTINUE) comes from the replica link.
 pub fn psync(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    // PSYNC replid offset FAILOVER: our primary hands over to us (its FAILOVER command).
+    if argv.get(3).is_some_and(|a| args::is(a, "failover")) {
+        let mine = ctx.srv.replication.ids.lock().replid.clone();
+        if argv[1] != mine.as_bytes() {
+            return Err(CmdError::other("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        tracing::info!(replid = %mine, "failover request received: taking over as primary");
+        crate::replication::replica::promote(ctx.srv);
+    }
     check_can_serve(ctx.srv)?;
     let offset = args::int(argv[2])?;
     ctx.session.after = After::Replica(PsyncRequest { replid: args::text(argv[1]), offset, legacy_sync: false });
