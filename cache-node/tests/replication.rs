@@ -215,3 +215,52 @@ fn failover_hands_over_without_losing_an_acknowledged_write() {
     assert_same(&dataset(&mut p, 16), &want, "old primary");
     assert_same(&dataset(&mut c2, 16), &want, "other replica");
 }
+
+#[test]
+fn after_a_crash_the_promoted_replica_has_every_waited_write_and_the_old_primary_drops_the_rest() {
+    let dir = redis_server::temp_dir("repl-crash");
+    let mut primary = persistence::start_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut p = primary.client();
+    let r1 = replica_of(&primary, &[]);
+    let r2 = replica_of(&primary, &[]);
+    // Writes acknowledged by a replica (WAIT 1) must survive the primary's death.
+    for i in 0..200 {
+        let _: () = redis::cmd("SET").arg(format!("safe{i}")).arg(i).query(&mut p).unwrap();
+        assert!(q::<i64>(&mut p, &["WAIT", "1", "5000"]) >= 1, "write {i} was not replicated");
+    }
+    // Freeze both replicas: what the primary takes now reaches only its own disk.
+    let stop = |n: &Node, sig: &str| assert!(std::process::Command::new("kill").arg(sig).arg(n.pid().to_string()).status().unwrap().success());
+    stop(&r1, "-STOP");
+    stop(&r2, "-STOP");
+    // Frozen replicas cannot reconnect; cutting their links keeps new writes from
+    // reaching even their socket buffers.
+    let _: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert!(wait_for(Duration::from_secs(10), || info(&mut p, "connected_slaves") == "0"));
+    for i in 0..50 {
+        let _: () = redis::cmd("SET").arg(format!("lost{i}")).arg(i).query(&mut p).unwrap();
+    }
+    // SIGKILL the primary, wake the replicas, promote r1, re-point r2.
+    let old_port = primary.port;
+    drop(primary);
+    stop(&r1, "-CONT");
+    stop(&r2, "-CONT");
+    let mut c1 = r1.client();
+    let mut c2 = r2.client();
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut c1).unwrap();
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(r1.port).query(&mut c2).unwrap();
+    for i in 0..200 {
+        assert_eq!(q::<Option<i64>>(&mut c1, &["GET", &format!("safe{i}")]), Some(i), "a write acknowledged by WAIT 1 is missing");
+    }
+    let _: () = redis::cmd("SET").arg("new").arg("primary").query(&mut c1).unwrap();
+    // The old primary comes back from its AOF (holding the lost* keys) as r1's replica.
+    primary = persistence::start_in(&dir, &["--port", &old_port.to_string(), "--appendonly", "yes", "--replicaof", "127.0.0.1", &r1.port.to_string()]);
+    let mut p = primary.client();
+    wait_caught_up(&mut c1, &mut p);
+    wait_caught_up(&mut c1, &mut c2);
+    let want = dataset(&mut c1, 16);
+    assert!(!want.keys().any(|(_, k)| k.starts_with(b"lost")), "the new primary never had them");
+    assert_same(&dataset(&mut p, 16), &want, "the old primary after rejoining");
+    assert_same(&dataset(&mut c2, 16), &want, "the re-pointed replica");
+    assert!(primary.log().iter().any(|l| l.contains("discarding this node's data set")), "the discarded writes are logged");
+    let _ = std::fs::remove_dir_all(&dir);
+}

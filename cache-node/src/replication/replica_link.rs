@@ -209,6 +209,11 @@ fn full_sync(srv: &Server, conn: &mut Conn, replid: &str, offset: u64) -> Result
     *srv.replication.ids.lock() = super::state::Ids::default();
     // Freed after the locks are released: readers never wait for the old data to go.
     let old = srv.keyspace.lock_all().take_parts();
+    let discarded: usize = old.iter().map(|p| p.len()).sum();
+    if discarded > 0 {
+        // A demoted primary's writes that its successor never saw end here: say so.
+        tracing::warn!(keys = discarded, "full resync: discarding this node's data set for the primary's");
+    }
     drop(old);
     // Keys already expired by this node's clock are kept: the primary's DELs remove them.
     let path = Path::new("<primary>");

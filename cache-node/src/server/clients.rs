@@ -38,6 +38,8 @@ pub struct ClientInfo {
     pub qbuf: AtomicU64,
     pub omem: AtomicU64,
     pub killed: AtomicBool,
+    /// The connection is a replica's link (CLIENT LIST/KILL TYPE replica).
+    pub is_replica: AtomicBool,
     /// Worker thread that owns the connection.
     pub worker: AtomicUsize,
     /// Worker the balancer asked it to move to (`NO_MOVE`: stay).
@@ -65,6 +67,7 @@ impl ClientInfo {
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
             killed: AtomicBool::new(false),
+            is_replica: AtomicBool::new(false),
             worker: AtomicUsize::new(0),
             move_to: AtomicUsize::new(NO_MOVE),
             cmds: AtomicU64::new(0),

@@ -8,8 +8,8 @@ use super::super::command::full_name;
 use super::super::{CmdError, CmdResult, Ctx, table};
 use crate::server::clients::ClientInfo;
 
-/// Connection kinds of `TYPE` filters. Every connection here is a normal one: there
-/// are no replicas, masters or subscribers yet.
+/// Connection kinds of `TYPE` filters (no subscribers yet; the link to a primary is not a
+/// client connection here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {
     Normal,
@@ -33,8 +33,8 @@ impl ClientType {
         }
     }
 
-    pub fn of(_c: &ClientInfo) -> Self {
-        ClientType::Normal
+    pub fn of(c: &ClientInfo) -> Self {
+        if c.is_replica.load(std::sync::atomic::Ordering::Relaxed) { ClientType::Replica } else { ClientType::Normal }
     }
 }
 

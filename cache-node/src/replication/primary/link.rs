@@ -29,6 +29,7 @@ pub async fn serve_replica(srv: Arc<Server>, stream: TcpStream, session: Session
     let id = session.id();
     let epoch = srv.replication.replicas.epoch();
     let capa = srv.replication.replicas.take_replconf(id);
+    session.info.is_replica.store(true, Relaxed);
     let ip = capa.ip.clone().unwrap_or_else(|| session.info.addr.ip().to_string());
     let link = Arc::new(ReplicaInfo::new(id, ip, capa));
     srv.replication.replicas.register(link.clone());
