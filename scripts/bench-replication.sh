@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Replication benchmarks of cache-node against redis-server, side by side on this machine
+# (the goals of the replication work; results go to docs/benchmarks.md):
+#   - what 2 attached replicas cost the primary: SET throughput (redis-benchmark, 50
+#     clients, pipeline 1 and 16) with 0 and with 2 replicas, for each server;
+#   - replica lag under that load: a probe writes a fresh value to the primary every
+#     50 ms and times how long until a replica returns it (median and max, ms).
+# Each server's primary and replicas run on this machine, one server kind after the other,
+# REPS times; medians are printed.
+#   scripts/bench-replication.sh            # REPS=3 N=300000
+# Needs redis-server and redis-benchmark; reuses ../shared/bench/lib.sh to start and stop
+# servers (own session, free loopback port, stopped by PID).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH=${BENCH_DIR:-../shared/bench}
+# shellcheck source=/dev/null
+. "$BENCH/lib.sh"
+REPS=${REPS:-3}
+N=${N:-300000}
+cargo build --release -q -p cache-node
+out=$(mktemp -d -t bench-replication.XXXXXX)
+export OUT_DIR=$out
+REPLICA_PIDS=()
+stop_replicas() {
+  local p
+  for p in "${REPLICA_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${REPLICA_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  REPLICA_PIDS=()
+}
+trap 'stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
+
+server_cmd() { # kind port extra...
+  local kind=$1 port=$2; shift 2
+  if [ "$kind" = redis ]; then
+    echo "redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no $*"
+  else
+    echo "target/release/cache-node --bind 127.0.0.1 --port $port --admin-port 0 --loglevel warning $*"
+  fi
+}
+
+sets() { # port pipeline: SET requests per second
+  redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n "$N" -P "$2" -r 1000000 -t set -q --csv 2>/dev/null |
+    awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+}
+
+start_replica() { # kind primary-port -> port on stdout
+  local port
+  port=$(lib_free_port)
+  # shellcheck disable=SC2046
+  setsid bash -c "exec $(server_cmd "$1" "$port" --replicaof 127.0.0.1 "$2")" </dev/null >>"$out/replica-$port.log" 2>&1 &
+  REPLICA_PIDS+=($!)
+  for _ in $(seq 1 300); do
+    redis-cli -p "$port" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
+    sleep 0.05
+  done
+  echo "$port"
+}
+
+# Probe: every 50 ms SET a new value on the primary and time until the replica has it.
+probe() { # primary-port replica-port seconds -> "median max" in ms
+  python3 - "$1" "$2" "$3" <<'PY'
+import socket, sys, time
+def conn(port):
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s, s.makefile("rb")
+def call(c, *args):
+    s, f = c
+    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    line = f.readline()
+    if line.startswith(b"$") and line != b"$-1\r\n":
+        return f.read(int(line[1:]) + 2)[:-2]
+    return None if line.startswith(b"$-1") else line
+p, r = conn(sys.argv[1]), conn(sys.argv[2])
+lags, end = [], time.time() + float(sys.argv[3])
+i = 0
+while time.time() < end:
+    i += 1
+    v = b"%d" % i
+    call(p, b"SET", b"probe", v)
+    t0 = time.time()
+    while call(r, b"GET", b"probe") != v:
+        if time.time() - t0 > 5:
+            break
+    lags.append((time.time() - t0) * 1000)
+    time.sleep(0.05)
+lags.sort()
+print("%.2f %.2f" % (lags[len(lags) // 2], lags[-1]))
+PY
+}
+
+declare -A r
+for rep in $(seq 1 "$REPS"); do
+  for kind in redis node; do
+    lib_start "$(server_cmd "$kind" "{port}")" "$out/$kind.log"
+    for p in 1 16; do r[$kind,alone,$p]+="$(sets "$SRV_PORT" "$p") "; done
+    a=$(start_replica "$kind" "$SRV_PORT")
+    start_replica "$kind" "$SRV_PORT" >/dev/null
+    for p in 1 16; do r[$kind,two,$p]+="$(sets "$SRV_PORT" "$p") "; done
+    # Lag while a steady P16 load runs.
+    redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 100000000 -P 16 -r 1000000 -t set -q >/dev/null 2>&1 &
+    BENCH_PID=$!
+    sleep 1
+    lag=$(probe "$SRV_PORT" "$a" 5)
+    kill "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=
+    r[$kind,lagmed]+="${lag% *} "
+    r[$kind,lagmax]+="${lag#* } "
+    stop_replicas
+    lib_stop
+  done
+  echo "rep $rep/$REPS done" >&2
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '%-40s %12s %12s\n' measure redis cache-node
+for p in 1 16; do
+  for kind in redis node; do
+    a=$(echo "${r[$kind,alone,$p]}" | median); b=$(echo "${r[$kind,two,$p]}" | median)
+    r[$kind,cost,$p]=$(echo "1 - $b / $a" | bc -l)
+    r[$kind,a,$p]=$a; r[$kind,b,$p]=$b
+  done
+  printf '%-40s %12.0f %12.0f\n' "SET/s P$p, no replica" "${r[redis,a,$p]}" "${r[node,a,$p]}"
+  printf '%-40s %12.0f %12.0f\n' "SET/s P$p, 2 replicas" "${r[redis,b,$p]}" "${r[node,b,$p]}"
+  printf '%-40s %11.1f%% %11.1f%%\n' "throughput cost of 2 replicas, P$p" "$(echo "${r[redis,cost,$p]} * 100" | bc -l)" "$(echo "${r[node,cost,$p]} * 100" | bc -l)"
+done
+printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, median (ms)" "$(echo "${r[redis,lagmed]}" | median)" "$(echo "${r[node,lagmed]}" | median)"
+printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, max (ms)" "$(echo "${r[redis,lagmax]}" | median)" "$(echo "${r[node,lagmax]}" | median)"
