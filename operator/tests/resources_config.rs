@@ -45,6 +45,8 @@ fn config_map_holds_node_conf_that_cache_node_accepts() {
             "maxmemory-policy",
             "save",
             "appendonly",
+            "min-replicas-to-write",
+            "min-replicas-max-lag",
             "loglevel",
             "timeout"
         ]

@@ -18,6 +18,8 @@ pub const MANAGED_PARAMETERS: &[&str] = &[
     "masterauth",
     "masteruser",
     "replicaof",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
     "dir",
     "dbfilename",
     "save",

@@ -17,8 +17,8 @@ use crate::api::{CacheClusterSpec, PersistenceMode, check_parameters};
 /// The text of `node.conf`: the settings the operator manages, then the spec's
 /// parameters in name order (so the same spec always gives the same text and hash).
 /// Only settings cache-node knows go here: it refuses to start on an unknown directive.
-/// So TLS, min-replicas-to-write and a memcached listener are added here when the node
-/// gains those settings, not before.
+/// So TLS and a memcached listener are added here when the node gains those settings,
+/// not before.
 pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, BuildError> {
     check_parameters(&spec.parameters).map_err(BuildError::BadParameters)?;
     let mut lines: Vec<(&str, String)> = vec![
@@ -41,6 +41,9 @@ pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, Bui
     let (save, appendonly) = persistence_settings(spec.persistence.as_ref().map_or(PersistenceMode::None, |p| p.mode));
     lines.push(("save", save.to_string()));
     lines.push(("appendonly", appendonly.to_string()));
+    let failover = spec.failover.clone().unwrap_or_default();
+    lines.push(("min-replicas-to-write", failover.min_replicas_to_write.to_string()));
+    lines.push(("min-replicas-max-lag", failover.min_replicas_max_lag_seconds.to_string()));
     let mut text = String::from("# Written by cachefleet-operator from the CacheCluster; edits are overwritten.\n");
     for (name, value) in lines.iter().map(|(n, v)| (*n, v.as_str())).chain(spec.parameters.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
         // `bind` takes several words; every other value is one argument.
@@ -147,6 +150,8 @@ mod tests {
                 "maxmemory-policy allkeys-lfu",
                 "save \"\"",
                 "appendonly no",
+                "min-replicas-to-write 0",
+                "min-replicas-max-lag 10",
                 "hz 20",
                 "timeout 300",
             ]
