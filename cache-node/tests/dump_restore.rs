@@ -204,3 +204,14 @@ fn payloads_move_between_redis_and_us() {
     drop(theirs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idletime_sets_how_long_the_key_reads_as_idle() {
+    let node = common::Node::start(&[]);
+    let mut c = node.client();
+    let _: () = redis::cmd("SET").arg("src").arg("v").query(&mut c).unwrap();
+    let p = dump(&mut c, b"src").unwrap();
+    assert_eq!(restore(&mut c, b"k", 0, &p, &["IDLETIME", "1000"]).unwrap(), "OK");
+    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).unwrap();
+    assert!((1000..1005).contains(&idle), "OBJECT IDLETIME is {idle}");
+}

@@ -34,8 +34,8 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 struct Options {
     replace: bool,
     absttl: bool,
-    /// IDLETIME seconds / FREQ counter: validated as Redis does. The store has no way to
-    /// set a key's LRU clock yet, so they are accepted and otherwise ignored.
+    /// IDLETIME seconds (sets the key's LRU clock) / FREQ counter (validated as Redis
+    /// does; there are no LFU counters yet, so it is otherwise ignored).
     idle: Option<i64>,
     freq: Option<i64>,
 }
@@ -113,6 +113,9 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     p.set(key, value, expire.map_or(Ttl::Clear, Ttl::At), now);
+    if let Some(idle) = opts.idle {
+        p.set_idle_secs(key, idle.unsigned_abs(), now);
+    }
     drop(p);
     ctx.dirty(1);
     if let Some(at) = expire

@@ -189,6 +189,15 @@ impl Partition {
         Some(if clock >= lru { u64::from(clock - lru) } else { u64::from(clock + 0x0100_0000 - lru) })
     }
 
+    /// Sets how long `key` reads as idle (RESTORE IDLETIME), as Redis: the LRU clock is
+    /// moved back by `secs` (modulo its 24-bit range).
+    pub fn set_idle_secs(&mut self, key: &[u8], secs: u64, now: i64) -> bool {
+        let Some(n) = self.live(key, now) else { return false };
+        let clock = u64::from(lru_clock(now));
+        n.set_lru(((clock + 0x0100_0000 - secs % 0x0100_0000) & 0x00FF_FFFF) as u32);
+        true
+    }
+
     /// "embstr"/"int" for strings kept in the entry, "raw" for strings on the heap.
     pub fn is_inline(&mut self, key: &[u8], now: i64) -> Option<bool> {
         self.live(key, now).map(|n| n.inline_value().is_some())
