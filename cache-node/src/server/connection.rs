@@ -454,25 +454,28 @@ impl Drop for DecrementOnDrop<'_> {
     }
 }
 
-/// Writes as much queued output as the socket takes now, without waiting.
 /// Holds queued replies until the writes they acknowledge are in the AOF: written to
 /// the file (and fsynced under `appendfsync always`), as Redis writes its AOF buffer
-/// before it sends replies. Waits once per batch, so pipelines and concurrent clients
-/// share one write (and one fsync).
+/// before it sends replies. Once per batch, so pipelines and concurrent clients share
+/// one write (and one fsync).
 async fn wait_durable(srv: &Server, session: &mut Session) {
     let wait = std::mem::take(&mut session.durable_wait);
     if wait == 0 {
         return;
     }
+    let Some(log) = srv.aof() else { return };
+    // Under everysec/no, this thread writes what is queued itself (no hand-off).
+    if log.write_through(wait) {
+        return;
+    }
     // A position past the log's end came from an earlier log (appendonly turned off
     // and on again in between): there is nothing to wait for in this one.
-    if let Some(log) = srv.aof()
-        && wait <= log.appended()
-    {
+    if wait <= log.appended() {
         log.wait_durable(wait).await;
     }
 }
 
+/// Writes as much queued output as the socket takes now, without waiting.
 fn try_flush(stream: &TcpStream, out: &mut Reply, sent: &mut usize, stats: &ThreadStats) -> std::io::Result<()> {
     while *sent < out.buf.len() {
         match stream.try_write(&out.buf[*sent..]) {

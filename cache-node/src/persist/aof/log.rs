@@ -1,9 +1,22 @@
 //! The open log: `append` copies a write effect into an in-memory queue (one short mutex,
-//! one memcpy: it runs while the caller holds partition locks), and one writer thread
-//! drains the queue into the current incremental file: one write and at most one
-//! fdatasync for everything queued (group commit), per the `appendfsync` policy.
+//! one memcpy: it runs while the caller holds partition locks). Before a connection
+//! replies, the bytes its replies acknowledge must be in the file:
+//!
+//! - under `everysec` and `no` the connection writes them itself (`write_through`), with
+//!   everything else queued (group commit), as Redis writes its AOF buffer in its event
+//!   loop: no hand-off to another thread and back on each request;
+//! - under `always` the writer thread writes and fdatasyncs (one for everything queued),
+//!   so that no connection thread blocks in an fsync.
+//!
+//! The writer thread (`writer`) also fsyncs once a second under `everysec`, writes what
+//! nobody waits for, crosses rewrite cuts and retries failed writes.
 
-use std::collections::VecDeque;
+mod output;
+mod relay;
+#[cfg(test)]
+mod tests;
+mod writer;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -15,6 +28,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
 
+use self::output::Output;
+use self::writer::Writer;
 use super::error::AofError;
 use super::files::{self, Layout};
 use super::manifest::{FileKind, Manifest, ManifestEntry};
@@ -22,8 +37,6 @@ use super::{AofConfig, BaseKind, Fsync};
 
 /// How long a failed write waits before it is tried again (Redis retries from its cron).
 const RETRY_AFTER: Duration = Duration::from_millis(200);
-const EVERYSEC: Duration = Duration::from_secs(1);
-const MAX_KEPT_BUFFER: usize = 16 << 20;
 
 /// INFO persistence's AOF fields that this layer knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,7 +57,7 @@ pub struct AofStats {
     pub last_write_error: Option<String>,
 }
 
-/// Appends waiting for the writer thread.
+/// Appends not yet taken by a writer.
 pub(super) struct Queue {
     pub bytes: Vec<u8>,
     /// Log offset just past `bytes`.
@@ -52,7 +65,11 @@ pub(super) struct Queue {
     /// File switches (rewrite cuts) at positions in `bytes`.
     pub switches: Vec<Switch>,
     pub closing: bool,
-    writer_waiting: bool,
+    /// The writer thread sleeps until an append wakes it.
+    notify_on_append: bool,
+    /// After a failed write or fsync: when the writer thread tries again (nobody writes
+    /// before).
+    retry_at: Option<Instant>,
 }
 
 /// From `at` on, bytes go to `file`.
@@ -66,10 +83,16 @@ pub(super) struct Shared {
     pub layout: Layout,
     pub queue: Mutex<Queue>,
     wake: Condvar,
+    /// Lock order: `output`, then `queue`.
+    output: Mutex<Output>,
     durable: AtomicU64,
     durable_tx: watch::Sender<u64>,
+    /// Changed under the output lock (see `set_fsync`).
     fsync: AtomicU8,
-    error: Mutex<Option<String>>,
+    /// The last write failure, until a write succeeds.
+    write_error: Mutex<Option<String>>,
+    /// The writer thread's last fsync failure, until one succeeds.
+    sync_error: Mutex<Option<String>>,
     /// A background fsync (EverySec) is running.
     fsyncing: AtomicBool,
     /// The last background fsync's failure, until one succeeds.
@@ -84,6 +107,49 @@ pub(super) struct Shared {
 impl Shared {
     pub fn wake_writer(&self) {
         self.wake.notify_one();
+    }
+
+    fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    fn policy(&self) -> Fsync {
+        fsync_from(self.fsync.load(Ordering::Relaxed))
+    }
+
+    /// Notes a write's outcome (called with the output lock held).
+    fn record_write(&self, out: &mut Output, res: &Result<(), AofError>) {
+        match res {
+            Ok(()) => {
+                if out.error.take().is_some() {
+                    tracing::warn!("append-only file write error looks solved");
+                    *self.write_error.lock() = None;
+                }
+            }
+            Err(e) => {
+                if out.error.is_none() {
+                    tracing::warn!(error = %e, "writing the append-only file");
+                }
+                let text = os_message(e);
+                out.error = Some(text.clone());
+                *self.write_error.lock() = Some(text);
+                self.queue.lock().retry_at = Some(Instant::now() + RETRY_AFTER);
+            }
+        }
+    }
+
+    /// Raises the durable offset; it only grows, whoever publishes and in whatever order.
+    fn publish(&self, durable: u64) {
+        let prev = self.durable.fetch_max(durable, Ordering::AcqRel);
+        if durable > prev {
+            self.durable_tx.send_if_modified(|d| {
+                let grows = durable > *d;
+                if grows {
+                    *d = durable;
+                }
+                grows
+            });
+        }
     }
 }
 
@@ -138,14 +204,17 @@ impl AofLog {
         delete_history(&layout, &mut m);
 
         let (durable_tx, _) = watch::channel(0);
+        let queue = Queue { bytes: Vec::new(), end: 0, switches: Vec::new(), closing: false, notify_on_append: false, retry_at: None };
         let shared = Arc::new(Shared {
             layout,
-            queue: Mutex::new(Queue { bytes: Vec::new(), end: 0, switches: Vec::new(), closing: false, writer_waiting: false }),
+            queue: Mutex::new(queue),
             wake: Condvar::new(),
+            output: Mutex::new(Output::new(file, path)),
             durable: AtomicU64::new(0),
             durable_tx,
             fsync: AtomicU8::new(fsync_code(cfg.fsync)),
-            error: Mutex::new(None),
+            write_error: Mutex::new(None),
+            sync_error: Mutex::new(None),
             fsyncing: AtomicBool::new(false),
             bg_sync_error: Mutex::new(None),
             manifest: Mutex::new(m),
@@ -155,7 +224,7 @@ impl AofLog {
         });
         let base_size = shared.manifest.lock().base.as_ref().map_or(0, |b| file_len(&shared.layout.path(&b.name)));
         shared.rewrite_base_size.store(base_size, Ordering::Relaxed);
-        let writer = Writer::new(Arc::clone(&shared), file, path);
+        let writer = Writer::new(Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("aof-writer".into())
             .spawn(move || writer.run())
@@ -170,7 +239,7 @@ impl AofLog {
         q.bytes.extend_from_slice(bytes);
         q.end += bytes.len() as u64;
         let end = q.end;
-        let wake = std::mem::take(&mut q.writer_waiting);
+        let wake = std::mem::take(&mut q.notify_on_append);
         drop(q);
         if wake {
             self.shared.wake_writer();
@@ -188,14 +257,54 @@ impl AofLog {
         self.shared.durable.load(Ordering::Acquire)
     }
 
-    /// Resolves once `durable() >= offset`.
-    pub async fn wait_durable(&self, offset: u64) {
-        if self.durable() >= offset {
-            return;
+    /// Under `everysec` and `no`, makes `durable() >= offset` by writing everything
+    /// queued on the calling thread (unless another caller's write already covered it:
+    /// then this only waited for the file lock). Returns false when that is not this
+    /// caller's job: under `always` (the writer thread fsyncs, off the connection
+    /// threads), at a rewrite cut, or while a failed write waits for its retry.
+    pub fn write_through(&self, offset: u64) -> bool {
+        let shared = &*self.shared;
+        if shared.durable() >= offset {
+            return true;
         }
-        let mut rx = self.shared.durable_tx.subscribe();
-        // The sender lives as long as `self`, so this only ends when the offset is reached.
-        let _ = rx.wait_for(|&d| d >= offset).await;
+        // Checked again under the lock; this spares Always's connections the lock.
+        if shared.policy() == Fsync::Always {
+            return false;
+        }
+        let mut out = shared.output.lock();
+        if shared.durable() >= offset {
+            return true;
+        }
+        if shared.policy() == Fsync::Always || out.error.is_some() {
+            return false;
+        }
+        {
+            let mut q = shared.queue.lock();
+            if out.at_cut(&q) {
+                // start_rewrite woke the writer thread for it.
+                return false;
+            }
+            out.take(&mut q);
+        }
+        let res = out.write();
+        shared.record_write(&mut out, &res);
+        if res.is_err() {
+            drop(out);
+            // It now has a retry to schedule.
+            shared.wake_writer();
+            return false;
+        }
+        shared.publish(out.written);
+        drop(out);
+        self.durable() >= offset
+    }
+
+    /// Resolves once `durable() >= offset`: at once under `everysec`/`no` (the caller
+    /// writes, see `write_through`), otherwise when the writer thread gets there.
+    pub async fn wait_durable(&self, offset: u64) {
+        if !self.write_through(offset) {
+            relay::wait(&self.shared, offset).await;
+        }
     }
 
     /// The durable offset as a watch channel (for callers that select on it).
@@ -204,23 +313,27 @@ impl AofLog {
     }
 
     pub fn set_fsync(&self, f: Fsync) {
-        // Under the queue lock, so the writer can't miss the change between checking the
-        // policy and going to sleep.
+        // Under the output lock, so that no write taken after this returns is published
+        // by the old policy's rule; under the queue lock, so the writer can't miss the
+        // change between checking the policy and going to sleep.
+        let out = self.shared.output.lock();
         let q = self.shared.queue.lock();
         self.shared.fsync.store(fsync_code(f), Ordering::Relaxed);
         drop(q);
+        drop(out);
         self.shared.wake_writer();
     }
 
     pub fn fsync(&self) -> Fsync {
-        fsync_from(self.shared.fsync.load(Ordering::Relaxed))
+        self.shared.policy()
     }
 
     /// The last write or fsync failure, until a later one succeeds, as the OS words it
     /// (`No space left on device`): Redis's `-MISCONF Errors writing to the AOF file: ...`.
     pub fn last_write_error(&self) -> Option<String> {
-        let own = self.shared.error.lock().clone();
-        own.or_else(|| self.shared.bg_sync_error.lock().clone())
+        let s = &self.shared;
+        let own = s.write_error.lock().clone();
+        own.or_else(|| s.sync_error.lock().clone()).or_else(|| s.bg_sync_error.lock().clone())
     }
 
     pub fn stats(&self) -> AofStats {
@@ -258,254 +371,6 @@ impl Drop for AofLog {
         if let Err(e) = self.stop() {
             tracing::warn!(error = %e, "closing the append-only file");
         }
-    }
-}
-
-/// The writer thread's state.
-struct Writer {
-    shared: Arc<Shared>,
-    file: File,
-    path: PathBuf,
-    /// Taken from the queue, written up to `pos`.
-    batch: Vec<u8>,
-    pos: usize,
-    /// Switches with positions in `batch`.
-    switches: VecDeque<Switch>,
-    /// Log offset just past `batch`.
-    batch_end: u64,
-    written: u64,
-    synced: u64,
-    last_fsync: Instant,
-    retry_at: Option<Instant>,
-    write_error: Option<String>,
-    sync_error: Option<String>,
-}
-
-impl Writer {
-    fn new(shared: Arc<Shared>, file: File, path: PathBuf) -> Writer {
-        Writer {
-            shared,
-            file,
-            path,
-            batch: Vec::new(),
-            pos: 0,
-            switches: VecDeque::new(),
-            batch_end: 0,
-            written: 0,
-            synced: 0,
-            last_fsync: Instant::now(),
-            retry_at: None,
-            write_error: None,
-            sync_error: None,
-        }
-    }
-
-    /// The writer loop, with a helper thread for EverySec's fsyncs so that they don't
-    /// hold up writing (Redis hands them to a background thread too).
-    fn run(mut self) -> Result<(), AofError> {
-        let shared = Arc::clone(&self.shared);
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::channel::<(File, PathBuf)>();
-            let syncer = std::thread::Builder::new().name("aof-fsync".into()).spawn_scoped(scope, move || background_syncs(&shared, rx));
-            if let Err(e) = syncer {
-                tracing::warn!(error = %e, "no background fsync thread; the AOF writer will fsync itself");
-            }
-            // Dropping `tx` when the loop ends stops the helper; the scope waits for it.
-            self.write_loop(&tx)
-        })
-    }
-
-    fn write_loop(&mut self, syncer: &std::sync::mpsc::Sender<(File, PathBuf)>) -> Result<(), AofError> {
-        loop {
-            let closing = self.take_work();
-            let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
-            let wrote = self.write_batch();
-            if let Err(e) = &wrote {
-                if self.write_error.is_none() {
-                    tracing::warn!(error = %e, "writing the append-only file");
-                }
-                self.write_error = Some(os_message(e));
-                self.retry_at = Some(Instant::now() + RETRY_AFTER);
-            } else {
-                self.write_error = None;
-                self.retry_at = None;
-            }
-            let must_sync = closing || policy == Fsync::Always;
-            let due = policy == Fsync::EverySec && self.last_fsync.elapsed() >= EVERYSEC;
-            if must_sync && self.needs_sync() {
-                self.sync();
-            } else if self.needs_sync() && due {
-                self.background_sync(syncer);
-            }
-            let durable = if policy == Fsync::Always { self.synced } else { self.written };
-            self.publish(durable);
-            if closing {
-                wrote?;
-                // A final fsync may have failed; report it rather than claim the data is safe.
-                if self.synced < self.written {
-                    return Err(AofError::io("fsync", &self.path, io::Error::other(self.sync_error.clone().unwrap_or_default())));
-                }
-                return Ok(());
-            }
-        }
-    }
-
-    /// Waits for something to do and moves the queue into `batch`; true when closing.
-    fn take_work(&mut self) -> bool {
-        let shared = Arc::clone(&self.shared);
-        let mut q = shared.queue.lock();
-        loop {
-            if q.closing {
-                break;
-            }
-            let has_new = !q.bytes.is_empty() || !q.switches.is_empty();
-            let now = Instant::now();
-            let retry_due = self.retry_at.is_some_and(|t| t <= now);
-            let policy = fsync_from(self.shared.fsync.load(Ordering::Relaxed));
-            let unsynced = self.needs_sync() && policy != Fsync::No;
-            // A failed fsync is retried no sooner than a failed write.
-            let sync_at =
-                unsynced.then(|| if policy == Fsync::Always { now } else { self.last_fsync + EVERYSEC }).map(|t| self.retry_at.map_or(t, |r| t.max(r)));
-            // While a write keeps failing, new appends wait for the retry time.
-            if self.retry_at.is_none() && has_new || retry_due || sync_at.is_some_and(|t| t <= now) {
-                break;
-            }
-            let deadline = [self.retry_at, sync_at].into_iter().flatten().min();
-            q.writer_waiting = true;
-            match deadline {
-                Some(t) => {
-                    shared.wake.wait_until(&mut q, t);
-                }
-                None => shared.wake.wait(&mut q),
-            }
-            q.writer_waiting = false;
-        }
-        let offset = self.batch.len();
-        for mut s in q.switches.drain(..) {
-            s.at += offset;
-            self.switches.push_back(s);
-        }
-        if self.batch.is_empty() {
-            std::mem::swap(&mut self.batch, &mut q.bytes);
-        } else {
-            self.batch.extend_from_slice(&q.bytes);
-            q.bytes.clear();
-        }
-        self.batch_end = q.end;
-        q.closing
-    }
-
-    /// Writes `batch[pos..]`, switching files at the rewrite cuts. On error, `pos` says
-    /// how far it got and the next call resumes there, so the file never holds a torn
-    /// command followed by other data.
-    fn write_batch(&mut self) -> Result<(), AofError> {
-        loop {
-            let seg_end = self.switches.front().map_or(self.batch.len(), |s| s.at);
-            while self.pos < seg_end {
-                match self.file.write(&self.batch[self.pos..seg_end]) {
-                    Ok(0) => return Err(AofError::io("write", &self.path, io::ErrorKind::WriteZero.into())),
-                    Ok(n) => self.pos += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(AofError::io("write", &self.path, e)),
-                }
-            }
-            let Some(switch) = self.switches.front() else { break };
-            if switch.at != self.pos {
-                break;
-            }
-            // Everything before the cut must be on disk before the old file is left
-            // behind (under Always, replies wait for it; otherwise it is cheap insurance).
-            self.file.sync_data().map_err(|e| AofError::io("fsync", &self.path, e))?;
-            let Some(switch) = self.switches.pop_front() else { break };
-            self.file = switch.file;
-            self.path = switch.path;
-        }
-        self.batch.clear();
-        // Keep the buffer for the next batch, unless a burst made it huge.
-        if self.batch.capacity() > MAX_KEPT_BUFFER {
-            self.batch = Vec::new();
-        }
-        self.pos = 0;
-        self.written = self.batch_end;
-        Ok(())
-    }
-
-    /// Written data not yet fsynced, or a background fsync that failed (retried each second).
-    fn needs_sync(&self) -> bool {
-        self.synced < self.written || self.shared.bg_sync_error.lock().is_some()
-    }
-
-    /// Hands an fsync of the current file to the helper thread, unless one is still
-    /// running (then the next try is a second later, as in Redis).
-    fn background_sync(&mut self, syncer: &std::sync::mpsc::Sender<(File, PathBuf)>) {
-        self.last_fsync = Instant::now();
-        if self.shared.fsyncing.load(Ordering::Acquire) {
-            return;
-        }
-        let Ok(file) = self.file.try_clone() else { return self.sync() };
-        self.shared.fsyncing.store(true, Ordering::Release);
-        if syncer.send((file, self.path.clone())).is_err() {
-            self.shared.fsyncing.store(false, Ordering::Release);
-            return self.sync();
-        }
-        self.synced = self.written;
-    }
-
-    fn sync(&mut self) {
-        let res = self.file.sync_data();
-        self.last_fsync = Instant::now();
-        match res {
-            Ok(()) => {
-                self.synced = self.written;
-                self.sync_error = None;
-                // Covers whatever a failed background fsync left behind.
-                *self.shared.bg_sync_error.lock() = None;
-            }
-            Err(e) => {
-                if self.sync_error.is_none() {
-                    tracing::warn!(file = %self.path.display(), error = %e, "fsync of the append-only file");
-                }
-                self.sync_error = Some(strerror(&e));
-                self.retry_at = Some(Instant::now() + RETRY_AFTER);
-            }
-        }
-    }
-
-    fn publish(&mut self, durable: u64) {
-        let error = self.write_error.clone().or_else(|| self.sync_error.clone());
-        {
-            let mut slot = self.shared.error.lock();
-            if *slot != error {
-                if error.is_none() {
-                    tracing::warn!("append-only file write error looks solved");
-                }
-                *slot = error;
-            }
-        }
-        // Durable only grows, even when the policy changes under it.
-        let prev = self.shared.durable.fetch_max(durable, Ordering::AcqRel);
-        if durable > prev {
-            self.shared.durable_tx.send_replace(durable);
-        }
-    }
-}
-
-/// The helper thread: fsyncs what the writer hands over, one at a time.
-fn background_syncs(shared: &Shared, jobs: std::sync::mpsc::Receiver<(File, PathBuf)>) {
-    for (file, path) in jobs {
-        let res = file.sync_data();
-        let mut slot = shared.bg_sync_error.lock();
-        match res {
-            Ok(()) => *slot = None,
-            Err(e) => {
-                if slot.is_none() {
-                    tracing::warn!(file = %path.display(), error = %e, "background fsync of the append-only file");
-                }
-                *slot = Some(strerror(&e));
-            }
-        }
-        drop(slot);
-        shared.fsyncing.store(false, Ordering::Release);
     }
 }
 
