@@ -264,3 +264,34 @@ fn after_a_crash_the_promoted_replica_has_every_waited_write_and_the_old_primary
     assert!(primary.log().iter().any(|l| l.contains("discarding this node's data set")), "the discarded writes are logged");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_replica_restarted_from_its_snapshot_continues_partially() {
+    let primary = Node::start(&[]);
+    let mut p = primary.client();
+    let dir = redis_server::temp_dir("repl-restart");
+    let port = common::free_port().to_string();
+    let pport = primary.port.to_string();
+    let args = ["--port", port.as_str(), "--dir", dir.to_str().unwrap(), "--replicaof", "127.0.0.1", pport.as_str()];
+    let mut replica = Node::start(&args);
+    let mut c = replica.client();
+    assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"));
+    for i in 0..300 {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut p).unwrap();
+    }
+    wait_caught_up(&mut p, &mut c);
+    let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<()>(&mut c);
+    assert!(replica.wait_exit(Duration::from_secs(10)).is_some());
+    // Writes while it is away stay in the primary's backlog.
+    for i in 0..50 {
+        let _: () = redis::cmd("SET").arg(format!("away{i}")).arg(i).query(&mut p).unwrap();
+    }
+    replica = Node::start(&args);
+    let mut c = replica.client();
+    wait_caught_up(&mut p, &mut c);
+    let text: String = q(&mut p, &["INFO", "stats"]);
+    assert_eq!(info_field(&text, "sync_full").as_deref(), Some("1"), "{text}");
+    assert_eq!(info_field(&text, "sync_partial_ok").as_deref(), Some("1"), "{text}");
+    assert_same(&dataset(&mut c, 16), &dataset(&mut p, 16), "after the restart");
+    let _ = std::fs::remove_dir_all(&dir);
+}

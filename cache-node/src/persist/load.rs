@@ -42,17 +42,36 @@ pub struct LoadStats {
     pub rdb_end: u64,
 }
 
+/// The replication position an RDB recorded (its `repl-*` aux fields), if complete.
+#[derive(Debug, Default, Clone)]
+pub struct ReplInfo {
+    pub id: Option<String>,
+    pub offset: Option<u64>,
+    pub stream_db: Option<usize>,
+}
+
 /// Loads an RDB file. Keys already expired are skipped (this node is a primary).
 pub fn load_rdb(ks: &Keyspace, path: &Path, now_ms: i64) -> Result<LoadStats, LoadError> {
+    load_rdb_file(ks, path, now_ms).map(|(s, _)| s)
+}
+
+/// Loads an RDB file, also returning the replication position it recorded.
+pub fn load_rdb_file(ks: &Keyspace, path: &Path, now_ms: i64) -> Result<(LoadStats, ReplInfo), LoadError> {
     let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
-    load_rdb_from(ks, BufReader::with_capacity(1 << 20, file), path, now_ms)
+    load_rdb_with_repl(ks, BufReader::with_capacity(1 << 20, file), path, now_ms)
 }
 
 pub fn load_rdb_from(ks: &Keyspace, input: impl std::io::Read, path: &Path, now_ms: i64) -> Result<LoadStats, LoadError> {
+    load_rdb_with_repl(ks, input, path, now_ms).map(|(s, _)| s)
+}
+
+/// Like `load_rdb_from`, also returning the replication position the file recorded.
+pub fn load_rdb_with_repl(ks: &Keyspace, input: impl std::io::Read, path: &Path, now_ms: i64) -> Result<(LoadStats, ReplInfo), LoadError> {
     let start = Instant::now();
     let rdb_err = |source| LoadError::Rdb { path: path.to_owned(), source };
     let mut r = RdbReader::new(input).map_err(rdb_err)?;
     let mut stats = LoadStats::default();
+    let mut repl = ReplInfo::default();
     let mut db = 0usize;
     while let Some(rec) = r.next().map_err(rdb_err)? {
         match rec {
@@ -76,12 +95,21 @@ pub fn load_rdb_from(ks: &Keyspace, input: impl std::io::Read, path: &Path, now_
                 };
                 stats.keys += 1;
             }
-            Record::Aux { .. } | Record::ResizeDb { .. } => {}
+            Record::Aux { key, value } => {
+                let text = String::from_utf8_lossy(&value);
+                match &key[..] {
+                    b"repl-id" if value.len() == 40 => repl.id = Some(text.into_owned()),
+                    b"repl-offset" => repl.offset = text.parse().ok(),
+                    b"repl-stream-db" => repl.stream_db = text.parse().ok(),
+                    _ => {}
+                }
+            }
+            Record::ResizeDb { .. } => {}
         }
     }
     stats.millis = start.elapsed().as_millis();
     stats.rdb_end = r.offset();
-    Ok(stats)
+    Ok((stats, repl))
 }
 
 /// Replays an AOF set. `run` executes one command and returns whether it failed;

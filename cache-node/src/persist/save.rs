@@ -23,6 +23,17 @@ pub struct SaveParams {
     pub used_mem: u64,
     /// Counts keys written, for INFO's current_save_keys_processed.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// The replication position of the data at the cut (`repl-id`, `repl-offset`,
+    /// `repl-stream-db` aux fields, as Redis writes them), so a node restarted from the
+    /// file can continue from its primary with a partial resync.
+    pub repl: Option<ReplAux>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplAux {
+    pub id: String,
+    pub offset: u64,
+    pub stream_db: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,13 +46,15 @@ pub struct SaveStats {
 pub fn write_rdb<W: Write>(mut run: SnapshotRun<'_>, out: W, p: &SaveParams) -> io::Result<(W, SaveStats)> {
     let ctime = (p.cut_ms / 1000).to_string();
     let used = p.used_mem.to_string();
-    let aux: [(&str, &[u8]); 5] = [
-        ("redis-ver", crate::REDIS_VERSION.as_bytes()),
-        ("redis-bits", b"64"),
-        ("ctime", ctime.as_bytes()),
-        ("used-mem", used.as_bytes()),
-        ("aof-base", if p.aof_base { b"1" } else { b"0" }),
-    ];
+    let mut aux: Vec<(&str, &[u8])> =
+        vec![("redis-ver", crate::REDIS_VERSION.as_bytes()), ("redis-bits", b"64"), ("ctime", ctime.as_bytes()), ("used-mem", used.as_bytes())];
+    let (db, off) = p.repl.as_ref().map(|r| (r.stream_db.to_string(), r.offset.to_string())).unwrap_or_default();
+    if let Some(r) = &p.repl {
+        aux.push(("repl-stream-db", db.as_bytes()));
+        aux.push(("repl-id", r.id.as_bytes()));
+        aux.push(("repl-offset", off.as_bytes()));
+    }
+    aux.push(("aof-base", if p.aof_base { b"1" } else { b"0" }));
     let mut w = RdbWriter::new(out, p.opts, &aux)?;
     let sizes = run.db_sizes.clone();
     let mut current_db = None;
@@ -112,7 +125,7 @@ mod tests {
     use crate::store::{Keyspace, Ttl, Value};
 
     fn params(cut_ms: i64) -> SaveParams {
-        SaveParams { opts: WriteOptions::default(), cut_ms, key_delay: Duration::ZERO, aof_base: false, used_mem: 0, progress: None }
+        SaveParams { opts: WriteOptions::default(), cut_ms, key_delay: Duration::ZERO, aof_base: false, used_mem: 0, progress: None, repl: None }
     }
 
     #[test]

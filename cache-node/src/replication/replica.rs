@@ -288,6 +288,16 @@ pub fn info_lines(srv: &Server, out: &mut String) {
     );
 }
 
+/// The database the primary's stream had selected (for an RDB's `repl-stream-db`).
+pub fn stream_db(srv: &Server) -> usize {
+    srv.replication.link.db.load(Relaxed)
+}
+
+/// Restores it from an RDB at start-up, before the link starts.
+pub fn set_stream_db(srv: &Server, db: usize) {
+    srv.replication.link.db.store(db, Relaxed);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

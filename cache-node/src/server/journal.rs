@@ -108,6 +108,12 @@ impl WriteJournal {
         g.db = None;
     }
 
+    /// The database the stream last selected (None: the next command starts with a
+    /// SELECT).
+    pub fn current_db(&self) -> Option<usize> {
+        self.inner.lock().db
+    }
+
     pub fn feeds_backlog(&self) -> bool {
         self.inner.lock().backlog.is_some()
     }

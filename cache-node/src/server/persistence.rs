@@ -99,7 +99,30 @@ impl Server {
             aof_base,
             used_mem: crate::commands::info::process::memory().allocated,
             progress: Some(self.persistence.save_keys_done.clone()),
+            repl: None,
         }
+    }
+
+    /// Where the data stands in the replication stream (read at a snapshot cut).
+    fn repl_aux(&self) -> save::ReplAux {
+        let r = &self.replication;
+        let stream_db = if r.is_replica() { crate::replication::replica::stream_db(self) } else { self.journal.current_db().unwrap_or(0) };
+        save::ReplAux { id: r.ids.lock().replid.clone(), offset: r.offset(), stream_db }
+    }
+
+    /// After loading an RDB at start-up: take up the replication position it recorded,
+    /// so that, following the same primary again, this node continues partially.
+    fn restore_repl(&self, info: &load::ReplInfo) {
+        let (Some(id), Some(offset)) = (&info.id, info.offset) else { return };
+        {
+            let mut ids = self.replication.ids.lock();
+            ids.replid = id.clone();
+            ids.replid2 = "0".repeat(40);
+            ids.second_offset = -1;
+        }
+        self.replication.backlog.reset(offset);
+        crate::replication::replica::set_stream_db(self, info.stream_db.unwrap_or(0));
+        info!(replid = %id, offset, "replication position restored from the snapshot");
     }
 
     /// The AOF position a reply waits for under `appendfsync always`, if any.
@@ -125,7 +148,8 @@ impl Server {
             None => {
                 let path = self.rdb_path();
                 if path.exists() {
-                    let stats = load::load_rdb(&self.keyspace, &path, now)?;
+                    let (stats, repl) = load::load_rdb_file(&self.keyspace, &path, now)?;
+                    self.restore_repl(&repl);
                     info!(file = %path.display(), keys = stats.keys, expired = stats.expired, ms = stats.millis as u64, "loaded the snapshot");
                     Some(stats)
                 } else {
@@ -198,9 +222,11 @@ impl Server {
         let p = &self.persistence;
         let mut cut = 0;
         let mut dirty = 0;
+        let mut repl = None;
         let run = self.keyspace.begin_snapshot(|| {
             cut = now_ms();
             dirty = self.dirty.load(Relaxed);
+            repl = Some(self.repl_aux());
         });
         if let Some(tx) = cut_done {
             let _ = tx.send(());
@@ -212,7 +238,9 @@ impl Server {
         p.save_keys_done.store(0, Relaxed);
         let path = self.rdb_path();
         let started = Instant::now();
-        let result = save::save_to_file(run, &path, &self.save_params(cut, false));
+        let mut params = self.save_params(cut, false);
+        params.repl = repl;
+        let result = save::save_to_file(run, &path, &params);
         p.last_bgsave_secs.store(started.elapsed().as_secs() as i64, Relaxed);
         match result {
             Ok(stats) => {
