@@ -1,6 +1,5 @@
-//! The admin HTTP port: `/healthz` (the process serves requests) and `/readyz` (it
-//! accepts client traffic: not starting, not shutting down). `/metrics` joins them with
-//! the metrics work.
+//! The admin HTTP port: `/healthz` (the process serves requests), `/readyz` (it accepts
+//! client traffic: not starting, not shutting down) and `/metrics` (metrics.rs).
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use axum::routing::get;
 use super::state::Server;
 
 pub fn router(srv: Arc<Server>) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(srv)
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics)).with_state(srv)
 }
 
 async fn healthz() -> &'static str {
@@ -21,6 +20,10 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(srv): State<Arc<Server>>) -> (StatusCode, &'static str) {
     if srv.is_shutting_down() { (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n") } else { (StatusCode::OK, "ready\n") }
+}
+
+async fn metrics(State(srv): State<Arc<Server>>) -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], super::metrics::render(&srv))
 }
 
 pub async fn serve(srv: Arc<Server>, listener: tokio::net::TcpListener) {

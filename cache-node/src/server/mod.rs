@@ -8,6 +8,7 @@ pub mod connection;
 pub mod cron;
 pub mod journal;
 pub mod listener;
+pub mod metrics;
 pub mod persistence;
 pub mod session;
 pub mod state;

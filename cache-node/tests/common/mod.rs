@@ -236,6 +236,16 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// One HTTP GET on the admin port; the whole response (status line, headers, body).
+pub fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
 pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
