@@ -299,7 +299,10 @@ fn a_full_sync_in_the_sized_format_and_an_aof_that_follows_it() {
     // The AOF was rewritten after the sync and logs the stream: a restart has it all.
     assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "persistence", "aof_rewrite_in_progress") == "0"
         && int_field(&mut rc, "persistence", "aof_rewrites") >= 1));
-    drop(node);
+    // A clean stop (the AOF is flushed): what it holds is then exactly what was applied.
+    let mut node = node;
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut rc);
+    assert!(node.wait_exit(Duration::from_secs(10)).is_some());
     let node = persistence::start_in(&ndir, &["--appendonly", "yes"]);
     let mut rc = node.client();
     assert_same(&dataset(&mut rc, 3), &want, "restarted from its AOF");

@@ -305,6 +305,14 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
                 send_ack(srv, conn)?;
             }
         }
+        // The primary's writes reach this node's AOF file batch by batch, as a client's
+        // do before its reply (an `always` fsync stays on the AOF thread).
+        let wait = std::mem::take(&mut session.durable_wait);
+        if wait > 0
+            && let Some(log) = srv.aof()
+        {
+            log.write_through(wait);
+        }
         link.db.store(session.db, Relaxed);
         link.set_read_offset(srv.replication.offset() + conn.buffered().len() as u64);
         if last_ack.elapsed() >= ACK_EVERY {
