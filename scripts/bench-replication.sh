@@ -43,7 +43,9 @@ sets() { # port pipeline: SET requests per second
     awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
 }
 
-start_replica() { # kind primary-port -> port on stdout
+# Starts a replica (in this shell, so its PID is remembered and stopped); sets REPLICA_PORT.
+REPLICA_PORT=
+start_replica() { # kind primary-port
   local port
   port=$(lib_free_port)
   # shellcheck disable=SC2046
@@ -53,7 +55,7 @@ start_replica() { # kind primary-port -> port on stdout
     redis-cli -p "$port" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
     sleep 0.05
   done
-  echo "$port"
+  REPLICA_PORT=$port
 }
 
 # Probe: every 50 ms SET a new value on the primary and time until the replica has it.
@@ -94,8 +96,9 @@ for rep in $(seq 1 "$REPS"); do
   for kind in redis node; do
     lib_start "$(server_cmd "$kind" "{port}")" "$out/$kind.log"
     for p in 1 16; do r[$kind,alone,$p]+="$(sets "$SRV_PORT" "$p") "; done
-    a=$(start_replica "$kind" "$SRV_PORT")
-    start_replica "$kind" "$SRV_PORT" >/dev/null
+    start_replica "$kind" "$SRV_PORT"
+    a=$REPLICA_PORT
+    start_replica "$kind" "$SRV_PORT"
     for p in 1 16; do r[$kind,two,$p]+="$(sets "$SRV_PORT" "$p") "; done
     # Lag while a steady P16 load runs.
     redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 100000000 -P 16 -r 1000000 -t set -q >/dev/null 2>&1 &
