@@ -145,6 +145,19 @@ pub fn parse_request_resume(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize,
 }
 
 /// Finds `needle` at or after `from`, as C's `strchr` would: a NUL byte ends the search.
+/// `argv` as a RESP multibulk request: the form clients send, and the form the AOF and
+/// the replication stream carry.
+pub fn encode_command(argv: &[&[u8]], out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "*{}\r\n", argv.len());
+    for arg in argv {
+        let _ = write!(out, "${}\r\n", arg.len());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 fn find_c(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     let rest = buf.get(from..)?;
     let at = rest.iter().position(|&b| b == needle || b == 0)?;

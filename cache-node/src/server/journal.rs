@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::protocol::request::encode_command;
 use crate::replication::backlog::Backlog;
 
 /// Where journaled bytes go (the AOF today; the replication backlog later).
@@ -50,22 +51,6 @@ pub struct Appended {
     pub repl: u64,
 }
 
-fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
-    push_header(buf, b'*', args.len());
-    for a in args {
-        push_header(buf, b'$', a.len());
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
-    }
-}
-
-fn push_header(buf: &mut Vec<u8>, kind: u8, n: usize) {
-    use std::io::Write;
-    buf.push(kind);
-    // Writing to a Vec cannot fail.
-    let _ = write!(buf, "{n}\r\n");
-}
-
 impl WriteJournal {
     pub fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire)
@@ -77,11 +62,11 @@ impl WriteJournal {
         let inner = &mut *g;
         inner.buf.clear();
         if inner.db != Some(db) {
-            push_command(&mut inner.buf, &[b"SELECT", db.to_string().as_bytes()]);
+            encode_command(&[b"SELECT", db.to_string().as_bytes()], &mut inner.buf);
             inner.db = Some(db);
         }
         for c in commands {
-            push_command(&mut inner.buf, c);
+            encode_command(c, &mut inner.buf);
         }
         inner.offset += inner.buf.len() as u64;
         let aof = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));

@@ -202,14 +202,7 @@ impl<R: Read> CommandReader<R> {
 }
 
 /// `argv` as a RESP multibulk, the form the log stores.
-pub fn encode_command(argv: &[&[u8]], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for arg in argv {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use crate::protocol::request::encode_command;
 
 #[cfg(test)]
 mod tests {
