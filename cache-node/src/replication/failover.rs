@@ -102,9 +102,7 @@ fn run(srv: &Server, req: Request) {
     // Every write that passed the pause before it began holds its partitions until it
     // is journaled: once every lock was free, the stream holds all of them.
     drop(srv.keyspace.lock_all());
-    let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
     let deadline = req.timeout.map(|t| started + t);
-    let mut last_ask = None::<Instant>;
     let caught_up = loop {
         if f.abort.load(Relaxed) {
             return finish(srv, "aborted by FAILOVER ABORT");
@@ -119,10 +117,8 @@ fn run(srv: &Server, req: Request) {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break false;
         }
-        if last_ask.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            srv.journal.append_replication_only(getack);
-            last_ask = Some(Instant::now());
-        }
+        // A GETACK whenever the stream grew since the last one (WAIT's rule).
+        super::primary::request_acks(srv);
         std::thread::sleep(Duration::from_millis(2));
     };
     if !caught_up && !req.force {

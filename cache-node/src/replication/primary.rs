@@ -272,7 +272,7 @@ fn acked_by(srv: &Server, offset: u64) -> usize {
 
 /// Asks every replica for an ACK, once per burst of writes: a GETACK after another
 /// with nothing in between would learn nothing new.
-fn request_acks(srv: &Server) {
+pub(crate) fn request_acks(srv: &Server) {
     let r = &srv.replication.replicas;
     let end = srv.replication.offset();
     if r.last_getack.load(Relaxed) != end {
