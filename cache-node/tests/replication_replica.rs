@@ -77,7 +77,7 @@ fn replicaof_replies_like_redis() {
 fn follows_a_redis_server_primary_and_reconnects_partially() {
     let dir = temp_dir("rrep-follow");
     let port = free_port();
-    let primary = Redis::start(&dir, port, &[]);
+    let primary = Redis::start_on(&dir, port, &[]);
     let mut pc = primary.client();
     populate(&mut pc, 7);
     let node = Node::start(&["--databases", "16"]);
@@ -123,7 +123,7 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
     // link comes back by itself, partially again.
     primary.shutdown_save();
     assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "replication", "master_link_status") == "down"));
-    let primary = Redis::start(&dir, port, &[]);
+    let primary = Redis::start_on(&dir, port, &[]);
     let mut pc = primary.client();
     write_load(&mut pc, 13, 100, true);
     assert!(wait_caught_up(&mut rc, &mut pc), "no reconnection after the restart: {}", info(&mut rc, "replication"));
@@ -135,7 +135,7 @@ fn follows_a_redis_server_primary_and_reconnects_partially() {
 #[test]
 fn promotion_keeps_data_and_the_old_history_as_replid2() {
     let dir = temp_dir("rrep-promote");
-    let primary = Redis::start(&dir, free_port(), &[]);
+    let primary = Redis::start_on(&dir, free_port(), &[]);
     let mut pc = primary.client();
     populate(&mut pc, 3);
     let node = Node::start(&[]);
@@ -167,14 +167,14 @@ fn promotion_keeps_data_and_the_old_history_as_replid2() {
 #[test]
 fn a_sibling_continues_partially_from_the_promoted_node() {
     let dir = temp_dir("rrep-sibling");
-    let primary = Redis::start(&dir, free_port(), &[]);
+    let primary = Redis::start_on(&dir, free_port(), &[]);
     let mut pc = primary.client();
     populate(&mut pc, 4);
     let node = Node::start(&[]);
     let mut rc = node.client();
     follow(&node, primary.port);
     let sdir = temp_dir("rrep-sibling-r");
-    let sibling = Redis::start(&sdir, free_port(), &["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let sibling = Redis::start_on(&sdir, free_port(), &["--replicaof", "127.0.0.1", &primary.port.to_string()]);
     let mut sc = sibling.client();
     write_load(&mut pc, 6, 200, true);
     assert!(wait_caught_up(&mut rc, &mut pc));
@@ -208,7 +208,7 @@ fn follows_a_cache_node_primary() {
 #[test]
 fn expired_keys_go_only_when_the_primary_deletes_them() {
     let dir = temp_dir("rrep-expiry");
-    let primary = Redis::start(&dir, free_port(), &["--enable-debug-command", "yes"]);
+    let primary = Redis::start_on(&dir, free_port(), &["--enable-debug-command", "yes"]);
     let mut pc = primary.client();
     // The primary keeps its expired key until told otherwise.
     let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query(&mut pc).unwrap();
@@ -232,7 +232,7 @@ fn expired_keys_go_only_when_the_primary_deletes_them() {
 #[test]
 fn role_reports_the_link() {
     let dir = temp_dir("rrep-role");
-    let primary = Redis::start(&dir, free_port(), &[]);
+    let primary = Redis::start_on(&dir, free_port(), &[]);
     let mut pc = primary.client();
     let node = Node::start(&[]);
     let mut rc = node.client();
@@ -258,7 +258,7 @@ fn role_reports_the_link() {
 fn a_full_sync_in_progress_shows_in_info_and_replicaof_no_one_stops_it_promptly() {
     let dir = temp_dir("rrep-slow");
     // Every key takes 20 ms to save: the transfer lasts seconds.
-    let primary = Redis::start(&dir, free_port(), &["--rdb-key-save-delay", "20000"]);
+    let primary = Redis::start_on(&dir, free_port(), &["--rdb-key-save-delay", "20000"]);
     let mut pc = primary.client();
     populate(&mut pc, 21);
     let node = Node::start(&[]);
@@ -284,7 +284,7 @@ fn a_full_sync_in_progress_shows_in_info_and_replicaof_no_one_stops_it_promptly(
 #[test]
 fn a_full_sync_in_the_sized_format_and_an_aof_that_follows_it() {
     let dir = temp_dir("rrep-sized");
-    let primary = Redis::start(&dir, free_port(), &["--repl-diskless-sync", "no"]);
+    let primary = Redis::start_on(&dir, free_port(), &["--repl-diskless-sync", "no"]);
     let mut pc = primary.client();
     populate(&mut pc, 31);
     let ndir = temp_dir("rrep-sized-node");
@@ -380,7 +380,7 @@ fn the_protocol_against_a_scripted_primary() {
 #[test]
 fn authenticates_with_masterauth() {
     let dir = temp_dir("rrep-auth");
-    let primary = Redis::start(&dir, free_port(), &["--requirepass", "secret"]);
+    let primary = Redis::start_on(&dir, free_port(), &["--requirepass", "secret"]);
     let mut pc = redis::Client::open(format!("redis://:secret@127.0.0.1:{}", primary.port)).unwrap().get_connection().unwrap();
     populate(&mut pc, 41);
     let node = Node::start(&["--masterauth", "wrong"]);

@@ -28,7 +28,12 @@ impl RedisServer {
     /// Starts redis-server in `dir` (loading `dir/dump.rdb` if present) with `extra`
     /// configuration, and waits until it answers PING (not LOADING).
     pub fn start(dir: &Path, extra: &[&str]) -> RedisServer {
-        let port = free_port();
+        Self::start_on(dir, free_port(), extra)
+    }
+
+    /// The same on a chosen port (so a test can restart it where its replicas expect
+    /// it). A server that wants a password counts as up when PING answers NOAUTH.
+    pub fn start_on(dir: &Path, port: u16, extra: &[&str]) -> RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dbfilename", "dump.rdb"])
             .arg("--dir")
@@ -43,10 +48,18 @@ impl RedisServer {
             if let Ok(Some(status)) = s.child.try_wait() {
                 panic!("redis-server exited while starting ({status}): see {}", dir.display());
             }
-            s.try_client().is_some_and(|mut c| redis::cmd("PING").query::<String>(&mut c).is_ok())
+            s.try_client().is_some_and(|mut c| redis::cmd("PING").query::<String>(&mut c).map_or_else(|e| e.code() == Some("NOAUTH"), |_| true))
         });
         assert!(up, "redis-server did not start");
         s
+    }
+
+    /// SHUTDOWN SAVE and wait for the process to end (its replication id and offset are
+    /// kept in the snapshot, so its replicas can continue partially after a restart).
+    pub fn shutdown_save(mut self) {
+        let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<()>(&mut self.client());
+        let exited = wait_for(Duration::from_secs(20), || matches!(self.child.try_wait(), Ok(Some(_))));
+        assert!(exited, "redis-server did not exit");
     }
 
     fn try_client(&self) -> Option<redis::Connection> {

@@ -1,67 +1,14 @@
-//! Helpers for the replica-side replication tests: a redis-server on a chosen port (so
-//! it can be restarted where its replicas expect it), INFO fields, waiting for a replica
-//! to catch up, and data sets of every type.
+//! Helpers for the replica-side replication tests: INFO fields, waiting for a replica to
+//! catch up, data sets of every type, and a scripted primary.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::common::{info_field, wait_for};
 use super::redis_server::Gen;
 
-/// A redis-server on a fixed port in `dir`, killed on drop.
-pub struct Redis {
-    child: Child,
-    pub port: u16,
-    pub dir: PathBuf,
-}
-
-impl Redis {
-    pub fn start(dir: &Path, port: u16, extra: &[&str]) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dbfilename", "dump.rdb"])
-            .arg("--dir")
-            .arg(dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed");
-        let r = Redis { child, port, dir: dir.to_path_buf() };
-        assert!(
-            // Up: PING answers (NOAUTH when it wants a password), not LOADING.
-            wait_for(Duration::from_secs(30), || r
-                .try_client()
-                .is_some_and(|mut c| redis::cmd("PING").query::<String>(&mut c).map_or_else(|e| e.code() == Some("NOAUTH"), |_| true))),
-            "redis-server did not start"
-        );
-        r
-    }
-
-    fn try_client(&self) -> Option<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).ok()?.get_connection().ok()
-    }
-
-    pub fn client(&self) -> redis::Connection {
-        self.try_client().expect("connect to redis-server")
-    }
-
-    /// SHUTDOWN SAVE and wait for the process to end (its replication id and offset are
-    /// kept in the snapshot, so its replicas can continue partially after a restart).
-    pub fn shutdown_save(mut self) {
-        let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<()>(&mut self.client());
-        let exited = wait_for(Duration::from_secs(20), || matches!(self.child.try_wait(), Ok(Some(_))));
-        assert!(exited, "redis-server did not exit");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A redis-server in its own directory, on a chosen port (`RedisServer::start_on`).
+pub use super::redis_server::RedisServer as Redis;
 
 pub fn info(c: &mut redis::Connection, section: &str) -> String {
     redis::cmd("INFO").arg(section).query(c).unwrap()
@@ -214,7 +161,7 @@ impl FakePrimary {
 /// A snapshot made by redis-server holding `key` = `value` in database 0.
 pub fn redis_snapshot(key: &str, value: &str) -> Vec<u8> {
     let dir = super::redis_server::temp_dir("rrep-snap");
-    let r = Redis::start(&dir, super::common::free_port(), &[]);
+    let r = Redis::start(&dir, &[]);
     let mut c = r.client();
     let _: () = redis::cmd("SET").arg(key).arg(value).query(&mut c).unwrap();
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
