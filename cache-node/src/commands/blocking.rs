@@ -36,6 +36,10 @@ pub enum Wait {
 /// Called by a blocking command that found nothing to serve, while it still holds the
 /// locks of `keys` (so a write after its check always finds it registered).
 pub fn block(ctx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>) -> Wait {
+    // Inside MULTI or a script nothing may wait: the command times out at once.
+    if ctx.in_atomic() {
+        return Wait::TimedOut;
+    }
     let db = ctx.db();
     if let Some(state) = ctx.session.block.as_ref()
         && state.timed_out

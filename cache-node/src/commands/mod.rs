@@ -3,6 +3,7 @@
 //! handler and records per-command statistics after it.
 
 pub mod args;
+pub mod atomic;
 pub mod bitmaps;
 pub mod blocking;
 pub mod client;
@@ -51,6 +52,8 @@ pub struct Ctx<'a> {
     dirtied: Cell<u64>,
     /// What the journal records for the running command.
     effects: Effects,
+    /// Set while EXEC or a script runs its commands (commands/atomic.rs).
+    pub atomic: Option<atomic::Atomic>,
 }
 
 /// What the journal (AOF, replicas) records for a command that changed data.
@@ -66,7 +69,7 @@ enum Effects {
 
 impl<'a> Ctx<'a> {
     pub fn new(srv: &'a Server, session: &'a mut Session, out: &'a mut Reply, now_ms: i64) -> Self {
-        Ctx { srv, session, out, now_ms, dirtied: Cell::new(0), effects: Effects::Verbatim }
+        Ctx { srv, session, out, now_ms, dirtied: Cell::new(0), effects: Effects::Verbatim, atomic: None }
     }
 
     /// The database the client has selected.
@@ -91,6 +94,11 @@ impl<'a> Ctx<'a> {
             Effects::Rewritten(v) => v.push(cmd),
             e => *e = Effects::Rewritten(vec![cmd]),
         }
+    }
+
+    /// Inside EXEC or a script: blocking commands answer at once.
+    pub fn in_atomic(&self) -> bool {
+        self.atomic.is_some()
     }
 
     /// Journals nothing for this command even though it counted changes.
@@ -207,23 +215,40 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
 fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     let srv = ctx.srv;
     let ks = &srv.keyspace;
-    let mut held = match scope::plan(spec, argv, ctx.db(), ks.databases()) {
-        scope::Plan::Pairs(pairs) => ks.scope(pairs),
-        scope::Plan::Db(db) => ks.scope_db(db),
-        scope::Plan::All => ks.scope_all(),
+    // Inside EXEC the run already holds every partition its commands touch.
+    let mut held = match &ctx.atomic {
+        Some(run) if run.scoped => None,
+        _ => Some(match scope::plan(spec, argv, ctx.db(), ks.databases()) {
+            scope::Plan::Pairs(pairs) => ks.scope(pairs),
+            scope::Plan::Db(db) => ks.scope_db(db),
+            scope::Plan::All => ks.scope_all(),
+        }),
     };
     ctx.dirtied.set(0);
     ctx.effects = Effects::Verbatim;
     let result = (spec.handler)(ctx, argv);
     // Deletions of expired keys the command ran into come first in the journal.
-    held.locked().flush_expired();
+    match held.as_mut() {
+        Some(h) => h.locked().flush_expired(),
+        None => ks.flush_expired_in_scope(),
+    }
     if ctx.dirtied.get() > 0 && srv.journal.is_active() {
+        // The first write of an atomic run opens the MULTI its end closes.
+        let multi: &[&[u8]] = &[b"MULTI"];
+        let open = match ctx.atomic.as_mut() {
+            Some(run) if !run.multi_open => {
+                run.multi_open = true;
+                true
+            }
+            _ => false,
+        };
+        let prefix = open.then_some(multi);
         let at = match std::mem::take(&mut ctx.effects) {
-            Effects::Verbatim => srv.journal.append(ctx.db(), [argv]),
-            Effects::Rewritten(cmds) if cmds.is_empty() => Default::default(),
+            Effects::Verbatim => srv.journal.append(ctx.db(), prefix.into_iter().chain([argv])),
+            Effects::Rewritten(cmds) if cmds.is_empty() && !open => Default::default(),
             Effects::Rewritten(cmds) => {
                 let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
-                srv.journal.append(ctx.db(), refs.iter().map(Vec::as_slice))
+                srv.journal.append(ctx.db(), prefix.into_iter().chain(refs.iter().map(Vec::as_slice)))
             }
         };
         ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);

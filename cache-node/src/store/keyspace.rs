@@ -128,6 +128,16 @@ impl Keyspace {
         PartGuard { inner, ks: self, db }
     }
 
+    /// Hands the keys that expired in this thread's scope to the journal (between the
+    /// commands of an atomic run, which share one scope).
+    pub fn flush_expired_in_scope(&self) {
+        scope::for_each_held(self, |db, part| {
+            if !part.expired_log.is_empty() {
+                self.journal_expired(db, &mut part.expired_log);
+            }
+        });
+    }
+
     /// Locks the partitions of `pairs` for a whole command: the handler's own lock calls
     /// on this thread are served from them until the returned scope is dropped.
     pub fn scope<'k>(&self, pairs: impl IntoIterator<Item = (usize, &'k [u8])>) -> Scope<'_> {

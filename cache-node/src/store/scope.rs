@@ -105,6 +105,19 @@ pub fn lend(ks: &Keyspace, id: (usize, usize)) -> Lookup {
     })
 }
 
+/// Calls `f` with every partition of this thread's scope for `ks` that is not lent out.
+pub fn for_each_held(ks: &Keyspace, mut f: impl FnMut(usize, &mut Partition)) {
+    CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(cur) = c.as_mut().filter(|cur| cur.ks == ks as *const Keyspace as usize) else { return };
+        for h in cur.held.iter_mut().filter(|h| !h.lent) {
+            // SAFETY: the scope holds this partition's mutex while it is in `CURRENT`, and
+            // it is not lent, so this is the only reference to it.
+            f(h.id.0, unsafe { h.part.as_mut() });
+        }
+    });
+}
+
 /// The partitions a command holds from start to end (see the module comment). Dropping
 /// it ends the scope and releases them.
 pub struct Scope<'a> {
