@@ -19,6 +19,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod monitor;
 pub mod persistence;
 pub mod replication;
 pub mod scan_args;
@@ -194,6 +195,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     bump(&cs.calls, 1);
     bump(&cs.nanos, nanos);
     bump(&stats.commands, 1);
+    let micros = nanos / 1000;
+    bump(&cs.hist[crate::server::latency::bucket(micros)], 1);
+    if ctx.srv.slowlog.is_slow(micros) {
+        monitor::slow(ctx, spec, argv, micros);
+    }
+    let event = if spec.has(flag::FAST) { "fast-command" } else { "command" };
+    ctx.srv.latency.observe(event, nanos / 1_000_000, ctx.now_ms / 1000);
     match result {
         Err(e) => {
             bump(&cs.failed, 1);

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, replication, server_cmds, sets, strings,
-    zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, monitor, persistence, replication, server_cmds, sets,
+    strings, zsets,
 };
 
 struct Table {
@@ -21,6 +21,7 @@ fn table() -> &'static Table {
         let families: &[&'static [CommandSpec]] = &[
             connection::COMMANDS,
             server_cmds::COMMANDS,
+            monitor::COMMANDS,
             persistence::COMMANDS,
             replication::COMMANDS,
             client::COMMANDS,

@@ -207,6 +207,17 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         help: "longest member a sorted set keeps in its compact encoding",
     },
+    p(
+        "slowlog-log-slower-than",
+        Kind::Int { min: -1, max: i64::MAX },
+        "10000",
+        true,
+        "log commands that take at least this many microseconds (-1 = off, 0 = all)",
+    ),
+    p("slowlog-max-len", INT, "128", true, "entries the slow log keeps"),
+    p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true, "record latency spikes of at least this many milliseconds (0 = off)"),
+    p("latency-tracking", Kind::Bool, "yes", true, "report per-command latency percentiles in INFO latencystats"),
+    p("latency-tracking-info-percentiles", Kind::Words, "50 99 99.9", true, "percentiles INFO latencystats reports"),
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true, "background task frequency (active expiry cycles per second)"),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true, "FLUSHALL/FLUSHDB without a mode behave as ASYNC"),
 ];

@@ -103,10 +103,36 @@ pub fn render(srv: &Server) -> String {
 
     persistence(srv, &s);
     replication(srv, &s, now);
+    diagnostics(srv, &s);
 
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&s.reg.gather(), &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+fn diagnostics(srv: &Server, s: &Scrape) {
+    let newest = srv.slowlog.newest(Some(1));
+    s.int("redis_slowlog_length", "Entries in the slow log.", srv.slowlog.len() as i64);
+    s.int("redis_slowlog_last_id", "Id of the newest slow log entry.", newest.first().map_or(0, |e| e.id as i64));
+    s.gauge(
+        "redis_last_slow_execution_duration_seconds",
+        "Duration of the newest slow log entry.",
+        &[],
+        [(Vec::new(), newest.first().map_or(0.0, |e| e.micros as f64 / 1e6))],
+    );
+    let latest = srv.latency.latest();
+    s.gauge(
+        "redis_latency_spike_last",
+        "Unix time of each event's latest latency spike.",
+        &["event_name"],
+        latest.iter().map(|l| (vec![l.event.clone()], l.time as f64)),
+    );
+    s.gauge(
+        "redis_latency_spike_duration_seconds",
+        "Duration of each event's latest latency spike.",
+        &["event_name"],
+        latest.iter().map(|l| (vec![l.event.clone()], l.ms as f64 / 1000.0)),
+    );
 }
 
 fn persistence(srv: &Server, s: &Scrape) {

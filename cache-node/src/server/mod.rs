@@ -7,10 +7,12 @@ pub mod clients;
 pub mod connection;
 pub mod cron;
 pub mod journal;
+pub mod latency;
 pub mod listener;
 pub mod metrics;
 pub mod persistence;
 pub mod session;
+pub mod slowlog;
 pub mod state;
 pub mod stats;
 

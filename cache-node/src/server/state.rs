@@ -101,6 +101,9 @@ pub struct Server {
     pub journal: std::sync::Arc<super::journal::WriteJournal>,
     pub persistence: super::persistence::Persistence,
     pub replication: crate::replication::state::Replication,
+    /// SLOWLOG and the latency monitor.
+    pub slowlog: super::slowlog::SlowLog,
+    pub latency: super::latency::LatencyMonitor,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -109,6 +112,10 @@ impl Server {
     pub fn new(config: Config) -> Self {
         let tun = Tunables::default();
         tun.load(&config);
+        let slowlog = super::slowlog::SlowLog::default();
+        slowlog.load(&config);
+        let latency = super::latency::LatencyMonitor::default();
+        latency.load(&config);
         let threads = config.threads();
         let databases = config.int("databases").max(1) as usize;
         let repl_backlog = config.int("repl-backlog-size");
@@ -137,6 +144,8 @@ impl Server {
             journal,
             persistence: Default::default(),
             replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
+            slowlog,
+            latency,
             me: std::sync::OnceLock::new(),
         }
     }
@@ -164,6 +173,8 @@ impl Server {
     pub fn config_changed(&self, names: &[&str]) {
         let cfg = self.config.read();
         self.tun.load(&cfg);
+        self.slowlog.load(&cfg);
+        self.latency.load(&cfg);
         if names.contains(&"loglevel")
             && let Some(hook) = self.log_level_hook.read().as_ref()
         {

@@ -20,6 +20,8 @@ pub struct CmdStat {
     pub nanos: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Calls per latency bucket (server/latency.rs).
+    pub hist: [AtomicU64; super::latency::BUCKETS],
 }
 
 /// Counters owned by one worker thread.
@@ -52,7 +54,7 @@ impl ThreadStats {
             c.store(0, Relaxed);
         }
         for s in self.per_command.iter() {
-            for c in [&s.calls, &s.nanos, &s.rejected, &s.failed] {
+            for c in [&s.calls, &s.nanos, &s.rejected, &s.failed].into_iter().chain(s.hist.iter()) {
                 c.store(0, Relaxed);
             }
         }
@@ -113,6 +115,19 @@ impl Stats {
             }
         }
         out
+    }
+
+    /// One command's latency histogram over all threads.
+    pub fn histogram(&self, idx: usize) -> [u64; super::latency::BUCKETS] {
+        let mut h = [0u64; super::latency::BUCKETS];
+        for t in self.threads.lock().iter() {
+            if let Some(s) = t.per_command.get(idx) {
+                for (o, c) in h.iter_mut().zip(s.hist.iter()) {
+                    *o += c.load(Relaxed);
+                }
+            }
+        }
+        h
     }
 
     pub fn record_error(&self, code: &str) {

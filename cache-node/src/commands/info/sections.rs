@@ -31,7 +31,7 @@ pub fn write(srv: &Server, name: &str, now_ms: i64, out: &mut String) {
         "modules" => out.push_str("# Modules\r\n"),
         "commandstats" => commandstats(srv, out),
         "errorstats" => errorstats(srv, out),
-        "latencystats" => out.push_str("# Latencystats\r\n"),
+        "latencystats" => latencystats(srv, out),
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => keyspace(srv, out),
         _ => {}
@@ -266,6 +266,30 @@ fn commandstats(srv: &Server, out: &mut String) {
         }
         let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
         let _ = write!(out, "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n", spec.name);
+    }
+}
+
+/// Per-command latency percentiles (`latency-tracking`), from the power-of-two
+/// histograms: each percentile is reported as its bucket's upper bound.
+fn latencystats(srv: &Server, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    let (on, pcts) = {
+        let cfg = srv.config.read();
+        let pcts: Vec<(String, f64)> =
+            cfg.str("latency-tracking-info-percentiles").split_whitespace().filter_map(|p| p.parse::<f64>().ok().map(|v| (p.to_string(), v))).collect();
+        (cfg.bool("latency-tracking"), pcts)
+    };
+    if !on {
+        return;
+    }
+    let t = srv.stats.totals();
+    for (i, (spec, c)) in table::all().iter().zip(t.per_command.iter()).enumerate() {
+        if c.0 == 0 {
+            continue;
+        }
+        let hist = srv.stats.histogram(i);
+        let parts: Vec<String> = pcts.iter().map(|(name, p)| format!("p{name}={:.3}", crate::server::latency::percentile(&hist, *p))).collect();
+        let _ = write!(out, "latency_percentiles_usec_{}:{}\r\n", spec.name, parts.join(","));
     }
 }
 
