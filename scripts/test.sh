@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (.ci/run execs this). On a fresh Debian machine
 # it first installs what the tests need (redis-cli, redis-benchmark, redis-server as
-# the reference server, shellcheck; scripts/validate-k8s.sh fetches helm from npm and
+# the reference server, shellcheck, prometheus/promtool for the /metrics tests; scripts/validate-k8s.sh fetches helm from npm and
 # Kubernetes schemas from PyPI into target/k8s-tools); that step needs root or sudo.
 #   ./scripts/test.sh
 set -euo pipefail
@@ -19,6 +19,7 @@ command -v redis-check-rdb >/dev/null || need_apt+=(redis-tools)
 command -v redis-check-aof >/dev/null || need_apt+=(redis-tools)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
   step "installing ${need_apt[*]}"
@@ -31,6 +32,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # but stop it so that port 6379 is free for the README's "run a cache-node" command.
   if [[ " ${need_apt[*]} " == *" redis-server "* ]]; then
     $sudo service redis-server stop >/dev/null 2>&1 || true
+  fi
+  # Likewise the package's own Prometheus: the tests start one on a free port.
+  if [[ " ${need_apt[*]} " == *" prometheus "* ]]; then
+    $sudo service prometheus stop >/dev/null 2>&1 || true
   fi
 fi
 for tool in cargo rustfmt cargo-clippy; do

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{CounterVec, Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::state::{Server, now_ms};
 use crate::replication::state::Role;
@@ -45,6 +45,18 @@ impl Scrape {
         let _ = self.reg.register(Box::new(c));
     }
 
+    /// A counter of fractional values (seconds).
+    fn fcounter(&self, name: &str, help: &str, labels: &[&str], values: impl IntoIterator<Item = (Vec<String>, f64)>) {
+        let Ok(c) = CounterVec::new(Opts::new(name, help), labels) else { return };
+        for (l, v) in values {
+            let l: Vec<&str> = l.iter().map(String::as_str).collect();
+            if let Ok(m) = c.get_metric_with_label_values(&l) {
+                m.inc_by(v.max(0.0));
+            }
+        }
+        let _ = self.reg.register(Box::new(c));
+    }
+
     fn total(&self, name: &str, help: &str, value: u64) {
         self.counter(name, help, &[], [(Vec::new(), value)]);
     }
@@ -80,7 +92,12 @@ pub fn render(srv: &Server) -> String {
     let used: Vec<_> =
         t.per_command.iter().enumerate().filter(|(_, c)| c.0 + c.2 + c.3 > 0).filter_map(|(i, c)| table.get(i).map(|spec| (spec.name, *c))).collect();
     s.counter("redis_commands_total", "Calls per command.", &["cmd"], used.iter().map(|(n, c)| (vec![n.to_string()], c.0)));
-    s.gauge("redis_commands_duration_seconds_total", "Seconds spent per command.", &["cmd"], used.iter().map(|(n, c)| (vec![n.to_string()], c.1 as f64 / 1e6)));
+    s.fcounter(
+        "redis_commands_duration_seconds_total",
+        "Seconds spent per command.",
+        &["cmd"],
+        used.iter().map(|(n, c)| (vec![n.to_string()], c.1 as f64 / 1e6)),
+    );
     s.counter(
         "redis_commands_rejected_calls_total",
         "Calls refused before running (arity, auth...).",
