@@ -1,6 +1,7 @@
 //! cache-node: the cachefleet data plane. A multi-threaded server that speaks the Redis
 //! protocol over a partitioned in-memory keyspace. See docs/architecture.md.
 
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,5 +1,6 @@
 //! `cache-node snapshot inspect FILE` and `cache-node snapshot verify FILE`: read an RDB
 //! file (ours or redis-server's) through the streaming reader, checksum included.
+//! `save`, `restore`, `list` and `delete` manage backups (see `crate::backup`).
 //!
 //! Exit codes: 0 = read fine, 1 = the file is unreadable or corrupt (the error names the
 //! byte offset), 2 = usage error.
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
 use super::rdb::{Checksum, RdbError, RdbReader, Record};
 
 #[derive(Parser, Debug)]
-#[command(name = "cache-node snapshot", about = "Inspect or verify an RDB snapshot file (Redis 7.0 format)")]
+#[command(name = "cache-node snapshot", about = "Take, restore, list, inspect and verify RDB snapshots (Redis 7.0 format)")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -35,6 +36,16 @@ enum Cmd {
         /// The RDB file.
         file: PathBuf,
     },
+    /// Copy a running node's data set into a directory as an RDB and its manifest,
+    /// without touching the node's disk (it is fetched as a replica's full resync is).
+    /// Prints the manifest.
+    Save(crate::backup::cli::SaveArgs),
+    /// Verify a snapshot against its manifest and place it in a data directory.
+    Restore(crate::backup::cli::RestoreArgs),
+    /// List the complete snapshots of a directory, oldest first.
+    List { dir: PathBuf },
+    /// Delete one snapshot (its manifest first).
+    Delete { dir: PathBuf, name: String },
 }
 
 /// Runs `cache-node snapshot ARGS...` (ARGS without the leading "snapshot").
@@ -59,6 +70,12 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                 }
             }
         }
+        Cmd::Save(a) => report(crate::backup::cli::save(&a).map(|m| m.to_json())),
+        Cmd::Restore(a) => {
+            report(crate::backup::cli::restore(&a).map(|m| format!("restored {} ({} keys, {} bytes) into {}\n", m.name, m.keys, m.bytes, a.to.display())))
+        }
+        Cmd::List { dir } => report(crate::backup::cli::list(&dir)),
+        Cmd::Delete { dir, name } => report(crate::backup::cli::delete(&dir, &name).map(|()| format!("deleted {name}\n"))),
         Cmd::Verify { file } => match scan(&file) {
             (s, Ok(())) => {
                 println!("OK {}: {}", file.display(), s.one_line());
@@ -69,6 +86,20 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+/// Prints the output of a backup command, or its error (exit 1).
+fn report(r: Result<String, crate::backup::BackupError>) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cache-node snapshot: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -93,17 +124,24 @@ pub struct DbSummary {
 }
 
 impl DbSummary {
-    fn keys(&self) -> u64 {
+    pub fn keys(&self) -> u64 {
         self.by_type.values().sum()
     }
 }
 
 /// Reads the whole file; the summary holds whatever was read before an error.
 pub fn scan(path: &Path) -> (Summary, Result<(), RdbError>) {
+    match std::fs::File::open(path) {
+        Ok(file) => scan_reader(BufReader::with_capacity(1 << 16, file)),
+        Err(e) => (Summary::default(), Err(e.into())),
+    }
+}
+
+/// Reads one RDB from `input`, consuming exactly its bytes (checksum included).
+pub fn scan_reader(input: impl std::io::Read) -> (Summary, Result<(), RdbError>) {
     let mut s = Summary::default();
     let r = (|| {
-        let file = std::fs::File::open(path)?;
-        let mut r = RdbReader::new(BufReader::with_capacity(1 << 16, file))?;
+        let mut r = RdbReader::new(input)?;
         s.version = r.version();
         let mut db = 0;
         let res = (|| {
@@ -133,7 +171,7 @@ pub fn scan(path: &Path) -> (Summary, Result<(), RdbError>) {
 }
 
 impl Summary {
-    fn keys(&self) -> u64 {
+    pub fn keys(&self) -> u64 {
         self.dbs.values().map(DbSummary::keys).sum()
     }
 

@@ -13,7 +13,7 @@ pub mod info;
 pub mod primary;
 pub mod psync;
 pub mod replica;
-mod replica_conn;
+pub(crate) mod replica_conn;
 mod replica_link;
 pub mod state;
 

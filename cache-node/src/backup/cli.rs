@@ -1,0 +1,167 @@
+//! `cache-node snapshot save|restore|list|delete`.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::BackupError;
+use super::manifest::{self, FORMAT, Manifest};
+use super::pull::{Source, pull};
+use super::store::{DirStore, sync_dir};
+use crate::persist::snapshot_cli::scan;
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// The node to copy (HOST:PORT). Pick a replica so the primary never pays for it.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub from: String,
+    /// Directory the snapshot goes to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Snapshot name (default: [<cluster>-<shard>-]<UTC time>).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub shard: Option<u32>,
+    /// ACL user for AUTH (the password comes from --password-file or REDISCLI_AUTH).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// File holding the source's password (a mounted Secret).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Longest silence from the source, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The snapshot: DIR/NAME, or the path of its .json manifest.
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub from: PathBuf,
+    /// Data directory to restore into.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// File name the node loads at start-up (its `dbfilename`).
+    #[arg(long, default_value = "dump.rdb")]
+    pub dbfilename: String,
+}
+
+fn password(file: Option<&Path>) -> Result<Option<String>, BackupError> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| BackupError::Usage(format!("reading {}: {e}", f.display())))?;
+        return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    Ok(std::env::var("REDISCLI_AUTH").ok().filter(|p| !p.is_empty()))
+}
+
+fn valid_name(name: &str) -> Result<(), BackupError> {
+    let ok = !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(()) } else { Err(BackupError::Usage(format!("bad snapshot name {name:?} (letters, digits, '-', '_', '.')"))) }
+}
+
+/// Takes a snapshot of `--from` into `--to`; returns its manifest.
+pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
+    let now = crate::server::state::now_ms() / 1000;
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => {
+            let mut parts: Vec<String> = a.cluster.iter().cloned().collect();
+            parts.extend(a.shard.map(|s| s.to_string()));
+            parts.push(manifest::stamp(now));
+            parts.join("-")
+        }
+    };
+    valid_name(&name)?;
+    let store = DirStore::new(&a.to);
+    if store.manifest_path(&name).exists() {
+        return Err(BackupError::Usage(format!("snapshot {name} already exists in {}", a.to.display())));
+    }
+    let src = Source { addr: a.from.clone(), user: a.user.clone(), password: password(a.password_file.as_deref())?, timeout: Duration::from_secs(a.timeout) };
+    let staged = store.staging(&name)?;
+    let result = (|| {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&staged)?);
+        let pulled = pull(&src, &mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?;
+        Ok::<_, BackupError>(pulled)
+    })();
+    let pulled = match result {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+    };
+    let s = &pulled.summary;
+    let m = Manifest {
+        format: FORMAT.into(),
+        name,
+        cluster: a.cluster.clone(),
+        shard: a.shard,
+        slots: vec![(0, 16383)],
+        created_unix: now,
+        created: manifest::rfc3339(now),
+        source: a.from.clone(),
+        source_role: pulled.role.clone(),
+        engine: pulled.engine.clone(),
+        engine_version: pulled.engine_version.clone(),
+        rdb_version: s.version,
+        keys: s.keys(),
+        keys_with_expiry: s.dbs.values().map(|d| d.expires).sum(),
+        bytes: s.bytes,
+        crc64: manifest::crc_text(s.checksum.as_ref()),
+        repl_id: pulled.repl_id.clone(),
+        repl_offset: pulled.repl_offset,
+    };
+    store.publish(&staged, &m)?;
+    Ok(m)
+}
+
+/// Where a restore source points: the store directory and the snapshot name.
+fn locate(from: &Path) -> Result<(DirStore, String), BackupError> {
+    let file = from.file_name().and_then(|n| n.to_str()).ok_or_else(|| BackupError::Usage(format!("bad snapshot path {}", from.display())))?;
+    let name = file.strip_suffix(".json").or_else(|| file.strip_suffix(".rdb")).unwrap_or(file);
+    let dir = from.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((DirStore::new(dir), name.to_string()))
+}
+
+/// Copies a snapshot into a data directory after verifying it against its manifest;
+/// the node's `dbfilename` appears only once the copy is complete and verified.
+pub fn restore(a: &RestoreArgs) -> Result<Manifest, BackupError> {
+    let (store, name) = locate(&a.from)?;
+    let m = store.read_manifest(&name)?;
+    if a.dbfilename.is_empty() || a.dbfilename.contains('/') {
+        return Err(BackupError::Usage(format!("bad --dbfilename {:?}", a.dbfilename)));
+    }
+    std::fs::create_dir_all(&a.to)?;
+    let part = a.to.join(format!(".{}.restore.part", a.dbfilename));
+    std::fs::copy(store.rdb_path(&m), &part)?;
+    let (summary, result) = scan(&part);
+    let checked = result.map_err(BackupError::from).and_then(|()| m.check(&summary));
+    if let Err(e) = checked {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    std::fs::File::open(&part)?.sync_all()?;
+    std::fs::rename(&part, a.to.join(&a.dbfilename))?;
+    sync_dir(&a.to);
+    Ok(m)
+}
+
+/// One line per snapshot, oldest first.
+pub fn list(dir: &Path) -> Result<String, BackupError> {
+    let mut out = String::new();
+    for m in DirStore::new(dir).list()? {
+        out.push_str(&format!("{}\t{}\t{} keys\t{} bytes\t{}\t{}\n", m.name, m.created, m.keys, m.bytes, m.source_role, m.source));
+    }
+    Ok(out)
+}
+
+pub fn delete(dir: &Path, name: &str) -> Result<(), BackupError> {
+    valid_name(name)?;
+    DirStore::new(dir).delete(name)
+}
