@@ -203,3 +203,73 @@ fn a_tampered_snapshot_is_not_restored() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("missing.json"), "{}", text(&out));
 }
+
+/// A replica of `primary`, waited for until its link is up.
+fn replica_of(primary: &Node) -> Node {
+    let port = primary.port.to_string();
+    let replica = Node::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut c = replica.client();
+    let up = wait_for(Duration::from_secs(30), || {
+        let text: String = q(&mut c, &["INFO", "replication"]);
+        info_field(&text, "master_link_status").as_deref() == Some("up")
+    });
+    assert!(up, "the replica never synced");
+    replica
+}
+
+#[test]
+fn a_replica_of_the_shard_is_copied_unless_the_primary_is_asked_for() {
+    let primary = Node::start(&[]);
+    let mut c = primary.client();
+    fill(&mut c, 9, 60);
+    let replica = replica_of(&primary);
+    let dead = free_port();
+    let from = format!("127.0.0.1:{dead},127.0.0.1:{},127.0.0.1:{}", primary.port, replica.port);
+    let dest = temp_dir("backup-choice");
+    let log = dest.join("termination-log");
+    let out = snapshot(&["save", "--from", &from, "--to", dest.to_str().unwrap(), "--name", "r", "--termination-log", log.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m = manifest(&dest, "r");
+    assert_eq!(m["sourceRole"], "replica");
+    assert_eq!(m["source"], format!("127.0.0.1:{}", replica.port));
+    assert_eq!(m["keys"].as_u64(), Some(60));
+    // The termination message is the manifest on one line.
+    let msg = std::fs::read_to_string(&log).unwrap();
+    assert!(!msg.contains('\n'));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&msg).unwrap(), m);
+    let out = snapshot(&["save", "--from", &from, "--to", dest.to_str().unwrap(), "--name", "p", "--prefer-role", "primary"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(manifest(&dest, "p")["source"], format!("127.0.0.1:{}", primary.port));
+    // Nobody answering is an error, reported in the termination message too.
+    let out = snapshot(
+        &["save", "--from", &format!("127.0.0.1:{dead}"), "--to", dest.to_str().unwrap(), "--name", "x", "--termination-log", log.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(std::fs::read_to_string(&log).unwrap().starts_with("error: no node of"), "{}", std::fs::read_to_string(&log).unwrap());
+}
+
+#[test]
+fn restore_if_empty_keeps_a_data_directory_that_has_data() {
+    let node = Node::start(&[]);
+    let mut c = node.client();
+    fill(&mut c, 4, 10);
+    let dest = temp_dir("backup-ifempty");
+    let out = snapshot(&["save", "--from", &format!("127.0.0.1:{}", node.port), "--to", dest.to_str().unwrap(), "--name", "s"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let data = temp_dir("backup-ifempty-data");
+    let from = dest.join("s");
+    let args = ["restore", "--from", from.to_str().unwrap(), "--to", data.to_str().unwrap(), "--if-empty"];
+    let out = snapshot(&args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).starts_with("restored s"), "{}", text(&out));
+    std::fs::write(data.join("dump.rdb"), b"newer data").unwrap();
+    let out = snapshot(&args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("already holds data"), "{}", text(&out));
+    assert_eq!(std::fs::read(data.join("dump.rdb")).unwrap(), b"newer data");
+    // Without --if-empty the snapshot replaces it.
+    let out = snapshot(&args[..5], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(std::fs::read(data.join("dump.rdb")).unwrap(), b"newer data");
+}

@@ -8,15 +8,24 @@ use clap::Args;
 
 use super::BackupError;
 use super::manifest::{self, FORMAT, Manifest};
-use super::pull::{Source, pull};
+use super::pull::{Prefer, Source, pick_source, pull};
 use super::store::{Location, S3Options, Store, sync_dir};
 use crate::persist::snapshot_cli::scan;
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
-    /// The node to copy (HOST:PORT). Pick a replica so the primary never pays for it.
+    /// The nodes of the shard to copy: HOST:PORT[,HOST:PORT...]; a host may resolve to
+    /// several nodes (a headless Service). One of them is chosen by --prefer-role.
     #[arg(long, value_name = "HOST:PORT")]
     pub from: String,
+    /// Which node to copy: a replica (default, so the primary never pays for the
+    /// backup; the primary when no replica answers), the primary, or any.
+    #[arg(long, value_enum, default_value = "replica")]
+    pub prefer_role: Prefer,
+    /// Also write the manifest (or the error) to this file, compact: a Kubernetes
+    /// container's termination message (/dev/termination-log).
+    #[arg(long, value_name = "FILE")]
+    pub termination_log: Option<PathBuf>,
     /// Where the snapshot goes: a directory (created if missing) or s3://bucket/prefix.
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub to: String,
@@ -68,6 +77,10 @@ pub struct RestoreArgs {
     /// File name the node loads at start-up (its `dbfilename`).
     #[arg(long, default_value = "dump.rdb")]
     pub dbfilename: String,
+    /// Do nothing when the directory already holds data (a snapshot or an AOF): a node
+    /// that restarts keeps what it has instead of going back to the snapshot.
+    #[arg(long)]
+    pub if_empty: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }
@@ -102,7 +115,11 @@ pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
     if store.exists(&name)? {
         return Err(BackupError::Usage(format!("snapshot {name} already exists in {}", a.to)));
     }
-    let src = Source { addr: a.from.clone(), user: a.user.clone(), password: password(a.password_file.as_deref())?, timeout: Duration::from_secs(a.timeout) };
+    let mut src =
+        Source { addr: a.from.clone(), user: a.user.clone(), password: password(a.password_file.as_deref())?, timeout: Duration::from_secs(a.timeout) };
+    let (chosen, candidates) = pick_source(&src, &a.from, a.prefer_role)?;
+    tracing::info!(source = %chosen, candidates = candidates.len(), "taking the snapshot");
+    src.addr = chosen;
     let staged = store.staging(&name)?;
     let result = (|| {
         let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&staged)?);
@@ -126,7 +143,7 @@ pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
         slots: vec![(0, 16383)],
         created_unix: now,
         created: manifest::rfc3339(now),
-        source: a.from.clone(),
+        source: src.addr.clone(),
         source_role: pulled.role.clone(),
         engine: pulled.engine.clone(),
         engine_version: pulled.engine_version.clone(),
@@ -145,6 +162,9 @@ pub fn save(a: &SaveArgs) -> Result<Manifest, BackupError> {
 /// Copies a snapshot into a data directory after verifying it against its manifest;
 /// the node's `dbfilename` appears only once the copy is complete and verified.
 pub fn restore(a: &RestoreArgs) -> Result<Manifest, BackupError> {
+    if a.if_empty && has_data(&a.to, &a.dbfilename) {
+        return Err(BackupError::AlreadyHasData(a.to.display().to_string()));
+    }
     let (loc, name) = Location::parse_snapshot(&a.from)?;
     let store = Store::open(&loc, &a.s3.options())?;
     let m = store.read_manifest(&name)?;
@@ -167,6 +187,21 @@ pub fn restore(a: &RestoreArgs) -> Result<Manifest, BackupError> {
     std::fs::rename(&part, a.to.join(&a.dbfilename))?;
     sync_dir(&a.to);
     Ok(m)
+}
+
+/// Whether a data directory already holds a snapshot or an AOF.
+fn has_data(dir: &Path, dbfilename: &str) -> bool {
+    let aof = dir.join("appendonlydir");
+    dir.join(dbfilename).exists() || std::fs::read_dir(aof).is_ok_and(|mut d| d.next().is_some())
+}
+
+/// Writes a Kubernetes termination message: at most 4096 bytes are kept there.
+pub fn termination_message(path: &Path, text: &str) {
+    let cut = text.char_indices().map(|(i, _)| i).take_while(|&i| i <= 4000).last().unwrap_or(0);
+    let text = if text.len() > 4000 { &text[..cut] } else { text };
+    if let Err(e) = std::fs::write(path, text) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the termination message");
+    }
 }
 
 /// One line per snapshot, oldest first.

@@ -31,4 +31,6 @@ pub enum BackupError {
     Manifest { path: String, error: String },
     #[error("{0}")]
     Usage(String),
+    #[error("{0} already holds data; not restoring over it")]
+    AlreadyHasData(String),
 }

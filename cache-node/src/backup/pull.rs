@@ -6,7 +6,7 @@
 //! drops us as a replica and never streams its writes.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::BackupError;
@@ -39,6 +39,27 @@ pub struct Pulled {
 /// Connects to `src` and writes its snapshot to `out`.
 pub fn pull(src: &Source, out: &mut dyn Write) -> Result<Pulled, BackupError> {
     let addr = src.addr.to_socket_addrs()?.next().ok_or_else(|| BackupError::Usage(format!("cannot resolve {}", src.addr)))?;
+    let mut conn = login(src, addr)?;
+    let role = role(&mut conn)?;
+    let (engine, engine_version) = engine(&mut conn)?;
+    let reply = conn.call(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+    if reply.first() == Some(&b'-') {
+        tracing::warn!(reply = %String::from_utf8_lossy(&reply), "the source refused REPLCONF capa; continuing");
+    }
+    let reply = conn.call(&[b"PSYNC", b"?", b"-1"])?;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let mut words = text.split(' ');
+    let (repl_id, repl_offset) = match (words.next(), words.next(), words.next().and_then(|o| o.parse::<u64>().ok())) {
+        (Some("+FULLRESYNC"), Some(id), Some(off)) if id.len() == 40 => (id.to_string(), off),
+        _ => return Err(refused("PSYNC", &reply)),
+    };
+    let summary = receive(&mut conn, out)?;
+    let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+    Ok(Pulled { summary, role, engine, engine_version, repl_id, repl_offset })
+}
+
+/// Connects and logs in (PING, then AUTH when a password is given or asked for).
+fn login(src: &Source, addr: SocketAddr) -> Result<Conn, BackupError> {
     let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
     let mut conn = Conn::new(sock, src.timeout.max(Duration::from_secs(1)), Box::new(|| true))?;
     let pong = conn.call(&[b"PING"])?;
@@ -57,22 +78,64 @@ pub fn pull(src: &Source, out: &mut dyn Write) -> Result<Pulled, BackupError> {
     } else if needs_auth {
         return Err(refused("PING", &pong));
     }
-    let role = role(&mut conn)?;
-    let (engine, engine_version) = engine(&mut conn)?;
-    let reply = conn.call(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
-    if reply.first() == Some(&b'-') {
-        tracing::warn!(reply = %String::from_utf8_lossy(&reply), "the source refused REPLCONF capa; continuing");
-    }
-    let reply = conn.call(&[b"PSYNC", b"?", b"-1"])?;
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let mut words = text.split(' ');
-    let (repl_id, repl_offset) = match (words.next(), words.next(), words.next().and_then(|o| o.parse::<u64>().ok())) {
-        (Some("+FULLRESYNC"), Some(id), Some(off)) if id.len() == 40 => (id.to_string(), off),
-        _ => return Err(refused("PSYNC", &reply)),
+    Ok(conn)
+}
+
+/// Which role to copy from when `--from` names several nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prefer {
+    /// A replica, so the primary never pays for the backup; the primary if no replica answers.
+    Replica,
+    /// The primary (the freshest data); a replica if the primary does not answer.
+    Primary,
+    /// The first node that answers.
+    Any,
+}
+
+/// The candidate to copy from: the first of the preferred role, else the first that
+/// answered at all. Candidates are (address, role as ROLE reported, or None if it did
+/// not answer).
+pub fn choose(candidates: &[(String, Option<String>)], prefer: Prefer) -> Option<&str> {
+    let want = match prefer {
+        Prefer::Replica => Some("replica"),
+        Prefer::Primary => Some("primary"),
+        Prefer::Any => None,
     };
-    let summary = receive(&mut conn, out)?;
-    let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-    Ok(Pulled { summary, role, engine, engine_version, repl_id, repl_offset })
+    let answered = || candidates.iter().filter(|(_, r)| r.is_some());
+    want.and_then(|w| answered().find(|(_, r)| r.as_deref() == Some(w))).or_else(|| answered().next()).map(|(a, _)| a.as_str())
+}
+
+/// Expands `--from` (comma-separated HOST:PORT, each host possibly resolving to several
+/// nodes, as a headless Service does), asks each node its role, and picks one.
+pub fn pick_source(src: &Source, from: &str, prefer: Prefer) -> Result<(String, Vec<(String, Option<String>)>), BackupError> {
+    let mut candidates = Vec::new();
+    let mut errors = Vec::new();
+    for item in from.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let addrs: Vec<SocketAddr> = match item.to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                tracing::warn!(source = item, error = %e, "cannot resolve a snapshot source");
+                errors.push(format!("{item}: {e}"));
+                continue;
+            }
+        };
+        for addr in addrs {
+            let role = login(src, addr).and_then(|mut c| role(&mut c).map_err(Into::into));
+            match role {
+                Ok(r) => candidates.push((addr.to_string(), Some(r))),
+                Err(e) => {
+                    tracing::warn!(source = %addr, error = %e, "snapshot source does not answer");
+                    errors.push(format!("{addr}: {e}"));
+                    candidates.push((addr.to_string(), None));
+                }
+            }
+        }
+    }
+    let chosen = choose(&candidates, prefer).map(str::to_string);
+    match chosen {
+        Some(c) => Ok((c, candidates)),
+        None => Err(BackupError::Usage(format!("no node of {from} answered ({})", errors.join("; ")))),
+    }
 }
 
 fn refused(command: &'static str, reply: &[u8]) -> BackupError {
@@ -172,4 +235,31 @@ fn receive(conn: &mut Conn, out: &mut dyn Write) -> Result<Summary, BackupError>
         return Err(BackupError::Mismatch(format!("the source announced {len} bytes and the snapshot ended after {}", summary.bytes)));
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(list: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        list.iter().map(|(a, r)| (a.to_string(), r.map(str::to_string))).collect()
+    }
+
+    #[test]
+    fn a_replica_is_chosen_when_one_answers() {
+        let nodes = c(&[("p:1", Some("primary")), ("down:1", None), ("r:1", Some("replica")), ("r:2", Some("replica"))]);
+        assert_eq!(choose(&nodes, Prefer::Replica), Some("r:1"));
+        assert_eq!(choose(&nodes, Prefer::Primary), Some("p:1"));
+        assert_eq!(choose(&nodes, Prefer::Any), Some("p:1"));
+    }
+
+    #[test]
+    fn without_the_preferred_role_any_answering_node_will_do() {
+        let nodes = c(&[("down:1", None), ("p:1", Some("primary"))]);
+        assert_eq!(choose(&nodes, Prefer::Replica), Some("p:1"));
+        let nodes = c(&[("r:1", Some("replica"))]);
+        assert_eq!(choose(&nodes, Prefer::Primary), Some("r:1"));
+        assert_eq!(choose(&c(&[("down:1", None)]), Prefer::Any), None);
+        assert_eq!(choose(&[], Prefer::Replica), None);
+    }
 }

@@ -79,7 +79,24 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                 }
             }
         }
-        Cmd::Save(a) => report(crate::backup::cli::save(&a).map(|m| m.to_json())),
+        Cmd::Save(a) => {
+            let r = crate::backup::cli::save(&a);
+            if let Some(path) = &a.termination_log {
+                let msg = match &r {
+                    Ok(m) => serde_json::to_string(m).unwrap_or_default(),
+                    Err(e) => format!("error: {e}"),
+                };
+                crate::backup::cli::termination_message(path, &msg);
+            }
+            report(r.map(|m| m.to_json()))
+        }
+        Cmd::Restore(a) if a.if_empty => match crate::backup::cli::restore(&a) {
+            Err(crate::backup::BackupError::AlreadyHasData(dir)) => {
+                println!("{dir} already holds data; keeping it");
+                ExitCode::SUCCESS
+            }
+            r => report(r.map(|m| format!("restored {} ({} keys, {} bytes) into {}\n", m.name, m.keys, m.bytes, a.to.display()))),
+        },
         Cmd::Restore(a) => {
             report(crate::backup::cli::restore(&a).map(|m| format!("restored {} ({} keys, {} bytes) into {}\n", m.name, m.keys, m.bytes, a.to.display())))
         }
