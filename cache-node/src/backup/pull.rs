@@ -81,6 +81,9 @@ fn login(src: &Source, addr: SocketAddr) -> Result<Conn, BackupError> {
     Ok(conn)
 }
 
+/// Nodes asked for their role: (address, the role it reported, or None if it did not answer).
+pub type Candidates = Vec<(String, Option<String>)>;
+
 /// Which role to copy from when `--from` names several nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Prefer {
@@ -107,7 +110,7 @@ pub fn choose(candidates: &[(String, Option<String>)], prefer: Prefer) -> Option
 
 /// Expands `--from` (comma-separated HOST:PORT, each host possibly resolving to several
 /// nodes, as a headless Service does), asks each node its role, and picks one.
-pub fn pick_source(src: &Source, from: &str, prefer: Prefer) -> Result<(String, Vec<(String, Option<String>)>), BackupError> {
+pub fn pick_source(src: &Source, from: &str, prefer: Prefer) -> Result<(String, Candidates), BackupError> {
     let mut candidates = Vec::new();
     let mut errors = Vec::new();
     for item in from.split(',').map(str::trim).filter(|s| !s.is_empty()) {
