@@ -128,6 +128,8 @@ struct Conn<'a> {
     sent: usize,
     spans: Vec<(usize, usize)>,
     progress: Progress,
+    /// When pending output first went over the soft output buffer limit.
+    soft_since: Option<Instant>,
 }
 
 impl<'a> Conn<'a> {
@@ -145,6 +147,7 @@ impl<'a> Conn<'a> {
             sent: 0,
             spans: Vec::with_capacity(16),
             progress: Progress::default(),
+            soft_since: None,
         }
     }
 
@@ -181,7 +184,20 @@ impl<'a> Conn<'a> {
                 (true, false) => Interest::READABLE,
                 (false, _) => Interest::WRITABLE,
             };
-            let Ok(ready) = self.stream.ready(interest).await else {
+            let ready = match self.session.pubsub.as_ref().map(|s| s.sub.clone()) {
+                None => self.stream.ready(interest).await,
+                // A subscriber also wakes for published messages.
+                Some(sub) => tokio::select! {
+                    r = self.stream.ready(interest) => r,
+                    () = sub.notify.notified() => {
+                        if let Some(exit) = self.on_messages() {
+                            return exit;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Ok(ready) = ready else {
                 return Exit::Ended("socket error");
             };
             let busy_since = Instant::now();
@@ -218,7 +234,11 @@ impl<'a> Conn<'a> {
                     let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
                 }
                 bump(&self.stats.net_input_bytes, n as u64);
-                match self.run_batch().await {
+                let next = self.run_batch().await;
+                if self.over_output_limit() {
+                    return Some(Exit::Ended("output buffer limit"));
+                }
+                match next {
                     Next::Continue => {}
                     Next::Close(reason) => *closing = Some(reason),
                     Next::Abort(reason) => return Some(Exit::Ended(reason)),
@@ -302,6 +322,15 @@ impl<'a> Conn<'a> {
                 }
                 ReplyMode::SkipNext => self.session.reply_mode = ReplyMode::Skip,
             }
+            // Messages published meanwhile (by this very command, too) go before its
+            // reply, where Redis would have appended them.
+            if let Some(subs) = self.session.pubsub.as_ref()
+                && subs.sub.has_queued()
+            {
+                let mut msgs = Reply::new(self.out.version);
+                subs.sub.drain_into(&mut msgs);
+                self.out.buf.splice(mark..mark, msgs.buf);
+            }
             match std::mem::take(&mut self.session.after) {
                 After::Continue => {}
                 After::Close => {
@@ -370,6 +399,43 @@ impl<'a> Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// Queues the messages published to this subscriber and sends what the socket takes.
+    fn on_messages(&mut self) -> Option<Exit> {
+        let Some(subs) = self.session.pubsub.as_ref() else { return None };
+        subs.sub.drain_into(&mut self.out);
+        if subs.total() == 0 {
+            self.session.pubsub = None;
+        }
+        if self.over_output_limit() {
+            return Some(Exit::Ended("output buffer limit"));
+        }
+        if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+            return Some(Exit::Ended("write error"));
+        }
+        None
+    }
+
+    /// `client-output-buffer-limit`: whether pending output passed its class's hard
+    /// limit, or stayed over the soft one too long (then it is logged and counted).
+    fn over_output_limit(&mut self) -> bool {
+        use super::pubsub::output_limits::{Class, exceeded};
+        let pending = (self.out.buf.len() - self.sent) as u64;
+        let class = if self.session.pubsub.as_ref().is_some_and(|s| s.total() > 0) { Class::PubSub } else { Class::Normal };
+        let limit = self.srv.pubsub.limits.get(class);
+        let under = |l: u64| l == 0 || pending < l;
+        if under(limit.hard) && under(limit.soft) {
+            self.soft_since = None;
+            return false;
+        }
+        if !exceeded(limit, pending, &mut self.soft_since, Instant::now()) {
+            return false;
+        }
+        let class = if class == Class::PubSub { "pubsub" } else { "normal" };
+        warn!(id = self.session.id(), addr = %self.session.info.addr, class, pending, "client closed for overcoming of output buffer limits");
+        self.srv.pubsub.obuf_disconnections.fetch_add(1, Relaxed);
+        true
+    }
+
     /// Waits while the command in `argv` is blocked (`session.block`), running it again
     /// each time one of its keys is written, and once more when its deadline passes (it
     /// then replies its timeout answer). Input that arrives meanwhile is kept for later;

@@ -10,6 +10,7 @@ pub mod journal;
 pub mod listener;
 pub mod metrics;
 pub mod persistence;
+pub mod pubsub;
 pub mod session;
 pub mod state;
 pub mod stats;

@@ -101,6 +101,8 @@ pub struct Server {
     pub journal: std::sync::Arc<super::journal::WriteJournal>,
     pub persistence: super::persistence::Persistence,
     pub replication: crate::replication::state::Replication,
+    /// Pub/sub registry, keyspace notification flags, output buffer limits.
+    pub pubsub: std::sync::Arc<super::pubsub::Hub>,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -115,6 +117,9 @@ impl Server {
         let keyspace = Keyspace::new(databases);
         let journal: std::sync::Arc<super::journal::WriteJournal> = Default::default();
         keyspace.set_journal(journal.clone());
+        let pubsub: std::sync::Arc<super::pubsub::Hub> = Default::default();
+        pubsub.load_config(&config);
+        journal.notify_expired_to(pubsub.clone());
         Server {
             keyspace,
             config: RwLock::new(config),
@@ -137,6 +142,7 @@ impl Server {
             journal,
             persistence: Default::default(),
             replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
+            pubsub,
             me: std::sync::OnceLock::new(),
         }
     }
@@ -164,6 +170,7 @@ impl Server {
     pub fn config_changed(&self, names: &[&str]) {
         let cfg = self.config.read();
         self.tun.load(&cfg);
+        self.pubsub.load_config(&cfg);
         if names.contains(&"loglevel")
             && let Some(hook) = self.log_level_hook.read().as_ref()
         {
