@@ -31,6 +31,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const READ_MAX: usize = 256 * 1024;
 /// Queued output past which we try to write in the middle of a batch.
 const FLUSH_AT: usize = 64 * 1024;
+/// Output Redis keeps in a client's fixed buffer, outside output buffer limits.
+const REPLY_STATIC: usize = 16 * 1024;
 /// Idle buffers larger than this are given back (a big value passed through once).
 const KEEP_CAPACITY: usize = 1024 * 1024;
 
@@ -419,7 +421,9 @@ impl Conn<'_> {
     /// limit, or stayed over the soft one too long (then it is logged and counted).
     fn over_output_limit(&mut self) -> bool {
         use super::pubsub::output_limits::{Class, exceeded};
-        let pending = (self.out.buf.len() - self.sent) as u64;
+        // As Redis counts only reply blocks past its 16 KiB per-client buffer, small
+        // replies never count against a limit.
+        let pending = (self.out.buf.len() - self.sent).saturating_sub(REPLY_STATIC) as u64;
         let class = if self.session.pubsub.as_ref().is_some_and(|s| s.total() > 0) { Class::PubSub } else { Class::Normal };
         let limit = self.srv.pubsub.limits.get(class);
         let under = |l: u64| l == 0 || pending < l;
