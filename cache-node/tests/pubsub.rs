@@ -59,7 +59,8 @@ fn resp2_subscribed_mode_as_redis() {
     // UNSUBSCRIBE with no argument goes through a hash set: y and x may come either way.
     r.send(&req);
     let got = String::from_utf8(r.read_exact_len(want.len())).unwrap();
-    let swapped = String::from_utf8_lossy(want).replacen("$1\r\ny\r\n:1", "$1\r\nX\r\n:1", 1).replacen("$1\r\nx\r\n:0", "$1\r\ny\r\n:0", 1).replacen("X", "x", 1);
+    let swapped =
+        String::from_utf8_lossy(want).replacen("$1\r\ny\r\n:1", "$1\r\nX\r\n:1", 1).replacen("$1\r\nx\r\n:0", "$1\r\ny\r\n:0", 1).replacen("X", "x", 1);
     assert!(got == String::from_utf8_lossy(want) || got == swapped, "{got:?}");
 
     // Subscribed mode allows only its commands; a wrong arity is reported first.
@@ -137,7 +138,13 @@ fn fan_out_to_fifty_subscribers_of_channels_patterns_and_shard_channels() {
         rt(&mut p, &format!("PUBLISH nows {payload}"), format!(":{n}\r\n"));
         rt(&mut p, "PUBLISH other x", ":0\r\n");
         for (r, head) in subs.iter_mut() {
-            let want = [message(*head, "news", &payload), pmessage(*head, "n?ws", "news", &payload), smessage(*head, "shard", &payload), pmessage(*head, "n?ws", "nows", &payload)].concat();
+            let want = [
+                message(*head, "news", &payload),
+                pmessage(*head, "n?ws", "news", &payload),
+                smessage(*head, "shard", &payload),
+                pmessage(*head, "n?ws", "nows", &payload),
+            ]
+            .concat();
             assert_eq!(String::from_utf8(r.read_exact_len(want.len())).unwrap(), want);
         }
     }
@@ -217,8 +224,14 @@ fn command_info_matches_redis() {
     let mut r = node.raw();
     // COMMAND INFO lines of redis-server 7.0.15 (flags, keys, categories).
     for (cmd, want) in [
-        ("publish", "*10\r\n$7\r\npublish\r\n:3\r\n*4\r\n+pubsub\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@pubsub\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n"),
-        ("subscribe", "*10\r\n$9\r\nsubscribe\r\n:-2\r\n*4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@pubsub\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n"),
+        (
+            "publish",
+            "*10\r\n$7\r\npublish\r\n:3\r\n*4\r\n+pubsub\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@pubsub\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n",
+        ),
+        (
+            "subscribe",
+            "*10\r\n$9\r\nsubscribe\r\n:-2\r\n*4\r\n+pubsub\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@pubsub\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n",
+        ),
     ] {
         r.send(&resp(&[b"COMMAND", b"INFO", cmd.as_bytes()]));
         let got = String::from_utf8(r.read_exact_len(4 + want.len())).unwrap();
@@ -272,4 +285,26 @@ fn subscriptions_survive_a_move_between_workers() {
         assert_eq!(String::from_utf8(r.read_exact_len(want.len())).unwrap(), want);
         rt(r, "PING", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     }
+}
+
+#[test]
+fn publish_reaches_the_subscribers_of_replicas() {
+    let primary = Node::start(&[]);
+    let port = primary.port.to_string();
+    let replica = Node::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut rc = replica.client();
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let info: String = q(&mut rc, &["INFO", "replication"]);
+            info_field(&info, "master_link_status").as_deref() == Some("up")
+        }),
+        "the replica never synced"
+    );
+    let mut sub = replica.raw();
+    rt(&mut sub, "SUBSCRIBE relayed", confirm('*', "subscribe", "relayed", 1));
+    let mut p = primary.raw();
+    // Nobody subscribes on the primary itself.
+    rt(&mut p, "PUBLISH relayed hello", ":0\r\n");
+    let want = message('*', "relayed", "hello");
+    assert_eq!(String::from_utf8(sub.read_exact_len(want.len())).unwrap(), want);
 }

@@ -16,8 +16,8 @@ pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
-mod keyspace_events;
 pub mod keys;
+mod keyspace_events;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
@@ -157,7 +157,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     // RESP2 subscribers may only manage subscriptions (RESP3 ones may mix commands).
     if ctx.session.pubsub.is_some() && !ctx.out.is_resp3() && !pubsub::allowed(ctx, spec) {
         bump(&cs.rejected, 1);
-        reply_error(ctx, &CmdError::other(format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name)));
+        reply_error(
+            ctx,
+            &CmdError::other(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )),
+        );
         return;
     }
     if ctx.srv.replication.replica_mode.load(std::sync::atomic::Ordering::Relaxed)

@@ -12,7 +12,16 @@ const SUB: u32 = flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const PUB: u32 = flag::PUBSUB | flag::LOADING | flag::STALE | flag::FAST;
 const SLOW: u32 = acl::PUBSUB | acl::SLOW;
 
-const fn ps(name: &'static str, arity: i32, flags: u32, acl: u32, keys: (i32, i32, i32), summary: &'static str, since: &'static str, handler: Handler) -> CommandSpec {
+const fn ps(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: u32,
+    keys: (i32, i32, i32),
+    summary: &'static str,
+    since: &'static str,
+    handler: Handler,
+) -> CommandSpec {
     CommandSpec { group: "pubsub", summary, since, ..cmd(name, arity, flags, acl, keys, handler) }
 }
 
@@ -122,6 +131,13 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = ctx.srv.pubsub.publish(argv[1], argv[2]);
+    // As Redis does, replicas get PUBLISH (not the AOF) so that their subscribers hear it.
+    if ctx.srv.journal.is_active() {
+        let mut cmd = Vec::with_capacity(32 + argv[1].len() + argv[2].len());
+        crate::protocol::request::encode_command(argv, &mut cmd);
+        let at = ctx.srv.journal.append_replication_only(&cmd);
+        ctx.session.repl_offset = ctx.session.repl_offset.max(at);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, pubsub, replication, server_cmds, sets, strings,
-    zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, pubsub, replication, server_cmds, sets,
+    strings, zsets,
 };
 
 struct Table {

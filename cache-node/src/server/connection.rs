@@ -192,6 +192,9 @@ impl<'a> Conn<'a> {
                 Some(sub) => tokio::select! {
                     r = self.stream.ready(interest) => r,
                     () = sub.notify.notified() => {
+                        // Let the publishers that are ready run first, so that one write
+                        // carries all they publish (as Redis writes once per event loop).
+                        tokio::task::yield_now().await;
                         if let Some(exit) = self.on_messages() {
                             return exit;
                         }
@@ -326,11 +329,11 @@ impl<'a> Conn<'a> {
             }
             // Messages published meanwhile (by this very command, too) go before its
             // reply, where Redis would have appended them.
-            if let Some(subs) = self.session.pubsub.as_ref()
+            if let Some(subs) = self.session.pubsub.as_mut()
                 && subs.sub.has_queued()
             {
-                let mut msgs = Reply::new(self.out.version);
-                subs.sub.drain_into(&mut msgs);
+                let mut msgs = Reply { buf: Vec::new(), version: self.out.version };
+                subs.drain_into(&mut msgs);
                 self.out.buf.splice(mark..mark, msgs.buf);
             }
             match std::mem::take(&mut self.session.after) {
@@ -403,8 +406,8 @@ impl<'a> Conn<'a> {
 impl Conn<'_> {
     /// Queues the messages published to this subscriber and sends what the socket takes.
     fn on_messages(&mut self) -> Option<Exit> {
-        let Some(subs) = self.session.pubsub.as_ref() else { return None };
-        subs.sub.drain_into(&mut self.out);
+        let subs = self.session.pubsub.as_mut()?;
+        subs.drain_into(&mut self.out);
         if subs.total() == 0 {
             self.session.pubsub = None;
         }

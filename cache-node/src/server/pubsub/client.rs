@@ -19,11 +19,13 @@ pub struct ClientSubs {
     channels: Names,
     patterns: Names,
     shard: Names,
+    /// Swapped with the message queue when it is drained (see `Subscriber::drain_into`).
+    scratch: Vec<Arc<super::Message>>,
 }
 
 impl ClientSubs {
     pub fn new(hub: Arc<Hub>, info: Arc<ClientInfo>) -> Self {
-        ClientSubs { hub, info, sub: Arc::default(), channels: Names::default(), patterns: Names::default(), shard: Names::default() }
+        ClientSubs { hub, info, sub: Arc::default(), channels: Names::default(), patterns: Names::default(), shard: Names::default(), scratch: Vec::new() }
     }
 
     fn set(&mut self, kind: Kind) -> &mut Names {
@@ -41,6 +43,11 @@ impl ClientSubs {
             Kind::Shard => self.shard.len(),
         };
         self.info.subscriptions[kind as usize].store(n, Relaxed);
+    }
+
+    /// Encodes the messages waiting for this client into `out`.
+    pub fn drain_into(&mut self, out: &mut crate::protocol::Reply) -> usize {
+        self.sub.drain_into(out, &mut self.scratch)
     }
 
     /// Subscribes; false when the client already was.

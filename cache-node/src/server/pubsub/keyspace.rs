@@ -50,7 +50,11 @@ pub fn parse_flags(s: &str) -> Result<u32, String> {
             'K' => class::KEYSPACE,
             'E' => class::KEYEVENT,
             'm' => class::KEY_MISS,
-            c => CLASS_LETTERS.iter().find(|(l, _)| *l == c).map(|(_, f)| *f).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?,
+            c => CLASS_LETTERS
+                .iter()
+                .find(|(l, _)| *l == c)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?,
         };
     }
     Ok(flags)

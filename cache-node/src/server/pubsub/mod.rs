@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-use crate::protocol::Reply;
+use crate::protocol::{Reply, RespVersion};
 use crate::store::glob;
 
 pub use client::ClientSubs;
@@ -42,37 +42,44 @@ impl Kind {
     }
 }
 
-/// One delivered message, shared by every receiver of one publish.
+/// One delivered message, shared by every receiver of one publish: encoded once, as
+/// RESP2 sends it. RESP3 sends the same bytes as a push, which differs only in the first
+/// byte (`>` instead of `*`).
 #[derive(Debug)]
-pub struct Message {
-    /// The pattern that matched (pmessage); None for message/smessage.
-    pub pattern: Option<Arc<[u8]>>,
-    pub shard: bool,
-    pub channel: Arc<[u8]>,
-    pub payload: Arc<[u8]>,
-}
+pub struct Message(Vec<u8>);
 
 impl Message {
-    /// Bytes this message adds to a client's output (for output buffer limits).
+    fn new(pattern: Option<&[u8]>, shard: bool, channel: &[u8], payload: &[u8]) -> Self {
+        let mut r = Reply { buf: Vec::with_capacity(64 + channel.len() + payload.len() + pattern.map_or(0, <[u8]>::len)), version: RespVersion::Resp2 };
+        match pattern {
+            Some(p) => {
+                r.array(4);
+                r.bulk(b"pmessage");
+                r.bulk(p);
+            }
+            None => {
+                r.array(3);
+                r.bulk(if shard { b"smessage" } else { b"message" });
+            }
+        }
+        r.bulk(channel);
+        r.bulk(payload);
+        Message(r.buf)
+    }
+
+    /// Bytes this message adds to a client's output.
     pub fn size(&self) -> usize {
-        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()) + 48
+        self.0.len()
     }
 
     /// Appends the message as Redis sends it: a push in RESP3, an array in RESP2.
     pub fn encode(&self, out: &mut Reply) {
-        match &self.pattern {
-            Some(p) => {
-                out.push(4);
-                out.bulk(b"pmessage");
-                out.bulk(p);
-            }
-            None => {
-                out.push(3);
-                out.bulk(if self.shard { b"smessage" } else { b"message" });
-            }
+        if out.is_resp3() {
+            out.buf.push(b'>');
+            out.buf.extend_from_slice(&self.0[1..]);
+        } else {
+            out.buf.extend_from_slice(&self.0);
         }
-        out.bulk(&self.channel);
-        out.bulk(&self.payload);
     }
 }
 
@@ -90,13 +97,17 @@ impl Subscriber {
         self.notify.notify_one();
     }
 
-    /// Encodes every queued message into `out`; returns how many there were.
-    pub fn drain_into(&self, out: &mut Reply) -> usize {
-        let taken = std::mem::take(&mut *self.queue.lock());
-        for m in &taken {
+    /// Encodes every queued message into `out`; returns how many there were. `scratch`
+    /// (empty, kept by the caller) is swapped with the queue, so neither side allocates
+    /// once both have grown to the usual burst.
+    pub fn drain_into(&self, out: &mut Reply, scratch: &mut Vec<Arc<Message>>) -> usize {
+        std::mem::swap(&mut *self.queue.lock(), scratch);
+        for m in scratch.iter() {
             m.encode(out);
         }
-        taken.len()
+        let n = scratch.len();
+        scratch.clear();
+        n
     }
 
     pub fn has_queued(&self) -> bool {
@@ -178,11 +189,8 @@ impl Hub {
         }
         let reg = self.reg.read();
         let mut n = 0;
-        let mut shared: Option<(Arc<[u8]>, Arc<[u8]>)> = None;
-        let mut parts = || shared.get_or_insert_with(|| (Arc::from(channel), Arc::from(payload))).clone();
         if let Some(subs) = reg.channels.get(channel) {
-            let (c, p) = parts();
-            let m = Arc::new(Message { pattern: None, shard: false, channel: c, payload: p });
+            let m = Arc::new(Message::new(None, false, channel, payload));
             for s in subs {
                 s.deliver(m.clone());
             }
@@ -190,8 +198,7 @@ impl Hub {
         }
         for (pat, subs) in &reg.patterns {
             if glob::matches(pat, channel, false) {
-                let (c, p) = parts();
-                let m = Arc::new(Message { pattern: Some(pat.clone()), shard: false, channel: c, payload: p });
+                let m = Arc::new(Message::new(Some(pat), false, channel, payload));
                 for s in subs {
                     s.deliver(m.clone());
                 }
@@ -208,7 +215,7 @@ impl Hub {
         }
         let reg = self.reg.read();
         let Some(subs) = reg.shard.get(channel) else { return 0 };
-        let m = Arc::new(Message { pattern: None, shard: true, channel: Arc::from(channel), payload: Arc::from(payload) });
+        let m = Arc::new(Message::new(None, true, channel, payload));
         for s in subs {
             s.deliver(m.clone());
         }
@@ -254,11 +261,9 @@ pub fn confirm(out: &mut Reply, verb: &[u8], name: Option<&[u8]>, count: usize) 
     out.int(count as i64);
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::RespVersion;
 
     #[test]
     fn fan_out_counts_channel_and_pattern_receivers() {
@@ -272,8 +277,9 @@ mod tests {
         hub.add(Kind::Pattern, Arc::from(&b"x*"[..]), &b);
         assert_eq!(hub.publish(b"news", b"x"), 3);
         let mut out = Reply::new(RespVersion::Resp2);
-        assert_eq!(a.drain_into(&mut out), 2);
-        assert_eq!(b.drain_into(&mut out), 1);
+        let mut scratch = Vec::new();
+        assert_eq!(a.drain_into(&mut out, &mut scratch), 2);
+        assert_eq!(b.drain_into(&mut out, &mut scratch), 1);
         assert_eq!(hub.counts(), (1, 2, 0));
         hub.remove(Kind::Pattern, b"n*", &a);
         hub.remove(Kind::Pattern, b"n*", &b);
@@ -283,12 +289,15 @@ mod tests {
 
     #[test]
     fn message_shapes() {
-        let m = Message { pattern: None, shard: false, channel: Arc::from(&b"c"[..]), payload: Arc::from(&b"hi"[..]) };
+        let m = Message::new(None, false, b"c", b"hi");
         let mut r2 = Reply::new(RespVersion::Resp2);
         m.encode(&mut r2);
         assert_eq!(r2.buf, b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n".to_vec());
         let mut r3 = Reply::new(RespVersion::Resp3);
         m.encode(&mut r3);
         assert_eq!(r3.buf, b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n".to_vec());
+        let mut r = Reply::new(RespVersion::Resp3);
+        Message::new(Some(b"c*"), false, b"cc", b"").encode(&mut r);
+        assert_eq!(r.buf, b">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\ncc\r\n$0\r\n\r\n".to_vec());
     }
 }

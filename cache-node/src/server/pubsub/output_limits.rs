@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(merge(DEFAULT, &v), "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10");
         let v = normalise("replica 1 1 1 normal 5 5 5").unwrap_or_default();
         assert_eq!(merge(DEFAULT, &v), "normal 5 5 5 slave 1 1 1 pubsub 33554432 8388608 60");
-        assert_eq!(merge(DEFAULT, &normalise("normal 1k 2gb 1x").unwrap_or_default()), "normal 1000 2147483648 1 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        assert_eq!(
+            merge(DEFAULT, &normalise("normal 1k 2gb 1x").unwrap_or_default()),
+            "normal 1000 2147483648 1 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
         assert_eq!(merge(DEFAULT, ""), DEFAULT);
     }
 
