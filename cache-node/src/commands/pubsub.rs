@@ -12,39 +12,36 @@ const SUB: u32 = flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const PUB: u32 = flag::PUBSUB | flag::LOADING | flag::STALE | flag::FAST;
 const SLOW: u32 = acl::PUBSUB | acl::SLOW;
 
-const fn ps(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    keys: (i32, i32, i32),
-    summary: &'static str,
-    since: &'static str,
-    handler: Handler,
-) -> CommandSpec {
-    CommandSpec { group: "pubsub", summary, since, ..cmd(name, arity, flags, acl, keys, handler) }
+const fn ps(name: &'static str, arity: i32, flags: u32, acl: u32, summary: &'static str, since: &'static str, handler: Handler) -> CommandSpec {
+    CommandSpec { group: "pubsub", summary, since, ..cmd(name, arity, flags, acl, (0, 0, 0), handler) }
 }
 
+/// Shard-channel commands name their channels where keys go (for cluster routing).
+const fn channels_at(first: i32, last: i32, spec: CommandSpec) -> CommandSpec {
+    CommandSpec { first_key: first, last_key: last, step: 1, ..spec }
+}
+
+/// In the order Redis 7.0 lists them (COMMAND INFO).
 static SUBCOMMANDS: &[CommandSpec] = &[
-    ps("channels", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, (0, 0, 0), "List active channels", "2.8.0", channels),
-    ps("help", 2, flag::LOADING | flag::STALE, acl::SLOW, (0, 0, 0), "Show helpful text about the different subcommands", "6.2.0", help),
-    ps("numpat", 2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, (0, 0, 0), "Get the count of unique patterns pattern subscriptions", "2.8.0", numpat),
-    ps("numsub", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, (0, 0, 0), "Get the count of subscribers for channels", "2.8.0", numsub),
-    ps("shardchannels", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, (0, 0, 0), "List active shard channels", "7.0.0", shardchannels),
-    ps("shardnumsub", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, (0, 0, 0), "Get the count of subscribers for shard channels", "7.0.0", shardnumsub),
+    ps("channels", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, "List active channels", "2.8.0", channels),
+    ps("numpat", 2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, "Get the count of unique patterns pattern subscriptions", "2.8.0", numpat),
+    ps("numsub", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, "Get the count of subscribers for channels", "2.8.0", numsub),
+    ps("shardnumsub", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, "Get the count of subscribers for shard channels", "7.0.0", shardnumsub),
+    ps("shardchannels", -2, flag::PUBSUB | flag::LOADING | flag::STALE, SLOW, "List active shard channels", "7.0.0", shardchannels),
+    ps("help", 2, flag::LOADING | flag::STALE, acl::SLOW, "Show helpful text about the different subcommands", "6.2.0", help),
 ];
 
 #[rustfmt::skip] // one command per line reads as a table
 pub static COMMANDS: &[CommandSpec] = &[
-    ps("subscribe", -2, SUB, SLOW, (0, 0, 0), "Listen for messages published to the given channels", "2.0.0", subscribe),
-    ps("psubscribe", -2, SUB, SLOW, (0, 0, 0), "Listen for messages published to channels matching the given patterns", "2.0.0", psubscribe),
-    ps("ssubscribe", -2, SUB, SLOW, (1, -1, 1), "Listen for messages published to the given shard channels", "7.0.0", ssubscribe),
-    ps("unsubscribe", -1, SUB, SLOW, (0, 0, 0), "Stop listening for messages posted to the given channels", "2.0.0", unsubscribe),
-    ps("punsubscribe", -1, SUB, SLOW, (0, 0, 0), "Stop listening for messages posted to channels matching the given patterns", "2.0.0", punsubscribe),
-    ps("sunsubscribe", -1, SUB, SLOW, (1, -1, 1), "Stop listening for messages posted to the given shard channels", "7.0.0", sunsubscribe),
-    ps("publish", 3, PUB, acl::PUBSUB | acl::FAST, (0, 0, 0), "Post a message to a channel", "2.0.0", publish),
-    ps("spublish", 3, PUB, acl::PUBSUB | acl::FAST, (1, 1, 1), "Post a message to a shard channel", "7.0.0", spublish),
-    CommandSpec { subcommands: SUBCOMMANDS, ..ps("pubsub", -2, 0, acl::SLOW, (0, 0, 0), "A container for Pub/Sub commands", "2.8.0", pubsub) },
+    ps("subscribe", -2, SUB, SLOW, "Listen for messages published to the given channels", "2.0.0", subscribe),
+    ps("psubscribe", -2, SUB, SLOW, "Listen for messages published to channels matching the given patterns", "2.0.0", psubscribe),
+    channels_at(1, -1, ps("ssubscribe", -2, SUB, SLOW, "Listen for messages published to the given shard channels", "7.0.0", ssubscribe)),
+    ps("unsubscribe", -1, SUB, SLOW, "Stop listening for messages posted to the given channels", "2.0.0", unsubscribe),
+    ps("punsubscribe", -1, SUB, SLOW, "Stop listening for messages posted to channels matching the given patterns", "2.0.0", punsubscribe),
+    channels_at(1, -1, ps("sunsubscribe", -1, SUB, SLOW, "Stop listening for messages posted to the given shard channels", "7.0.0", sunsubscribe)),
+    ps("publish", 3, PUB, acl::PUBSUB | acl::FAST, "Post a message to a channel", "2.0.0", publish),
+    channels_at(1, 1, ps("spublish", 3, PUB, acl::PUBSUB | acl::FAST, "Post a message to a shard channel", "7.0.0", spublish)),
+    CommandSpec { subcommands: SUBCOMMANDS, ..ps("pubsub", -2, 0, acl::SLOW, "A container for Pub/Sub commands", "2.8.0", pubsub) },
 ];
 
 /// Whether a RESP2 client with subscriptions may run `spec` (Redis 7.0's list). The
