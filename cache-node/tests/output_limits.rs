@@ -151,3 +151,29 @@ fn client_not_reading_huge_pipelined_replies_is_closed() {
     }
     assert_eq!(disconnections(&node), 1);
 }
+
+#[test]
+fn replica_that_stops_reading_is_dropped() {
+    let node = Node::start(&["--client-output-buffer-limit", "replica 256kb 0 0", "--repl-backlog-size", "64mb"]);
+    let mut c = node.client();
+    // A replica by hand: it takes the snapshot, then never reads again.
+    let mut raw = node.raw();
+    exact(&mut raw, &["REPLCONF", "listening-port", "4242"], OK);
+    raw.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    assert!(read_line(&mut raw).starts_with("+FULLRESYNC"));
+    let len: usize = read_line(&mut raw).strip_prefix('$').unwrap().parse().unwrap();
+    assert_eq!(raw.read_exact_len(len).len(), len);
+    raw.send(&resp(&[b"REPLCONF", b"ACK", b"0"]));
+    assert!(wait_for(Duration::from_secs(5), || q::<String>(&mut c, &["INFO", "replication"]).contains("state=online")));
+    // Writes pile up behind it well past the limit (and past what sockets buffer).
+    let value = "w".repeat(64 * 1024);
+    let dropped = wait_for(Duration::from_secs(30), || {
+        for i in 0..50 {
+            let _: () = q(&mut c, &["SET", &format!("k{i}"), &value]);
+        }
+        info_field(&q::<String>(&mut c, &["INFO", "replication"]), "connected_slaves").as_deref() == Some("0")
+    });
+    assert!(dropped, "the replica link was never dropped");
+    assert_eq!(disconnections(&node), 1);
+    assert!(node.log().iter().any(|l| l.contains("output buffer limits") && l.contains("replica")), "{:?}", node.log());
+}

@@ -138,6 +138,22 @@ pub fn exceeded(limit: Limit, used: u64, soft_since: &mut Option<Instant>, now: 
     false
 }
 
+/// The replica class's check for a link `behind` bytes behind the stream; logs and
+/// counts a closing.
+pub fn replica_over_limit(srv: &crate::server::state::Server, behind: u64, soft_since: &mut Option<Instant>) -> bool {
+    let limit = srv.pubsub.limits.get(Class::Replica);
+    if (limit.hard == 0 || behind < limit.hard) && (limit.soft == 0 || behind < limit.soft) {
+        *soft_since = None;
+        return false;
+    }
+    if !exceeded(limit, behind, soft_since, Instant::now()) {
+        return false;
+    }
+    tracing::warn!(behind, class = "replica", "client closed for overcoming of output buffer limits");
+    srv.pubsub.obuf_disconnections.fetch_add(1, Relaxed);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
