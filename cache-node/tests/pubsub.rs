@@ -308,3 +308,22 @@ fn publish_reaches_the_subscribers_of_replicas() {
     let want = message('*', "relayed", "hello");
     assert_eq!(String::from_utf8(sub.read_exact_len(want.len())).unwrap(), want);
 }
+
+#[test]
+fn resp3_subscriber_receives_messages_while_blocked() {
+    let node = Node::start(&[]);
+    let mut r = node.raw();
+    hello3(&mut r);
+    rt(&mut r, "SUBSCRIBE news", confirm('>', "subscribe", "news", 1));
+    r.send(&resp(&[b"BLPOP", b"queue", b"0"]));
+    let mut p = node.raw();
+    // Wait until the client is blocked, so the message goes out during the wait.
+    let mut c = node.client();
+    assert!(wait_for(Duration::from_secs(5), || info_field(&q::<String>(&mut c, &["INFO", "clients"]), "blocked_clients").as_deref() == Some("1")));
+    rt(&mut p, "PUBLISH news during", ":1\r\n");
+    let want = message('>', "news", "during");
+    assert_eq!(String::from_utf8(r.read_exact_len(want.len())).unwrap(), want);
+    rt(&mut p, "LPUSH queue item", ":1\r\n");
+    let want = "*2\r\n$5\r\nqueue\r\n$4\r\nitem\r\n";
+    assert_eq!(String::from_utf8(r.read_exact_len(want.len())).unwrap(), want);
+}

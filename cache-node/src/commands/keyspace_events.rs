@@ -151,6 +151,15 @@ fn events<'a>(ctx: &Ctx<'_>, name: &str, argv: &[&'a [u8]], existed: &[bool]) ->
         "zrem" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex" | "zpopmin" | "zpopmax" => with_del(&mut out, class::ZSET, static_name(name), key),
         "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => stored(&mut out, class::ZSET, static_name(name), key),
         "geoadd" => out.push(ev(class::ZSET, "zadd", key)),
+        "geosearchstore" => stored(&mut out, class::ZSET, "geosearchstore", key),
+        "georadius" | "georadiusbymember" | "sort" => {
+            // The destination follows STORE or STOREDIST.
+            let dst = argv.windows(2).skip(2).find(|w| args::is(w[0], "store") || args::is(w[0], "storedist")).map(|w| w[1]);
+            if let Some(dst) = dst {
+                let (class, name) = if name == "sort" { (class::LIST, "sortstore") } else { (class::ZSET, "georadiusstore") };
+                stored(&mut out, class, name, dst);
+            }
+        }
         "pfadd" | "pfmerge" => out.push(ev(class::STRING, "pfadd", key)),
         _ => {}
     }

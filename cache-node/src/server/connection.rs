@@ -467,7 +467,21 @@ impl Conn<'_> {
                     }
                 }
             };
+            // A RESP3 subscriber keeps receiving messages while it is blocked.
+            let sub = self.session.pubsub.as_ref().map(|s| s.sub.clone());
+            let messages = async {
+                match &sub {
+                    Some(s) => s.notify.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                () = messages => {
+                    if let Some(Exit::Ended(reason)) = self.on_messages() {
+                        return Err(reason);
+                    }
+                    continue;
+                }
                 woke = woken => {
                     if !woke && let Some(b) = self.session.block.as_mut() {
                         b.timed_out = true;
