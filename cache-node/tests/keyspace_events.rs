@@ -165,8 +165,8 @@ fn expiry_publishes_expired_events() {
     let _: () = q(&mut c, &["SET", "short", "v", "PX", "50"]);
     assert_eq!(next_event(&mut sub), ("__keyevent@0__:expired".to_string(), "short".to_string()));
     assert!(started.elapsed() < Duration::from_secs(5));
-    // Lazy expiry: a read finds the key expired first (no active expiry on a key
-    // that is read at once after its deadline... either path publishes one event).
+    // A key read just after its deadline: the read (or active expiry, if it came
+    // first) deletes it, and either way exactly one event is published.
     let _: () = q(&mut c, &["SET", "lazy", "v", "PX", "1"]);
     std::thread::sleep(Duration::from_millis(5));
     let got: Option<String> = q(&mut c, &["GET", "lazy"]);

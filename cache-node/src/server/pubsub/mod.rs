@@ -67,11 +67,6 @@ impl Message {
         Message(r.buf)
     }
 
-    /// Bytes this message adds to a client's output.
-    pub fn size(&self) -> usize {
-        self.0.len()
-    }
-
     /// Appends the message as Redis sends it: a push in RESP3, an array in RESP2.
     pub fn encode(&self, out: &mut Reply) {
         if out.is_resp3() {
