@@ -308,6 +308,9 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
         &["RO", "access"]
     } else if spec.has(flag::WRITE) {
         &["RW", "update"]
+    } else if spec.has(flag::PUBSUB) {
+        // Shard channels sit where keys do (for cluster routing) but are not keys.
+        &["not_key"]
     } else {
         &[]
     }

@@ -40,6 +40,16 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    // A RESP2 subscriber gets the reply as a message-shaped array.
+    if !ctx.out.is_resp3() && ctx.session.pubsub.as_ref().is_some_and(|s| s.total() > 0) {
+        if argv.len() > 2 {
+            return Err(CmdError::WrongArity("ping".into()));
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(argv[1]),
@@ -60,6 +70,8 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    // Leaves subscribed mode: every subscription is dropped.
+    ctx.session.pubsub = None;
     ctx.session.select(0);
     ctx.session.reply_mode = ReplyMode::On;
     ctx.session.authenticated = !ctx.srv.tun.has_password.load(std::sync::atomic::Ordering::Relaxed);

@@ -18,9 +18,11 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+mod keyspace_events;
 pub mod lists;
 pub mod monitor;
 pub mod persistence;
+pub mod pubsub;
 pub mod replication;
 pub mod scan_args;
 pub mod scope;
@@ -161,6 +163,18 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reply_error(ctx, &CmdError::NoAuth);
         return;
     }
+    // RESP2 subscribers may only manage subscriptions (RESP3 ones may mix commands).
+    if ctx.session.pubsub.is_some() && !ctx.out.is_resp3() && !pubsub::allowed(ctx, spec) {
+        bump(&cs.rejected, 1);
+        reply_error(
+            ctx,
+            &CmdError::other(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )),
+        );
+        return;
+    }
     if ctx.srv.replication.replica_mode.load(std::sync::atomic::Ordering::Relaxed)
         && !ctx.session.is_master
         && let Some(msg) = crate::replication::replica::masterdown(ctx.srv, spec)
@@ -234,11 +248,17 @@ fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult
     };
     ctx.dirtied.set(0);
     ctx.effects = Effects::Verbatim;
+    // Keyspace notifications: one relaxed load when they are off.
+    let notify = srv.pubsub.notify_flags.load(std::sync::atomic::Ordering::Relaxed) != 0;
+    let existed = if notify { keyspace_events::before(ctx, spec, argv) } else { Vec::new() };
     let result = (spec.handler)(ctx, argv);
     // Deletions of expired keys the command ran into come first in the journal.
     match held.as_mut() {
         Some(h) => h.locked().flush_expired(),
         None => ks.flush_expired_in_scope(),
+    }
+    if notify && result.is_ok() && ctx.dirtied.get() > 0 {
+        keyspace_events::after(ctx, spec, argv, &existed);
     }
     if ctx.dirtied.get() > 0 && srv.journal.is_active() {
         // The first write of an atomic run opens the MULTI its end closes.

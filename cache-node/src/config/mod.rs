@@ -40,6 +40,7 @@ impl Config {
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let p = params::find(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
         let v = params::normalise(p, value).map_err(|reason| ConfigError::Invalid { name: p.name.to_string(), reason })?;
+        let v = self.merged(p.name, v);
         self.values.insert(p.name, v);
         Ok(())
     }
@@ -56,6 +57,7 @@ impl Config {
             if p.name == "dir" && !std::path::Path::new(&v).is_dir() {
                 return Err(ConfigError::Invalid { name: p.name.to_string(), reason: "No such file or directory".into() });
             }
+            let v = self.merged(p.name, v);
             staged.push((p.name, v));
         }
         let names = staged.iter().map(|(n, _)| *n).collect();
@@ -63,6 +65,14 @@ impl Config {
             self.values.insert(n, v);
         }
         Ok(names)
+    }
+
+    /// A value as stored: `client-output-buffer-limit` changes only the classes it names.
+    fn merged(&self, name: &'static str, v: String) -> String {
+        match (name, self.values.get(name)) {
+            ("client-output-buffer-limit", Some(cur)) => crate::server::pubsub::output_limits::merge(cur, &v),
+            _ => v,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

@@ -78,6 +78,14 @@ pub static PARAMS: &[Param] = &[
     p("daemonize", Kind::Enum(&["no"]), "no", false, "always no: cache-node runs in the foreground"),
     p("maxmemory", Kind::Memory { min: 0, max: u64::MAX }, "0", true, "memory limit for data (0 = none)"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true, "what to do when maxmemory is reached"),
+    p("notify-keyspace-events", Kind::Str, "", true, "keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A)"),
+    p(
+        "client-output-buffer-limit",
+        Kind::Words,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+        "per client class (normal, replica, pubsub): hard limit, soft limit, soft seconds of pending output before the client is closed",
+    ),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true, "keys sampled per eviction"),
     p("dir", Kind::Str, ".", true, "working directory for snapshot files"),
     p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name"),
@@ -269,10 +277,16 @@ pub fn normalise(param: &Param, value: &str) -> Result<String, String> {
             let v = value.to_ascii_lowercase();
             if options.contains(&v.as_str()) { Ok(v) } else { Err(format!("argument(s) must be one of the following: {}", options.join(", "))) }
         }
+        Kind::Str if param.name == "notify-keyspace-events" => {
+            crate::server::pubsub::keyspace::parse_flags(value).map(crate::server::pubsub::keyspace::format_flags)
+        }
         Kind::Str => Ok(value.to_string()),
         Kind::Words => {
             if param.name == "save" {
                 return parse_save(value).map(|pairs| pairs.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" "));
+            }
+            if param.name == "client-output-buffer-limit" {
+                return crate::server::pubsub::output_limits::normalise(value);
             }
             if param.name == "replicaof" {
                 return parse_replicaof(value).map(|hp| hp.map(|(h, p)| format!("{h} {p}")).unwrap_or_default());

@@ -45,9 +45,16 @@ pub struct ClientInfo {
     /// Worker the balancer asked it to move to (`NO_MOVE`: stay).
     pub move_to: AtomicUsize,
     pub cmds: AtomicU64,
+    /// Channel, pattern and shard-channel subscriptions (CLIENT LIST sub/psub/ssub).
+    pub subscriptions: [AtomicUsize; 3],
 }
 
 impl ClientInfo {
+    /// Subscribed to anything (flag `P`, client type pubsub).
+    pub fn is_subscriber(&self) -> bool {
+        self.subscriptions.iter().any(|n| n.load(Relaxed) > 0)
+    }
+
     pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: RawFd, now_ms: i64) -> Self {
         ClientInfo {
             id,
@@ -71,6 +78,7 @@ impl ClientInfo {
             worker: AtomicUsize::new(0),
             move_to: AtomicUsize::new(NO_MOVE),
             cmds: AtomicU64::new(0),
+            subscriptions: Default::default(),
         }
     }
 }

@@ -31,6 +31,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const READ_MAX: usize = 256 * 1024;
 /// Queued output past which we try to write in the middle of a batch.
 const FLUSH_AT: usize = 64 * 1024;
+/// Output Redis keeps in a client's fixed buffer, outside output buffer limits.
+const REPLY_STATIC: usize = 16 * 1024;
 /// Idle buffers larger than this are given back (a big value passed through once).
 const KEEP_CAPACITY: usize = 1024 * 1024;
 
@@ -128,6 +130,8 @@ struct Conn<'a> {
     sent: usize,
     spans: Vec<(usize, usize)>,
     progress: Progress,
+    /// When pending output first went over the soft output buffer limit.
+    soft_since: Option<Instant>,
 }
 
 impl<'a> Conn<'a> {
@@ -145,6 +149,7 @@ impl<'a> Conn<'a> {
             sent: 0,
             spans: Vec::with_capacity(16),
             progress: Progress::default(),
+            soft_since: None,
         }
     }
 
@@ -181,7 +186,23 @@ impl<'a> Conn<'a> {
                 (true, false) => Interest::READABLE,
                 (false, _) => Interest::WRITABLE,
             };
-            let Ok(ready) = self.stream.ready(interest).await else {
+            let ready = match self.session.pubsub.as_ref().map(|s| s.sub.clone()) {
+                None => self.stream.ready(interest).await,
+                // A subscriber also wakes for published messages.
+                Some(sub) => tokio::select! {
+                    r = self.stream.ready(interest) => r,
+                    () = sub.notify.notified() => {
+                        // Let the publishers that are ready run first, so that one write
+                        // carries all they publish (as Redis writes once per event loop).
+                        tokio::task::yield_now().await;
+                        if let Some(exit) = self.on_messages() {
+                            return exit;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Ok(ready) = ready else {
                 return Exit::Ended("socket error");
             };
             let busy_since = Instant::now();
@@ -218,7 +239,11 @@ impl<'a> Conn<'a> {
                     let _ = self.stream.try_io(Interest::READABLE, || Err::<(), _>(WouldBlock.into()));
                 }
                 bump(&self.stats.net_input_bytes, n as u64);
-                match self.run_batch().await {
+                let next = self.run_batch().await;
+                if self.over_output_limit() {
+                    return Some(Exit::Ended("output buffer limit"));
+                }
+                match next {
                     Next::Continue => {}
                     Next::Close(reason) => *closing = Some(reason),
                     Next::Abort(reason) => return Some(Exit::Ended(reason)),
@@ -302,6 +327,15 @@ impl<'a> Conn<'a> {
                 }
                 ReplyMode::SkipNext => self.session.reply_mode = ReplyMode::Skip,
             }
+            // Messages published meanwhile (by this very command, too) go before its
+            // reply, where Redis would have appended them.
+            if let Some(subs) = self.session.pubsub.as_mut()
+                && subs.sub.has_queued()
+            {
+                let mut msgs = Reply { buf: Vec::new(), version: self.out.version };
+                subs.drain_into(&mut msgs);
+                self.out.buf.splice(mark..mark, msgs.buf);
+            }
             match std::mem::take(&mut self.session.after) {
                 After::Continue => {}
                 After::Close => {
@@ -370,6 +404,45 @@ impl<'a> Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// Queues the messages published to this subscriber and sends what the socket takes.
+    fn on_messages(&mut self) -> Option<Exit> {
+        let subs = self.session.pubsub.as_mut()?;
+        subs.drain_into(&mut self.out);
+        if subs.total() == 0 {
+            self.session.pubsub = None;
+        }
+        if self.over_output_limit() {
+            return Some(Exit::Ended("output buffer limit"));
+        }
+        if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
+            return Some(Exit::Ended("write error"));
+        }
+        None
+    }
+
+    /// `client-output-buffer-limit`: whether pending output passed its class's hard
+    /// limit, or stayed over the soft one too long (then it is logged and counted).
+    fn over_output_limit(&mut self) -> bool {
+        use super::pubsub::output_limits::{Class, exceeded};
+        // As Redis counts only reply blocks past its 16 KiB per-client buffer, small
+        // replies never count against a limit.
+        let pending = (self.out.buf.len() - self.sent).saturating_sub(REPLY_STATIC) as u64;
+        let class = if self.session.pubsub.as_ref().is_some_and(|s| s.total() > 0) { Class::PubSub } else { Class::Normal };
+        let limit = self.srv.pubsub.limits.get(class);
+        let under = |l: u64| l == 0 || pending < l;
+        if under(limit.hard) && under(limit.soft) {
+            self.soft_since = None;
+            return false;
+        }
+        if !exceeded(limit, pending, &mut self.soft_since, Instant::now()) {
+            return false;
+        }
+        let class = if class == Class::PubSub { "pubsub" } else { "normal" };
+        warn!(id = self.session.id(), addr = %self.session.info.addr, class, pending, "client closed for overcoming of output buffer limits");
+        self.srv.pubsub.obuf_disconnections.fetch_add(1, Relaxed);
+        true
+    }
+
     /// Waits while the command in `argv` is blocked (`session.block`), running it again
     /// each time one of its keys is written, and once more when its deadline passes (it
     /// then replies its timeout answer). Input that arrives meanwhile is kept for later;
@@ -394,7 +467,21 @@ impl Conn<'_> {
                     }
                 }
             };
+            // A RESP3 subscriber keeps receiving messages while it is blocked.
+            let sub = self.session.pubsub.as_ref().map(|s| s.sub.clone());
+            let messages = async {
+                match &sub {
+                    Some(s) => s.notify.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                () = messages => {
+                    if let Some(Exit::Ended(reason)) = self.on_messages() {
+                        return Err(reason);
+                    }
+                    continue;
+                }
                 woke = woken => {
                     if !woke && let Some(b) = self.session.block.as_mut() {
                         b.timed_out = true;

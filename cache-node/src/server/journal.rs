@@ -29,6 +29,8 @@ pub struct WriteJournal {
     /// is either in the snapshot or in the journal, never neither.
     active: AtomicBool,
     inner: Mutex<Inner>,
+    /// Where `expired` keyspace events go (expiry reaches the journal from every path).
+    expiry_events: std::sync::OnceLock<Arc<super::pubsub::Hub>>,
 }
 
 #[derive(Default)]
@@ -52,6 +54,11 @@ pub struct Appended {
 }
 
 impl WriteJournal {
+    /// Publishes keyspace `expired` events for the keys expiry deletes.
+    pub fn notify_expired_to(&self, hub: Arc<super::pubsub::Hub>) {
+        let _ = self.expiry_events.set(hub);
+    }
+
     pub fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire)
     }
@@ -124,6 +131,13 @@ impl WriteJournal {
 
 impl crate::store::Journal for WriteJournal {
     fn expired(&self, db: usize, keys: &[Box<[u8]>]) {
+        if let Some(hub) = self.expiry_events.get()
+            && super::pubsub::keyspace::enabled(hub, super::pubsub::keyspace::class::EXPIRED)
+        {
+            for k in keys {
+                super::pubsub::keyspace::notify(hub, super::pubsub::keyspace::class::EXPIRED, "expired", db, k);
+            }
+        }
         if self.is_active() {
             let cmds: Vec<[&[u8]; 2]> = keys.iter().map(|k| [&b"DEL"[..], &k[..]]).collect();
             self.append(db, cmds.iter().map(|c| &c[..]));

@@ -87,6 +87,15 @@ pub fn render(srv: &Server) -> String {
     s.total("redis_net_output_bytes_total", "Bytes written to clients.", t.net_output_bytes);
     s.total("redis_connections_received_total", "Connections accepted.", srv.stats.connections_received.load(Relaxed));
     s.total("redis_rejected_connections_total", "Connections refused (maxclients).", srv.stats.rejected_connections.load(Relaxed));
+    s.total(
+        "redis_client_output_buffer_limit_disconnections_total",
+        "Clients closed for passing client-output-buffer-limit.",
+        srv.pubsub.obuf_disconnections.load(Relaxed),
+    );
+    let (channels, patterns, shard) = srv.pubsub.counts();
+    s.int("redis_pubsub_channels", "Channels with at least one subscriber.", channels as i64);
+    s.int("redis_pubsub_patterns", "Patterns with at least one subscriber.", patterns as i64);
+    s.int("redis_pubsub_shard_channels", "Shard channels with at least one subscriber.", shard as i64);
 
     let table = crate::commands::table::all();
     let used: Vec<_> =

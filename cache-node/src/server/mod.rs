@@ -11,6 +11,7 @@ pub mod latency;
 pub mod listener;
 pub mod metrics;
 pub mod persistence;
+pub mod pubsub;
 pub mod session;
 pub mod slowlog;
 pub mod state;

@@ -104,6 +104,8 @@ pub struct Server {
     /// SLOWLOG and the latency monitor.
     pub slowlog: super::slowlog::SlowLog,
     pub latency: super::latency::LatencyMonitor,
+    /// Pub/sub registry, keyspace notification flags, output buffer limits.
+    pub pubsub: std::sync::Arc<super::pubsub::Hub>,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -122,6 +124,9 @@ impl Server {
         let keyspace = Keyspace::new(databases);
         let journal: std::sync::Arc<super::journal::WriteJournal> = Default::default();
         keyspace.set_journal(journal.clone());
+        let pubsub: std::sync::Arc<super::pubsub::Hub> = Default::default();
+        pubsub.load_config(&config);
+        journal.notify_expired_to(pubsub.clone());
         Server {
             keyspace,
             config: RwLock::new(config),
@@ -146,6 +151,7 @@ impl Server {
             replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
             slowlog,
             latency,
+            pubsub,
             me: std::sync::OnceLock::new(),
         }
     }
@@ -175,6 +181,7 @@ impl Server {
         self.tun.load(&cfg);
         self.slowlog.load(&cfg);
         self.latency.load(&cfg);
+        self.pubsub.load_config(&cfg);
         if names.contains(&"loglevel")
             && let Some(hook) = self.log_level_hook.read().as_ref()
         {

@@ -8,8 +8,8 @@ use super::super::command::full_name;
 use super::super::{CmdError, CmdResult, Ctx, table};
 use crate::server::clients::ClientInfo;
 
-/// Connection kinds of `TYPE` filters (no subscribers yet; the link to a primary is not a
-/// client connection here).
+/// Connection kinds of `TYPE` filters (the link to a primary is not a client connection
+/// here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {
     Normal,
@@ -34,7 +34,13 @@ impl ClientType {
     }
 
     pub fn of(c: &ClientInfo) -> Self {
-        if c.is_replica.load(std::sync::atomic::Ordering::Relaxed) { ClientType::Replica } else { ClientType::Normal }
+        if c.is_replica.load(std::sync::atomic::Ordering::Relaxed) {
+            ClientType::Replica
+        } else if c.is_subscriber() {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        }
     }
 }
 
@@ -94,10 +100,16 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
     let name = c.name.lock().clone();
     let lib_name = c.lib_name.lock().clone();
     let lib_ver = c.lib_ver.lock().clone();
-    let flags = if c.no_evict.load(Relaxed) { "e" } else { "N" };
+    let flags = match (c.is_subscriber(), c.no_evict.load(Relaxed)) {
+        (true, true) => "Pe",
+        (true, false) => "P",
+        (false, true) => "e",
+        (false, false) => "N",
+    };
+    let [sub, psub, ssub] = [0, 1, 2].map(|i| c.subscriptions[i].load(Relaxed));
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
         c.id,
         c.addr,
         c.laddr,
@@ -107,6 +119,9 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
         idle,
         flags,
         c.db.load(Relaxed),
+        sub,
+        psub,
+        ssub,
         qbuf,
         omem,
         qbuf.saturating_add(omem),

@@ -218,10 +218,11 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "current_eviction_exceeded_time", "0");
     field!(out, "keyspace_hits", "{}", ks.hits);
     field!(out, "keyspace_misses", "{}", ks.misses);
+    let (channels, patterns, shard) = srv.pubsub.counts();
+    field!(out, "pubsub_channels", "{channels}");
+    field!(out, "pubsub_patterns", "{patterns}");
+    field!(out, "pubsubshard_channels", "{shard}");
     for name in [
-        "pubsub_channels",
-        "pubsub_patterns",
-        "pubsubshard_channels",
         "latest_fork_usec",
         "total_forks",
         "migrate_cached_sockets",

@@ -79,7 +79,7 @@ async fn sync_and_stream(srv: &Arc<Server>, mut wr: OwnedWriteHalf, req: &PsyncR
     if link.capa.rdb_only {
         return "snapshot sent (rdb-only)".into();
     }
-    stream_from(&backlog, &mut wr, start).await
+    stream_from(srv, &backlog, &mut wr, start).await
 }
 
 fn go_online(srv: &Server, link: &ReplicaInfo) {
@@ -152,10 +152,17 @@ async fn wait_first_ack(srv: &Server, link: &ReplicaInfo) -> Result<(), String> 
 const COALESCE_BYTES: usize = 16 * 1024;
 
 /// Writes the stream from `pos` as the backlog grows.
-async fn stream_from(backlog: &crate::replication::backlog::Backlog, wr: &mut OwnedWriteHalf, mut pos: u64) -> String {
+async fn stream_from(srv: &Server, backlog: &crate::replication::backlog::Backlog, wr: &mut OwnedWriteHalf, mut pos: u64) -> String {
     let mut end = backlog.watch();
     let mut buf = Vec::with_capacity(STREAM_CHUNK);
+    let mut soft_since = None;
     loop {
+        // What the replica has yet to receive is its output buffer (client-output-buffer-limit
+        // replica class).
+        let behind = backlog.end().saturating_sub(pos);
+        if crate::server::pubsub::output_limits::replica_over_limit(srv, behind, &mut soft_since) {
+            return "output buffer limit".into();
+        }
         // Seen before reading, so a change after the read wakes us.
         end.borrow_and_update();
         buf.clear();
@@ -177,8 +184,24 @@ async fn stream_from(backlog: &crate::replication::backlog::Backlog, wr: &mut Ow
                 }
             }
             Some(n) => {
-                if wr.write_all(&buf).await.is_err() {
-                    return "write error".into();
+                // A replica that stops reading blocks this write: check its limit meanwhile.
+                let write = wr.write_all(&buf);
+                tokio::pin!(write);
+                loop {
+                    tokio::select! {
+                        r = &mut write => {
+                            if r.is_err() {
+                                return "write error".into();
+                            }
+                            break;
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(250)) => {
+                            let behind = backlog.end().saturating_sub(pos);
+                            if crate::server::pubsub::output_limits::replica_over_limit(srv, behind, &mut soft_since) {
+                                return "output buffer limit".into();
+                            }
+                        }
+                    }
                 }
                 pos += n as u64;
             }
