@@ -45,6 +45,12 @@ pub struct ClientInfo {
     /// Worker the balancer asked it to move to (`NO_MOVE`: stay).
     pub move_to: AtomicUsize,
     pub cmds: AtomicU64,
+    /// Commands queued since MULTI (-1: not in MULTI) and their bytes (CLIENT LIST
+    /// multi, multi-mem).
+    pub multi: AtomicI64,
+    pub multi_mem: AtomicU64,
+    /// A key the client WATCHes has changed: its EXEC will fail (flag `d`).
+    pub dirty_cas: Arc<AtomicBool>,
 }
 
 impl ClientInfo {
@@ -71,6 +77,9 @@ impl ClientInfo {
             worker: AtomicUsize::new(0),
             move_to: AtomicUsize::new(NO_MOVE),
             cmds: AtomicU64::new(0),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            dirty_cas: Arc::new(AtomicBool::new(false)),
         }
     }
 }

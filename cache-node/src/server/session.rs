@@ -54,6 +54,8 @@ pub struct Session {
     /// The link to this node's primary: its writes are applied even on a read-only
     /// replica.
     pub is_master: bool,
+    /// MULTI queue and WATCHed keys (commands/multi.rs).
+    pub tx: crate::commands::multi::Tx,
 }
 
 impl Session {
@@ -68,6 +70,7 @@ impl Session {
             durable_wait: 0,
             repl_offset: 0,
             is_master: false,
+            tx: Default::default(),
         }
     }
 
