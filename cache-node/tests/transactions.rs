@@ -500,9 +500,47 @@ fn a_transaction_reaches_replicas_and_the_aof_as_multi_exec() {
     assert_eq!(q::<Vec<Option<String>>>(&mut check, &["MGET", "a", "b"]), vec![Some("1".into()), Some("1".into())]);
     let _: () = q(&mut check, &["SELECT", "1"]);
     assert_eq!(q::<Option<String>>(&mut check, &["GET", "c"]), Some("3".into()));
+    let _: () = q(&mut check, &["SELECT", "0"]);
+    // Transfers applied on the replica are never seen half done there either.
+    let names: Vec<String> = (0..8).map(|i| format!("acct:{i}")).collect();
+    for n in &names {
+        let _: () = q(&mut c, &["SET", n, "100"]);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let mut rc = replica.client();
+        let names = names.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut cmd = redis::cmd("MGET");
+                for n in &names {
+                    cmd.arg(n);
+                }
+                let vals: Vec<Option<i64>> = cmd.query(&mut rc).unwrap();
+                if vals.iter().all(Option::is_some) {
+                    assert_eq!(vals.iter().flatten().sum::<i64>(), 800, "torn on the replica: {vals:?}");
+                    seen += 1;
+                }
+            }
+            seen
+        })
+    };
+    let mut rng = fastrand::Rng::with_seed(7);
+    for _ in 0..1500 {
+        let (a, b) = (rng.usize(..8), rng.usize(..8));
+        let _: () = q(&mut c, &["MULTI"]);
+        let _: String = q(&mut c, &["DECRBY", &names[a], "3"]);
+        let _: String = q(&mut c, &["INCRBY", &names[b], "3"]);
+        let _: redis::Value = q(&mut c, &["EXEC"]);
+    }
+    let _: () = q(&mut c, &["SET", "transfers-done", "1"]);
+    assert!(wait_for(Duration::from_secs(10), || q::<Option<String>>(&mut check, &["GET", "transfers-done"]).is_some()));
+    stop.store(true, Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 50, "the replica reader barely ran");
     // The replica's link is not left inside a transaction.
     let _: () = q(&mut c, &["SET", "later", "1"]);
-    let _: () = q(&mut check, &["SELECT", "0"]);
     assert!(wait_for(Duration::from_secs(10), || q::<Option<String>>(&mut check, &["GET", "later"]).is_some()));
     drop(replica);
     drop(primary);

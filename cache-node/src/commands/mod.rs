@@ -257,26 +257,26 @@ fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult
         watch::touch_written(srv, spec, &plan, watched_before);
     }
     if ctx.dirtied.get() > 0 && srv.journal.is_active() {
-        // The first write of an atomic run opens the MULTI its end closes.
-        let multi: &[&[u8]] = &[b"MULTI"];
-        let open = match ctx.atomic.as_mut() {
-            Some(run) if !run.multi_open => {
-                run.multi_open = true;
-                true
+        let db = ctx.db();
+        let effects = std::mem::take(&mut ctx.effects);
+        if let Some(run) = ctx.atomic.as_mut() {
+            // An atomic run journals all its writes as one block when it ends.
+            match effects {
+                Effects::Verbatim => run.pending.push((db, argv.iter().map(|a| a.to_vec()).collect())),
+                Effects::Rewritten(cmds) => run.pending.extend(cmds.into_iter().map(|c| (db, c))),
             }
-            _ => false,
-        };
-        let prefix = open.then_some(multi);
-        let at = match std::mem::take(&mut ctx.effects) {
-            Effects::Verbatim => srv.journal.append(ctx.db(), prefix.into_iter().chain([argv])),
-            Effects::Rewritten(cmds) if cmds.is_empty() && !open => Default::default(),
-            Effects::Rewritten(cmds) => {
-                let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
-                srv.journal.append(ctx.db(), prefix.into_iter().chain(refs.iter().map(Vec::as_slice)))
-            }
-        };
-        ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
-        ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
+        } else {
+            let at = match effects {
+                Effects::Verbatim => srv.journal.append(db, [argv]),
+                Effects::Rewritten(cmds) if cmds.is_empty() => Default::default(),
+                Effects::Rewritten(cmds) => {
+                    let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
+                    srv.journal.append(db, refs.iter().map(Vec::as_slice))
+                }
+            };
+            ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
+            ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
+        }
     }
     drop(held);
     result
