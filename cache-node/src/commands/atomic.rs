@@ -1,7 +1,8 @@
 //! Runs of commands that everyone else sees as one: EXEC's queue and a script's calls.
 //!
-//! While a run is open (`Ctx::atomic`), every write of it is journaled inside one
-//! MULTI ... EXEC, so the AOF and replicas apply it as a unit, and a blocking command
+//! While a run is open (`Ctx::atomic`), its writes are collected and journaled at its
+//! end as one MULTI ... EXEC block (nothing another thread journals can land inside
+//! it), so the AOF and replicas apply it as a unit, and a blocking command
 //! gives its timeout answer at once instead of blocking (as Redis does inside MULTI and
 //! scripts). EXEC also holds the partitions of every queued command for the whole run
 //! (`run_scoped`): the commands then take no scope of their own.
@@ -14,8 +15,8 @@ use super::{Ctx, lookup};
 pub struct Atomic {
     /// The run holds a scope over everything its commands touch (EXEC).
     pub(super) scoped: bool,
-    /// MULTI has been journaled: the run's end journals EXEC.
-    pub(super) multi_open: bool,
+    /// The run's writes, (database, command), journaled together when it ends.
+    pub(super) pending: Vec<(usize, Vec<Vec<u8>>)>,
 }
 
 /// The partitions a queue of commands touches: the union of their key positions, or
@@ -58,7 +59,7 @@ pub fn run_scoped<R>(ctx: &mut Ctx<'_>, plan: Plan<'_>, f: impl FnOnce(&mut Ctx<
         Plan::Db(db) => ks.scope_db(db),
         Plan::All => ks.scope_all(),
     };
-    let outer = ctx.atomic.replace(Atomic { scoped: true, multi_open: false });
+    let outer = ctx.atomic.replace(Atomic { scoped: true, pending: Vec::new() });
     let r = f(ctx);
     held.locked().flush_expired();
     end(ctx, outer);
@@ -69,7 +70,7 @@ pub fn run_scoped<R>(ctx: &mut Ctx<'_>, plan: Plan<'_>, f: impl FnOnce(&mut Ctx<
 /// Runs `f` as one atomic run whose commands lock for themselves (scripts, which run
 /// while no other command does: see the script runner).
 pub fn run_unscoped<R>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let outer = ctx.atomic.replace(Atomic { scoped: false, multi_open: false });
+    let outer = ctx.atomic.replace(Atomic { scoped: false, pending: Vec::new() });
     let r = f(ctx);
     end(ctx, outer);
     r
@@ -77,9 +78,10 @@ pub fn run_unscoped<R>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> 
 
 fn end(ctx: &mut Ctx<'_>, outer: Option<Atomic>) {
     if let Some(run) = std::mem::replace(&mut ctx.atomic, outer)
-        && run.multi_open
+        && !run.pending.is_empty()
     {
-        let at = ctx.srv.journal.append(ctx.db(), [&[b"EXEC".as_slice()][..]]);
+        // Still holding the run's partitions (run_scoped drops them after this).
+        let at = ctx.srv.journal.append_run(&run.pending);
         ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
         ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
     }

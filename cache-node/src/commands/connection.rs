@@ -72,6 +72,7 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     // Leaves subscribed mode: every subscription is dropped.
     ctx.session.pubsub = None;
+    super::multi::end_transaction(ctx);
     ctx.session.select(0);
     ctx.session.reply_mode = ReplyMode::On;
     ctx.session.authenticated = !ctx.srv.tun.has_password.load(std::sync::atomic::Ordering::Relaxed);

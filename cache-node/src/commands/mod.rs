@@ -21,6 +21,7 @@ pub mod keys;
 mod keyspace_events;
 pub mod lists;
 pub mod monitor;
+pub mod multi;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -31,6 +32,7 @@ pub mod sets;
 pub mod spec;
 pub mod strings;
 pub mod table;
+pub mod watch;
 pub mod zsets;
 
 use std::cell::Cell;
@@ -149,18 +151,18 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     let Some((idx, spec)) = lookup(name) else {
         let name = c_str(name);
         let err = CmdError::UnknownCommand { name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(), args: args_preview(&argv[1..]) };
-        reply_error(ctx, &err);
+        reject(ctx, name, &err);
         return;
     };
     let cs = &stats.per_command[idx];
     if !spec.arity_ok(argv.len()) {
         bump(&cs.rejected, 1);
-        reply_error(ctx, &CmdError::WrongArity(spec.name.to_string()));
+        reject(ctx, spec.name.as_bytes(), &CmdError::WrongArity(spec.name.to_string()));
         return;
     }
     if !ctx.session.authenticated && !spec.has(flag::NO_AUTH) {
         bump(&cs.rejected, 1);
-        reply_error(ctx, &CmdError::NoAuth);
+        reject(ctx, spec.name.as_bytes(), &CmdError::NoAuth);
         return;
     }
     // RESP2 subscribers may only manage subscriptions (RESP3 ones may mix commands).
@@ -180,28 +182,26 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         && let Some(msg) = crate::replication::replica::masterdown(ctx.srv, spec)
     {
         bump(&cs.rejected, 1);
-        reply_error(ctx, &CmdError::other(msg));
+        reject(ctx, spec.name.as_bytes(), &CmdError::other(msg));
         return;
     }
     // The primary's stream is applied whatever this node thinks of its own disk.
-    if spec.has(flag::WRITE) && !ctx.session.is_master {
-        let p = &ctx.srv.persistence;
-        let refused = if let Some(msg) = ctx.srv.replication.refuse_write(ctx.session.is_master) {
-            Some(msg.to_string())
-        } else if p.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
-            Some(MISCONF.to_string())
-        } else if p.aof_failing.load(std::sync::atomic::Ordering::Relaxed) {
-            Some(format!("MISCONF Errors writing to the AOF file: {}", p.aof_error.lock()))
-        } else {
-            None
-        };
-        if let Some(msg) = refused {
-            bump(&cs.rejected, 1);
-            reply_error(ctx, &CmdError::other(msg));
-            return;
-        }
+    if spec.has(flag::WRITE)
+        && !ctx.session.is_master
+        && let Some(msg) = write_refusal(ctx.srv, ctx.session.is_master)
+    {
+        bump(&cs.rejected, 1);
+        reject(ctx, spec.name.as_bytes(), &CmdError::other(msg));
+        return;
     }
-    ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
+    // The commands EXEC or a script runs leave EXEC / EVAL as the client's command.
+    if ctx.atomic.is_none() {
+        ctx.session.info.last_cmd.store(idx, std::sync::atomic::Ordering::Relaxed);
+    }
+    // Inside MULTI the command is queued (or, for EXEC, the queue runs).
+    if ctx.session.tx.queue.is_some() && multi::intercept(ctx, idx, spec, argv, stats, clock) {
+        return;
+    }
     let result = if spec.has(flag::WRITE) { run_write(ctx, spec, argv) } else { (spec.handler)(ctx, argv) };
     let end = Instant::now();
     let nanos = end.saturating_duration_since(*clock).as_nanos() as u64;
@@ -232,19 +232,39 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     }
 }
 
+/// Why a write is refused right now (read-only replica, failing disk), if it is.
+fn write_refusal(srv: &Server, is_master: bool) -> Option<String> {
+    let p = &srv.persistence;
+    if let Some(msg) = srv.replication.refuse_write(is_master) {
+        Some(msg.to_string())
+    } else if p.writes_refused.load(std::sync::atomic::Ordering::Relaxed) {
+        Some(MISCONF.to_string())
+    } else if p.aof_failing.load(std::sync::atomic::Ordering::Relaxed) {
+        Some(format!("MISCONF Errors writing to the AOF file: {}", p.aof_error.lock()))
+    } else {
+        None
+    }
+}
+
 /// Runs a write command holding every partition it names until its effect is journaled
 /// (see commands/scope.rs and server/journal.rs).
 fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult {
     let srv = ctx.srv;
     let ks = &srv.keyspace;
     // Inside EXEC the run already holds every partition its commands touch.
+    let plan = scope::plan(spec, argv, ctx.db(), ks.databases());
     let mut held = match &ctx.atomic {
         Some(run) if run.scoped => None,
-        _ => Some(match scope::plan(spec, argv, ctx.db(), ks.databases()) {
-            scope::Plan::Pairs(pairs) => ks.scope(pairs),
-            scope::Plan::Db(db) => ks.scope_db(db),
+        _ => Some(match &plan {
+            scope::Plan::Pairs(pairs) => ks.scope(pairs.iter().copied()),
+            scope::Plan::Db(db) => ks.scope_db(*db),
             scope::Plan::All => ks.scope_all(),
         }),
+    };
+    // WATCH: which watched keys a database-wide write is about to change.
+    let watched_before = match plan {
+        scope::Plan::Pairs(_) => Vec::new(),
+        _ => watch::before_db_write(srv, spec, argv, ctx.db()),
     };
     ctx.dirtied.set(0);
     ctx.effects = Effects::Verbatim;
@@ -260,30 +280,44 @@ fn run_write(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> CmdResult
     if notify && result.is_ok() && ctx.dirtied.get() > 0 {
         keyspace_events::after(ctx, spec, argv, &existed);
     }
+    // Still holding the partitions: see commands/watch.rs.
+    if !ks.watches.is_idle() && (ctx.dirtied.get() > 0 || (result.is_ok() && !watched_before.is_empty())) {
+        watch::touch_written(srv, spec, &plan, watched_before);
+    }
     if ctx.dirtied.get() > 0 && srv.journal.is_active() {
-        // The first write of an atomic run opens the MULTI its end closes.
-        let multi: &[&[u8]] = &[b"MULTI"];
-        let open = match ctx.atomic.as_mut() {
-            Some(run) if !run.multi_open => {
-                run.multi_open = true;
-                true
+        let db = ctx.db();
+        let effects = std::mem::take(&mut ctx.effects);
+        if let Some(run) = ctx.atomic.as_mut() {
+            // An atomic run journals all its writes as one block when it ends.
+            match effects {
+                Effects::Verbatim => run.pending.push((db, argv.iter().map(|a| a.to_vec()).collect())),
+                Effects::Rewritten(cmds) => run.pending.extend(cmds.into_iter().map(|c| (db, c))),
             }
-            _ => false,
-        };
-        let prefix = open.then_some(multi);
-        let at = match std::mem::take(&mut ctx.effects) {
-            Effects::Verbatim => srv.journal.append(ctx.db(), prefix.into_iter().chain([argv])),
-            Effects::Rewritten(cmds) if cmds.is_empty() && !open => Default::default(),
-            Effects::Rewritten(cmds) => {
-                let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
-                srv.journal.append(ctx.db(), prefix.into_iter().chain(refs.iter().map(Vec::as_slice)))
-            }
-        };
-        ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
-        ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
+        } else {
+            let at = match effects {
+                Effects::Verbatim => srv.journal.append(db, [argv]),
+                Effects::Rewritten(cmds) if cmds.is_empty() => Default::default(),
+                Effects::Rewritten(cmds) => {
+                    let refs: Vec<Vec<&[u8]>> = cmds.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
+                    srv.journal.append(db, refs.iter().map(Vec::as_slice))
+                }
+            };
+            ctx.session.durable_wait = ctx.session.durable_wait.max(at.aof);
+            ctx.session.repl_offset = ctx.session.repl_offset.max(at.repl);
+        }
     }
     drop(held);
     result
+}
+
+/// A command refused by the generic checks: inside MULTI this also dooms the EXEC (and
+/// a refused EXEC ends the transaction).
+fn reject(ctx: &mut Ctx<'_>, name: &[u8], e: &CmdError) {
+    if ctx.session.tx.queue.is_some() {
+        multi::reject(ctx, name, e);
+    } else {
+        reply_error(ctx, e);
+    }
 }
 
 fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {

@@ -161,10 +161,14 @@ fn replay_file(
     let mut file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
     file.seek(SeekFrom::Start(from)).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
     let mut r = CommandReader::with_offset(file, from).with_path(path);
+    // Where the open MULTI started: a file that ends inside a transaction is cut back to
+    // it, as Redis does, so the half transaction is neither applied nor appended to.
+    let mut multi_at: Option<u64> = None;
     loop {
         let at = r.offset();
         match r.next() {
             Ok(Some(argv)) => {
+                multi_at = super::aof::transaction_start(&argv, at, multi_at);
                 let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
                 match run(&refs) {
                     Ok(failed) => {
@@ -174,13 +178,27 @@ fn replay_file(
                     Err(name) => return Err(LoadError::UnknownCommand { path: path.to_owned(), name, offset: at }),
                 }
             }
-            Ok(None) => return Ok(()),
+            Ok(None) => match multi_at {
+                None => return Ok(()),
+                Some(valid_len) if may_truncate => {
+                    tracing::warn!(file = %path.display(), valid_len, "revert incomplete MULTI/EXEC transaction at the end of the append-only file (aof-load-truncated yes)");
+                    super::aof::truncate_file(path, valid_len)?;
+                    return Ok(());
+                }
+                Some(valid_len) => return Err(LoadError::AofTruncated { path: path.to_owned(), valid_len }),
+            },
             Err(AofError::Truncated { valid_len, .. }) if may_truncate => {
+                if multi_at.is_some() {
+                    tracing::warn!(file = %path.display(), "revert incomplete MULTI/EXEC transaction at the end of the append-only file");
+                }
+                let valid_len = multi_at.unwrap_or(valid_len);
                 tracing::warn!(file = %path.display(), valid_len, "the append-only file ends inside a command: dropping it (aof-load-truncated yes)");
                 super::aof::truncate_file(path, valid_len)?;
                 return Ok(());
             }
-            Err(AofError::Truncated { valid_len, .. }) => return Err(LoadError::AofTruncated { path: path.to_owned(), valid_len }),
+            Err(AofError::Truncated { valid_len, .. }) => {
+                return Err(LoadError::AofTruncated { path: path.to_owned(), valid_len: multi_at.unwrap_or(valid_len) });
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -266,7 +266,7 @@ pub fn stats_lines(srv: &Server, out: &mut String) {
 }
 
 /// Online replicas whose acknowledged offset is at least `offset`.
-fn acked_by(srv: &Server, offset: u64) -> usize {
+pub fn acked_by(srv: &Server, offset: u64) -> usize {
     srv.replication.replicas.list.lock().iter().filter(|r| r.state() == LinkState::Online && r.ack_offset.load(Relaxed) >= offset).count()
 }
 

@@ -277,6 +277,9 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
     let mut spans = Vec::new();
     let mut progress = Progress::default();
     let mut last_ack = Instant::now();
+    // The stream of an open MULTI: counted as applied (backlog, offset, ACKs) only once
+    // its EXEC ran, so a link that breaks inside it resumes from the MULTI, as in Redis.
+    let mut in_tx: Vec<u8> = Vec::new();
     send_ack(srv, conn)?;
     loop {
         loop {
@@ -296,7 +299,15 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
             };
             let raw = &buf[..consumed];
             let ack_now = apply(srv, &args, &mut session, &mut out, &stats, &mut clock)?;
-            srv.replication.backlog.append(raw);
+            if session.tx.queue.is_some() {
+                in_tx.extend_from_slice(raw);
+            } else if in_tx.is_empty() {
+                srv.replication.backlog.append(raw);
+            } else {
+                in_tx.extend_from_slice(raw);
+                srv.replication.backlog.append(&in_tx);
+                in_tx.clear();
+            }
             conn.pos += consumed;
             if ack_now {
                 // After counting the GETACK itself: a primary waiting for this replica to
@@ -314,7 +325,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
             log.write_through(wait);
         }
         link.db.store(session.db, Relaxed);
-        link.set_read_offset(srv.replication.offset() + conn.buffered().len() as u64);
+        link.set_read_offset(srv.replication.offset() + (in_tx.len() + conn.buffered().len()) as u64);
         if last_ack.elapsed() >= ACK_EVERY {
             send_ack(srv, conn)?;
             last_ack = Instant::now();
@@ -336,9 +347,9 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
 /// Returns whether an ACK is due once the command is counted (REPLCONF GETACK).
 fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, stats: &ThreadStats, clock: &mut Instant) -> Result<bool, LinkError> {
     let Some(name) = args.first() else { return Ok(false) };
-    if is(name, "PING") || is(name, "MULTI") || is(name, "EXEC") {
-        // PINGs only keep the link alive; MULTI/EXEC wrap a transaction's or script's
-        // effects, applied here one by one in order.
+    if is(name, "PING") {
+        // PINGs only keep the link alive. (MULTI/EXEC go through the dispatcher: the
+        // transaction is applied atomically, as on the primary.)
         return Ok(false);
     }
     if is(name, "REPLCONF") {

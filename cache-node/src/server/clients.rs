@@ -47,6 +47,12 @@ pub struct ClientInfo {
     pub cmds: AtomicU64,
     /// Channel, pattern and shard-channel subscriptions (CLIENT LIST sub/psub/ssub).
     pub subscriptions: [AtomicUsize; 3],
+    /// Commands queued since MULTI (-1: not in MULTI) and their bytes (CLIENT LIST
+    /// multi, multi-mem).
+    pub multi: AtomicI64,
+    pub multi_mem: AtomicU64,
+    /// A key the client WATCHes has changed: its EXEC will fail (flag `d`).
+    pub dirty_cas: Arc<AtomicBool>,
 }
 
 impl ClientInfo {
@@ -79,6 +85,9 @@ impl ClientInfo {
             move_to: AtomicUsize::new(NO_MOVE),
             cmds: AtomicU64::new(0),
             subscriptions: Default::default(),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            dirty_cas: Arc::new(AtomicBool::new(false)),
         }
     }
 }

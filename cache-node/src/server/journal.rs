@@ -84,6 +84,37 @@ impl WriteJournal {
         Appended { aof, repl }
     }
 
+    /// Appends the writes of one atomic run (EXEC, a script) as one block, MULTI ...
+    /// EXEC, with SELECTs where the database changes: nothing another thread journals
+    /// can land inside it.
+    pub fn append_run(&self, writes: &[(usize, Vec<Vec<u8>>)]) -> Appended {
+        let Some((first, _)) = writes.first() else { return Appended::default() };
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.buf.clear();
+        let select = |db: usize, inner: &mut Inner| {
+            if inner.db != Some(db) {
+                encode_command(&[b"SELECT", db.to_string().as_bytes()], &mut inner.buf);
+                inner.db = Some(db);
+            }
+        };
+        select(*first, inner);
+        encode_command(&[b"MULTI"], &mut inner.buf);
+        for (db, cmd) in writes {
+            select(*db, inner);
+            let args: smallvec::SmallVec<[&[u8]; 8]> = cmd.iter().map(Vec::as_slice).collect();
+            encode_command(&args, &mut inner.buf);
+        }
+        encode_command(&[b"EXEC"], &mut inner.buf);
+        inner.offset += inner.buf.len() as u64;
+        let aof = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));
+        let repl = inner.backlog.as_ref().map_or(0, |b| b.append(&inner.buf));
+        if inner.buf.capacity() > 64 * 1024 {
+            inner.buf = Vec::new();
+        }
+        Appended { aof, repl }
+    }
+
     /// Bytes for replicas only (the periodic PING): they count in the replication
     /// offset but mean nothing to the AOF.
     pub fn append_replication_only(&self, bytes: &[u8]) -> u64 {
@@ -157,6 +188,22 @@ mod tests {
             g.extend_from_slice(bytes);
             g.len() as u64
         }
+    }
+
+    #[test]
+    fn an_atomic_run_is_one_multi_exec_block_with_its_selects() {
+        let j = WriteJournal::default();
+        let cap = Arc::new(Capture::default());
+        j.set_aof(Some(cap.clone()));
+        assert_eq!(j.append_run(&[]), Appended::default());
+        assert!(cap.0.lock().is_empty(), "a run that wrote nothing journals nothing");
+        let cmd = |a: &[&str]| a.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+        let end = j.append_run(&[(2, cmd(&["SET", "a", "1"])), (2, cmd(&["DEL", "b"])), (0, cmd(&["INCR", "c"]))]).aof;
+        let want = "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n\
+                    *2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n*1\r\n$4\r\nEXEC\r\n";
+        assert_eq!(String::from_utf8_lossy(&cap.0.lock()), want);
+        assert_eq!(end, want.len() as u64);
+        assert_eq!(j.current_db(), Some(0));
     }
 
     #[test]

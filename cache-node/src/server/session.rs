@@ -56,6 +56,8 @@ pub struct Session {
     pub is_master: bool,
     /// Channels and patterns this client listens to (None until it subscribes).
     pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
+    /// MULTI queue and WATCHed keys (commands/multi.rs).
+    pub tx: crate::commands::multi::Tx,
 }
 
 impl Session {
@@ -71,6 +73,7 @@ impl Session {
             repl_offset: 0,
             is_master: false,
             pubsub: None,
+            tx: Default::default(),
         }
     }
 

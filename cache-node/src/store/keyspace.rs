@@ -52,6 +52,8 @@ pub struct Keyspace {
     hasher: Hasher,
     journal: OnceLock<Arc<dyn Journal>>,
     pub(super) snapshots: Snapshots,
+    /// Clients' WATCHed keys (watch.rs).
+    pub watches: Arc<super::watch::Watches>,
 }
 
 /// A locked (or lent) partition.
@@ -100,7 +102,7 @@ impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let hasher = Hasher::with_seed(fastrand::u64(..));
         let dbs = (0..databases.max(1)).map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() }).collect();
-        Keyspace { dbs, hasher, journal: OnceLock::new(), snapshots: Snapshots::default() }
+        Keyspace { dbs, hasher, journal: OnceLock::new(), snapshots: Snapshots::default(), watches: Default::default() }
     }
 
     /// Installs the journal that hears about expired keys (once, at start-up).
@@ -109,6 +111,12 @@ impl Keyspace {
     }
 
     fn journal_expired(&self, db: usize, keys: &mut Vec<Box<[u8]>>) {
+        // Still under the partition lock: an expiry is a change for WATCH.
+        if !self.watches.is_idle() {
+            for k in keys.iter() {
+                self.watches.touch_deleted(db, k);
+            }
+        }
         if let Some(j) = self.journal.get() {
             j.expired(db, keys);
         }

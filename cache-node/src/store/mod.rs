@@ -14,6 +14,7 @@ pub mod set;
 pub mod snapshot;
 mod table;
 pub mod value;
+pub mod watch;
 pub mod zset;
 
 #[cfg(test)]

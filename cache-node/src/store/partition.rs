@@ -177,6 +177,16 @@ impl Partition {
         self.live(key, now).map(node_value)
     }
 
+    /// Whether the table holds `key`, even expired, without deleting it (WATCH).
+    pub fn holds(&self, key: &[u8]) -> bool {
+        self.table.find(key).is_some()
+    }
+
+    /// Whether the table holds `key` with a TTL that has passed (WATCH).
+    pub fn holds_expired(&self, key: &[u8], now: i64) -> bool {
+        self.table.find(key).and_then(|n| n.expire()).is_some_and(|at| at < now)
+    }
+
     pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
         self.live(key, now).is_some()
     }

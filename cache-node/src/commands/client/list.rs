@@ -100,16 +100,22 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
     let name = c.name.lock().clone();
     let lib_name = c.lib_name.lock().clone();
     let lib_ver = c.lib_ver.lock().clone();
-    let flags = match (c.is_subscriber(), c.no_evict.load(Relaxed)) {
-        (true, true) => "Pe",
-        (true, false) => "P",
-        (false, true) => "e",
-        (false, false) => "N",
-    };
+    // Redis's letters, in its order: P subscriber, x in MULTI, d a watched key changed,
+    // e no-evict.
+    let multi = c.multi.load(Relaxed);
+    let mut flags = String::new();
+    for (on, letter) in [(c.is_subscriber(), 'P'), (multi >= 0, 'x'), (c.dirty_cas.load(Relaxed), 'd'), (c.no_evict.load(Relaxed), 'e')] {
+        if on {
+            flags.push(letter);
+        }
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let [sub, psub, ssub] = [0, 1, 2].map(|i| c.subscriptions[i].load(Relaxed));
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
         c.id,
         c.addr,
         c.laddr,
@@ -122,9 +128,11 @@ pub fn write_line(out: &mut String, c: &ClientInfo, now_ms: i64) {
         sub,
         psub,
         ssub,
+        multi,
         qbuf,
+        c.multi_mem.load(Relaxed),
         omem,
-        qbuf.saturating_add(omem),
+        qbuf.saturating_add(omem).saturating_add(c.multi_mem.load(Relaxed)),
         last_command(c),
         c.resp.load(Relaxed),
         lib_name,

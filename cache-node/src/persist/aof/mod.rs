@@ -19,6 +19,7 @@ mod reader;
 mod rewrite;
 #[cfg(test)]
 mod tests;
+mod transaction;
 
 use std::path::PathBuf;
 
@@ -28,6 +29,7 @@ pub use log::{AofLog, AofStats};
 pub use manifest::{FileKind, Manifest, ManifestEntry};
 pub use reader::{CommandReader, encode_command};
 pub use rewrite::Rewrite;
+pub use transaction::transaction_start;
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
