@@ -320,7 +320,9 @@ impl Driver {
                     Ok(())
                 }
                 (Step::Promote { .. }, Some(port)) => self.caller.replicaof(&host, port, None).await,
-                (Step::ReplicateFrom { primary_host, primary_port, .. }, Some(port)) => self.caller.replicaof(&host, port, Some((primary_host, *primary_port))).await,
+                (Step::ReplicateFrom { primary_host, primary_port, .. }, Some(port)) => {
+                    self.caller.replicaof(&host, port, Some((primary_host, *primary_port))).await
+                }
                 (Step::Demote { primary_host, primary_port, .. }, Some(port)) => {
                     match self.caller.replicaof(&host, port, Some((primary_host, *primary_port))).await {
                         Ok(()) => self.caller.kill_clients(&host, port).await,
@@ -460,8 +462,14 @@ impl Driver {
             }
         }
         tracing::info!(shard = index, from, to, duration_ms, epoch, "switchover done");
-        self.last_failover =
-            Some(FailoverEntry { shard: index, from: from.to_string(), to: to.to_string(), reason: "planned switchover".into(), duration_ms, at_unix_ms: unix_ms() });
+        self.last_failover = Some(FailoverEntry {
+            shard: index,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: "planned switchover".into(),
+            duration_ms,
+            at_unix_ms: unix_ms(),
+        });
     }
 
     async fn stop_node(&self, mut node: Node) {

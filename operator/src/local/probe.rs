@@ -6,7 +6,7 @@ use redis::Value;
 use std::time::Duration;
 
 use crate::nodes::parse_role;
-use crate::topology::{ReportedRole, Replication};
+use crate::topology::{Replication, ReportedRole};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {

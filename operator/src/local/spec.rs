@@ -78,8 +78,12 @@ pub enum ConfigChange {
 }
 
 pub fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> ConfigChange {
-    let changed: Vec<(String, String)> =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).chain(old.keys().filter(|k| !new.contains_key(*k)).map(|k| (k.clone(), default_of(k)))).collect();
+    let changed: Vec<(String, String)> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(old.keys().filter(|k| !new.contains_key(*k)).map(|k| (k.clone(), default_of(k))))
+        .collect();
     if changed.is_empty() {
         return ConfigChange::None;
     }

@@ -102,6 +102,6 @@ mod tests {
         // A replica still catching up after its restart: wait.
         let catching_up = vec![p.clone(), replica(1, false, 0), replica(2, true, 7)];
         assert_eq!(next_roll_step(&catching_up, &p, &all), None);
-        assert_eq!(next_roll_step(&[p.clone()], &p, &all), Some(Step::Restart { node: "n0".into() }));
+        assert_eq!(next_roll_step(std::slice::from_ref(&p), &p, &all), Some(Step::Restart { node: "n0".into() }));
     }
 }

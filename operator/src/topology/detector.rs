@@ -47,10 +47,12 @@ impl FailureDetector {
 mod tests {
     use super::*;
 
-    /// (probes as (time, ok), now, detection, failed?)
+    /// Probes as (time, ok), then now, the detection time, and whether the node is failed.
+    type Case = (&'static [(u64, bool)], u64, u64, bool);
+
     #[test]
     fn a_node_is_failed_only_after_failing_for_the_whole_detection_time() {
-        let cases: &[(&[(u64, bool)], u64, u64, bool)] = &[
+        let cases: &[Case] = &[
             (&[], 10_000, 3_000, false),
             (&[(0, true), (1_000, false)], 3_999, 3_000, false),
             (&[(0, true), (1_000, false)], 4_000, 3_000, true),
