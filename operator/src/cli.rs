@@ -25,6 +25,9 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run a whole cluster on this machine: cache-node processes on loopback ports, with
+    /// failover, restarts and live edits of the file. No Kubernetes needed.
+    Local(crate::local::LocalArgs),
     /// Print the objects the operator would create for a CacheCluster, as YAML.
     ///
     /// One document per object, in creation order. Needs no Kubernetes cluster: for
@@ -45,6 +48,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(crate::run::run(args)),
+        Command::Local(args) => crate::local::run(args),
         Command::Crdgen { dir: None } => write_stdout(&crdgen::all_yaml()?),
         Command::Crdgen { dir: Some(dir) } => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -86,7 +90,7 @@ pub fn render(yaml: &str, opts: &BuildOptions) -> anyhow::Result<String> {
 /// apiVersion and kind first, so a wrong file gets a message about that rather than
 /// about whichever field fails to match, and is then parsed from the text, so errors
 /// point at the line.
-fn parse_cache_cluster(yaml: &str) -> anyhow::Result<CacheCluster> {
+pub(crate) fn parse_cache_cluster(yaml: &str) -> anyhow::Result<CacheCluster> {
     use kube::Resource;
     let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).context("not valid YAML")?;
     let (want_version, want_kind) = (CacheCluster::api_version(&()), CacheCluster::kind(&()));

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crdgen;
 pub mod http;
 pub mod leader;
+pub mod local;
 pub mod metrics;
 pub mod nodes;
 pub mod resources;

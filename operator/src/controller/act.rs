@@ -51,17 +51,22 @@ async fn run_step(step: &Step, pods: &Api<Pod>, client: &dyn NodeClient, nodes: 
             let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
             client.replicate_from(&a, None).await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))
         }
-        Step::ReplicateFrom { node, primary_host, primary_port } => {
+        // Closing a demoted node's client connections comes with the Kubernetes failover
+        // execution; re-pointing it is what keeps the data safe.
+        Step::ReplicateFrom { node, primary_host, primary_port } | Step::Demote { node, primary_host, primary_port } => {
             let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
             client.replicate_from(&a, Some((primary_host, *primary_port))).await.map_err(|e| format!("REPLICAOF {primary_host} {primary_port}: {e}"))
+        }
+        // Scaling and rolling are the StatefulSet's work on Kubernetes; plan_shard never
+        // asks for them.
+        Step::AddReplica { .. } | Step::RemoveReplica { .. } | Step::Switchover { .. } | Step::Restart { .. } => {
+            Err(format!("{step:?} is not carried out here"))
         }
     }
 }
 
 fn step_node(step: &Step) -> &str {
-    match step {
-        Step::Label { node, .. } | Step::Promote { node } | Step::ReplicateFrom { node, .. } => node,
-    }
+    step.node().unwrap_or_default()
 }
 
 /// Runs the plans in order. A failed step stops the rest of its node's steps (so a

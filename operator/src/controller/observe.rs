@@ -79,7 +79,16 @@ pub async fn nodes(
         };
         ObservedNode {
             shard,
-            view: NodeView { name: pod_name, ordinal, host, port, labelled: pod.and_then(labelled_role), reported },
+            view: NodeView {
+                name: pod_name,
+                ordinal,
+                host,
+                port,
+                labelled: pod.and_then(labelled_role),
+                reported,
+                ready: pod.is_some_and(pod_ready),
+                ..NodeView::default()
+            },
             pod_ready: pod.is_some_and(pod_ready),
             pod_exists: pod.is_some(),
             probe_error,
