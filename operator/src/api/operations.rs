@@ -119,7 +119,7 @@ fn one() -> i32 {
     1
 }
 fn detection_default() -> i32 {
-    5
+    3
 }
 fn lag_default() -> i32 {
     10
