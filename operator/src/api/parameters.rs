@@ -112,6 +112,20 @@ fn value_rules(name: &str, kind: Kind) -> Vec<(String, String)> {
             let list = options.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ");
             vec![(guard(format!("{v} in [{list}]")), format!("parameters.{name} must be one of {}", options.join(", ")))]
         }
+        // Free text for the node's table, with a grammar of its own.
+        Kind::Str if name == "notify-keyspace-events" => {
+            vec![(
+                guard(format!("{v}.matches('^[KEg$lshzxetmdnA]*$')")),
+                format!("parameters.{name} takes Redis's class letters (K E g $ l s h z x e t m d n A)"),
+            )]
+        }
+        Kind::Words if name == "client-output-buffer-limit" => {
+            let size = "[0-9]+([kKmMgG][bB]?)?";
+            vec![(
+                guard(format!("{v}.matches('^ *((normal|replica|slave|pubsub) +{size} +{size} +[0-9]+ *)*$')")),
+                format!("parameters.{name} takes <class> <hard> <soft> <seconds> groups (class normal, replica or pubsub)"),
+            )]
+        }
         Kind::Str | Kind::Words => Vec::new(),
     }
 }
