@@ -23,6 +23,7 @@ pub mod persistence;
 pub mod replication;
 pub mod scan_args;
 pub mod scope;
+pub mod scripting;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, replication, server_cmds, sets, strings,
-    zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, replication, scripting, server_cmds,
+    sets, strings, zsets,
 };
 
 struct Table {
@@ -38,6 +38,7 @@ fn table() -> &'static Table {
             zsets::COMMANDS,
             geo::COMMANDS,
             hyperloglog::COMMANDS,
+            scripting::COMMANDS,
         ];
         let list: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
         let by_name = list.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect();

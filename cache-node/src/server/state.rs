@@ -103,6 +103,8 @@ pub struct Server {
     pub replication: crate::replication::state::Replication,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
+    /// Lua scripts: their thread, cache and the gate that runs them alone.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -138,6 +140,7 @@ impl Server {
             persistence: Default::default(),
             replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
             me: std::sync::OnceLock::new(),
+            scripting: crate::scripting::Scripting::new(threads),
         }
     }
 
