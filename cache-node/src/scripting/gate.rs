@@ -25,10 +25,11 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// Flags for `workers` worker threads, plus one for the replica link (`LINK`).
     pub fn new(workers: usize) -> Self {
         Gate {
             closed: AtomicBool::new(false),
-            inside: (0..workers.max(1)).map(|_| Inside::default()).collect(),
+            inside: (0..workers + 1).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
         }
@@ -58,7 +59,21 @@ impl Gate {
     #[inline]
     pub fn leave(&self, worker: usize) {
         if let Some(me) = self.inside.get(worker) {
-            me.0.store(false, SeqCst);
+            // Release: the command's effects are visible to the script thread that
+            // sees this flag clear.
+            me.0.store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The flag of the replica link's thread (which applies its primary's stream).
+    pub fn link_slot(&self) -> usize {
+        self.inside.len() - 1
+    }
+
+    /// `enter` for a thread that may block (the replica link): waits for the gate.
+    pub fn enter_blocking(&self, slot: usize) {
+        while !self.enter(slot) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
 
@@ -109,6 +124,7 @@ mod tests {
     #[test]
     fn a_closed_gate_turns_workers_away_and_an_open_one_lets_them_in() {
         let g = Gate::new(2);
+        assert_eq!(g.link_slot(), 2);
         assert!(g.enter(0));
         g.leave(0);
         g.close();

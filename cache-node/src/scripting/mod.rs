@@ -5,6 +5,7 @@
 //! other command run while it does, and SCRIPT KILL / BUSY work while it loops.
 
 pub mod bit;
+pub mod cjson;
 pub mod convert;
 pub mod engine;
 pub mod gate;

@@ -67,6 +67,7 @@ for _, name in ipairs({ 'assert', 'error', 'ipairs', 'next', 'pairs', 'pcall', '
 end
 allowed.redis = redis
 allowed.bit = rt.bit
+allowed.cjson = rt.cjson
 function allowed.rawset(t, k, v)
   if t == nil or rawequal(getmetatable(t), false) then error('Attempt to modify a readonly table', 0) end
   return rawset(t, k, v)
@@ -93,7 +94,7 @@ local function freeze(t)
   })
   return proxy
 end
-for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'bit' }) do
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson' }) do
   if allowed[name] then allowed[name] = freeze(allowed[name]) end
 end
 
