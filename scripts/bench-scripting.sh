@@ -6,7 +6,7 @@
 #   - plain SET and GET in the same runs, to show what the script gate costs commands.
 # Servers run one after the other (A, B, A, B...), REPS times; medians and cache-node/redis
 # ratios are printed (requests per second: higher is better).
-#   scripts/bench-scripting.sh            # REPS=3 N=300000
+#   scripts/bench-scripting.sh            # REPS=3 N=300000 (NO_BUILD=1: use the built binary)
 # Needs redis-server, redis-cli and redis-benchmark; reuses ../shared/bench/lib.sh to start
 # and stop servers (own session, free loopback port, stopped by PID).
 set -euo pipefail
@@ -16,7 +16,7 @@ BENCH=${BENCH_DIR:-../shared/bench}
 . "$BENCH/lib.sh"
 REPS=${REPS:-3}
 N=${N:-300000}
-cargo build --release -q -p cache-node
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p cache-node
 out=$(mktemp -d -t bench-scripting.XXXXXX)
 export OUT_DIR=$out
 trap 'lib_cleanup; rm -rf "$out"' EXIT
@@ -34,7 +34,7 @@ cmd_for() { # server
 rps() { # port pipeline args...: requests per second, 50 clients
   local port=$1 p=$2; shift 2
   redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$N" -P "$p" -r 100000 -q --csv "$@" 2>/dev/null |
-    awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+    awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print $2 }'
 }
 
 declare -A r
@@ -43,7 +43,7 @@ for rep in $(seq 1 "$REPS"); do
     lib_start "$(cmd_for "$server")" "$out/$server.log"
     sha=$(redis-cli -p "$SRV_PORT" script load "$SCRIPT")
     for p in 1 16; do
-      r[$server,evalsha,$p]+="$(rps "$SRV_PORT" "$p" evalsha "$sha" 1 'key:__rand_int__') "
+      r[$server,evalsha,$p]+="$(rps "$SRV_PORT" "$p" evalsha "$sha" 1 'counter:__rand_int__') "
       r[$server,set,$p]+="$(rps "$SRV_PORT" "$p" set 'key:__rand_int__' v) "
       r[$server,get,$p]+="$(rps "$SRV_PORT" "$p" get 'key:__rand_int__') "
     done

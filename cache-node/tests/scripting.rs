@@ -280,3 +280,16 @@ fn pipelined_commands_after_a_script_keep_their_order() {
     req.extend(resp(&[b"PING"]));
     raw.roundtrip(&req, b"+OK\r\n:2\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n+PONG\r\n");
 }
+
+#[test]
+fn client_reply_off_and_skip_silence_a_scripts_reply() {
+    let node = Node::start(&[]);
+    let mut raw = node.raw();
+    let mut req = resp(&[b"CLIENT", b"REPLY", b"SKIP"]);
+    req.extend(resp(&[b"EVAL", b"return redis.call('incr', 'n')", b"0"]));
+    req.extend(resp(&[b"CLIENT", b"REPLY", b"OFF"]));
+    req.extend(resp(&[b"EVAL", b"return redis.call('incr', 'n')", b"0"]));
+    req.extend(resp(&[b"CLIENT", b"REPLY", b"ON"]));
+    req.extend(resp(&[b"GET", b"n"]));
+    raw.roundtrip(&req, b"+OK\r\n$1\r\n2\r\n");
+}

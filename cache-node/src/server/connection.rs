@@ -304,6 +304,7 @@ impl<'a> Conn<'a> {
             let mut ctx = Ctx::new(self.srv, &mut self.session, &mut self.out, now);
             commands::dispatch(&mut ctx, &argv, self.stats, &mut clock);
             self.srv.scripting.gate.leave(self.worker);
+            let reply_on = self.session.reply_mode == ReplyMode::On;
             match self.session.reply_mode {
                 ReplyMode::On => {}
                 ReplyMode::Off => self.out.buf.truncate(mark),
@@ -352,7 +353,9 @@ impl<'a> Conn<'a> {
                     // Later pipelined commands wait for the script's reply, in order.
                     match crate::scripting::run_eval(self.srv, *req).await {
                         Some(done) => {
-                            self.out.raw(&done.reply);
+                            if reply_on {
+                                self.out.raw(&done.reply);
+                            }
                             self.session.durable_wait = self.session.durable_wait.max(done.durable_wait);
                             self.session.repl_offset = self.session.repl_offset.max(done.repl_offset);
                         }
