@@ -9,6 +9,7 @@ pub mod logging;
 pub mod persist;
 pub mod protocol;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod store;
 

@@ -27,6 +27,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod scan_args;
 pub mod scope;
+pub mod scripting;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;

@@ -227,8 +227,8 @@ fn after_queued_command(ctx: &mut Ctx<'_>) {
             // Blocking commands answer their timeout inside an atomic run; never wait here.
             ctx.session.block = None;
         }
-        // PSYNC/SYNC are NO_MULTI: never queued.
-        After::Replica(_) => {}
+        // PSYNC/SYNC are NO_MULTI: never queued. EVAL answers inside the run itself.
+        After::Replica(_) | After::Script(_) => {}
     }
 }
 

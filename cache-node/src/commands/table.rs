@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use super::spec::CommandSpec;
 use super::{
     bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, monitor, multi, persistence, pubsub, replication,
-    server_cmds, sets, strings, zsets,
+    scripting, server_cmds, sets, strings, zsets,
 };
 
 struct Table {
@@ -41,6 +41,7 @@ fn table() -> &'static Table {
             hyperloglog::COMMANDS,
             pubsub::COMMANDS,
             multi::COMMANDS,
+            scripting::COMMANDS,
         ];
         let list: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
         let by_name = list.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect();

@@ -68,6 +68,7 @@ pub static PARAMS: &[Param] = &[
     p("requirepass", Kind::Str, "", true, "password clients must AUTH with (empty = none)"),
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of logical databases"),
     p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true, "most simultaneous client connections"),
+    Param { aliases: &["lua-time-limit"], ..p("busy-reply-threshold", INT, "5000", true, "milliseconds a script runs before other clients are answered BUSY") },
     p("timeout", INT, "0", true, "close a client idle for this many seconds (0 = never)"),
     p("tcp-keepalive", INT, "300", true, "TCP keepalive period in seconds (0 = off)"),
     p("tcp-backlog", Kind::Int { min: 1, max: 65535 }, "511", false, "listen backlog"),

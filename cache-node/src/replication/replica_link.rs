@@ -356,10 +356,14 @@ fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, s
         return Ok(args.get(1).is_some_and(|a| is(a, "GETACK")));
     }
     out.truncate(0);
+    // Not while a script runs (scripting/gate.rs).
+    let gate = &srv.scripting.gate;
+    gate.enter_blocking(gate.link_slot());
     crate::store::limits::applying_primary_stream(|| {
         let mut ctx = Ctx::new(srv, session, out, now_ms());
         dispatch(&mut ctx, args, stats, clock);
     });
+    gate.leave(gate.link_slot());
     let reply: &[u8] = &out.buf;
     if reply.first() == Some(&b'-') {
         let n = srv.replication.link.failed_commands.fetch_add(1, Relaxed) + 1;

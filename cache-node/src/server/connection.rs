@@ -316,8 +316,20 @@ impl<'a> Conn<'a> {
                 clock = Instant::now();
             }
             let mark = self.out.buf.len();
+            // While a script runs, no command does (scripting/gate.rs).
+            if !self.srv.scripting.gate.enter(self.worker) {
+                if let crate::scripting::Admit::Busy = crate::scripting::admit(self.srv, self.worker, &argv).await {
+                    self.srv.stats.record_error("BUSY");
+                    self.out.error(crate::scripting::BUSY);
+                    continue;
+                }
+                now = now_ms();
+                clock = Instant::now();
+            }
             let mut ctx = Ctx::new(self.srv, &mut self.session, &mut self.out, now);
             commands::dispatch(&mut ctx, &argv, self.stats, &mut clock);
+            self.srv.scripting.gate.leave(self.worker);
+            let reply_on = self.session.reply_mode == ReplyMode::On;
             match self.session.reply_mode {
                 ReplyMode::On => {}
                 ReplyMode::Off => self.out.buf.truncate(mark),
@@ -367,6 +379,21 @@ impl<'a> Conn<'a> {
                     }
                     if let Err(reason) = self.wait_blocked(&owned, &mut clock).await {
                         return Next::Abort(reason);
+                    }
+                    now = now_ms();
+                    clock = Instant::now();
+                }
+                After::Script(req) => {
+                    // Later pipelined commands wait for the script's reply, in order.
+                    match crate::scripting::run_eval(self.srv, *req).await {
+                        Some(done) => {
+                            if reply_on {
+                                self.out.raw(&done.reply);
+                            }
+                            self.session.durable_wait = self.session.durable_wait.max(done.durable_wait);
+                            self.session.repl_offset = self.session.repl_offset.max(done.repl_offset);
+                        }
+                        None => self.out.error("ERR the script engine is not available"),
                     }
                     now = now_ms();
                     clock = Instant::now();
@@ -505,8 +532,10 @@ impl Conn<'_> {
                 return Err("killed while blocked");
             }
             let refs: SmallVec<[&[u8]; 8]> = argv.iter().map(|a| a.as_slice()).collect();
+            crate::scripting::enter(self.srv, self.worker).await;
             let mut ctx = Ctx::new(self.srv, &mut self.session, &mut self.out, now_ms());
             commands::dispatch(&mut ctx, &refs, self.stats, clock);
+            self.srv.scripting.gate.leave(self.worker);
             match std::mem::take(&mut self.session.after) {
                 After::Block => {}
                 other => {

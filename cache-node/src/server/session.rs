@@ -22,6 +22,8 @@ pub enum After {
     /// WAIT: reply with the number of replicas that acknowledged `offset`, once
     /// `replicas` did or at `deadline_ms` (unix ms; None = no timeout).
     WaitReplicas { replicas: usize, offset: u64, deadline_ms: Option<i64> },
+    /// EVAL and friends: run this on the script thread and reply with its outcome.
+    Script(Box<crate::scripting::EvalRequest>),
 }
 
 /// CLIENT REPLY modes.

@@ -108,6 +108,8 @@ pub struct Server {
     pub pubsub: std::sync::Arc<super::pubsub::Hub>,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
+    /// Lua scripts: their thread, cache and the gate that runs them alone.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -153,6 +155,7 @@ impl Server {
             latency,
             pubsub,
             me: std::sync::OnceLock::new(),
+            scripting: crate::scripting::Scripting::new(threads),
         }
     }
 

@@ -118,6 +118,10 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "allocator_resident", "{}", m.resident);
     field!(out, "total_system_memory", "{total}");
     field!(out, "total_system_memory_human", "{}", human(total));
+    let lua = srv.scripting.lua_memory.load(std::sync::atomic::Ordering::Relaxed);
+    field!(out, "used_memory_lua", "{lua}");
+    field!(out, "used_memory_lua_human", "{}", human(lua));
+    field!(out, "number_of_cached_scripts", "{}", srv.scripting.cached_scripts());
     field!(out, "maxmemory", "{maxmemory}");
     field!(out, "maxmemory_human", "{}", human(maxmemory));
     field!(out, "maxmemory_policy", "{policy}");

@@ -1,0 +1,153 @@
+//! The gate that makes a script run alone: the script thread closes it, waits until no
+//! worker is inside a command, runs its scripts, and opens it again. A worker announces
+//! each command with one store to its own cache line and one load of the gate, so the
+//! gate costs a command nothing more while no script runs.
+//!
+//! Both sides use SeqCst (a store then a load each): either the worker sees the gate
+//! closed, or the script thread sees the worker inside and waits for it.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+
+use tokio::sync::Notify;
+
+/// One worker's "inside a command" flag, alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Inside(AtomicBool);
+
+#[derive(Debug)]
+pub struct Gate {
+    closed: AtomicBool,
+    inside: Box<[Inside]>,
+    opened: Notify,
+    /// Unix ms when the script now running started (0: none runs).
+    pub script_started_ms: AtomicI64,
+}
+
+impl Gate {
+    /// Flags for `workers` worker threads, plus one for the replica link (`LINK`).
+    pub fn new(workers: usize) -> Self {
+        Gate {
+            closed: AtomicBool::new(false),
+            inside: (0..workers + 1).map(|_| Inside::default()).collect(),
+            opened: Notify::new(),
+            script_started_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// A worker about to run a command: true if it may (it is then inside until
+    /// `leave`); false if a script holds the gate (it is not inside).
+    #[inline]
+    pub fn enter(&self, worker: usize) -> bool {
+        let Some(me) = self.inside.get(worker) else { return true };
+        me.0.store(true, SeqCst);
+        if self.closed.load(SeqCst) {
+            me.0.store(false, SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Marks a worker inside whatever the gate says: commands allowed while a script is
+    /// busy (SCRIPT KILL...), which touch no data.
+    pub fn enter_anyway(&self, worker: usize) {
+        if let Some(me) = self.inside.get(worker) {
+            me.0.store(true, SeqCst);
+        }
+    }
+
+    #[inline]
+    pub fn leave(&self, worker: usize) {
+        if let Some(me) = self.inside.get(worker) {
+            // Release: the command's effects are visible to the script thread that
+            // sees this flag clear.
+            me.0.store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The flag of the replica link's thread (which applies its primary's stream).
+    pub fn link_slot(&self) -> usize {
+        self.inside.len() - 1
+    }
+
+    /// `enter` for a thread that may block (the replica link): waits for the gate.
+    pub fn enter_blocking(&self, slot: usize) {
+        while !self.enter(slot) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
+    }
+
+    /// Waits (asynchronously) until the gate is open or `max` has passed.
+    pub async fn wait_open(&self, max: std::time::Duration) {
+        let opened = self.opened.notified();
+        tokio::pin!(opened);
+        opened.as_mut().enable();
+        if !self.is_closed() {
+            return;
+        }
+        let _ = tokio::time::timeout(max, opened).await;
+    }
+
+    /// The script thread: closes the gate and waits until every worker has left the
+    /// command it was in. `except`: a worker known to be waiting for this thread
+    /// (never inside), none here.
+    pub fn close(&self) {
+        self.closed.store(true, SeqCst);
+        for w in self.inside.iter() {
+            let mut spins = 0u32;
+            while w.0.load(SeqCst) {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    pub fn open(&self) {
+        self.script_started_ms.store(0, SeqCst);
+        self.closed.store(false, SeqCst);
+        self.opened.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_gate_turns_workers_away_and_an_open_one_lets_them_in() {
+        let g = Gate::new(2);
+        assert_eq!(g.link_slot(), 2);
+        assert!(g.enter(0));
+        g.leave(0);
+        g.close();
+        assert!(!g.enter(1));
+        g.open();
+        assert!(g.enter(1));
+        g.leave(1);
+        // A worker index past the table (a thread with no flag) is never held.
+        assert!(g.enter(7));
+    }
+
+    #[test]
+    fn closing_waits_for_a_worker_inside() {
+        let g = std::sync::Arc::new(Gate::new(1));
+        assert!(g.enter(0));
+        let g2 = g.clone();
+        let t = std::thread::spawn(move || {
+            g2.close();
+            true
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!t.is_finished());
+        g.leave(0);
+        assert!(t.join().unwrap());
+    }
+}
