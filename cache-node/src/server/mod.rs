@@ -42,7 +42,6 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     let _ = srv.me.set(Arc::downgrade(&srv));
     *srv.log_level_hook.write() = Some(hook);
     srv.load_at_startup().context("cannot load the data set")?;
-    crate::replication::replica::start_from_config(&srv);
     // Signal handlers go in first, so a SIGTERM that arrives once the listening line is
     // logged always means a clean shutdown.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -59,6 +58,9 @@ pub fn run_with_log_hook(config: Config, hook: crate::logging::LevelHook) -> any
     if let Some(l) = listeners.first() {
         srv.tcp_port.store(l.local_addr()?.port(), Relaxed);
     }
+    // After binding: the link announces the port it listens on (REPLCONF listening-port),
+    // which must be the bound one, not 0.
+    crate::replication::replica::start_from_config(&srv);
     listener::log_listening(&listeners);
     let admin = if admin_port > 0 {
         let host = admin_host(&bind);
