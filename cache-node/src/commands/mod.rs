@@ -160,6 +160,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reply_error(ctx, &CmdError::other(msg));
         return;
     }
+    // Evicts to make room first; the primary's stream is exempt (replicas do not evict).
+    if spec.has(flag::DENYOOM) && !ctx.session.is_master && crate::memory::evict::refuse(ctx.srv, ctx.now_ms) {
+        bump(&cs.rejected, 1);
+        reply_error(ctx, &CmdError::other(crate::memory::evict::OOM));
+        return;
+    }
     // The primary's stream is applied whatever this node thinks of its own disk.
     if spec.has(flag::WRITE) && !ctx.session.is_master {
         let p = &ctx.srv.persistence;

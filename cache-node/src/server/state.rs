@@ -101,6 +101,8 @@ pub struct Server {
     pub journal: std::sync::Arc<super::journal::WriteJournal>,
     pub persistence: super::persistence::Persistence,
     pub replication: crate::replication::state::Replication,
+    /// maxmemory enforcement (memory/evict.rs).
+    pub eviction: crate::memory::evict::Eviction,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -115,6 +117,8 @@ impl Server {
         let keyspace = Keyspace::new(databases);
         let journal: std::sync::Arc<super::journal::WriteJournal> = Default::default();
         keyspace.set_journal(journal.clone());
+        let eviction = crate::memory::evict::Eviction::default();
+        eviction.configure(&config);
         Server {
             keyspace,
             config: RwLock::new(config),
@@ -137,6 +141,7 @@ impl Server {
             journal,
             persistence: Default::default(),
             replication: crate::replication::state::Replication::new(usize::try_from(repl_backlog).unwrap_or(1 << 20)),
+            eviction,
             me: std::sync::OnceLock::new(),
         }
     }
@@ -164,6 +169,7 @@ impl Server {
     pub fn config_changed(&self, names: &[&str]) {
         let cfg = self.config.read();
         self.tun.load(&cfg);
+        self.eviction.configure(&cfg);
         if names.contains(&"loglevel")
             && let Some(hook) = self.log_level_hook.read().as_ref()
         {

@@ -212,7 +212,7 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", "0");
     field!(out, "expire_cycle_cpu_milliseconds", "0");
-    field!(out, "evicted_keys", "0");
+    field!(out, "evicted_keys", "{}", srv.eviction.evicted.load(Relaxed));
     field!(out, "evicted_clients", "0");
     field!(out, "total_eviction_exceeded_time", "0");
     field!(out, "current_eviction_exceeded_time", "0");
