@@ -18,6 +18,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod persistence;
 pub mod replication;
 pub mod scan_args;

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, persistence, replication, server_cmds, sets, strings,
-    zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, memory, persistence, replication, server_cmds, sets,
+    strings, zsets,
 };
 
 struct Table {
@@ -27,6 +27,7 @@ fn table() -> &'static Table {
             command::COMMANDS,
             db::COMMANDS,
             info::COMMANDS,
+            memory::COMMANDS,
             strings::COMMANDS,
             bitmaps::COMMANDS,
             keys::COMMANDS,

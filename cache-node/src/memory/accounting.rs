@@ -113,6 +113,11 @@ pub const fn size_class(n: usize) -> usize {
     (n + spacing - 1) & !(spacing - 1)
 }
 
+/// What an allocation of `n` bytes really takes (0 for nothing allocated).
+pub const fn alloc_size(n: usize) -> usize {
+    if n == 0 { 0 } else { size_class(n) }
+}
+
 /// Bytes allocated by the whole program, exact to `SLACK` per thread. Falls back to
 /// jemalloc's own statistics when the counting allocator is not installed (unit tests
 /// of the library run with the system allocator).
@@ -134,6 +139,22 @@ pub fn installed() -> bool {
 /// difference of two reads is what the code between them allocated (or freed).
 pub fn thread_net() -> i64 {
     NET.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Asks jemalloc to return every arena's unused dirty pages to the system (MEMORY
+/// PURGE). False when the allocator refused.
+#[cfg(not(target_env = "msvc"))]
+pub fn purge() -> bool {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge" takes neither input nor output.
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated name; null old/new pointers with zero lengths are what
+    // this control expects.
+    unsafe { tikv_jemalloc_sys::mallctl(name.as_ptr().cast(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), 0) == 0 }
+}
+
+#[cfg(target_env = "msvc")]
+pub fn purge() -> bool {
+    true
 }
 
 #[cfg(not(target_env = "msvc"))]

@@ -65,6 +65,7 @@ const POLICY_ORDER: [Policy; 8] = [
 impl Eviction {
     /// Re-reads the eviction parameters (start-up and CONFIG SET).
     pub fn configure(&self, c: &Config) {
+        super::report::mark_startup();
         let policy = Policy::parse(c.str("maxmemory-policy")).unwrap_or(Policy::NoEviction);
         let old = self.policy();
         self.maxmemory.store(c.int("maxmemory").max(0) as u64, Relaxed);

@@ -4,3 +4,5 @@
 pub mod accounting;
 pub mod evict;
 pub mod policy;
+pub mod report;
+pub mod usage;

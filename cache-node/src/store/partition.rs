@@ -392,6 +392,11 @@ impl Partition {
         self.live(key, now).map(|n| n.lru())
     }
 
+    /// Bytes of a live key's entry allocation (MEMORY USAGE).
+    pub fn entry_size(&mut self, key: &[u8], now: i64) -> Option<usize> {
+        self.live(key, now).map(|n| n.size())
+    }
+
     /// Replaces the access bits of a live key (RESTORE FREQ).
     pub fn set_access_bits(&mut self, key: &[u8], bits: u32, now: i64) -> bool {
         let Some(n) = self.live(key, now) else { return false };
@@ -432,6 +437,16 @@ impl Partition {
         }
         self.expired_log.push(key.into());
         true
+    }
+
+    /// Bytes of the key table's bucket array.
+    pub fn table_bytes(&self) -> usize {
+        self.table.bucket_bytes()
+    }
+
+    /// Bytes of the TTL index.
+    pub fn expires_index_bytes(&self) -> usize {
+        self.expires.capacity() * std::mem::size_of::<Node>()
     }
 
     /// Estimated heap bytes of entries and buckets (value contents of heap values excluded).
