@@ -168,7 +168,7 @@ fn allkeys_lfu_keeps_a_frequently_used_set_and_object_freq_reports_it() {
     assert!(hot >= 490, "frequently used keys survive: {hot}/500");
     // Under an LFU policy OBJECT IDLETIME is refused, under LRU OBJECT FREQ is.
     let mut raw = node.raw();
-    let e = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    let e = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
     err(&mut raw, &["OBJECT", "IDLETIME", "hot:1"], e);
     exact(&mut raw, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"], OK);
     let e = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
@@ -312,4 +312,25 @@ fn evictions_reach_the_aof_as_dels() {
     assert_eq!(dels as i64, n, "one DEL per evicted key");
     let dbsize: i64 = q(&mut c, &["DBSIZE"]);
     assert_eq!(dbsize + n, 10_000);
+}
+
+/// A primary's evictions reach its replica as DELs; a replica over its own limit does not
+/// evict (replica-ignore-maxmemory) and keeps everything its primary has.
+#[test]
+fn replicas_apply_the_primarys_evictions_and_do_not_evict_themselves() {
+    let primary = Node::start(&["--maxmemory-policy", "allkeys-random"]);
+    let replica = Node::start(&["--maxmemory-policy", "allkeys-random", "--maxmemory", "1mb"]);
+    let mut p = primary.client();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    assert!(wait_for(Duration::from_secs(30), || info_field(&q::<String>(&mut r, &["INFO", "replication"]), "master_link_status").as_deref() == Some("up")));
+    let limit = used(&mut p) + (2 << 20);
+    let _: () = q(&mut p, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    assert!(fill(&mut p, "k:", 0..10_000, None).is_empty());
+    let n = evicted(&mut p);
+    assert!(n > 0);
+    let want: i64 = q(&mut p, &["DBSIZE"]);
+    assert!(wait_for(Duration::from_secs(20), || q::<i64>(&mut r, &["DBSIZE"]) == want), "replica has {} keys, primary {want}", q::<i64>(&mut r, &["DBSIZE"]));
+    assert_eq!(evicted(&mut r), 0, "the replica evicts nothing itself");
+    assert!(used(&mut r) > 1 << 20, "the replica is over its own limit");
 }
