@@ -7,7 +7,7 @@
 #   - what the allocation counting costs: plain GET/SET (no maxmemory) of this build
 #     against a build of BASE_REV (default main) without it.
 # Servers run one after the other, REPS times; medians are printed.
-#   scripts/bench-eviction.sh               # REPS=3 N=500000 MAXMEM=64mb BASE_REV=main
+#   scripts/bench-eviction.sh               # REPS=3 N=500000 MAXMEM=64mb BASE_REV=main [BASE_BIN=...]
 # Needs redis-server, redis-cli and redis-benchmark; reuses ../shared/bench/lib.sh to start
 # and stop servers (own session, free loopback port, stopped by PID).
 set -euo pipefail
@@ -26,12 +26,16 @@ trap 'lib_cleanup; rm -rf "$out"' EXIT
 # The baseline: BASE_REV's sources built in this worktree's target directory, so the
 # dependencies are shared and only cache-node itself is compiled again; its binary is
 # copied aside before this build's replaces it.
-base_src=target/bench-base-src
-base_bin=target/bench-base/cache-node
-rm -rf "$base_src"; mkdir -p "$base_src" target/bench-base
-git archive "$BASE_REV" | tar -x -C "$base_src"
-cargo build --release -q -p cache-node --manifest-path "$base_src/Cargo.toml" --target-dir target
-cp target/release/cache-node "$base_bin"
+# BASE_BIN=path reuses a baseline binary built earlier.
+base_bin=${BASE_BIN:-}
+if [ -z "$base_bin" ]; then
+  base_src=target/bench-base-src
+  base_bin=target/bench-base/cache-node
+  rm -rf "$base_src"; mkdir -p "$base_src" target/bench-base
+  git archive "$BASE_REV" | tar -x -C "$base_src"
+  cargo build --release -q -p cache-node --manifest-path "$base_src/Cargo.toml" --target-dir target
+  cp target/release/cache-node "$base_bin"
+fi
 cargo build --release -q -p cache-node
 
 cmd_for() { # server extra...

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::R
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use super::accounting;
 use super::policy::{Candidate, Clock, Policy, Pool, score, time_limit_us};
@@ -33,6 +34,9 @@ pub struct Eviction {
     samples: AtomicU32,
     tenacity: AtomicU32,
     pool: Mutex<Pool>,
+    /// The pool's floor (`Pool::floor`) plus one, 0 while the pool is not full:
+    /// samplers read it without the pool's lock to skip hopeless samples.
+    pool_floor: AtomicU64,
     /// Next (database * PARTITIONS + partition) to sample.
     cursor: AtomicUsize,
     /// Keys evicted since start or CONFIG RESETSTAT (INFO evicted_keys).
@@ -77,6 +81,7 @@ impl Eviction {
         if old != policy {
             // Scores of another policy mean nothing under this one.
             self.pool.lock().clear();
+            self.pool_floor.store(0, Relaxed);
         }
     }
 
@@ -140,7 +145,9 @@ pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
         // Measured on this thread, exactly: the global figure lags by its slack.
         let before = accounting::thread_net();
         if !evict_one(srv, policy, now_ms) {
-            return if used_for_eviction() <= limit { Outcome::Ok } else { Outcome::Fail };
+            // What this thread freed is not all published yet: count it here.
+            let now_used = (used_for_eviction() as i64).min(used as i64 - freed);
+            return if now_used <= limit as i64 { Outcome::Ok } else { Outcome::Fail };
         }
         freed += before - accounting::thread_net();
         count += 1;
@@ -170,7 +177,9 @@ fn evict_one(srv: &Server, policy: Policy, now_ms: i64) -> bool {
             for c in found.into_iter().flatten() {
                 pool.offer(c.score, c.db, &c.key);
             }
-            pool.take_best()
+            let best = pool.take_best();
+            srv.eviction.pool_floor.store(pool.floor().map_or(0, |f| f.saturating_add(1)), Relaxed);
+            best
         };
         match best {
             Some(c) if delete(srv, c.db, &c.key, volatile) => return true,
@@ -183,7 +192,7 @@ fn evict_one(srv: &Server, policy: Policy, now_ms: i64) -> bool {
 
 /// Samples up to `n` keys from the next partition (round-robin over every database)
 /// that has candidates. None when no partition has any.
-fn next_samples(srv: &Server, volatile: bool, n: usize, now_ms: i64, policy: Policy) -> Option<Vec<Candidate>> {
+fn next_samples(srv: &Server, volatile: bool, n: usize, now_ms: i64, policy: Policy) -> Option<SmallVec<[Candidate; 8]>> {
     let ks = &srv.keyspace;
     let total = ks.databases() * PARTITIONS;
     let clock = Clock { now_ms, lfu_decay_minutes: crate::store::access::lfu_params().1 };
@@ -195,8 +204,15 @@ fn next_samples(srv: &Server, volatile: bool, n: usize, now_ms: i64, policy: Pol
         if available == 0 {
             continue;
         }
-        let mut out = Vec::with_capacity(n);
-        p.sample(volatile, n, |key, bits, expire| out.push(Candidate { score: score(policy, bits, expire, clock), db, key: key.into() }));
+        // Keys that could not enter the full pool are not copied.
+        let floor = srv.eviction.pool_floor.load(Relaxed);
+        let mut out = SmallVec::new();
+        p.sample(volatile, n, |key, bits, expire| {
+            let score = score(policy, bits, expire, clock);
+            if floor == 0 || score >= floor || policy.random() {
+                out.push(Candidate { score, db, key: key.into() });
+            }
+        });
         return Some(out);
     }
     None

@@ -114,6 +114,12 @@ impl Pool {
         self.entries.insert(at, Candidate { score, db, key: key.into() });
     }
 
+    /// The score a sample must beat to enter: the worst pooled score once the pool is
+    /// full, else none (samplers skip copying keys that would be turned away).
+    pub fn floor(&self) -> Option<u64> {
+        (self.entries.len() == POOL_SIZE).then(|| self.entries[0].score)
+    }
+
     /// Takes the best candidate out of the pool.
     pub fn take_best(&mut self) -> Option<Candidate> {
         self.entries.pop()
@@ -148,7 +154,7 @@ mod tests {
             assert_eq!(p.volatile(), name.starts_with("volatile"), "{name}");
             assert_eq!(p.lfu(), name.ends_with("lfu"), "{name}");
             assert_eq!(p.random(), name.ends_with("random"), "{name}");
-            assert_eq!(Policy::parse(name).is_some(), true);
+            assert!(Policy::parse(name).is_some());
         }
         assert_eq!(Policy::parse("allkeys-LRU"), None);
     }
