@@ -7,6 +7,7 @@ use super::spec::{CommandSpec, Handler, acl, cmd, flag};
 use super::{CmdError, CmdResult, Ctx};
 use crate::memory::report::{Breakdown, breakdown};
 
+#[allow(clippy::too_many_arguments)] // one row of the table, named like `cmd`
 const fn sub(
     name: &'static str,
     arity: i32,

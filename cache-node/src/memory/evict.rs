@@ -151,7 +151,7 @@ pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
         }
         freed += before - accounting::thread_net();
         count += 1;
-        if count % 16 == 0 && budget.is_some_and(|b| start.elapsed().as_micros() as u64 >= b) {
+        if count.is_multiple_of(16) && budget.is_some_and(|b| start.elapsed().as_micros() as u64 >= b) {
             return Outcome::Running;
         }
     }

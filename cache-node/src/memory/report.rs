@@ -51,7 +51,7 @@ impl Breakdown {
     }
 
     pub fn bytes_per_key(&self) -> u64 {
-        if self.keys == 0 { 0 } else { self.mem.allocated.saturating_sub(self.startup) / self.keys }
+        self.mem.allocated.saturating_sub(self.startup).checked_div(self.keys).unwrap_or(0)
     }
 }
 

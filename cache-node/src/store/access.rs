@@ -70,7 +70,7 @@ pub fn lfu_elapsed(bits: u32, now: u16) -> u32 {
 /// what OBJECT FREQ reports and what LFU eviction ranks by.
 pub fn lfu_decayed(bits: u32, now: u16, decay: u32) -> u8 {
     let counter = (bits & 0xFF) as u8;
-    let periods = if decay == 0 { 0 } else { lfu_elapsed(bits, now) / decay };
+    let periods = lfu_elapsed(bits, now).checked_div(decay).unwrap_or(0);
     counter.saturating_sub(u8::try_from(periods).unwrap_or(u8::MAX))
 }
 
