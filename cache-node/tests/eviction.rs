@@ -136,7 +136,7 @@ fn allkeys_lru_keeps_a_recently_used_set() {
     for round in 0..12 {
         assert!(fill(&mut c, "new:", round * 1000..(round + 1) * 1000, None).is_empty());
         existing(&mut c, "hot:", 0..500);
-        let _: Vec<String> = (0..500).map(|i| q(&mut c, &["GET", &format!("hot:{i}")])).collect();
+        let _: Vec<Option<String>> = (0..500).map(|i| q(&mut c, &["GET", &format!("hot:{i}")])).collect();
     }
     assert!(evicted(&mut c) > 2000, "the node was filled past its limit");
     assert!(used(&mut c) <= limit + SLACK);
@@ -154,7 +154,7 @@ fn allkeys_lfu_keeps_a_frequently_used_set_and_object_freq_reports_it() {
     assert!(fill(&mut c, "hot:", 0..500, None).is_empty());
     for _ in 0..20 {
         existing(&mut c, "hot:", 0..500);
-        let _: Vec<String> = (0..500).map(|i| q(&mut c, &["GET", &format!("hot:{i}")])).collect();
+        let _: Vec<Option<String>> = (0..500).map(|i| q(&mut c, &["GET", &format!("hot:{i}")])).collect();
     }
     let freq: i64 = q(&mut c, &["OBJECT", "FREQ", "hot:1"]);
     assert!(freq >= 20, "every read counts at log factor 0: {freq}");
