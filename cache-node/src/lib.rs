@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod memory;
 pub mod persist;
 pub mod protocol;
 pub mod replication;

@@ -2,9 +2,12 @@
 
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: cache_node::memory::accounting::Counting<tikv_jemallocator::Jemalloc> =
+    cache_node::memory::accounting::Counting::new(tikv_jemallocator::Jemalloc);
 
 fn main() -> std::process::ExitCode {
+    #[cfg(not(target_env = "msvc"))]
+    cache_node::memory::accounting::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "snapshot") {
         return cache_node::persist::snapshot_cli::main(&args[2..]);

@@ -371,7 +371,7 @@ fn object_subcommands() {
     err(
         &mut raw,
         &["OBJECT", "IDLETIME", "int"],
-        "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
     );
     // With maxmemory and an LRU policy, Redis stops sharing small integers.
     let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru", "maxmemory", "100mb"]);

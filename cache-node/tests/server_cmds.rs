@@ -136,7 +136,8 @@ fn info_memory_clients_and_stats_move_with_the_workload() {
     let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1mb").query(&mut c).unwrap();
     let m = info(&mut c, "memory");
     assert_eq!((num(&m, "maxmemory"), info_field(&m, "maxmemory_human").unwrap()), (1_048_576, "1.00M".to_string()));
-    // A large value raises used_memory and the peak.
+    // A large value raises used_memory and the peak (no limit: it would be refused).
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0").query(&mut c).unwrap();
     let big = vec![b'x'; 4 << 20];
     let _: () = redis::cmd("SET").arg("big").arg(&big).query(&mut c).unwrap();
     let m2 = info(&mut c, "memory");

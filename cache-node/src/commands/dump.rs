@@ -34,8 +34,8 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 struct Options {
     replace: bool,
     absttl: bool,
-    /// IDLETIME seconds (sets the key's LRU clock) / FREQ counter (validated as Redis
-    /// does; there are no LFU counters yet, so it is otherwise ignored).
+    /// IDLETIME seconds (sets the key's LRU clock under a non-LFU policy) / FREQ counter
+    /// (sets the LFU counter under an LFU policy); the other one is ignored, as in Redis.
     idle: Option<i64>,
     freq: Option<i64>,
 }
@@ -113,7 +113,11 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     p.set(key, value, expire.map_or(Ttl::Clear, Ttl::At), now);
-    if let Some(idle) = opts.idle {
+    if crate::store::access::lfu_mode() {
+        if let Some(freq) = opts.freq {
+            p.set_access_bits(key, crate::store::access::lfu_pack(crate::store::access::minutes(now), freq.clamp(0, 255) as u8), now);
+        }
+    } else if let Some(idle) = opts.idle {
         p.set_idle_secs(key, idle.unsigned_abs(), now);
     }
     drop(p);

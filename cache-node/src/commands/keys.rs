@@ -382,21 +382,23 @@ fn policy_is_lfu(ctx: &Ctx<'_>) -> bool {
 }
 
 const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const NO_LRU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-/// OBJECT FREQ key. Entries keep an LRU clock only; until LFU counters exist an LFU
-/// policy reports every key at frequency 0.
+/// OBJECT FREQ key: the key's LFU counter, decayed to now (see store/access.rs).
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let key = argv[2];
-    let exists = ctx.srv.keyspace.lock(ctx.db(), key).get_notouch(key, ctx.now_ms).is_some();
-    if !exists {
+    let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
+    let bits = p.get_notouch(key, ctx.now_ms).is_some().then(|| p.access_bits(key, ctx.now_ms)).flatten();
+    drop(p);
+    let Some(bits) = bits else {
         ctx.out.null();
         return Ok(());
-    }
+    };
     if !policy_is_lfu(ctx) {
         return Err(CmdError::other(NO_LFU));
     }
-    ctx.out.int(0);
+    let decay = crate::store::access::lfu_params().1;
+    ctx.out.int(i64::from(crate::store::access::lfu_decayed(bits, crate::store::access::minutes(ctx.now_ms), decay)));
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod info;
 pub mod keys;
 mod keyspace_events;
 pub mod lists;
+pub mod memory;
 pub mod monitor;
 pub mod multi;
 pub mod persistence;
@@ -184,6 +185,15 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
     {
         bump(&cs.rejected, 1);
         reject(ctx, spec.name.as_bytes(), &CmdError::other(msg));
+        return;
+    }
+    // Evicts to make room first; the primary's stream is exempt (replicas do not evict).
+    // Inside EXEC the check was made for the whole queue before its partitions were
+    // taken (eviction locks partitions of its own).
+    if spec.has(flag::DENYOOM) && !ctx.session.is_master && !ctx.atomic.as_ref().is_some_and(|a| a.scoped) && crate::memory::evict::refuse(ctx.srv, ctx.now_ms)
+    {
+        bump(&cs.rejected, 1);
+        reject(ctx, spec.name.as_bytes(), &CmdError::other(crate::memory::evict::OOM));
         return;
     }
     // The primary's stream is applied whatever this node thinks of its own disk.

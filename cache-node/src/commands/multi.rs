@@ -164,10 +164,10 @@ fn refusal(ctx: &Ctx<'_>, specs: &[&'static CommandSpec]) -> Option<String> {
     None
 }
 
-/// The OOM check of a queue holding DENYOOM commands: the place where eviction answers
-/// `-OOM command not allowed when used memory > 'maxmemory'.` once it exists.
-fn oom_refusal(_ctx: &Ctx<'_>) -> Option<String> {
-    None
+/// The OOM check of a queue holding DENYOOM commands (after trying to evict), made
+/// before EXEC takes its partitions.
+fn oom_refusal(ctx: &Ctx<'_>) -> Option<String> {
+    (!ctx.session.is_master && crate::memory::evict::refuse(ctx.srv, ctx.now_ms)).then(|| crate::memory::evict::OOM.to_string())
 }
 
 /// Runs the queue: EXECABORT when a command was rejected while queuing or the queue is

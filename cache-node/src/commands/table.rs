@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use super::spec::CommandSpec;
 use super::{
-    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, monitor, multi, persistence, pubsub, replication,
-    scripting, server_cmds, sets, strings, zsets,
+    bitmaps, client, command, connection, db, dump, expire, geo, hashes, hyperloglog, info, keys, lists, memory, monitor, multi, persistence, pubsub,
+    replication, scripting, server_cmds, sets, strings, zsets,
 };
 
 struct Table {
@@ -28,6 +28,7 @@ fn table() -> &'static Table {
             command::COMMANDS,
             db::COMMANDS,
             info::COMMANDS,
+            memory::COMMANDS,
             strings::COMMANDS,
             bitmaps::COMMANDS,
             keys::COMMANDS,

@@ -23,6 +23,8 @@ fn run(srv: &Arc<Server>) {
         let started = Instant::now();
         let deleted = expire::cycle(&srv.keyspace, &mut cursor, now_ms());
         srv.stats.expired_keys_active.fetch_add(deleted, Relaxed);
+        // A limit lowered by CONFIG SET is reached without waiting for writes.
+        crate::memory::evict::cron(srv, now_ms(), 25_000);
         balancer.tick(srv);
         if last_idle_check.elapsed() >= Duration::from_secs(1) {
             last_idle_check = Instant::now();

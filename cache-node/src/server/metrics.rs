@@ -82,7 +82,7 @@ pub fn render(srv: &Server) -> String {
     s.total("redis_keyspace_hits_total", "Key lookups that found the key.", ks.hits);
     s.total("redis_keyspace_misses_total", "Key lookups that did not.", ks.misses);
     s.total("redis_expired_keys_total", "Keys deleted because their TTL passed.", ks.expired + srv.stats.expired_keys_active.load(Relaxed));
-    s.total("redis_evicted_keys_total", "Keys evicted under maxmemory.", 0);
+    s.total("redis_evicted_keys_total", "Keys evicted under maxmemory.", srv.eviction.evicted.load(Relaxed));
     s.total("redis_net_input_bytes_total", "Bytes read from clients.", t.net_input_bytes);
     s.total("redis_net_output_bytes_total", "Bytes written to clients.", t.net_output_bytes);
     s.total("redis_connections_received_total", "Connections accepted.", srv.stats.connections_received.load(Relaxed));

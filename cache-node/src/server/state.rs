@@ -106,6 +106,8 @@ pub struct Server {
     pub latency: super::latency::LatencyMonitor,
     /// Pub/sub registry, keyspace notification flags, output buffer limits.
     pub pubsub: std::sync::Arc<super::pubsub::Hub>,
+    /// maxmemory enforcement (memory/evict.rs).
+    pub eviction: crate::memory::evict::Eviction,
     /// The server itself, for jobs that outlive a command (BGSAVE...).
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     /// Lua scripts: their thread, cache and the gate that runs them alone.
@@ -129,6 +131,8 @@ impl Server {
         let pubsub: std::sync::Arc<super::pubsub::Hub> = Default::default();
         pubsub.load_config(&config);
         journal.notify_expired_to(pubsub.clone());
+        let eviction = crate::memory::evict::Eviction::default();
+        eviction.configure(&config);
         Server {
             keyspace,
             config: RwLock::new(config),
@@ -154,6 +158,7 @@ impl Server {
             slowlog,
             latency,
             pubsub,
+            eviction,
             me: std::sync::OnceLock::new(),
             scripting: crate::scripting::Scripting::new(threads),
         }
@@ -185,6 +190,7 @@ impl Server {
         self.slowlog.load(&cfg);
         self.latency.load(&cfg);
         self.pubsub.load_config(&cfg);
+        self.eviction.configure(&cfg);
         if names.contains(&"loglevel")
             && let Some(hook) = self.log_level_hook.read().as_ref()
         {

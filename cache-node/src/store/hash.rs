@@ -64,6 +64,19 @@ impl PartialEq for Hash {
 }
 
 impl Hash {
+    /// Heap bytes of the hash (MEMORY USAGE): exact for the packed form; for a table the
+    /// fields' own allocations are estimated from `samples` of them (0 = all).
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        use crate::memory::accounting::alloc_size;
+        match self {
+            Hash::Packed(p) => p.heap_bytes(),
+            Hash::Table(d) => {
+                let fields = crate::memory::usage::sampled(d.len(), samples, |i| alloc_size(d.at(i).0.len()));
+                alloc_size(std::mem::size_of::<Dict<Field>>()) + d.table_bytes() + fields
+            }
+        }
+    }
+
     /// Fields held.
     pub fn len(&self) -> usize {
         match self {

@@ -1,6 +1,7 @@
 //! The keyspace: databases, partitions, entries, values and expiry. Knows nothing about
 //! any wire protocol.
 
+pub mod access;
 pub mod expire;
 pub mod glob;
 pub mod hash;

@@ -272,7 +272,7 @@ impl Node {
         unsafe { (self.raw().add(HEADER + 8) as *mut u32).write_unaligned(pos) }
     }
 
-    fn size(self) -> usize {
+    pub fn size(self) -> usize {
         let payload = match self.inline_value() {
             Some(v) => 1 + v.len(),
             None => 8,

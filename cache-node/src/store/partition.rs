@@ -2,6 +2,7 @@
 //! that carry a TTL. A partition is only touched under its mutex (see keyspace.rs), so
 //! everything here is plain single-threaded code.
 
+use super::access;
 use super::node::{INLINE_MAX, Node, Payload};
 use super::table::{Hasher, Table};
 use super::value::{Value, ValueRef};
@@ -147,7 +148,7 @@ impl Partition {
         match self.live(key, now) {
             Some(n) => {
                 self.stats.hits += 1;
-                n.set_lru(lru_clock(now));
+                n.set_lru(access::touched(n.lru(), now));
                 Some(node_value(n))
             }
             None => {
@@ -217,7 +218,7 @@ impl Partition {
     /// (like Redis turning an embstr into a raw string when it is modified).
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
         let n = self.live(key, now)?;
-        n.set_lru(lru_clock(now));
+        n.set_lru(access::touched(n.lru(), now));
         let n = match n.inline_value() {
             Some(s) => {
                 let boxed = Node::new(key, Payload::Boxed(Box::new(Value::Str(s.to_vec()))), n.expire(), n.lru());
@@ -259,7 +260,13 @@ impl Partition {
             Ttl::Keep => old.and_then(|o| o.expire()),
             Ttl::At(at) => Some(at),
         };
-        let node = build(expire, lru_clock(now));
+        // Under LFU an overwrite keeps (and counts as an access to) the old frequency, as
+        // Redis does; otherwise the entry starts a fresh clock.
+        let bits = match old {
+            Some(o) if access::lfu_mode() => access::touched(o.lru(), now),
+            _ => access::fresh(now),
+        };
+        let node = build(expire, bits);
         match old {
             Some(old) => {
                 self.swap_node(old, node);
@@ -387,6 +394,69 @@ impl Partition {
         }
         self.stats.expired += expired as u64;
         (checked, expired)
+    }
+
+    /// The raw access bits of a live key (LRU clock or LFU stamp and counter), without
+    /// touching them.
+    pub fn access_bits(&mut self, key: &[u8], now: i64) -> Option<u32> {
+        self.live(key, now).map(|n| n.lru())
+    }
+
+    /// Bytes of a live key's entry allocation (MEMORY USAGE).
+    pub fn entry_size(&mut self, key: &[u8], now: i64) -> Option<usize> {
+        self.live(key, now).map(|n| n.size())
+    }
+
+    /// Replaces the access bits of a live key (RESTORE FREQ).
+    pub fn set_access_bits(&mut self, key: &[u8], bits: u32, now: i64) -> bool {
+        let Some(n) = self.live(key, now) else { return false };
+        n.set_lru(bits);
+        true
+    }
+
+    /// Eviction sampling: calls `f(key, access bits, expiry)` for up to `n` random
+    /// entries, drawn from every entry or (`volatile`) from those with a TTL. Entries
+    /// may repeat; expired ones are included (they are the best candidates anyway).
+    pub fn sample(&self, volatile: bool, n: usize, mut f: impl FnMut(&[u8], u32, Option<i64>)) {
+        for _ in 0..n {
+            let node = if volatile {
+                if self.expires.is_empty() {
+                    return;
+                }
+                self.expires[fastrand::usize(..self.expires.len())]
+            } else {
+                match self.table.random() {
+                    Some(node) => node,
+                    None => return,
+                }
+            };
+            f(node.key(), node.lru(), node.expire());
+        }
+    }
+
+    /// Evicts `key` (only if it has a TTL when `volatile`), logging it like an expired
+    /// key so the journal records a DEL before the lock is released. Returns whether it
+    /// was deleted.
+    pub fn evict(&mut self, key: &[u8], volatile: bool) -> bool {
+        match self.table.find(key) {
+            Some(n) if !volatile || n.has_expire() => {}
+            _ => return false,
+        }
+        if let Some(n) = self.delete_node(key) {
+            unsafe { n.free() }; // SAFETY: unlinked from the table and the TTL index; not used again.
+        }
+        self.expired_log.push(key.into());
+        true
+    }
+
+    /// Bytes of the key table's bucket array.
+    pub fn table_bytes(&self) -> usize {
+        self.table.bucket_bytes()
+    }
+
+    /// Bytes of the TTL index.
+    pub fn expires_index_bytes(&self) -> usize {
+        self.expires.capacity() * std::mem::size_of::<Node>()
     }
 
     /// Estimated heap bytes of entries and buckets (value contents of heap values excluded).

@@ -64,6 +64,19 @@ impl PartialEq for Set {
 }
 
 impl Set {
+    /// Heap bytes of the set (MEMORY USAGE), members estimated from `samples` of them
+    /// (0 = all) for a table.
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        use crate::memory::accounting::alloc_size;
+        match self {
+            Set::Ints(s) => s.heap_bytes(),
+            Set::Table(d) => {
+                let members = crate::memory::usage::sampled(d.len(), samples, |i| alloc_size(d.at(i).len()));
+                alloc_size(std::mem::size_of::<Dict<Box<[u8]>>>()) + d.table_bytes() + members
+            }
+        }
+    }
+
     /// An empty set of the encoding Redis picks for a set created with `first`.
     pub fn for_member(first: &[u8]) -> Self {
         match as_int(first) {

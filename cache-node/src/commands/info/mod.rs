@@ -73,6 +73,7 @@ pub fn reset_stats(srv: &Server) {
     srv.keyspace.reset_stats();
     process::reset_peak();
     process::RATES.reset();
+    srv.eviction.evicted.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(test)]

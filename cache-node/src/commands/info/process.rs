@@ -11,6 +11,8 @@ use parking_lot::Mutex;
 pub struct Memory {
     /// Bytes handed out to the program (Redis's `used_memory`).
     pub allocated: u64,
+    /// jemalloc's own count of `allocated` (INFO allocator_allocated).
+    pub allocator_allocated: u64,
     /// Bytes in pages the allocator has in use.
     pub active: u64,
     /// Bytes the allocator keeps resident.
@@ -27,16 +29,18 @@ static PEAK: AtomicU64 = AtomicU64::new(0);
 /// updates the peak. Cheap enough to call from a periodic task so the peak also
 /// catches spikes between two INFO calls.
 pub fn memory() -> Memory {
-    let (allocated, active, resident) = allocator();
+    let (jemalloc_allocated, active, resident) = allocator();
+    // The counting allocator's figure when it is installed (what eviction compares
+    // with maxmemory), so INFO and eviction agree.
+    let allocated = if crate::memory::accounting::installed() { crate::memory::accounting::used() } else { jemalloc_allocated };
     let rss = rss_bytes().unwrap_or(resident);
     let peak = PEAK.fetch_max(allocated, Relaxed).max(allocated);
-    Memory { allocated, active, resident, rss, peak }
+    Memory { allocated, allocator_allocated: jemalloc_allocated, active, resident, rss, peak }
 }
 
 /// Starts the peak over from the current usage (CONFIG RESETSTAT).
 pub fn reset_peak() {
-    let (allocated, _, _) = allocator();
-    PEAK.store(allocated, Relaxed);
+    PEAK.store(crate::memory::accounting::used(), Relaxed);
 }
 
 #[cfg(not(target_env = "msvc"))]

@@ -99,7 +99,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 fn memory(srv: &Server, out: &mut String) {
-    let m = process::memory();
+    let b = crate::memory::report::breakdown(srv);
+    let m = b.mem;
     let (maxmemory, policy) = {
         let cfg = srv.config.read();
         (cfg.int("maxmemory").max(0) as u64, cfg.str("maxmemory-policy").to_string())
@@ -112,29 +113,48 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "used_memory_rss_human", "{}", human(m.rss));
     field!(out, "used_memory_peak", "{}", m.peak);
     field!(out, "used_memory_peak_human", "{}", human(m.peak));
-    field!(out, "used_memory_peak_perc", "{:.2}%", ratio(m.allocated, m.peak) * 100.0);
-    field!(out, "allocator_allocated", "{}", m.allocated);
+    field!(out, "used_memory_peak_perc", "{:.2}%", b.peak_perc());
+    field!(out, "used_memory_overhead", "{}", b.overhead);
+    field!(out, "used_memory_startup", "{}", b.startup);
+    field!(out, "used_memory_dataset", "{}", b.dataset);
+    field!(out, "used_memory_dataset_perc", "{:.2}%", b.dataset_perc());
+    field!(out, "allocator_allocated", "{}", m.allocator_allocated);
     field!(out, "allocator_active", "{}", m.active);
     field!(out, "allocator_resident", "{}", m.resident);
     field!(out, "total_system_memory", "{total}");
     field!(out, "total_system_memory_human", "{}", human(total));
+    // Scripts (EVAL) use the Lua VM; there are no functions (FUNCTION LOAD).
     let lua = srv.scripting.lua_memory.load(std::sync::atomic::Ordering::Relaxed);
     field!(out, "used_memory_lua", "{lua}");
+    field!(out, "used_memory_vm_eval", "{lua}");
     field!(out, "used_memory_lua_human", "{}", human(lua));
+    field!(out, "used_memory_scripts_eval", "0");
     field!(out, "number_of_cached_scripts", "{}", srv.scripting.cached_scripts());
+    for name in ["number_of_functions", "number_of_libraries", "used_memory_vm_functions"] {
+        field!(out, name, "0");
+    }
+    field!(out, "used_memory_vm_total", "{lua}");
+    field!(out, "used_memory_vm_total_human", "{}", human(lua));
+    field!(out, "used_memory_functions", "0");
+    field!(out, "used_memory_scripts", "0");
+    field!(out, "used_memory_scripts_human", "0B");
     field!(out, "maxmemory", "{maxmemory}");
     field!(out, "maxmemory_human", "{}", human(maxmemory));
     field!(out, "maxmemory_policy", "{policy}");
-    field!(out, "allocator_frag_ratio", "{:.2}", ratio(m.active, m.allocated));
-    field!(out, "allocator_frag_bytes", "{}", m.active.saturating_sub(m.allocated));
+    field!(out, "allocator_frag_ratio", "{:.2}", ratio(m.active, m.allocator_allocated));
+    field!(out, "allocator_frag_bytes", "{}", m.active.saturating_sub(m.allocator_allocated));
     field!(out, "allocator_rss_ratio", "{:.2}", ratio(m.resident, m.active));
     field!(out, "allocator_rss_bytes", "{}", m.resident.saturating_sub(m.active));
+    field!(out, "rss_overhead_ratio", "{:.2}", ratio(m.rss, m.resident));
+    field!(out, "rss_overhead_bytes", "{}", m.rss as i128 - m.resident as i128);
     field!(out, "mem_fragmentation_ratio", "{:.2}", ratio(m.rss, m.allocated));
     field!(out, "mem_fragmentation_bytes", "{}", m.rss as i128 - m.allocated as i128);
     field!(out, "mem_not_counted_for_evict", "0");
-    field!(out, "mem_replication_backlog", "0");
-    field!(out, "mem_clients_slaves", "0");
-    field!(out, "mem_clients_normal", "{}", srv.clients.snapshot().iter().map(|c| c.qbuf.load(Relaxed) + c.omem.load(Relaxed)).sum::<u64>());
+    field!(out, "mem_replication_backlog", "{}", b.replication_backlog);
+    field!(out, "mem_total_replication_buffers", "{}", b.replication_backlog);
+    field!(out, "mem_clients_slaves", "{}", b.clients_slaves);
+    field!(out, "mem_clients_normal", "{}", b.clients_normal);
+    field!(out, "mem_cluster_links", "0");
     field!(out, "mem_aof_buffer", "0");
     field!(out, "mem_allocator", "{}", process::ALLOCATOR);
     field!(out, "active_defrag_running", "0");
@@ -216,7 +236,7 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", "0");
     field!(out, "expire_cycle_cpu_milliseconds", "0");
-    field!(out, "evicted_keys", "0");
+    field!(out, "evicted_keys", "{}", srv.eviction.evicted.load(Relaxed));
     field!(out, "evicted_clients", "0");
     field!(out, "total_eviction_exceeded_time", "0");
     field!(out, "current_eviction_exceeded_time", "0");

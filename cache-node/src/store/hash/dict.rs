@@ -57,6 +57,13 @@ impl<E: Keyed> Dict<E> {
         Dict { entries: Vec::with_capacity(n), next: Vec::with_capacity(n), buckets: vec![NONE; size].into_boxed_slice() }
     }
 
+    /// Bytes of the entry, chain and bucket arrays, not counting what entries point to
+    /// (MEMORY USAGE).
+    pub fn table_bytes(&self) -> usize {
+        use crate::memory::accounting::alloc_size;
+        alloc_size(self.entries.capacity() * std::mem::size_of::<E>()) + alloc_size(self.next.capacity() * 4) + alloc_size(self.buckets.len() * 4)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

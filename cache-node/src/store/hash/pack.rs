@@ -48,6 +48,11 @@ struct Found {
 }
 
 impl Pack {
+    /// Bytes of the packed buffer (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        crate::memory::accounting::alloc_size(self.buf.len())
+    }
+
     pub fn len(&self) -> usize {
         self.len as usize
     }

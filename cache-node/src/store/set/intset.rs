@@ -36,6 +36,11 @@ fn width_of(v: i64) -> Width {
 }
 
 impl IntSet {
+    /// Bytes of the member array (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        crate::memory::accounting::alloc_size(self.data.len())
+    }
+
     pub fn len(&self) -> usize {
         self.data.len() / self.width as usize
     }

@@ -388,8 +388,12 @@ impl Tree {
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        let members: usize = self.nodes.iter().map(|n| n.member.len()).sum();
-        self.nodes.capacity() * std::mem::size_of::<Node>() + self.index.capacity() * 5 + members
+        use crate::memory::accounting::alloc_size;
+        let members: usize = self.nodes.iter().map(|n| alloc_size(n.member.len())).sum();
+        // hashbrown keeps 1/8 of its buckets free, one control byte per bucket plus a group.
+        let buckets = if self.index.capacity() == 0 { 0 } else { (self.index.capacity() * 8 / 7).next_power_of_two() };
+        let index = alloc_size(buckets * (std::mem::size_of::<u32>() + 1) + if buckets > 0 { 16 } else { 0 });
+        alloc_size(std::mem::size_of::<Tree>()) + alloc_size(self.nodes.capacity() * std::mem::size_of::<Node>()) + index + members
     }
 
     /// A node's size, which is most of the memory per element (tests).
