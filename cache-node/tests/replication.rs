@@ -1,5 +1,5 @@
 //! cache-node replicating from cache-node: a primary and two replicas under a write load
-//! converge to identical data; a killed replica comes back with a partial resync; a
+//! converge to identical data (also with evictions, scripts and transactions); a killed replica comes back with a partial resync; a
 //! promoted replica keeps the history so its sibling continues partially; read-only
 //! replicas; WAIT.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -294,4 +294,83 @@ fn a_replica_restarted_from_its_snapshot_continues_partially() {
     assert_eq!(info_field(&text, "sync_partial_ok").as_deref(), Some("1"), "{text}");
     assert_same(&dataset(&mut c, 16), &dataset(&mut p, 16), "after the restart");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writers that make the primary evict, run scripts and transactions, and set TTLs.
+fn mixed_load(node: &Node, stop: Arc<AtomicBool>, writers: usize) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..writers)
+        .map(|w| {
+            let (stop, mut c) = (stop.clone(), node.client());
+            std::thread::spawn(move || {
+                let script = "redis.call('INCR', KEYS[1]); redis.call('SET', KEYS[2], ARGV[1], 'PX', 600000); return 1";
+                let big = "x".repeat(2000);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let r: redis::RedisResult<()> = redis::pipe()
+                        .cmd("EVAL")
+                        .arg(script)
+                        .arg(2)
+                        .arg(format!("sctr{w}"))
+                        .arg(format!("s{w}:{}", n % 200))
+                        .arg(n)
+                        .ignore()
+                        .cmd("MULTI")
+                        .ignore()
+                        .cmd("DECRBY")
+                        .arg("a")
+                        .arg(1)
+                        .ignore()
+                        .cmd("INCRBY")
+                        .arg("b")
+                        .arg(1)
+                        .ignore()
+                        .cmd("EXEC")
+                        .ignore()
+                        .cmd("SET")
+                        .arg(format!("big{w}:{n}"))
+                        .arg(&big)
+                        .ignore()
+                        .cmd("PEXPIRE")
+                        .arg(format!("s{w}:{}", (n + 7) % 200))
+                        .arg(900_000)
+                        .ignore()
+                        .query(&mut c);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                n
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn replicas_converge_with_evictions_scripts_and_transactions() {
+    let primary = Node::start(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut p = primary.client();
+    let r1 = replica_of(&primary, &[]);
+    let r2 = replica_of(&primary, &[]);
+    let used: i64 = info_field(&q::<String>(&mut p, &["INFO", "memory"]), "used_memory").unwrap().parse().unwrap();
+    let _: () = q(&mut p, &["CONFIG", "SET", "maxmemory", &(used + 3_000_000).to_string()]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = mixed_load(&primary, stop.clone(), 3);
+    // Run until the primary has evicted a good number of keys (bounded).
+    let evicting = wait_for(Duration::from_secs(60), || {
+        info_field(&q::<String>(&mut p, &["INFO", "stats"]), "evicted_keys").is_some_and(|v| v.parse::<u64>().unwrap_or(0) > 500)
+    });
+    stop.store(true, Ordering::Relaxed);
+    let total: u64 = load.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(evicting, "the primary did not evict under the load ({total} rounds)");
+    let mut c1 = r1.client();
+    let mut c2 = r2.client();
+    wait_caught_up(&mut p, &mut c1);
+    wait_caught_up(&mut p, &mut c2);
+    let want = dataset(&mut p, 1);
+    assert!(want.len() > 100, "{}", want.len());
+    assert_same(&dataset(&mut c1, 1), &want, "replica 1");
+    assert_same(&dataset(&mut c2, 1), &want, "replica 2");
+    // Replicas evicted nothing themselves: they applied the primary's DELs.
+    assert_eq!(info_field(&q::<String>(&mut c1, &["INFO", "stats"]), "evicted_keys").as_deref(), Some("0"));
 }
