@@ -7,11 +7,13 @@ pub mod error;
 pub mod events;
 pub mod observe;
 pub mod reconcile;
+pub mod snapshots;
 pub mod status;
 pub mod validate;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::controller::{Action, Controller};
@@ -85,6 +87,13 @@ fn pod_owner(pod: Pod) -> Option<ObjectRef<CacheCluster>> {
     Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
 }
 
+/// Maps a snapshot Job (the CronJob's, owned by the CronJob, not the cluster) to its
+/// cluster, so a finished Job becomes a CacheSnapshot without waiting for a poll.
+fn job_owner(job: Job) -> Option<ObjectRef<CacheCluster>> {
+    let cluster = job.labels().get(names::LABEL_CLUSTER)?.clone();
+    Some(ObjectRef::new(&cluster).within(&job.namespace()?))
+}
+
 /// Runs the controller until a shutdown signal (SIGTERM/SIGINT) or `stop` resolves.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
@@ -99,12 +108,15 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
     }
     let owned = watcher::Config::default().labels(&format!("{}={}", names::LABEL_MANAGED_BY, names::FIELD_MANAGER));
     let pods = watcher::Config::default().labels(&format!("{}=cache-node", names::LABEL_NAME));
+    let snapshot_jobs = watcher::Config::default().labels(&format!("{}={}", names::LABEL_NAME, names::SNAPSHOT_APP_NAME));
     let clusters: Api<CacheCluster> = api(&client, &namespace);
     let controller = Controller::new(clusters, watcher::Config::default())
         .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
-        .owns(api::<PodDisruptionBudget>(&client, &namespace), owned)
+        .owns(api::<PodDisruptionBudget>(&client, &namespace), owned.clone())
+        .owns(api::<CronJob>(&client, &namespace), owned)
+        .watches(api::<Job>(&client, &namespace), snapshot_jobs, job_owner)
         .watches(api::<Pod>(&client, &namespace), pods, pod_owner)
         .graceful_shutdown_on(stop);
     let store = controller.store();
