@@ -77,6 +77,11 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
                 obj["kind"] = json!("CacheCluster");
                 obj["spec"] = json!({});
             }
+            if call.path.contains("/cachesnapshots/") && obj.get("spec").is_none() {
+                obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
+                obj["kind"] = json!("CacheSnapshot");
+                obj["spec"] = json!({"cluster": "c"});
+            }
             (StatusCode::OK, obj)
         }
         "POST" => {
@@ -89,7 +94,9 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
             (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.job_pods}))
         }
         "GET" if state.objects.contains_key(&call.path) => (StatusCode::OK, state.objects[&call.path].clone()),
-        "GET" if segments.len() >= 2 && segments[segments.len() - 2] == "cachesnapshots" => (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+        "GET" if segments.len() >= 2 && ["cachesnapshots", "jobs"].contains(&segments[segments.len() - 2]) => {
+            (StatusCode::NOT_FOUND, status_body(404, "NotFound"))
+        }
         "GET" if call.path.ends_with("/pods") => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.pods})),
         "GET" if segments.len() >= 2 && segments[segments.len() - 2] == "secrets" => match state.secrets.get(segments[segments.len() - 1]) {
             Some(s) => (StatusCode::OK, s.clone()),
@@ -599,4 +606,122 @@ async fn a_cluster_restoring_from_a_snapshot_waits_for_it_then_records_where_it_
     let sts = calls.iter().find(|c| c.path.ends_with("/statefulsets/c-0")).unwrap();
     let init = &sts.body["spec"]["template"]["spec"]["initContainers"][0];
     assert_eq!(init["args"][2], "--from=/snapshots/nightly-shard-0");
+}
+
+// The CacheSnapshot controller: manual snapshots run as Jobs, and the finalizer deletes
+// the files with a Job before the object goes.
+
+use cachefleet_operator::api::CacheSnapshot;
+use cachefleet_operator::controller::snapshot_controller;
+
+fn cache_snapshot(value: Value) -> Arc<CacheSnapshot> {
+    Arc::new(serde_json::from_value(value).unwrap())
+}
+
+#[tokio::test]
+async fn a_manual_snapshot_runs_a_job_named_after_it_and_follows_its_phase() {
+    let h = Harness::new(FakeNodes::default());
+    h.api.lock().objects.insert(
+        "/apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c".into(),
+        serde_json::to_value(cluster(json!({"replicasPerShard": 1, "auth": {"passwordSecret": {"name": "pw"}}}), None)).unwrap(),
+    );
+    let mut snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "before-upgrade", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000002", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "spec": {"cluster": "c"},
+    });
+    let action = snapshot_controller::reconcile(cache_snapshot(snap.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(
+        lines(&calls),
+        vec![
+            "GET /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c",
+            "GET /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
+            "PATCH /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
+            "GET /api/v1/namespaces/ns/pods",
+            "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots/before-upgrade/status",
+        ]
+    );
+    let job = &calls[2].body;
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CacheSnapshot");
+    assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][6], "--name=$(JOB_NAME)-shard-0");
+    assert_eq!(calls[4].body["status"]["phase"], "Pending");
+    assert_eq!(calls[4].body["status"]["location"], "pvc://c-snapshots");
+
+    // The Job completed: the snapshot is Completed, with an event on the cluster.
+    let mut done = snapshot_job("before-upgrade", "Complete", None);
+    done["metadata"]["labels"]["cachefleet.dev/trigger"] = json!("Manual");
+    h.api.lock().objects.insert(format!("{JOBS}/before-upgrade"), done);
+    h.api.lock().job_pods = vec![job_pod("before-upgrade", &[("shard-0", &manifest("before-upgrade", 0, 7, 300))])];
+    snap["status"] = calls[4].body["status"].clone();
+    let action = snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = h.calls();
+    assert!(!lines(&calls).iter().any(|l| l.starts_with("PATCH /apis/batch")), "an existing Job is not re-applied");
+    let status = &calls.iter().find(|c| c.path.ends_with("/status")).unwrap().body["status"];
+    assert_eq!((status["phase"].as_str(), status["keys"].as_i64()), (Some("Completed"), Some(7)));
+    assert!(h.events().iter().any(|e| e.reason == "SnapshotCompleted"));
+}
+
+#[tokio::test]
+async fn the_finalizer_deletes_the_files_with_a_job_and_goes_once_it_succeeded() {
+    let h = Harness::new(FakeNodes::default());
+    let snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "c-snapshots-1", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000003",
+                     "deletionTimestamp": "2026-11-27T06:00:00Z", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "spec": {"cluster": "c", "trigger": "Scheduled"},
+        "status": {"phase": "Completed", "location": "s3://backups/prod",
+                   "destination": {"s3": {"bucket": "backups", "prefix": "prod", "region": "eu", "credentialsSecret": "s3"}},
+                   "shards": [{"index": 0, "source": "a", "location": "s3://backups/prod/c-snapshots-1-shard-0", "sizeBytes": 1, "keys": 1},
+                              {"index": 1, "source": "b", "location": "s3://backups/prod/c-snapshots-1-shard-1", "sizeBytes": 1, "keys": 1}]},
+    });
+    let action = snapshot_controller::reconcile(cache_snapshot(snap.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(
+        lines(&calls),
+        vec!["GET /apis/batch/v1/namespaces/ns/jobs/c-snapshots-1-delete", "PATCH /apis/batch/v1/namespaces/ns/jobs/c-snapshots-1-delete"]
+    );
+    let pod = &calls[1].body["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][1]["args"], json!(["snapshot", "delete", "s3://backups/prod", "c-snapshots-1-shard-1", "--s3-region=eu"]));
+    assert_eq!(pod["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"], "s3");
+    assert_eq!(calls[1].body["metadata"]["ownerReferences"][0]["name"], "c-snapshots-1");
+
+    let mut finished = calls[1].body.clone();
+    finished["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]});
+    h.api.lock().objects.insert(format!("{JOBS}/c-snapshots-1-delete"), finished);
+    let action = snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = h.calls();
+    let release = calls.iter().find(|c| c.method == "PATCH" && c.path == format!("{SNAPSHOTS}/c-snapshots-1")).expect("the finalizer is removed");
+    assert_eq!(release.body, json!({"metadata": {"finalizers": []}}));
+}
+
+#[tokio::test]
+async fn deletion_policy_snapshot_holds_the_cluster_until_its_final_snapshot_completed() {
+    let h = Harness::new(FakeNodes::default());
+    let spec = json!({"replicasPerShard": 0, "deletionPolicy": "Snapshot"});
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(calls[0].line(), "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c");
+    assert_eq!(calls[0].body, json!({"metadata": {"finalizers": ["cachefleet.dev/final-snapshot"]}}));
+
+    let mut deleting = cluster(spec, None);
+    deleting.metadata.finalizers = Some(vec!["cachefleet.dev/final-snapshot".into()]);
+    deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let deleting = Arc::new(deleting);
+    let action = reconcile(deleting.clone(), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls), vec![format!("GET {SNAPSHOTS}/c-final-0b6a2c1e"), format!("POST {SNAPSHOTS}")]);
+    assert_eq!(calls[1].body["spec"], json!({"cluster": "c", "trigger": "Manual"}));
+    assert!(calls[1].body["metadata"].get("ownerReferences").is_none(), "the final snapshot outlives the cluster");
+
+    h.api.lock().objects.insert(format!("{SNAPSHOTS}/c-final-0b6a2c1e"), snapshot("c-final-0b6a2c1e", "Manual", "Completed", "2026-11-27T06:01:00Z"));
+    assert_eq!(reconcile(deleting, h.ctx.clone()).await.unwrap(), Action::await_change());
+    let calls = h.calls();
+    assert_eq!(calls.last().unwrap().body, json!({"metadata": {"finalizers": []}}));
+    assert!(h.events().iter().any(|e| e.reason == "FinalSnapshotCompleted"));
 }

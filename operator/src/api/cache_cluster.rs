@@ -147,8 +147,9 @@ pub struct CacheClusterSpec {
 
     /// What happens to the data when the CacheCluster is deleted. `Delete`: its
     /// scheduled snapshots go with it (manual ones stay). `Retain`: scheduled snapshots
-    /// stay too. `Snapshot`: a final manual snapshot (`<name>-final`) is taken first, then
-    /// as `Delete`.
+    /// stay too. `Snapshot`: a final manual snapshot (`<name>-final-<uid>`) is taken first,
+    /// then as `Delete`; if it fails the cluster stays until it succeeds or the policy is
+    /// changed.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 

@@ -5,13 +5,15 @@ pub mod act;
 pub mod apply;
 pub mod error;
 pub mod events;
+pub mod final_snapshot;
 pub mod observe;
 pub mod reconcile;
+pub mod snapshot_controller;
 pub mod snapshots;
 pub mod status;
 pub mod validate;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
@@ -27,7 +29,7 @@ use std::time::Duration;
 
 pub use error::Error;
 
-use crate::api::CacheCluster;
+use crate::api::{CacheCluster, CacheSnapshot};
 use crate::metrics::Metrics;
 use crate::nodes::NodeClient;
 use crate::resources::{BuildOptions, names};
@@ -110,6 +112,20 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
     let pods = watcher::Config::default().labels(&format!("{}=cache-node", names::LABEL_NAME));
     let snapshot_jobs = watcher::Config::default().labels(&format!("{}={}", names::LABEL_NAME, names::SNAPSHOT_APP_NAME));
     let clusters: Api<CacheCluster> = api(&client, &namespace);
+    let stop = stop.shared();
+    // Manual snapshots' Jobs (owned by their CacheSnapshot) and delete Jobs.
+    let snapshot_controller = Controller::new(api::<CacheSnapshot>(&client, &namespace), watcher::Config::default())
+        .owns(api::<Job>(&client, &namespace), snapshot_jobs.clone())
+        .graceful_shutdown_on(stop.clone())
+        .run(snapshot_controller::reconcile, snapshot_controller::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(snapshot = %obj.name, "reconciled"),
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => tracing::debug!(snapshot = %obj.name, "gone before its pass ran"),
+                Err(e) => tracing::warn!(error = %e, "snapshot controller error"),
+            }
+        });
+    let snapshots_running = tokio::spawn(snapshot_controller);
     let controller = Controller::new(clusters, watcher::Config::default())
         .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned.clone())
@@ -139,6 +155,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
         })
         .await;
     counting.abort();
+    if let Err(e) = snapshots_running.await {
+        tracing::warn!(error = %e, "the snapshot controller ended abnormally");
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use tracing::{Instrument, info_span};
 use super::act;
 use super::error::{Error, KubeStage};
 use super::events::ClusterEvent;
+use super::final_snapshot;
 use super::observe;
 use super::snapshots;
 use super::status;
@@ -46,6 +47,11 @@ pub async fn reconcile(cluster: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<
 async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let namespace = cluster.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let name = cluster.metadata.name.clone().ok_or(Error::MissingMetadata("name"))?;
+
+    if cluster.metadata.deletion_timestamp.is_some() {
+        return final_snapshot::on_delete(cluster, ctx, &namespace).await;
+    }
+    final_snapshot::sync_finalizer(cluster, ctx, &namespace).await?;
 
     if let Err(invalid) = validate::check(&cluster.spec) {
         return refuse(cluster, ctx, &namespace, &invalid).await;

@@ -21,8 +21,17 @@ use cache_node::backup::manifest::Manifest;
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobOutcome {
     Running,
-    Completed { shards: Vec<SnapshotShard>, finished: Option<Time> },
-    Failed { reason: String, finished: Option<Time> },
+    Completed {
+        shards: Vec<SnapshotShard>,
+        finished: Option<Time>,
+    },
+    /// `written`: shards whose files were written anyway, so deleting the snapshot
+    /// removes them.
+    Failed {
+        reason: String,
+        finished: Option<Time>,
+        written: Vec<SnapshotShard>,
+    },
 }
 
 fn job_condition<'a>(job: &'a Job, type_: &str) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
@@ -46,39 +55,40 @@ fn messages(pods: &[Pod]) -> Vec<(String, String)> {
     out
 }
 
+/// The shard file described by a container's termination message, if it saved one.
+fn saved_shard(msgs: &[(String, String)], shard: i32, location: &str) -> Option<SnapshotShard> {
+    let container = names::snapshot_container(shard);
+    let m = msgs.iter().rev().filter(|(c, _)| *c == container).find_map(|(_, m)| Manifest::from_json(m, "termination message").ok())?;
+    Some(SnapshotShard {
+        index: shard,
+        location: format!("{location}/{}", m.name),
+        size_bytes: i64::try_from(m.bytes).unwrap_or(i64::MAX),
+        keys: i64::try_from(m.keys).unwrap_or(i64::MAX),
+        source: m.source,
+        source_role: Some(m.source_role),
+    })
+}
+
 /// What a finished Job produced: each shard's manifest from its container's termination
 /// message (`cache-node snapshot save` writes the manifest, or `error: ...`).
 pub fn job_outcome(job: &Job, pods: &[Pod], shards: i32, location: &str) -> JobOutcome {
     let msgs = messages(pods);
+    let written: Vec<SnapshotShard> = (0..shards).filter_map(|i| saved_shard(&msgs, i, location)).collect();
     if let Some(failed) = job_condition(job, "Failed") {
         let errors: Vec<String> = msgs.iter().filter(|(_, m)| m.starts_with("error:")).map(|(c, m)| format!("{c}: {m}")).collect();
         let why = failed.message.clone().unwrap_or_default();
         let reason = if errors.is_empty() { format!("{}: {why}", failed.reason.as_deref().unwrap_or("Failed")) } else { errors.join("; ") };
-        return JobOutcome::Failed { reason, finished: failed.last_transition_time.clone() };
+        return JobOutcome::Failed { reason, finished: failed.last_transition_time.clone(), written };
     }
     let Some(done) = job_condition(job, "Complete") else { return JobOutcome::Running };
-    let mut out = Vec::new();
-    for shard in 0..shards {
-        let container = names::snapshot_container(shard);
-        let manifest = msgs.iter().rev().filter(|(c, _)| *c == container).find_map(|(_, m)| Manifest::from_json(m, "termination message").ok());
-        match manifest {
-            Some(m) => out.push(SnapshotShard {
-                index: shard,
-                source: m.source,
-                location: format!("{location}/{}", m.name),
-                size_bytes: i64::try_from(m.bytes).unwrap_or(i64::MAX),
-                keys: i64::try_from(m.keys).unwrap_or(i64::MAX),
-                source_role: Some(m.source_role),
-            }),
-            None => {
-                return JobOutcome::Failed {
-                    reason: format!("the Job completed but container {container} left no snapshot manifest in its termination message"),
-                    finished: done.last_transition_time.clone(),
-                };
-            }
-        }
+    if let Some(missing) = (0..shards).find(|i| !written.iter().any(|w| w.index == *i)) {
+        return JobOutcome::Failed {
+            reason: format!("the Job completed but container {} left no snapshot manifest in its termination message", names::snapshot_container(missing)),
+            finished: done.last_transition_time.clone(),
+            written,
+        };
     }
-    JobOutcome::Completed { shards: out, finished: done.last_transition_time.clone() }
+    JobOutcome::Completed { shards: written, finished: done.last_transition_time.clone() }
 }
 
 /// The status of the CacheSnapshot a Job stands for.
@@ -89,9 +99,13 @@ pub fn snapshot_status(job: &Job, outcome: &JobOutcome, location: &str) -> Cache
         JobOutcome::Running => {
             CacheSnapshotStatus { phase: Some(if base.started_at.is_some() { SnapshotPhase::Running } else { SnapshotPhase::Pending }), ..base }
         }
-        JobOutcome::Failed { reason, finished } => {
-            CacheSnapshotStatus { phase: Some(SnapshotPhase::Failed), completed_at: finished.clone(), message: Some(reason.clone()), ..base }
-        }
+        JobOutcome::Failed { reason, finished, written } => CacheSnapshotStatus {
+            phase: Some(SnapshotPhase::Failed),
+            completed_at: finished.clone(),
+            message: Some(reason.clone()),
+            shards: written.clone(),
+            ..base
+        },
         JobOutcome::Completed { shards, finished } => CacheSnapshotStatus {
             phase: Some(SnapshotPhase::Completed),
             completed_at: finished.clone(),
@@ -231,4 +245,66 @@ pub async fn run(cluster: &CacheCluster, ctx: &Context, namespace: &str, now: &T
         }
     }
     Ok(backup_condition(&snapshots, cluster.metadata.generation, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(name: &str, trigger: &str, phase: &str, at: &str) -> CacheSnapshot {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"cluster": "c", "trigger": trigger},
+            "status": {"phase": phase, "completedAt": at},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_completed_and_failures_after_them() {
+        let all = vec![
+            snap("s1", "Scheduled", "Completed", "2026-01-01T00:00:00Z"),
+            snap("s2", "Scheduled", "Failed", "2026-01-02T00:00:00Z"),
+            snap("s3", "Scheduled", "Completed", "2026-01-03T00:00:00Z"),
+            snap("s4", "Scheduled", "Completed", "2026-01-04T00:00:00Z"),
+            snap("s5", "Scheduled", "Failed", "2026-01-05T00:00:00Z"),
+            snap("m1", "Manual", "Completed", "2025-01-01T00:00:00Z"),
+        ];
+        assert_eq!(expired(&all, 2), vec!["s2".to_string(), "s1".to_string()]);
+        assert_eq!(expired(&all, 35), vec!["s2".to_string()]);
+        let health = backup_condition(&all, Some(1), &Time(k8s_openapi::jiff::Timestamp::now())).unwrap();
+        assert_eq!((health.status.as_str(), health.reason.as_str()), ("False", "SnapshotFailed"));
+        assert!(backup_condition(&all[5..], None, &Time(k8s_openapi::jiff::Timestamp::now())).is_none(), "manual snapshots say nothing of the schedule");
+    }
+
+    #[test]
+    fn a_completed_job_without_every_shard_s_manifest_is_a_failure_that_keeps_what_was_written() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "j"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}
+        }))
+        .unwrap();
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "j-x"},
+            "status": {"containerStatuses": [
+                {"name": "shard-0", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "message": serde_json::json!({
+                    "format": "cachefleet.dev/snapshot/v1", "name": "j-shard-0", "slots": [[0, 16383]], "createdUnix": 1, "created": "x",
+                    "source": "n:6379", "sourceRole": "replica", "engine": "redis", "engineVersion": "7", "rdbVersion": 11, "keys": 3,
+                    "keysWithExpiry": 0, "bytes": 9, "crc64": "", "replId": "r", "replOffset": 0}).to_string()}}},
+                {"name": "shard-1", "ready": false, "restartCount": 0, "image": "i", "imageID": "", "state": {"terminated": {"exitCode": 0}}}
+            ]}
+        }))
+        .unwrap();
+        match job_outcome(&job, &[pod.clone()], 2, "pvc://c-snapshots") {
+            JobOutcome::Failed { reason, written, .. } => {
+                assert!(reason.contains("shard-1"), "{reason}");
+                assert_eq!(written.len(), 1);
+                assert_eq!(written[0].location, "pvc://c-snapshots/j-shard-0");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(job_outcome(&job, &[pod], 1, "pvc://c-snapshots"), JobOutcome::Completed { .. }));
+    }
 }

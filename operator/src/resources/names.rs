@@ -185,9 +185,10 @@ pub fn snapshot_delete_job(snapshot: &str) -> String {
     format!("{snapshot}-delete")
 }
 
-/// The manual CacheSnapshot taken before a cluster with deletionPolicy Snapshot goes.
-pub fn final_snapshot(cluster: &str) -> String {
-    format!("{cluster}-final")
+/// The manual CacheSnapshot taken before a cluster with deletionPolicy Snapshot goes;
+/// the uid's start tells apart clusters of the same name deleted one after another.
+pub fn final_snapshot(cluster: &str, uid: &str) -> String {
+    format!("{cluster}-final-{}", uid.chars().take(8).collect::<String>())
 }
 
 /// Selects the pods of a cluster's snapshot Jobs (the NetworkPolicy admits them).
@@ -246,7 +247,7 @@ mod tests {
         assert_eq!(configuration_service("sessions"), "sessions");
         assert_eq!(snapshots_claim("sessions"), "sessions-snapshots");
         assert_eq!(snapshot_file("sessions-snapshots-29000000", 2), "sessions-snapshots-29000000-shard-2");
-        assert_eq!(final_snapshot("sessions"), "sessions-final");
+        assert_eq!(final_snapshot("sessions", "6f1c1d7e-0000"), "sessions-final-6f1c1d7e");
         assert_eq!(selector_string(&shard_selector("s", 1)), "app.kubernetes.io/name=cache-node,cachefleet.dev/cluster=s,cachefleet.dev/shard=1");
     }
 }
