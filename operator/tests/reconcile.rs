@@ -94,7 +94,7 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
             (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.job_pods}))
         }
         "GET" if state.objects.contains_key(&call.path) => (StatusCode::OK, state.objects[&call.path].clone()),
-        "GET" if segments.len() >= 2 && ["cachesnapshots", "jobs"].contains(&segments[segments.len() - 2]) => {
+        "GET" if segments.len() >= 2 && ["cachesnapshots", "jobs", "persistentvolumeclaims"].contains(&segments[segments.len() - 2]) => {
             (StatusCode::NOT_FOUND, status_body(404, "NotFound"))
         }
         "GET" if call.path.ends_with("/pods") => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.pods})),
@@ -724,4 +724,19 @@ async fn deletion_policy_snapshot_holds_the_cluster_until_its_final_snapshot_com
     let calls = h.calls();
     assert_eq!(calls.last().unwrap().body, json!({"metadata": {"finalizers": []}}));
     assert!(h.events().iter().any(|e| e.reason == "FinalSnapshotCompleted"));
+}
+
+#[tokio::test]
+async fn files_on_a_claim_that_is_gone_need_no_delete_job() {
+    let h = Harness::new(FakeNodes::default());
+    let snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "c-snapshots-2", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000004",
+                     "deletionTimestamp": "2026-11-27T06:00:00Z", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "spec": {"cluster": "c", "trigger": "Scheduled"},
+        "status": {"phase": "Completed", "location": "pvc://c-snapshots",
+                   "shards": [{"index": 0, "source": "a", "location": "pvc://c-snapshots/c-snapshots-2-shard-0", "sizeBytes": 1, "keys": 1}]},
+    });
+    snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(lines(&h.calls()), vec!["GET /api/v1/namespaces/ns/persistentvolumeclaims/c-snapshots".to_string(), format!("PATCH {SNAPSHOTS}/c-snapshots-2")]);
 }

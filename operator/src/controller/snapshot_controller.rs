@@ -3,7 +3,7 @@
 //! Scheduled snapshots are created, already finished, by the cluster's snapshots stage.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
@@ -17,7 +17,7 @@ use super::events::ClusterEvent;
 use super::snapshots::{JobOutcome, job_outcome, snapshot_status};
 use crate::api::{CacheCluster, CacheSnapshot, CacheSnapshotStatus, SnapshotPhase, SnapshotTrigger};
 use crate::resources::names;
-use crate::resources::snapshots::{SnapshotBase, delete_job};
+use crate::resources::snapshots::{SnapshotBase, delete_job, node_path};
 
 /// How soon a snapshot that waits (a running Job, a missing cluster) is looked at again.
 pub const REQUEUE_WAITING: Duration = Duration::from_secs(10);
@@ -138,6 +138,15 @@ async fn delete_files(snapshot: &CacheSnapshot, ctx: &Context, namespace: &str) 
         release().await?;
         return Ok(Action::await_change());
     };
+    // Files on a claim that is gone (or going, with the cluster that owned it) go with
+    // it, and no pod could mount it to delete them.
+    if let Ok((_, Some(claim))) = node_path(&location) {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+        if claims.get_opt(&claim).await.stage("reading the snapshots claim")?.is_none_or(|c| c.metadata.deletion_timestamp.is_some()) {
+            release().await?;
+            return Ok(Action::await_change());
+        }
+    }
     let owner = snapshot.controller_owner_ref(&()).ok_or(Error::MissingMetadata("uid"))?;
     let s3 = status.destination.as_ref().and_then(|d| d.s3.as_ref());
     let job = match delete_job(namespace, &name, &location, &shards, s3, &ctx.options.default_image, owner) {

@@ -297,7 +297,7 @@ mod tests {
             ]}
         }))
         .unwrap();
-        match job_outcome(&job, &[pod.clone()], 2, "pvc://c-snapshots") {
+        match job_outcome(&job, std::slice::from_ref(&pod), 2, "pvc://c-snapshots") {
             JobOutcome::Failed { reason, written, .. } => {
                 assert!(reason.contains("shard-1"), "{reason}");
                 assert_eq!(written.len(), 1);
