@@ -538,6 +538,7 @@ async fn a_completed_scheduled_job_becomes_a_completed_cache_snapshot() {
     let cluster_status = status_of(&calls.iter().filter(|c| c.path.contains("/cacheclusters/")).cloned().collect::<Vec<_>>());
     let backup = condition(&cluster_status, "BackupHealthy");
     assert_eq!((backup["status"].as_str(), backup["reason"].as_str()), (Some("True"), Some("SnapshotCompleted")));
+    assert_eq!(cluster_status["lastSnapshot"], json!({"name": job, "time": "2026-11-27T05:01:00Z"}));
     assert!(h.events().iter().any(|e| !e.warning && e.reason == "SnapshotCompleted" && e.note.contains(job)));
 }
 
@@ -627,7 +628,7 @@ async fn a_manual_snapshot_runs_a_job_named_after_it_and_follows_its_phase() {
     );
     let mut snap = json!({
         "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
-        "metadata": {"name": "before-upgrade", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000002", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "metadata": {"name": "before-upgrade", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000002"},
         "spec": {"cluster": "c"},
     });
     let action = snapshot_controller::reconcile(cache_snapshot(snap.clone()), h.ctx.clone()).await.unwrap();
@@ -636,6 +637,7 @@ async fn a_manual_snapshot_runs_a_job_named_after_it_and_follows_its_phase() {
     assert_eq!(
         lines(&calls),
         vec![
+            "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots/before-upgrade",
             "GET /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c",
             "GET /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
             "PATCH /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
@@ -643,18 +645,22 @@ async fn a_manual_snapshot_runs_a_job_named_after_it_and_follows_its_phase() {
             "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots/before-upgrade/status",
         ]
     );
-    let job = &calls[2].body;
+    // A user's snapshot gets the files finalizer and the cluster label first.
+    assert_eq!(calls[0].body, json!({"metadata": {"finalizers": ["cachefleet.dev/snapshot-files"], "labels": {"cachefleet.dev/cluster": "c"}}}));
+    let job = &calls[3].body;
     assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CacheSnapshot");
     assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][6], "--name=$(JOB_NAME)-shard-0");
-    assert_eq!(calls[4].body["status"]["phase"], "Pending");
-    assert_eq!(calls[4].body["status"]["location"], "pvc://c-snapshots");
+    assert_eq!(calls[5].body["status"]["phase"], "Pending");
+    assert_eq!(calls[5].body["status"]["location"], "pvc://c-snapshots");
 
     // The Job completed: the snapshot is Completed, with an event on the cluster.
     let mut done = snapshot_job("before-upgrade", "Complete", None);
     done["metadata"]["labels"]["cachefleet.dev/trigger"] = json!("Manual");
     h.api.lock().objects.insert(format!("{JOBS}/before-upgrade"), done);
     h.api.lock().job_pods = vec![job_pod("before-upgrade", &[("shard-0", &manifest("before-upgrade", 0, 7, 300))])];
-    snap["status"] = calls[4].body["status"].clone();
+    snap["metadata"]["finalizers"] = json!(["cachefleet.dev/snapshot-files"]);
+    snap["metadata"]["labels"] = json!({"cachefleet.dev/cluster": "c"});
+    snap["status"] = calls[5].body["status"].clone();
     let action = snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
     let calls = h.calls();

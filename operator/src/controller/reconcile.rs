@@ -104,13 +104,16 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     }
 
     let now = now();
-    let backup = match &cluster.spec.snapshots {
+    let seen = match &cluster.spec.snapshots {
         Some(_) => snapshots::run(cluster, ctx, &namespace, &now).instrument(info_span!("snapshots")).await?,
-        None => None,
+        None => snapshots::SnapshotsSeen::default(),
     };
     let mut new = status::running(cluster, &namespace, &observed, &outcomes, &now);
-    if let Some(c) = backup {
+    if let Some(c) = seen.backup_healthy {
         status::set_condition(&mut new, c);
+    }
+    if seen.last.is_some() {
+        new.last_snapshot = seen.last;
     }
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
     write_status(cluster, ctx, &namespace, &new).await?;

@@ -15,7 +15,7 @@ use super::Context;
 use super::error::{Error, KubeStage};
 use super::events::ClusterEvent;
 use super::snapshots::{JobOutcome, job_outcome, snapshot_status};
-use crate::api::{CacheCluster, CacheSnapshot, CacheSnapshotStatus, SnapshotPhase, SnapshotTrigger};
+use crate::api::{CacheCluster, CacheSnapshot, CacheSnapshotStatus, Engine, SnapshotPhase, SnapshotTrigger};
 use crate::resources::names;
 use crate::resources::snapshots::{SnapshotBase, delete_job, node_path};
 
@@ -48,10 +48,14 @@ async fn pass(snapshot: &CacheSnapshot, ctx: &Context) -> Result<Action, Error> 
     if snapshot.metadata.deletion_timestamp.is_some() {
         return if has_finalizer(snapshot) { delete_files(snapshot, ctx, &namespace).await } else { Ok(Action::await_change()) };
     }
-    if !has_finalizer(snapshot) {
+    // The cluster label lets the cluster's pass find manual snapshots too (lastSnapshot).
+    let labelled = snapshot.labels().get(names::LABEL_CLUSTER) == Some(&snapshot.spec.cluster);
+    if !has_finalizer(snapshot) || !labelled {
         let mut finalizers = snapshot.finalizers().to_vec();
-        finalizers.push(names::SNAPSHOT_FINALIZER.to_string());
-        let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
+        if !has_finalizer(snapshot) {
+            finalizers.push(names::SNAPSHOT_FINALIZER.to_string());
+        }
+        let patch = serde_json::json!({ "metadata": { "finalizers": finalizers, "labels": { names::LABEL_CLUSTER: snapshot.spec.cluster } } });
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.stage("adding the snapshot finalizer")?;
     }
     if snapshot.spec.trigger == SnapshotTrigger::Scheduled || finished(snapshot) {
@@ -68,6 +72,15 @@ async fn pass(snapshot: &CacheSnapshot, ctx: &Context) -> Result<Action, Error> 
         write_status(&api, snapshot, &status).await?;
         return Ok(Action::requeue(REQUEUE_WAITING));
     };
+    if cluster.spec.engine == Engine::Memcached {
+        let status = CacheSnapshotStatus {
+            phase: Some(SnapshotPhase::Failed),
+            message: Some(format!("CacheCluster {} runs memcached, which keeps no data to snapshot", snapshot.spec.cluster)),
+            ..CacheSnapshotStatus::default()
+        };
+        write_status(&api, snapshot, &status).await?;
+        return Ok(Action::await_change());
+    }
     let base = match SnapshotBase::new(&cluster, &ctx.options.default_image) {
         Ok(b) => b,
         Err(e) => {

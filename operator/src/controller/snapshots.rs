@@ -12,7 +12,9 @@ use kube::{Api, Resource, ResourceExt};
 use super::Context;
 use super::error::{Error, KubeStage};
 use super::events::ClusterEvent;
-use crate::api::{CacheCluster, CacheSnapshot, CacheSnapshotSpec, CacheSnapshotStatus, DeletionPolicy, SnapshotPhase, SnapshotShard, SnapshotTrigger};
+use crate::api::{
+    CacheCluster, CacheSnapshot, CacheSnapshotSpec, CacheSnapshotStatus, DeletionPolicy, SnapshotPhase, SnapshotRecord, SnapshotShard, SnapshotTrigger,
+};
 use crate::resources::names;
 use crate::resources::snapshots::{destination_location, trigger_label};
 use cache_node::backup::manifest::Manifest;
@@ -177,6 +179,23 @@ pub fn backup_condition(snapshots: &[CacheSnapshot], generation: Option<i64>, no
     })
 }
 
+/// The newest Completed snapshot of the cluster, scheduled or manual, for
+/// `status.lastSnapshot`.
+pub fn last_snapshot(snapshots: &[CacheSnapshot]) -> Option<SnapshotRecord> {
+    let newest = snapshots
+        .iter()
+        .filter(|s| phase(s) == Some(SnapshotPhase::Completed))
+        .max_by(|a, b| created(a).cmp(&created(b)).then_with(|| a.name_any().cmp(&b.name_any())))?;
+    Some(SnapshotRecord { name: newest.name_any(), time: Time(created(newest)?) })
+}
+
+/// What the snapshots stage tells the cluster's status.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SnapshotsSeen {
+    pub backup_healthy: Option<Condition>,
+    pub last: Option<SnapshotRecord>,
+}
+
 /// The CacheSnapshot standing for a finished scheduled Job. Owned by the cluster unless
 /// its deletionPolicy is Retain, so scheduled snapshots go with the cluster by default;
 /// the finalizer deletes the files first.
@@ -195,8 +214,8 @@ pub fn scheduled_snapshot(cluster: &CacheCluster, job: &Job) -> Option<CacheSnap
     Some(snap)
 }
 
-/// Runs the stage; returns the BackupHealthy condition to put in the cluster's status.
-pub async fn run(cluster: &CacheCluster, ctx: &Context, namespace: &str, now: &Time) -> Result<Option<Condition>, Error> {
+/// Runs the stage; returns what the cluster's status should say of its snapshots.
+pub async fn run(cluster: &CacheCluster, ctx: &Context, namespace: &str, now: &Time) -> Result<SnapshotsSeen, Error> {
     let name = cluster.name_any();
     let snapshots_api: Api<CacheSnapshot> = Api::namespaced(ctx.client.clone(), namespace);
     let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
@@ -239,12 +258,14 @@ pub async fn run(cluster: &CacheCluster, ctx: &Context, namespace: &str, now: &T
 
     let retain = cluster.spec.snapshots.as_ref().map_or(0, |s| s.retain);
     if retain > 0 {
-        for old in expired(&snapshots, retain) {
-            tracing::info!(snapshot = %old, "deleting a scheduled snapshot past retention");
-            snapshots_api.delete(&old, &DeleteParams::background()).await.stage("deleting expired CacheSnapshots")?;
+        let old = expired(&snapshots, retain);
+        for name in &old {
+            tracing::info!(snapshot = %name, "deleting a scheduled snapshot past retention");
+            snapshots_api.delete(name, &DeleteParams::background()).await.stage("deleting expired CacheSnapshots")?;
         }
+        snapshots.retain(|s| !old.contains(&s.name_any()));
     }
-    Ok(backup_condition(&snapshots, cluster.metadata.generation, now))
+    Ok(SnapshotsSeen { backup_healthy: backup_condition(&snapshots, cluster.metadata.generation, now), last: last_snapshot(&snapshots) })
 }
 
 #[cfg(test)]
