@@ -37,6 +37,10 @@ READY_TIMEOUT=${READY_TIMEOUT:-300}
 OPERATOR_TIMEOUT=${OPERATOR_TIMEOUT:-180}
 DELETE_TIMEOUT=${DELETE_TIMEOUT:-120}
 REPLICATION_TIMEOUT=${REPLICATION_TIMEOUT:-60}
+# 1: schedule snapshots of the cluster, wait for one as a CacheSnapshot and restore a new
+# cluster from it (0 skips that part).
+SNAPSHOTS=${SNAPSHOTS:-1}
+SNAPSHOT_TIMEOUT=${SNAPSHOT_TIMEOUT:-240}
 ARTIFACTS_DIR=${ARTIFACTS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/cachefleet-e2e.XXXXXX")}
 mkdir -p "$ARTIFACTS_DIR"
 
@@ -130,6 +134,24 @@ owned_objects() {
     "service/$CC_NAME-metrics" \
     "configmap/$CC_NAME-config" \
     "poddisruptionbudget/$CC_NAME-0"
+  if ((SNAPSHOTS)); then
+    printf '%s\n' "cronjob/$CC_NAME-snapshots" "persistentvolumeclaim/$CC_NAME-snapshots"
+  fi
+}
+
+# completed_snapshot: prints the name of a Completed scheduled CacheSnapshot of the
+# cluster; fails (printing what there is) while there is none.
+completed_snapshot() {
+  local rows name
+  rows=$(k get cachesnapshots -n "$TEST_NAMESPACE" -l "cachefleet.dev/cluster=$CC_NAME" \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.spec.trigger} {.status.phase}{"\n"}{end}') || return 1
+  name=$(awk '$2 == "Scheduled" && $3 == "Completed" { print $1; exit }' <<<"$rows")
+  [[ -n $name ]] || {
+    printf 'CacheSnapshots of %s:\n%s\nJobs:\n%s\n' "$CC_NAME" "${rows:-<none>}" \
+      "$(k get jobs -n "$TEST_NAMESPACE" -l "cachefleet.dev/cluster=$CC_NAME" 2>&1)"
+    return 1
+  }
+  printf '%s\n' "$name"
 }
 
 # leftovers: prints every object of the cluster still present, by name or by label;
@@ -138,7 +160,7 @@ leftovers() {
   local by_name by_label objects
   mapfile -t objects < <(owned_objects)
   by_name=$(k get -n "$TEST_NAMESPACE" "${objects[@]}" --ignore-not-found -o name) || return 1
-  by_label=$(k get -n "$TEST_NAMESPACE" statefulsets,services,configmaps,poddisruptionbudgets \
+  by_label=$(k get -n "$TEST_NAMESPACE" statefulsets,services,configmaps,poddisruptionbudgets,cronjobs \
     -l "cachefleet.dev/cluster=$CC_NAME" -o name) || return 1
   [[ -z $by_name && -z $by_label ]] || {
     printf 'still present:\n%s\n%s\n' "$by_name" "$by_label"
@@ -315,6 +337,47 @@ column() {
 expect_equal "PRIMARY column of kubectl get cacheclusters" "$endpoint" "$(column PRIMARY)"
 expect_equal "NODES column of kubectl get cacheclusters" "$want_pods/$want_pods" "$(column NODES)"
 expect_equal "PHASE column of kubectl get cacheclusters" "Ready" "$(column PHASE)"
+
+if ((SNAPSHOTS)); then
+  step "schedule snapshots of $CC_NAME every minute and wait for one as a CacheSnapshot"
+  k patch -n "$TEST_NAMESPACE" "cachecluster/$CC_NAME" --type=merge \
+    -p '{"spec":{"snapshots":{"enabled":true,"schedule":"* * * * *","retain":2,"destination":{"pvc":{"storageSize":"1Gi"}}}}}' >/dev/null
+  wait_until 60 2 "the CronJob $CC_NAME-snapshots" k get -n "$TEST_NAMESPACE" "cronjob/$CC_NAME-snapshots" -o name ||
+    fail "the operator did not create the CronJob $CC_NAME-snapshots"
+  wait_until "$SNAPSHOT_TIMEOUT" 5 "a Completed scheduled CacheSnapshot of $CC_NAME" completed_snapshot ||
+    fail "no scheduled snapshot of $CC_NAME completed within ${SNAPSHOT_TIMEOUT}s"
+  snapshot=$(completed_snapshot)
+  k get cachesnapshots -n "$TEST_NAMESPACE" | indent
+  snap_keys=$(k get -n "$TEST_NAMESPACE" "cachesnapshot/$snapshot" -o jsonpath='{.status.keys}')
+  ((snap_keys >= 1)) || fail "CacheSnapshot $snapshot holds $snap_keys keys; the key $key was written before it"
+  backup=$(k get -n "$TEST_NAMESPACE" "cachecluster/$CC_NAME" -o jsonpath='{.status.conditions[?(@.type=="BackupHealthy")].status}')
+  expect_equal "BackupHealthy condition of $CC_NAME" True "$backup"
+  log "    $snapshot: $snap_keys keys"
+
+  restored="$CC_NAME-restored"
+  step "create $restored from $snapshot and read the key back from it"
+  k apply -n "$TEST_NAMESPACE" -f - >/dev/null <<YAML
+apiVersion: cachefleet.dev/v1alpha1
+kind: CacheCluster
+metadata:
+  name: $restored
+spec:
+  replicasPerShard: 0
+  nodeType: cache.t4g.micro
+  restoreFrom:
+    snapshot: $snapshot
+YAML
+  if ! kubectl wait -n "$TEST_NAMESPACE" "cachecluster/$restored" --for=condition=Ready --timeout="${READY_TIMEOUT}s" >/dev/null; then
+    condition_summary "$TEST_NAMESPACE" "cachecluster/$restored" | indent
+    fail "CacheCluster $restored was not Ready within ${READY_TIMEOUT}s (its conditions are above)"
+  fi
+  restored_host="$restored-primary.$TEST_NAMESPACE.svc"
+  wait_until 30 2 "GET $key through $restored_host" reply_is "$value" "$restored_host" GET "$key" ||
+    fail "the restored cluster $restored does not hold $key=$value"
+  log "    $key=$value read back from $restored"
+  kubectl delete -n "$TEST_NAMESPACE" "cachecluster/$restored" --wait=true --timeout="${DELETE_TIMEOUT}s" >/dev/null ||
+    fail "CacheCluster $restored was not deleted within ${DELETE_TIMEOUT}s"
+fi
 
 step "delete CacheCluster $CC_NAME and wait for everything it owned to go"
 uid=$(k get -n "$TEST_NAMESPACE" "cachecluster/$CC_NAME" -o jsonpath='{.metadata.uid}')

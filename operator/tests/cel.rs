@@ -153,6 +153,34 @@ fn restore_from_is_set_at_creation_only() {
     refused(validate_cel_update(&cluster(json!({ "restoreFrom": { "snapshot": "weekly" } })), &restoring), message);
 }
 
+#[test]
+fn restore_from_names_a_snapshot_or_a_location_not_both() {
+    accepted(validate_cel(&cluster(json!({ "restoreFrom": { "location": "s3://backups/prod/nightly" } }))));
+    let message = "restoreFrom needs exactly one of snapshot or location";
+    refused(validate_cel(&cluster(json!({ "restoreFrom": { "snapshot": "nightly", "location": "pvc://old/nightly" } }))), message);
+    refused(validate_cel(&cluster(json!({ "restoreFrom": {} }))), message);
+}
+
+#[test]
+fn memcached_cannot_take_a_final_snapshot() {
+    accepted(validate_cel(&cluster(json!({ "deletionPolicy": "Snapshot" }))));
+    accepted(validate_cel(&cluster(json!({ "engine": "memcached", "replicasPerShard": 0, "deletionPolicy": "Retain" }))));
+    refused(
+        validate_cel(&cluster(json!({ "engine": "memcached", "replicasPerShard": 0, "deletionPolicy": "Snapshot" }))),
+        "memcached cannot take snapshots: deletionPolicy cannot be Snapshot",
+    );
+}
+
+#[test]
+fn a_backup_window_is_in_utc_so_it_takes_no_time_zone() {
+    accepted(validate_cel(&cluster(json!({ "snapshots": { "backupWindow": "03:00-04:00" } }))));
+    accepted(validate_cel(&cluster(json!({ "snapshots": { "schedule": "0 3 * * *", "timeZone": "Europe/Paris" } }))));
+    refused(
+        validate_cel(&cluster(json!({ "snapshots": { "backupWindow": "03:00-04:00", "timeZone": "Europe/Paris" } }))),
+        "snapshots.backupWindow is in UTC and replaces schedule; timeZone applies to schedule only",
+    );
+}
+
 // --- CacheCluster: rules on fields -----------------------------------------------------
 
 #[test]
@@ -512,6 +540,9 @@ const TESTED: &[&str] = &[
     "set either nodeType or resources, not both",
     "failover.minReplicasToWrite cannot exceed replicasPerShard",
     "restoreFrom is set at creation only and cannot change",
+    "restoreFrom needs exactly one of snapshot or location",
+    "memcached cannot take snapshots: deletionPolicy cannot be Snapshot",
+    "snapshots.backupWindow is in UTC and replaces schedule; timeZone applies to schedule only",
     "engine is immutable: create a new cluster to change it",
     "mode is immutable: create a new cluster to change it",
     "resources.limits.memory is required: maxmemory is derived from it",

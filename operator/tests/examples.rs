@@ -43,11 +43,12 @@ fn every_example_passes_the_cel_rules_and_builds() {
 }
 
 #[test]
-fn the_small_example_runs_today_and_the_production_one_names_what_the_node_lacks() {
+fn the_replicated_production_and_snapshot_examples_run_today() {
     let all = examples();
     let find = |name: &str| &all.iter().find(|(f, _)| f == name).unwrap_or_else(|| panic!("examples/{name} missing")).1;
-    assert_eq!(validate::check(&find("replicated.yaml").spec), Ok(()));
-    let refused = validate::check(&find("production.yaml").spec).unwrap_err();
-    assert_eq!(refused.reason, "Unsupported");
-    assert!(!refused.message.contains("persistence") && refused.message.contains("snapshots"), "{}", refused.message);
+    for name in ["replicated.yaml", "production.yaml", "snapshots-s3.yaml", "restore.yaml"] {
+        assert_eq!(validate::check(&find(name).spec), Ok(()), "{name}");
+    }
+    assert!(find("snapshots-s3.yaml").spec.snapshots.as_ref().is_some_and(|s| s.destination.s3.is_some()));
+    assert!(find("restore.yaml").spec.restore_from.as_ref().is_some_and(|r| r.snapshot.is_some()));
 }

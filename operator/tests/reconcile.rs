@@ -44,6 +44,10 @@ struct ApiState {
     secrets: HashMap<String, Value>,
     /// Extra objects returned by list calls on these collection paths (for pruning).
     listed: HashMap<String, Vec<Value>>,
+    /// Pods returned when a Job's pods are listed (by the job-name label).
+    job_pods: Vec<Value>,
+    /// Single objects returned by GET on their path.
+    objects: HashMap<String, Value>,
     /// Answer 500 to requests whose `METHOD path` starts with this.
     fail: Option<String>,
     calls: Vec<Call>,
@@ -64,12 +68,35 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
             obj["metadata"]["resourceVersion"] = json!("1");
             // A status patch answers with the whole object, spec included.
             if call.path.ends_with("/status") {
-                obj["spec"] = json!({});
+                obj["spec"] = if call.path.contains("/cachesnapshots/") { json!({"cluster": "c"}) } else { json!({}) };
                 obj["metadata"]["name"] = json!(segments[segments.len() - 2]);
+            }
+            // A merge patch of metadata answers with the whole object.
+            if call.path.contains("/cacheclusters/") && obj.get("spec").is_none() {
+                obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
+                obj["kind"] = json!("CacheCluster");
+                obj["spec"] = json!({});
+            }
+            if call.path.contains("/cachesnapshots/") && obj.get("spec").is_none() {
+                obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
+                obj["kind"] = json!("CacheSnapshot");
+                obj["spec"] = json!({"cluster": "c"});
             }
             (StatusCode::OK, obj)
         }
+        "POST" => {
+            let mut obj = call.body.clone();
+            obj["metadata"]["resourceVersion"] = json!("1");
+            (StatusCode::CREATED, obj)
+        }
         "DELETE" => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"})),
+        "GET" if call.path.ends_with("/pods") && call.query.contains("batch.kubernetes.io%2Fjob-name") => {
+            (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.job_pods}))
+        }
+        "GET" if state.objects.contains_key(&call.path) => (StatusCode::OK, state.objects[&call.path].clone()),
+        "GET" if segments.len() >= 2 && ["cachesnapshots", "jobs", "persistentvolumeclaims"].contains(&segments[segments.len() - 2]) => {
+            (StatusCode::NOT_FOUND, status_body(404, "NotFound"))
+        }
         "GET" if call.path.ends_with("/pods") => (StatusCode::OK, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": state.pods})),
         "GET" if segments.len() >= 2 && segments[segments.len() - 2] == "secrets" => match state.secrets.get(segments[segments.len() - 1]) {
             Some(s) => (StatusCode::OK, s.clone()),
@@ -211,12 +238,13 @@ const APPLY_ONE_SHARD: [&str; 7] = [
     "PATCH /api/v1/namespaces/ns/services/c-reader",
     "PATCH /api/v1/namespaces/ns/services/c-metrics",
 ];
-const PRUNE_LISTS: [&str; 5] = [
+const PRUNE_LISTS: [&str; 6] = [
     "GET /apis/apps/v1/namespaces/ns/statefulsets",
     "GET /api/v1/namespaces/ns/services",
     "GET /apis/policy/v1/namespaces/ns/poddisruptionbudgets",
     "GET /api/v1/namespaces/ns/configmaps",
     "GET /apis/networking.k8s.io/v1/namespaces/ns/networkpolicies",
+    "GET /apis/batch/v1/namespaces/ns/cronjobs",
 ];
 
 fn lines(calls: &[Call]) -> Vec<String> {
@@ -289,7 +317,7 @@ async fn first_pod_becomes_primary_and_the_other_is_pointed_at_it_then_labelled(
         ])
     );
     let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
-    assert_eq!((label(13), label(14)), (json!("primary"), json!("replica")));
+    assert_eq!((label(14), label(15)), (json!("primary"), json!("replica")));
     assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(1), Some((host(0), 6379)))]);
 
     let status = status_of(&calls);
@@ -422,4 +450,299 @@ async fn an_api_failure_fails_the_pass_and_backs_off_exponentially() {
     h.api.lock().fail = None;
     reconcile(c.clone(), h.ctx.clone()).await.unwrap();
     assert_eq!(error_policy(c, &err, h.ctx.clone()), Action::requeue(Duration::from_secs(5)));
+}
+
+// Snapshots: finished scheduled Jobs become CacheSnapshots, retention prunes them, and
+// BackupHealthy says whether the schedule works.
+
+const SNAPSHOTS: &str = "/apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots";
+const JOBS: &str = "/apis/batch/v1/namespaces/ns/jobs";
+
+fn snapshot_job(name: &str, condition: &str, message: Option<&str>) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": "ns", "labels": {"cachefleet.dev/cluster": "c", "app.kubernetes.io/component": "snapshot", "cachefleet.dev/trigger": "Scheduled"}},
+        "status": {
+            "startTime": "2026-11-27T05:00:00Z",
+            "conditions": [{"type": condition, "status": "True", "reason": if condition == "Failed" { "BackoffLimitExceeded" } else { "" },
+                            "message": message.unwrap_or(""), "lastTransitionTime": "2026-11-27T05:01:00Z"}]
+        }
+    })
+}
+
+fn manifest(job: &str, shard: i32, keys: u64, bytes: u64) -> String {
+    json!({
+        "format": "cachefleet.dev/snapshot/v1", "name": format!("{job}-shard-{shard}"), "cluster": "c", "shard": shard,
+        "slots": [[0, 16383]], "createdUnix": 1_795_755_660i64, "created": "2026-11-27T05:01:00Z",
+        "source": format!("10.0.0.{shard}:6379"), "sourceRole": "replica", "engine": "redis", "engineVersion": "7.2.0",
+        "rdbVersion": 11, "keys": keys, "keysWithExpiry": 0, "bytes": bytes, "crc64": "00", "replId": "x", "replOffset": 1
+    })
+    .to_string()
+}
+
+fn job_pod(job: &str, containers: &[(&str, &str)]) -> Value {
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|(name, message)| {
+            json!({"name": name, "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                                     "state": {"terminated": {"exitCode": 0, "message": message}}})
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("{job}-abcde"), "namespace": "ns", "labels": {"batch.kubernetes.io/job-name": job}},
+           "status": {"phase": "Succeeded", "containerStatuses": statuses}})
+}
+
+fn snapshot(name: &str, trigger: &str, phase: &str, completed: &str) -> Value {
+    json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": name, "namespace": "ns", "labels": {"cachefleet.dev/cluster": "c"}},
+        "spec": {"cluster": "c", "trigger": trigger},
+        "status": {"phase": phase, "completedAt": completed},
+    })
+}
+
+fn snapshots_spec() -> Value {
+    json!({"replicasPerShard": 0, "snapshots": {"retain": 2, "destination": {"s3": {"bucket": "backups", "prefix": "prod", "credentialsSecret": "s3"}}}})
+}
+
+#[tokio::test]
+async fn a_completed_scheduled_job_becomes_a_completed_cache_snapshot() {
+    let h = Harness::new(FakeNodes::default());
+    let job = "c-snapshots-29400300";
+    h.api.lock().listed.insert(JOBS.into(), vec![snapshot_job(job, "Complete", None)]);
+    h.api.lock().job_pods = vec![job_pod(job, &[("shard-0", &manifest(job, 0, 1200, 65536))])];
+    reconcile(Arc::new(cluster(snapshots_spec(), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let l = lines(&calls);
+    assert!(l.contains(&"PATCH /apis/batch/v1/namespaces/ns/cronjobs/c-snapshots".to_string()), "{l:?}");
+
+    let create = calls.iter().find(|c| c.method == "POST" && c.path == SNAPSHOTS).expect("a CacheSnapshot is created");
+    assert_eq!(create.body["metadata"]["name"], job);
+    assert_eq!(create.body["spec"], json!({"cluster": "c", "trigger": "Scheduled"}));
+    assert_eq!(create.body["metadata"]["finalizers"], json!(["cachefleet.dev/snapshot-files"]));
+    assert_eq!(create.body["metadata"]["ownerReferences"][0]["kind"], "CacheCluster");
+
+    let status = &calls.iter().find(|c| c.path == format!("{SNAPSHOTS}/{job}/status")).expect("its status is written").body["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["keys"], 1200);
+    assert_eq!(status["sizeBytes"], 65536);
+    assert_eq!(status["location"], "s3://backups/prod");
+    assert_eq!(status["job"], job);
+    assert_eq!(status["completedAt"], "2026-11-27T05:01:00Z");
+    assert_eq!(
+        status["shards"][0],
+        json!({"index": 0, "source": "10.0.0.0:6379", "location": format!("s3://backups/prod/{job}-shard-0"), "sizeBytes": 65536, "keys": 1200, "sourceRole": "replica"})
+    );
+    assert_eq!(status["destination"]["s3"]["credentialsSecret"], "s3");
+
+    let cluster_status = status_of(&calls.iter().filter(|c| c.path.contains("/cacheclusters/")).cloned().collect::<Vec<_>>());
+    let backup = condition(&cluster_status, "BackupHealthy");
+    assert_eq!((backup["status"].as_str(), backup["reason"].as_str()), (Some("True"), Some("SnapshotCompleted")));
+    assert_eq!(cluster_status["lastSnapshot"], json!({"name": job, "time": "2026-11-27T05:01:00Z"}));
+    assert!(h.events().iter().any(|e| !e.warning && e.reason == "SnapshotCompleted" && e.note.contains(job)));
+}
+
+#[tokio::test]
+async fn a_failed_scheduled_job_sets_backup_healthy_false_with_the_node_s_error_and_warns() {
+    let h = Harness::new(FakeNodes::default());
+    let job = "c-snapshots-29400301";
+    h.api.lock().listed.insert(JOBS.into(), vec![snapshot_job(job, "Failed", Some("Job has reached the specified backoff limit"))]);
+    h.api.lock().job_pods = vec![job_pod(job, &[("shard-0", "error: no node of c-0:6379 answered")])];
+    reconcile(Arc::new(cluster(snapshots_spec(), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let status = &calls.iter().find(|c| c.path == format!("{SNAPSHOTS}/{job}/status")).unwrap().body["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert!(status["message"].as_str().unwrap().contains("no node of c-0:6379 answered"), "{status}");
+
+    let cluster_status = status_of(&calls.iter().filter(|c| c.path.contains("/cacheclusters/")).cloned().collect::<Vec<_>>());
+    let backup = condition(&cluster_status, "BackupHealthy");
+    assert_eq!((backup["status"].as_str(), backup["reason"].as_str()), (Some("False"), Some("SnapshotFailed")));
+    assert!(backup["message"].as_str().unwrap().contains("no node of c-0:6379 answered"));
+    // The cluster itself is not less ready for a failed backup.
+    assert_eq!(condition(&cluster_status, "Ready")["reason"], "NodesNotReady");
+    let events = h.events();
+    assert!(events.iter().any(|e| e.warning && e.reason == "SnapshotFailed" && e.note.contains("c-0:6379")), "{events:?}");
+}
+
+#[tokio::test]
+async fn retention_deletes_the_oldest_scheduled_snapshots_and_never_a_manual_one() {
+    let h = Harness::new(FakeNodes::default());
+    h.api.lock().listed.insert(
+        SNAPSHOTS.into(),
+        vec![
+            snapshot("c-snapshots-1", "Scheduled", "Completed", "2026-11-24T05:01:00Z"),
+            snapshot("c-snapshots-2", "Scheduled", "Completed", "2026-11-25T05:01:00Z"),
+            snapshot("c-snapshots-3", "Scheduled", "Completed", "2026-11-26T05:01:00Z"),
+            snapshot("before-upgrade", "Manual", "Completed", "2026-11-01T05:01:00Z"),
+        ],
+    );
+    reconcile(Arc::new(cluster(snapshots_spec(), None)), h.ctx.clone()).await.unwrap();
+    let deletes: Vec<String> = h.calls().iter().filter(|c| c.method == "DELETE" && c.path.starts_with(SNAPSHOTS)).map(|c| c.path.clone()).collect();
+    assert_eq!(deletes, vec![format!("{SNAPSHOTS}/c-snapshots-1")]);
+}
+
+#[tokio::test]
+async fn a_cluster_restoring_from_a_snapshot_waits_for_it_then_records_where_it_is() {
+    let h = Harness::new(FakeNodes::default());
+    let spec = json!({"replicasPerShard": 0, "restoreFrom": {"snapshot": "nightly"}});
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert!(!lines(&calls).iter().any(|l| l.contains("statefulsets")), "nothing is created before the snapshot is found");
+    assert_eq!(condition(&status_of(&calls), "Ready")["reason"], "RestoreSnapshotNotFound");
+
+    let mut snap = snapshot("nightly", "Scheduled", "Running", "2026-11-26T05:01:00Z");
+    h.api.lock().objects.insert(format!("{SNAPSHOTS}/nightly"), snap.clone());
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    let ready = condition(&status_of(&h.calls()), "Ready").clone();
+    assert_eq!(ready["reason"], "RestoreSnapshotNotReady");
+    assert!(ready["message"].as_str().unwrap().contains("Running"));
+
+    snap["status"] = json!({"phase": "Completed", "location": "pvc://old-snapshots"});
+    h.api.lock().objects.insert(format!("{SNAPSHOTS}/nightly"), snap);
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let note = calls.iter().find(|c| c.method == "PATCH" && c.path == "/apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c").unwrap();
+    assert_eq!(note.body["metadata"]["annotations"]["cachefleet.dev/restore-from"], "pvc://old-snapshots/nightly");
+    let sts = calls.iter().find(|c| c.path.ends_with("/statefulsets/c-0")).unwrap();
+    let init = &sts.body["spec"]["template"]["spec"]["initContainers"][0];
+    assert_eq!(init["args"][2], "--from=/snapshots/nightly-shard-0");
+}
+
+// The CacheSnapshot controller: manual snapshots run as Jobs, and the finalizer deletes
+// the files with a Job before the object goes.
+
+use cachefleet_operator::api::CacheSnapshot;
+use cachefleet_operator::controller::snapshot_controller;
+
+fn cache_snapshot(value: Value) -> Arc<CacheSnapshot> {
+    Arc::new(serde_json::from_value(value).unwrap())
+}
+
+#[tokio::test]
+async fn a_manual_snapshot_runs_a_job_named_after_it_and_follows_its_phase() {
+    let h = Harness::new(FakeNodes::default());
+    h.api.lock().objects.insert(
+        "/apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c".into(),
+        serde_json::to_value(cluster(json!({"replicasPerShard": 1, "auth": {"passwordSecret": {"name": "pw"}}}), None)).unwrap(),
+    );
+    let mut snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "before-upgrade", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000002"},
+        "spec": {"cluster": "c"},
+    });
+    let action = snapshot_controller::reconcile(cache_snapshot(snap.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(
+        lines(&calls),
+        vec![
+            "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots/before-upgrade",
+            "GET /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c",
+            "GET /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
+            "PATCH /apis/batch/v1/namespaces/ns/jobs/before-upgrade",
+            "GET /api/v1/namespaces/ns/pods",
+            "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cachesnapshots/before-upgrade/status",
+        ]
+    );
+    // A user's snapshot gets the files finalizer and the cluster label first.
+    assert_eq!(calls[0].body, json!({"metadata": {"finalizers": ["cachefleet.dev/snapshot-files"], "labels": {"cachefleet.dev/cluster": "c"}}}));
+    let job = &calls[3].body;
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CacheSnapshot");
+    assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][6], "--name=$(JOB_NAME)-shard-0");
+    assert_eq!(calls[5].body["status"]["phase"], "Pending");
+    assert_eq!(calls[5].body["status"]["location"], "pvc://c-snapshots");
+
+    // The Job completed: the snapshot is Completed, with an event on the cluster.
+    let mut done = snapshot_job("before-upgrade", "Complete", None);
+    done["metadata"]["labels"]["cachefleet.dev/trigger"] = json!("Manual");
+    h.api.lock().objects.insert(format!("{JOBS}/before-upgrade"), done);
+    h.api.lock().job_pods = vec![job_pod("before-upgrade", &[("shard-0", &manifest("before-upgrade", 0, 7, 300))])];
+    snap["metadata"]["finalizers"] = json!(["cachefleet.dev/snapshot-files"]);
+    snap["metadata"]["labels"] = json!({"cachefleet.dev/cluster": "c"});
+    snap["status"] = calls[5].body["status"].clone();
+    let action = snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = h.calls();
+    assert!(!lines(&calls).iter().any(|l| l.starts_with("PATCH /apis/batch")), "an existing Job is not re-applied");
+    let status = &calls.iter().find(|c| c.path.ends_with("/status")).unwrap().body["status"];
+    assert_eq!((status["phase"].as_str(), status["keys"].as_i64()), (Some("Completed"), Some(7)));
+    assert!(h.events().iter().any(|e| e.reason == "SnapshotCompleted"));
+}
+
+#[tokio::test]
+async fn the_finalizer_deletes_the_files_with_a_job_and_goes_once_it_succeeded() {
+    let h = Harness::new(FakeNodes::default());
+    let snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "c-snapshots-1", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000003",
+                     "deletionTimestamp": "2026-11-27T06:00:00Z", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "spec": {"cluster": "c", "trigger": "Scheduled"},
+        "status": {"phase": "Completed", "location": "s3://backups/prod",
+                   "destination": {"s3": {"bucket": "backups", "prefix": "prod", "region": "eu", "credentialsSecret": "s3"}},
+                   "shards": [{"index": 0, "source": "a", "location": "s3://backups/prod/c-snapshots-1-shard-0", "sizeBytes": 1, "keys": 1},
+                              {"index": 1, "source": "b", "location": "s3://backups/prod/c-snapshots-1-shard-1", "sizeBytes": 1, "keys": 1}]},
+    });
+    let action = snapshot_controller::reconcile(cache_snapshot(snap.clone()), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(
+        lines(&calls),
+        vec!["GET /apis/batch/v1/namespaces/ns/jobs/c-snapshots-1-delete", "PATCH /apis/batch/v1/namespaces/ns/jobs/c-snapshots-1-delete"]
+    );
+    let pod = &calls[1].body["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][1]["args"], json!(["snapshot", "delete", "s3://backups/prod", "c-snapshots-1-shard-1", "--s3-region=eu"]));
+    assert_eq!(pod["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"], "s3");
+    assert_eq!(calls[1].body["metadata"]["ownerReferences"][0]["name"], "c-snapshots-1");
+
+    let mut finished = calls[1].body.clone();
+    finished["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]});
+    h.api.lock().objects.insert(format!("{JOBS}/c-snapshots-1-delete"), finished);
+    let action = snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = h.calls();
+    let release = calls.iter().find(|c| c.method == "PATCH" && c.path == format!("{SNAPSHOTS}/c-snapshots-1")).expect("the finalizer is removed");
+    assert_eq!(release.body, json!({"metadata": {"finalizers": []}}));
+}
+
+#[tokio::test]
+async fn deletion_policy_snapshot_holds_the_cluster_until_its_final_snapshot_completed() {
+    let h = Harness::new(FakeNodes::default());
+    let spec = json!({"replicasPerShard": 0, "deletionPolicy": "Snapshot"});
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(calls[0].line(), "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c");
+    assert_eq!(calls[0].body, json!({"metadata": {"finalizers": ["cachefleet.dev/final-snapshot"]}}));
+
+    let mut deleting = cluster(spec, None);
+    deleting.metadata.finalizers = Some(vec!["cachefleet.dev/final-snapshot".into()]);
+    deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let deleting = Arc::new(deleting);
+    let action = reconcile(deleting.clone(), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls), vec![format!("GET {SNAPSHOTS}/c-final-0b6a2c1e"), format!("POST {SNAPSHOTS}")]);
+    assert_eq!(calls[1].body["spec"], json!({"cluster": "c", "trigger": "Manual"}));
+    assert!(calls[1].body["metadata"].get("ownerReferences").is_none(), "the final snapshot outlives the cluster");
+
+    h.api.lock().objects.insert(format!("{SNAPSHOTS}/c-final-0b6a2c1e"), snapshot("c-final-0b6a2c1e", "Manual", "Completed", "2026-11-27T06:01:00Z"));
+    assert_eq!(reconcile(deleting, h.ctx.clone()).await.unwrap(), Action::await_change());
+    let calls = h.calls();
+    assert_eq!(calls.last().unwrap().body, json!({"metadata": {"finalizers": []}}));
+    assert!(h.events().iter().any(|e| e.reason == "FinalSnapshotCompleted"));
+}
+
+#[tokio::test]
+async fn files_on_a_claim_that_is_gone_need_no_delete_job() {
+    let h = Harness::new(FakeNodes::default());
+    let snap = json!({
+        "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheSnapshot",
+        "metadata": {"name": "c-snapshots-2", "namespace": "ns", "uid": "5e0c0000-0000-4000-8000-000000000004",
+                     "deletionTimestamp": "2026-11-27T06:00:00Z", "finalizers": ["cachefleet.dev/snapshot-files"]},
+        "spec": {"cluster": "c", "trigger": "Scheduled"},
+        "status": {"phase": "Completed", "location": "pvc://c-snapshots",
+                   "shards": [{"index": 0, "source": "a", "location": "pvc://c-snapshots/c-snapshots-2-shard-0", "sizeBytes": 1, "keys": 1}]},
+    });
+    snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
+    assert_eq!(lines(&h.calls()), vec!["GET /api/v1/namespaces/ns/persistentvolumeclaims/c-snapshots".to_string(), format!("PATCH {SNAPSHOTS}/c-snapshots-2")]);
 }

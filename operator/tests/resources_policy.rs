@@ -14,6 +14,11 @@ fn peer(yaml: &str) -> NetworkPolicyPeer {
     serde_saphyr::from_str(yaml).unwrap()
 }
 
+/// The cluster's snapshot Job pods copy each shard over the client port.
+fn snapshot_pods() -> NetworkPolicyPeer {
+    peer("{podSelector: {matchLabels: {app.kubernetes.io/name: cachefleet-snapshot, cachefleet.dev/cluster: c}}}")
+}
+
 fn own_nodes() -> NetworkPolicyPeer {
     peer("{podSelector: {matchLabels: {app.kubernetes.io/name: cache-node, cachefleet.dev/cluster: c}}}")
 }
@@ -59,7 +64,7 @@ networkPolicy:
     let block = peer("{ipBlock: {cidr: 10.1.0.0/16}}");
     let monitoring = peer("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}");
     assert_eq!(rule_ports(&rules[0]), [(Some(IntOrString::Int(6379)), Some("TCP".into()))]);
-    assert_eq!(rules[0].from.as_deref(), Some(&[web.clone(), block.clone(), own_nodes(), operator()][..]));
+    assert_eq!(rules[0].from.as_deref(), Some(&[web.clone(), block.clone(), own_nodes(), snapshot_pods(), operator()][..]));
     assert_eq!(rule_ports(&rules[1]), [(Some(IntOrString::Int(9121)), Some("TCP".into()))]);
     assert_eq!(rules[1].from.as_deref(), Some(&[operator(), monitoring, web, block][..]));
 }
@@ -70,7 +75,7 @@ fn network_policy_without_clients_still_names_its_peers() {
     // always listed instead.
     let d = desired("{networkPolicy: {enabled: true}}");
     let rules = d.network_policy.unwrap().spec.unwrap().ingress.unwrap();
-    assert_eq!(rules[0].from.as_deref(), Some(&[own_nodes(), operator()][..]));
+    assert_eq!(rules[0].from.as_deref(), Some(&[own_nodes(), snapshot_pods(), operator()][..]));
     assert_eq!(rules[1].from.as_deref(), Some(&[operator()][..]));
 }
 

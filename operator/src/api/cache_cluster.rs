@@ -37,6 +37,7 @@ use super::{
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.persistence) || self.persistence.mode == 'none'").message("memcached keeps nothing on disk: persistence.mode must be none"))]
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.snapshots) || !self.snapshots.enabled").message("memcached cannot take snapshots: snapshots.enabled must be false"))]
 #[x_kube(validation = Rule::new("self.engine != 'memcached' || !has(self.auth) || !has(self.auth.users) || size(self.auth.users) == 0").message("memcached has no ACL users: auth.users must be empty"))]
+#[x_kube(validation = Rule::new("self.engine != 'memcached' || self.deletionPolicy != 'Snapshot'").message("memcached cannot take snapshots: deletionPolicy cannot be Snapshot"))]
 #[x_kube(validation = Rule::new("!(has(self.nodeType) && has(self.resources))").message("set either nodeType or resources, not both"))]
 #[x_kube(validation = Rule::new("!has(self.failover) || self.failover.minReplicasToWrite <= self.replicasPerShard").message("failover.minReplicasToWrite cannot exceed replicasPerShard"))]
 #[x_kube(validation = Rule::new("has(self.restoreFrom) == has(oldSelf.restoreFrom) && (!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)").message("restoreFrom is set at creation only and cannot change"))]
@@ -144,6 +145,14 @@ pub struct CacheClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicySpec>,
 
+    /// What happens to the data when the CacheCluster is deleted. `Delete`: its
+    /// scheduled snapshots go with it (manual ones stay). `Retain`: scheduled snapshots
+    /// stay too. `Snapshot`: a final manual snapshot (`<name>-final-<uid>`) is taken first,
+    /// then as `Delete`; if it fails the cluster stays until it succeeds or the policy is
+    /// changed.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
     /// The cache-node container image. Defaults to the image the operator was
     /// installed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +167,15 @@ pub enum Engine {
     #[default]
     Redis,
     Memcached,
+}
+
+/// What deleting a cluster does to its snapshots.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Retain,
+    Snapshot,
 }
 
 /// How keys are spread over nodes.

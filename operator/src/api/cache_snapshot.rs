@@ -1,9 +1,10 @@
-//! CacheSnapshot: one backup of a cluster. The snapshot controller comes with the
-//! snapshots issue; the type is fixed now so the API does not change under users.
+//! CacheSnapshot: one backup of a cluster, one RDB file per shard.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
+
+use super::SnapshotDestination;
 
 /// A backup of a CacheCluster: manual when a user creates it, automatic when the
 /// cluster's schedule does. The files are Redis RDB, one per shard.
@@ -65,6 +66,16 @@ pub struct CacheSnapshotStatus {
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<SnapshotShard>,
+    /// The Job that takes (or took) the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The destination the files were written to, kept so they can be deleted after
+    /// the cluster is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<SnapshotDestination>,
+    /// Why the snapshot failed, or what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -89,4 +100,7 @@ pub struct SnapshotShard {
     pub location: String,
     pub size_bytes: i64,
     pub keys: i64,
+    /// Role of the source node when the file was taken (`replica` or `primary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_role: Option<String>,
 }

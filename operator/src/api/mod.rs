@@ -16,7 +16,7 @@ mod security;
 mod status;
 mod storage;
 
-pub use cache_cluster::{CacheCluster, CacheClusterSpec, Engine, EvictionPolicy, Mode};
+pub use cache_cluster::{CacheCluster, CacheClusterSpec, DeletionPolicy, Engine, EvictionPolicy, Mode};
 pub use cache_snapshot::{CacheSnapshot, CacheSnapshotSpec, CacheSnapshotStatus, SnapshotPhase, SnapshotShard, SnapshotTrigger};
 pub use cache_user::{CacheUser, CacheUserSpec, CacheUserStatus};
 pub use node_type::{NodeSize, NodeType};
@@ -25,7 +25,7 @@ pub use parameters::{MANAGED_PARAMETERS, allowed_parameters, check_parameters};
 pub use pod::{MonitoringSpec, PodOverrides, ServiceMonitorSpec};
 pub use security::{AuthSpec, IssuerRef, NetworkPolicySpec, SecretKeyRef, TlsSpec};
 pub use status::{CacheClusterStatus, ClusterEndpoints, FailoverRecord, NodeStatus, Phase, ShardStatus, SnapshotRecord};
-pub use storage::{PersistenceMode, PersistenceSpec, PvcDestination, RestoreSpec, S3Destination, SnapshotDestination, SnapshotsSpec};
+pub use storage::{PersistenceMode, PersistenceSpec, PvcDestination, RestoreSpec, S3Destination, SnapshotDestination, SnapshotSourceRole, SnapshotsSpec};
 
 /// The API group of every cachefleet resource.
 pub const GROUP: &str = "cachefleet.dev";

@@ -40,13 +40,14 @@ pub enum PersistenceMode {
 /// Scheduled backups.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.backupWindow) || !has(self.timeZone)").message("snapshots.backupWindow is in UTC and replaces schedule; timeZone applies to schedule only"))]
 pub struct SnapshotsSpec {
     /// Take snapshots on the schedule.
     #[serde(default = "yes")]
     pub enabled: bool,
 
-    /// Cron schedule (five fields, UTC) of automatic snapshots, or a macro such as
-    /// `@daily`.
+    /// Cron schedule (five fields) of automatic snapshots, or a macro such as `@daily`,
+    /// in `timeZone` (UTC when unset). Ignored when `backupWindow` is set.
     #[serde(default = "daily")]
     #[schemars(regex(pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"))]
     pub schedule: String,
@@ -60,6 +61,57 @@ pub struct SnapshotsSpec {
     /// Where snapshot files go.
     #[serde(default)]
     pub destination: SnapshotDestination,
+
+    /// IANA time zone of `schedule`, e.g. `Europe/Paris` (the CronJob's timeZone). UTC
+    /// when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"))]
+    pub time_zone: Option<String>,
+
+    /// Which node of each shard is copied: a `replica` (default; the primary falls back
+    /// when no replica answers, so writes never pay for the backup) or the `primary`.
+    #[serde(default)]
+    pub source_role: SnapshotSourceRole,
+
+    /// Daily window, in ElastiCache's format `hh:mm-hh:mm` (UTC, at least 60 minutes),
+    /// in which the snapshot must start; a snapshot that could not start inside it is
+    /// skipped until the next day. Replaces `schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub backup_window: Option<String>,
+}
+
+impl Default for SnapshotsSpec {
+    fn default() -> Self {
+        SnapshotsSpec {
+            enabled: yes(),
+            schedule: daily(),
+            retain: retain_default(),
+            destination: SnapshotDestination::default(),
+            time_zone: None,
+            source_role: SnapshotSourceRole::default(),
+            backup_window: None,
+        }
+    }
+}
+
+/// The node a snapshot is copied from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotSourceRole {
+    #[default]
+    Replica,
+    Primary,
+}
+
+impl SnapshotSourceRole {
+    /// The value of `cache-node snapshot save --prefer-role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotSourceRole::Replica => "replica",
+            SnapshotSourceRole::Primary => "primary",
+        }
+    }
 }
 
 /// Where snapshot files are stored: exactly one of pvc or s3.
@@ -119,13 +171,23 @@ pub struct S3Destination {
     pub credentials_secret: String,
 }
 
-/// The data a new cluster starts with.
+/// The data a new cluster starts with: exactly one of snapshot or location.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.snapshot) != has(self.location)").message("restoreFrom needs exactly one of snapshot or location"))]
 pub struct RestoreSpec {
     /// Name of a completed CacheSnapshot in the cluster's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub snapshot: String,
+    pub snapshot: Option<String>,
+
+    /// Files written outside this operator's bookkeeping, as the snapshot's path without
+    /// the shard suffix: shard i is restored from `<location>-shard-<i>`. Either
+    /// `s3://bucket/prefix/name` (read with the credentials of this cluster's
+    /// snapshots.destination.s3) or `pvc://claim/name` (a claim in this namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^(s3|pvc)://[^/]+/.*[^/]$"))]
+    pub location: Option<String>,
 }
 
 fn yes() -> bool {

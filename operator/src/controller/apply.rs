@@ -3,6 +3,7 @@
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -34,6 +35,9 @@ where
 /// Applies every object, config first so pods start with it, then shard by shard.
 pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> Result<(), Error> {
     apply_one(client, namespace, &desired.config_map).await?;
+    if let Some(claim) = &desired.snapshots_claim {
+        apply_one(client, namespace, claim).await?;
+    }
     for shard in &desired.shards {
         apply_one(client, namespace, &shard.headless_service).await?;
         apply_one(client, namespace, &shard.stateful_set).await?;
@@ -44,6 +48,9 @@ pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> R
     }
     if let Some(np) = &desired.network_policy {
         apply_one(client, namespace, np).await?;
+    }
+    if let Some(cron_job) = &desired.snapshots_cron_job {
+        apply_one(client, namespace, cron_job).await?;
     }
     if let Some(sm) = &desired.service_monitor {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor::api_resource());
@@ -79,6 +86,8 @@ pub async fn prune_all(client: &Client, namespace: &str, cluster: &str, desired:
     prune(Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace), cluster, &names_of(desired.shards.iter().map(|s| &s.pdb))).await?;
     prune(Api::<ConfigMap>::namespaced(client.clone(), namespace), cluster, &names_of([&desired.config_map])).await?;
     prune(Api::<NetworkPolicy>::namespaced(client.clone(), namespace), cluster, &names_of(desired.network_policy.iter())).await?;
+    // The snapshots claim is not pruned: turning snapshots off must not delete the files.
+    prune(Api::<CronJob>::namespaced(client.clone(), namespace), cluster, &names_of(desired.snapshots_cron_job.iter())).await?;
     if service_monitors {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor::api_resource());
         let keep: BTreeSet<String> = desired.service_monitor.iter().map(|s| s.name_any()).collect();

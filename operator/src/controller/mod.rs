@@ -5,13 +5,17 @@ pub mod act;
 pub mod apply;
 pub mod error;
 pub mod events;
+pub mod final_snapshot;
 pub mod observe;
 pub mod reconcile;
+pub mod snapshot_controller;
+pub mod snapshots;
 pub mod status;
 pub mod validate;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::controller::{Action, Controller};
@@ -25,7 +29,7 @@ use std::time::Duration;
 
 pub use error::Error;
 
-use crate::api::CacheCluster;
+use crate::api::{CacheCluster, CacheSnapshot};
 use crate::metrics::Metrics;
 use crate::nodes::NodeClient;
 use crate::resources::{BuildOptions, names};
@@ -85,6 +89,13 @@ fn pod_owner(pod: Pod) -> Option<ObjectRef<CacheCluster>> {
     Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
 }
 
+/// Maps a snapshot Job (the CronJob's, owned by the CronJob, not the cluster) to its
+/// cluster, so a finished Job becomes a CacheSnapshot without waiting for a poll.
+fn job_owner(job: Job) -> Option<ObjectRef<CacheCluster>> {
+    let cluster = job.labels().get(names::LABEL_CLUSTER)?.clone();
+    Some(ObjectRef::new(&cluster).within(&job.namespace()?))
+}
+
 /// Runs the controller until a shutdown signal (SIGTERM/SIGINT) or `stop` resolves.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
@@ -99,12 +110,29 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
     }
     let owned = watcher::Config::default().labels(&format!("{}={}", names::LABEL_MANAGED_BY, names::FIELD_MANAGER));
     let pods = watcher::Config::default().labels(&format!("{}=cache-node", names::LABEL_NAME));
+    let snapshot_jobs = watcher::Config::default().labels(&format!("{}={}", names::LABEL_NAME, names::SNAPSHOT_APP_NAME));
     let clusters: Api<CacheCluster> = api(&client, &namespace);
+    let stop = stop.shared();
+    // Manual snapshots' Jobs (owned by their CacheSnapshot) and delete Jobs.
+    let snapshot_controller = Controller::new(api::<CacheSnapshot>(&client, &namespace), watcher::Config::default())
+        .owns(api::<Job>(&client, &namespace), snapshot_jobs.clone())
+        .graceful_shutdown_on(stop.clone())
+        .run(snapshot_controller::reconcile, snapshot_controller::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(snapshot = %obj.name, "reconciled"),
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => tracing::debug!(snapshot = %obj.name, "gone before its pass ran"),
+                Err(e) => tracing::warn!(error = %e, "snapshot controller error"),
+            }
+        });
+    let snapshots_running = tokio::spawn(snapshot_controller);
     let controller = Controller::new(clusters, watcher::Config::default())
         .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
-        .owns(api::<PodDisruptionBudget>(&client, &namespace), owned)
+        .owns(api::<PodDisruptionBudget>(&client, &namespace), owned.clone())
+        .owns(api::<CronJob>(&client, &namespace), owned)
+        .watches(api::<Job>(&client, &namespace), snapshot_jobs, job_owner)
         .watches(api::<Pod>(&client, &namespace), pods, pod_owner)
         .graceful_shutdown_on(stop);
     let store = controller.store();
@@ -127,6 +155,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
         })
         .await;
     counting.abort();
+    if let Err(e) = snapshots_running.await {
+        tracing::warn!(error = %e, "the snapshot controller ended abnormally");
+    }
 }
 
 #[cfg(test)]

@@ -13,11 +13,13 @@ use tracing::{Instrument, info_span};
 use super::act;
 use super::error::{Error, KubeStage};
 use super::events::ClusterEvent;
+use super::final_snapshot;
 use super::observe;
+use super::snapshots;
 use super::status;
 use super::validate::{self, Invalid};
 use super::{Context, apply};
-use crate::api::{CacheCluster, CacheClusterStatus, SecretKeyRef};
+use crate::api::{CacheCluster, CacheClusterStatus, CacheSnapshot, SecretKeyRef, SnapshotPhase};
 use crate::resources::{self, names};
 use crate::topology::{Role, Step};
 
@@ -46,6 +48,11 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let namespace = cluster.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let name = cluster.metadata.name.clone().ok_or(Error::MissingMetadata("name"))?;
 
+    if cluster.metadata.deletion_timestamp.is_some() {
+        return final_snapshot::on_delete(cluster, ctx, &namespace).await;
+    }
+    final_snapshot::sync_finalizer(cluster, ctx, &namespace).await?;
+
     if let Err(invalid) = validate::check(&cluster.spec) {
         return refuse(cluster, ctx, &namespace, &invalid).await;
     }
@@ -60,7 +67,15 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         },
         None => None,
     };
-    let desired = match resources::build(cluster, &ctx.options) {
+    let restore = match resolve_restore(cluster, ctx, &namespace).await? {
+        Ok(r) => r,
+        Err(why) => {
+            // CacheSnapshots are not watched from here: look again soon.
+            refuse(cluster, ctx, &namespace, &why).await?;
+            return Ok(Action::requeue(REQUEUE_NOT_READY));
+        }
+    };
+    let desired = match resources::build_restoring(cluster, &ctx.options, restore.as_deref()) {
         Ok(d) => d,
         Err(e) => return refuse(cluster, ctx, &namespace, &Invalid { reason: "InvalidSpec", message: e.to_string() }).await,
     };
@@ -88,7 +103,18 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         }
     }
 
-    let new = status::running(cluster, &namespace, &observed, &outcomes, &now());
+    let now = now();
+    let seen = match &cluster.spec.snapshots {
+        Some(_) => snapshots::run(cluster, ctx, &namespace, &now).instrument(info_span!("snapshots")).await?,
+        None => snapshots::SnapshotsSeen::default(),
+    };
+    let mut new = status::running(cluster, &namespace, &observed, &outcomes, &now);
+    if let Some(c) = seen.backup_healthy {
+        status::set_condition(&mut new, c);
+    }
+    if seen.last.is_some() {
+        new.last_snapshot = seen.last;
+    }
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
     write_status(cluster, ctx, &namespace, &new).await?;
     Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_NOT_READY }))
@@ -140,4 +166,38 @@ async fn read_secret(ctx: &Context, namespace: &str, r: &SecretKeyRef) -> Result
         }
         Some(Ok(p)) => Ok(p),
     })
+}
+
+/// Annotation recording where a restored cluster's snapshot was found, so its pods keep
+/// the same restore source after the CacheSnapshot is deleted.
+pub const ANNOTATION_RESTORE_FROM: &str = "cachefleet.dev/restore-from";
+
+/// The path of the snapshot a new cluster is seeded from (`<location>/<snapshot>`), or
+/// why the cluster must wait: Ok(Err) is a user-visible wait, Err an API failure.
+async fn resolve_restore(cluster: &CacheCluster, ctx: &Context, namespace: &str) -> Result<Result<Option<String>, Invalid>, Error> {
+    let Some(name) = cluster.spec.restore_from.as_ref().and_then(|r| r.snapshot.clone()) else { return Ok(Ok(None)) };
+    if let Some(done) = cluster.annotations().get(ANNOTATION_RESTORE_FROM) {
+        return Ok(Ok(Some(done.clone())));
+    }
+    let api: Api<CacheSnapshot> = Api::namespaced(ctx.client.clone(), namespace);
+    let snap = api.get_opt(&name).await.stage("reading the CacheSnapshot to restore")?;
+    let status = snap.as_ref().and_then(|s| s.status.as_ref());
+    let location = match (snap.as_ref(), status.and_then(|s| s.phase), status.and_then(|s| s.location.clone())) {
+        (None, _, _) => {
+            return Ok(Err(Invalid { reason: "RestoreSnapshotNotFound", message: format!("CacheSnapshot {name} (restoreFrom.snapshot) does not exist") }));
+        }
+        (Some(_), Some(SnapshotPhase::Completed), Some(location)) => location,
+        (Some(_), phase, _) => {
+            let phase = phase.map_or("Pending".to_string(), |p| format!("{p:?}"));
+            return Ok(Err(Invalid {
+                reason: "RestoreSnapshotNotReady",
+                message: format!("waiting for CacheSnapshot {name} (restoreFrom.snapshot) to complete; it is {phase}"),
+            }));
+        }
+    };
+    let path = format!("{location}/{name}");
+    let clusters: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({ "metadata": { "annotations": { ANNOTATION_RESTORE_FROM: path } } });
+    clusters.patch(&cluster.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.stage("recording the restore source")?;
+    Ok(Ok(Some(path)))
 }

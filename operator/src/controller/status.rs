@@ -38,6 +38,27 @@ fn carry_transition_times(old: Option<&CacheClusterStatus>, mut new: Vec<Conditi
     new
 }
 
+/// Conditions this module does not compute (BackupHealthy, from the snapshots stage)
+/// stay as they were.
+fn keep_others(old: Option<&CacheClusterStatus>, mut new: Vec<Condition>) -> Vec<Condition> {
+    let others = old.into_iter().flat_map(|s| s.conditions.iter()).filter(|c| ![READY, PROGRESSING, DEGRADED].contains(&c.type_.as_str()));
+    new.extend(others.cloned());
+    new
+}
+
+/// Puts `c` in the status, keeping its lastTransitionTime when its status did not change.
+pub fn set_condition(status: &mut CacheClusterStatus, mut c: Condition) {
+    match status.conditions.iter_mut().find(|p| p.type_ == c.type_) {
+        Some(prev) => {
+            if prev.status == c.status {
+                c.last_transition_time = prev.last_transition_time.clone();
+            }
+            *prev = c;
+        }
+        None => status.conditions.push(c),
+    }
+}
+
 fn was_ready(old: Option<&CacheClusterStatus>) -> bool {
     old.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.status == "True"))
 }
@@ -54,7 +75,7 @@ pub fn invalid(cluster: &CacheCluster, why: &Invalid, now: &Time) -> CacheCluste
     CacheClusterStatus {
         observed_generation: generation,
         phase: Some(Phase::Failed),
-        conditions: carry_transition_times(old, conditions),
+        conditions: keep_others(old, carry_transition_times(old, conditions)),
         ..old.cloned().unwrap_or_default()
     }
 }
@@ -183,7 +204,7 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
     CacheClusterStatus {
         observed_generation: generation,
         phase: Some(phase),
-        conditions: carry_transition_times(old, conditions),
+        conditions: keep_others(old, carry_transition_times(old, conditions)),
         ready_nodes: Some(format!("{ready_count}/{desired}")),
         endpoints: Some(endpoints(cluster, namespace)),
         shards,

@@ -2,6 +2,7 @@
 //! values of parameters (the schema checks their names and shapes). Pure.
 
 use crate::api::{CacheClusterSpec, Engine, Mode, check_parameters};
+use crate::resources::snapshots::parse_backup_window;
 
 /// Why a spec cannot be carried out; reported in the Ready condition. The cluster waits
 /// for the spec to change instead of retrying.
@@ -23,12 +24,6 @@ pub fn unsupported_features(spec: &CacheClusterSpec) -> Vec<&'static str> {
     if spec.mode == Mode::Cluster && spec.engine == Engine::Redis {
         out.push("mode cluster");
     }
-    if spec.snapshots.as_ref().is_some_and(|s| s.enabled) {
-        out.push("snapshots");
-    }
-    if spec.restore_from.is_some() {
-        out.push("restoreFrom");
-    }
     if spec.tls.as_ref().is_some_and(|t| t.enabled) {
         out.push("tls");
     }
@@ -46,7 +41,18 @@ pub fn check(spec: &CacheClusterSpec) -> Result<(), Invalid> {
             message: format!("this version of cache-node does not support {} yet; remove it from the spec to create the cluster", unsupported.join(", ")),
         });
     }
-    check_parameters(&spec.parameters).map_err(|errors| Invalid { reason: "InvalidParameters", message: errors.join("; ") })
+    check_parameters(&spec.parameters).map_err(|errors| Invalid { reason: "InvalidParameters", message: errors.join("; ") })?;
+    if let Some(window) = spec.snapshots.as_ref().and_then(|s| s.backup_window.as_deref()) {
+        parse_backup_window(window).map_err(|message| Invalid { reason: "InvalidSnapshots", message })?;
+    }
+    let restoring_from_s3 = spec.restore_from.as_ref().and_then(|r| r.location.as_deref()).is_some_and(|l| l.starts_with("s3://"));
+    if restoring_from_s3 && spec.snapshots.as_ref().is_none_or(|s| s.destination.s3.is_none()) {
+        return Err(Invalid {
+            reason: "InvalidSnapshots",
+            message: "restoreFrom.location is in S3: set snapshots.destination.s3 (its endpoint and credentials are used to read it)".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -70,7 +76,22 @@ mod tests {
         assert_eq!(e.reason, "Unsupported");
         assert!(e.message.contains("mode cluster, tls"), "{}", e.message);
         assert_eq!(check(&spec("persistence: {mode: aof, storageSize: 1Gi}")), Ok(()));
+        assert_eq!(check(&spec("snapshots: {retain: 3}\nrestoreFrom: {snapshot: nightly}")), Ok(()));
         assert_eq!(check(&spec("engine: memcached\nreplicasPerShard: 0")).unwrap_err().reason, "Unsupported");
+    }
+
+    #[test]
+    fn short_backup_windows_and_s3_restores_without_credentials_are_refused() {
+        let e = check(&spec("snapshots: {backupWindow: '23:30-00:10'}")).unwrap_err();
+        assert_eq!(e.reason, "InvalidSnapshots");
+        assert!(e.message.contains("60 minutes"), "{}", e.message);
+        assert_eq!(check(&spec("snapshots: {backupWindow: '23:30-00:30'}")), Ok(()));
+        let e = check(&spec("restoreFrom: {location: 's3://b/p/nightly'}")).unwrap_err();
+        assert!(e.message.contains("snapshots.destination.s3"), "{}", e.message);
+        assert_eq!(
+            check(&spec("restoreFrom: {location: 's3://b/p/nightly'}\nsnapshots: {enabled: false, destination: {s3: {bucket: bkt, credentialsSecret: s3}}}")),
+            Ok(())
+        );
     }
 
     #[test]

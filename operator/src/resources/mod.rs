@@ -12,12 +12,14 @@ pub mod render;
 pub mod service_monitor;
 mod services;
 pub mod sizing;
+pub mod snapshots;
 mod statefulset;
 
-pub use build::build;
+pub use build::{build, build_restoring};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::DynamicObject;
@@ -40,6 +42,13 @@ pub struct Desired {
     pub services: Vec<Service>,
     pub network_policy: Option<NetworkPolicy>,
     pub service_monitor: Option<DynamicObject>,
+    /// The claim of snapshot files (destination pvc, snapshots on).
+    pub snapshots_claim: Option<PersistentVolumeClaim>,
+    /// The CronJob of scheduled snapshots (snapshots on).
+    pub snapshots_cron_job: Option<CronJob>,
+    /// restoreFrom names a CacheSnapshot that was not resolved to its location: the
+    /// StatefulSets lack their restore init container and must not be applied yet.
+    pub restore_unresolved: Option<String>,
 }
 
 /// The objects of one shard.
@@ -71,4 +80,6 @@ pub enum BuildError {
     MissingStorageSize(&'static str),
     #[error("shards must be at least 1, not {0}")]
     BadShards(i32),
+    #[error("{0}")]
+    BadSnapshots(String),
 }

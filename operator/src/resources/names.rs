@@ -128,6 +128,74 @@ pub fn service_monitor(cluster: &str) -> String {
     cluster.to_string()
 }
 
+/// `app.kubernetes.io/name` of snapshot Job pods: not `cache-node`, so the cluster's
+/// Services, PDBs and node listing never pick them up.
+pub const SNAPSHOT_APP_NAME: &str = "cachefleet-snapshot";
+/// `app.kubernetes.io/component` of the Jobs that take snapshots.
+pub const COMPONENT_SNAPSHOT: &str = "snapshot";
+/// `app.kubernetes.io/component` of the Jobs that delete a snapshot's files.
+pub const COMPONENT_SNAPSHOT_DELETE: &str = "snapshot-delete";
+/// On snapshot Jobs and their pods: the CacheSnapshot they serve.
+pub const LABEL_SNAPSHOT: &str = "cachefleet.dev/snapshot";
+/// On a CacheSnapshot and its Job: `Manual` or `Scheduled`.
+pub const LABEL_TRIGGER: &str = "cachefleet.dev/trigger";
+/// Set by the Job controller on a Job's pods; read through the downward API so each
+/// scheduled run names its files after its Job.
+pub const LABEL_JOB_NAME: &str = "batch.kubernetes.io/job-name";
+/// Environment variable holding the Job's name in snapshot containers.
+pub const JOB_NAME_ENV: &str = "JOB_NAME";
+/// Where the snapshots claim is mounted in snapshot and restore containers.
+pub const SNAPSHOT_DIR: &str = "/snapshots";
+/// Where the password Secret is mounted in snapshot containers.
+pub const PASSWORD_DIR: &str = "/etc/cache-node-auth";
+/// Where a container's result is written; the operator reads it from the pod status.
+pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Name of the restore init container of every StatefulSet of a restored cluster.
+pub const RESTORE_CONTAINER: &str = "restore";
+/// Finalizer of a CacheSnapshot: its files are deleted before the object goes.
+pub const SNAPSHOT_FINALIZER: &str = "cachefleet.dev/snapshot-files";
+/// Finalizer of a CacheCluster with deletionPolicy Snapshot: the final snapshot is taken
+/// before the cluster goes.
+pub const FINAL_SNAPSHOT_FINALIZER: &str = "cachefleet.dev/final-snapshot";
+/// Condition type on a CacheCluster: whether its scheduled snapshots succeed.
+pub const CONDITION_BACKUP_HEALTHY: &str = "BackupHealthy";
+
+/// The claim holding a cluster's snapshots (destination pvc), and the CronJob taking them.
+pub fn snapshots_claim(cluster: &str) -> String {
+    format!("{cluster}-snapshots")
+}
+
+/// The CronJob of scheduled snapshots. Its Jobs are `<cluster>-snapshots-<minute>`.
+pub fn snapshots_cron_job(cluster: &str) -> String {
+    format!("{cluster}-snapshots")
+}
+
+/// Container of a snapshot Job pod that copies shard `shard`.
+pub fn snapshot_container(shard: i32) -> String {
+    format!("shard-{shard}")
+}
+
+/// File name (without .rdb/.json) of shard `shard`'s part of snapshot `snapshot`.
+pub fn snapshot_file(snapshot: &str, shard: i32) -> String {
+    format!("{snapshot}-shard-{shard}")
+}
+
+/// The Job deleting a snapshot's files.
+pub fn snapshot_delete_job(snapshot: &str) -> String {
+    format!("{snapshot}-delete")
+}
+
+/// The manual CacheSnapshot taken before a cluster with deletionPolicy Snapshot goes;
+/// the uid's start tells apart clusters of the same name deleted one after another.
+pub fn final_snapshot(cluster: &str, uid: &str) -> String {
+    format!("{cluster}-final-{}", uid.chars().take(8).collect::<String>())
+}
+
+/// Selects the pods of a cluster's snapshot Jobs (the NetworkPolicy admits them).
+pub fn snapshot_pod_selector(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(LABEL_NAME.to_string(), SNAPSHOT_APP_NAME.to_string()), (LABEL_CLUSTER.to_string(), cluster.to_string())])
+}
+
 /// Labels every object of a cluster carries.
 pub fn cluster_labels(cluster: &CacheCluster) -> BTreeMap<String, String> {
     let name = cluster.metadata.name.clone().unwrap_or_default();
@@ -177,6 +245,9 @@ mod tests {
         assert_eq!(primary_service("sessions"), "sessions-primary");
         assert_eq!(reader_service("sessions"), "sessions-reader");
         assert_eq!(configuration_service("sessions"), "sessions");
+        assert_eq!(snapshots_claim("sessions"), "sessions-snapshots");
+        assert_eq!(snapshot_file("sessions-snapshots-29000000", 2), "sessions-snapshots-29000000-shard-2");
+        assert_eq!(final_snapshot("sessions", "6f1c1d7e-0000"), "sessions-final-6f1c1d7e");
         assert_eq!(selector_string(&shard_selector("s", 1)), "app.kubernetes.io/name=cache-node,cachefleet.dev/cluster=s,cachefleet.dev/shard=1");
     }
 }

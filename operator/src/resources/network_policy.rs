@@ -24,8 +24,10 @@ pub(super) fn network_policy(ctx: &Context<'_>) -> Option<NetworkPolicy> {
         ..NetworkPolicyPeer::default()
     };
 
+    // Snapshot Jobs copy each shard over the client port.
+    let snapshot_pods = NetworkPolicyPeer { pod_selector: Some(match_labels(names::snapshot_pod_selector(cluster))), ..NetworkPolicyPeer::default() };
     let mut cache_from = spec.allowed_clients.clone();
-    cache_from.extend([own_nodes, operator.clone()]);
+    cache_from.extend([own_nodes, snapshot_pods, operator.clone()]);
     let mut metrics_from = vec![operator];
     metrics_from.extend(spec.allowed_metrics_scrapers.iter().cloned());
     metrics_from.extend(spec.allowed_clients.iter().cloned());

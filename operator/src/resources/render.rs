@@ -11,6 +11,9 @@ use super::Desired;
 pub fn to_yaml_stream(desired: &Desired) -> Result<String, serde_saphyr::ser::Error> {
     let mut out = String::new();
     push(&mut out, &desired.config_map)?;
+    if let Some(claim) = &desired.snapshots_claim {
+        push(&mut out, claim)?;
+    }
     for service in &desired.services {
         push(&mut out, service)?;
     }
@@ -28,6 +31,9 @@ pub fn to_yaml_stream(desired: &Desired) -> Result<String, serde_saphyr::ser::Er
     }
     if let Some(monitor) = &desired.service_monitor {
         push(&mut out, monitor)?;
+    }
+    if let Some(cron_job) = &desired.snapshots_cron_job {
+        push(&mut out, cron_job)?;
     }
     Ok(out)
 }

@@ -45,7 +45,7 @@ pub(super) fn stateful_set(ctx: &Context<'_>, shard: i32) -> Result<StatefulSet,
             // primary, and it would stall a shard behind one unschedulable pod.
             pod_management_policy: Some("Parallel".into()),
             update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), rolling_update: None }),
-            template: pod_template(ctx, shard, claim.is_none()),
+            template: pod_template(ctx, shard, claim.is_none())?,
             persistent_volume_claim_retention_policy: claim.as_ref().map(|_| StatefulSetPersistentVolumeClaimRetentionPolicy {
                 // Data outlives the objects: deleting a cluster (or shrinking a shard) by
                 // mistake must not take the volumes with it.
@@ -59,7 +59,7 @@ pub(super) fn stateful_set(ctx: &Context<'_>, shard: i32) -> Result<StatefulSet,
     })
 }
 
-fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> PodTemplateSpec {
+fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> Result<PodTemplateSpec, BuildError> {
     let overrides = ctx.spec.pod.clone().unwrap_or_default();
     // The user's labels first, without the operator's own `cachefleet.dev/` keys (a role
     // label here would mark every pod primary); then the operator's labels, which win.
@@ -76,11 +76,23 @@ fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> PodTempl
         ..Volume::default()
     };
 
-    PodTemplateSpec {
+    let mut volumes: Vec<Volume> = [Some(config_volume), data_volume].into_iter().flatten().collect();
+    // A seeded cluster's pods first place their shard's snapshot in the data directory.
+    let restore = match &ctx.restore {
+        Some(prefix) => {
+            let (init, extra) = ctx.snapshots.restore_container(prefix, shard, DATA_VOLUME)?;
+            volumes.extend(extra);
+            Some(vec![init])
+        }
+        None => None,
+    };
+
+    Ok(PodTemplateSpec {
         metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..ObjectMeta::default() }),
         spec: Some(PodSpec {
+            init_containers: restore,
             containers: vec![container(ctx)],
-            volumes: Some([Some(config_volume), data_volume].into_iter().flatten().collect()),
+            volumes: Some(volumes),
             affinity: Some(affinity(ctx, shard, &overrides)),
             topology_spread_constraints: Some(vec![zone_spread(ctx, shard)]),
             termination_grace_period_seconds: Some(if overrides.termination_grace_period_seconds > 0 {
@@ -109,7 +121,7 @@ fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> PodTempl
             }),
             ..PodSpec::default()
         }),
-    }
+    })
 }
 
 fn container(ctx: &Context<'_>) -> Container {
