@@ -11,6 +11,7 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub managed_clusters: IntGauge,
     pub failovers: IntCounter,
+    pub failover_duration: Histogram,
     pub role_changes: IntCounter,
     pub leader: IntGauge,
 }
@@ -27,6 +28,10 @@ impl Metrics {
         )?;
         let managed_clusters = IntGauge::new("cachefleet_operator_managed_clusters", "CacheClusters this operator manages")?;
         let failovers = IntCounter::new("cachefleet_operator_failovers_total", "Replicas promoted because a primary failed")?;
+        let failover_duration = Histogram::with_opts(
+            HistogramOpts::new("cachefleet_failover_duration_seconds", "Time from a primary's first failed probe to the end of its failover")
+                .buckets(vec![1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0]),
+        )?;
         let role_changes = IntCounter::new("cachefleet_operator_role_changes_total", "Role commands (REPLICAOF) and role labels applied to nodes")?;
         let leader = IntGauge::new("cachefleet_operator_leader", "1 while this replica holds the leader lease")?;
         registry.register(Box::new(reconciles.clone()))?;
@@ -34,9 +39,10 @@ impl Metrics {
         registry.register(Box::new(reconcile_duration.clone()))?;
         registry.register(Box::new(managed_clusters.clone()))?;
         registry.register(Box::new(failovers.clone()))?;
+        registry.register(Box::new(failover_duration.clone()))?;
         registry.register(Box::new(role_changes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
-        Ok(Metrics { registry, reconciles, reconcile_errors, reconcile_duration, managed_clusters, failovers, role_changes, leader })
+        Ok(Metrics { registry, reconciles, reconcile_errors, reconcile_duration, managed_clusters, failovers, failover_duration, role_changes, leader })
     }
 
     /// The text exposition format.
@@ -65,6 +71,7 @@ mod tests {
             "cachefleet_operator_reconcile_duration_seconds_bucket",
             "cachefleet_operator_managed_clusters 0",
             "cachefleet_operator_failovers_total 0",
+            "cachefleet_failover_duration_seconds_count 0",
             "cachefleet_operator_leader 0",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");

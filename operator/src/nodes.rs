@@ -5,7 +5,8 @@ use futures::future::BoxFuture;
 use redis::Value;
 use std::time::Duration;
 
-use crate::topology::ReportedRole;
+use crate::local::probe::parse_info;
+use crate::topology::{Replication, ReportedRole};
 
 /// A node's address and the password to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,14 +29,29 @@ pub enum NodeError {
     },
     #[error("{host}:{port} answered ROLE with something unexpected: {reply}")]
     BadRole { host: String, port: u16, reply: String },
+    #[error("{host}:{port} answered INFO with something unexpected: {reply}")]
+    BadInfo { host: String, port: u16, reply: String },
+}
+
+/// What `INFO` tells about a node beyond its role: how much of the shard's data it holds
+/// (to rank failover candidates) and its run id (a new one means the process restarted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub replication: Replication,
+    pub run_id: String,
 }
 
 /// What the controller asks of a node.
 pub trait NodeClient: Send + Sync {
     /// The node's role (RESP `ROLE`).
     fn role<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<ReportedRole, NodeError>>;
+    /// Replication state, keys and run id (RESP `INFO`).
+    fn info<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<NodeInfo, NodeError>>;
     /// `REPLICAOF host port`, or `REPLICAOF NO ONE` when `primary` is None.
     fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>>;
+    /// `CLIENT KILL TYPE normal`: closes the node's client connections (not its replicas'),
+    /// so clients of a demoted primary reconnect through the writer Service.
+    fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>>;
 }
 
 /// The real client: one short-lived connection per call, each bounded by a timeout, so a
@@ -76,6 +92,24 @@ impl NodeClient for RespNodeClient {
             let reply = self.call(node, redis::cmd("ROLE")).await?;
             parse_role(&reply).ok_or_else(|| NodeError::BadRole { host: node.host.clone(), port: node.port, reply: format!("{reply:?}") })
         })
+    }
+
+    fn info<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<NodeInfo, NodeError>> {
+        Box::pin(async move {
+            let reply = self.call(node, redis::cmd("INFO")).await?;
+            let text = match reply {
+                Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+                Value::VerbatimString { text, .. } => text,
+                Value::SimpleString(s) => s,
+                other => return Err(NodeError::BadInfo { host: node.host.clone(), port: node.port, reply: format!("{other:?}") }),
+            };
+            let (replication, run_id) = parse_info(&text);
+            Ok(NodeInfo { replication, run_id })
+        })
+    }
+
+    fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move { self.call(node, redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").clone()).await.map(drop) })
     }
 
     fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>> {

@@ -9,9 +9,9 @@ use cachefleet_operator::api::CacheCluster;
 use cachefleet_operator::controller::events::{ClusterEvent, EventSink};
 use cachefleet_operator::controller::{Context, error_policy, reconcile::reconcile};
 use cachefleet_operator::metrics::Metrics;
-use cachefleet_operator::nodes::{NodeAddr, NodeClient, NodeError};
+use cachefleet_operator::nodes::{NodeAddr, NodeClient, NodeError, NodeInfo};
 use cachefleet_operator::resources::BuildOptions;
-use cachefleet_operator::topology::ReportedRole;
+use cachefleet_operator::topology::{Replication, ReportedRole};
 use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// One request as the API server saw it.
@@ -144,12 +145,25 @@ struct FakeNodes {
     roles: Mutex<HashMap<String, ReportedRole>>,
     replicaof_fails: bool,
     replicaof_calls: Mutex<Vec<ReplicaOf>>,
+    /// INFO answers by host; a host without one answers with an empty node.
+    infos: Mutex<HashMap<String, NodeInfo>>,
+    /// Hosts told CLIENT KILL TYPE normal.
+    kill_calls: Mutex<Vec<String>>,
 }
 
 impl NodeClient for FakeNodes {
     fn role<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<ReportedRole, NodeError>> {
         Box::pin(async move {
             self.roles.lock().get(&node.host).cloned().ok_or(NodeError::Timeout { host: node.host.clone(), port: node.port, timeout: Duration::from_secs(3) })
+        })
+    }
+    fn info<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<NodeInfo, NodeError>> {
+        Box::pin(async move { Ok(self.infos.lock().get(&node.host).cloned().unwrap_or_default()) })
+    }
+    fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.kill_calls.lock().push(node.host.clone());
+            Ok(())
         })
     }
     fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>> {
@@ -178,6 +192,8 @@ struct Harness {
     nodes: Arc<FakeNodes>,
     events: Arc<FakeEvents>,
     ctx: Arc<Context>,
+    /// The controller's monotonic clock, in milliseconds.
+    clock: Arc<AtomicU64>,
 }
 
 impl Harness {
@@ -187,8 +203,11 @@ impl Harness {
         let nodes = Arc::new(nodes);
         let events = Arc::new(FakeEvents::default());
         let options = BuildOptions { default_image: "cache-node:test".into(), service_monitor_supported: false };
-        let ctx = Arc::new(Context::new(client, nodes.clone(), events.clone(), Metrics::new().unwrap(), options));
-        Harness { api, nodes, events, ctx }
+        let clock = Arc::new(AtomicU64::new(0));
+        let ticks = clock.clone();
+        let ctx =
+            Context::new(client, nodes.clone(), events.clone(), Metrics::new().unwrap(), options).with_clock(Arc::new(move || ticks.load(Ordering::SeqCst)));
+        Harness { api, nodes, events, ctx: Arc::new(ctx), clock }
     }
 
     fn calls(&self) -> Vec<Call> {
@@ -267,7 +286,8 @@ fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
 async fn create_path_applies_every_object_with_one_field_manager_and_reports_creating() {
     let h = Harness::new(FakeNodes::default());
     let action = reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    // Failover is on by default: nodes are probed every detectionSeconds / 3 (at least 1 s).
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
     let calls = h.calls();
     assert_eq!(lines(&calls), expected(&["PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status"]));
     for c in calls.iter().filter(|c| c.method == "PATCH") {
@@ -338,7 +358,7 @@ async fn a_settled_cluster_is_ready_and_an_unchanged_status_is_not_written_again
     let h = Harness::new(nodes);
     h.api.lock().pods = vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true)];
     let action = reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
-    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
     let calls = h.calls();
     assert_eq!(lines(&calls), expected(&["PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status"]));
     assert!(h.nodes.replicaof_calls.lock().is_empty());
@@ -745,4 +765,208 @@ async fn files_on_a_claim_that_is_gone_need_no_delete_job() {
     });
     snapshot_controller::reconcile(cache_snapshot(snap), h.ctx.clone()).await.unwrap();
     assert_eq!(lines(&h.calls()), vec!["GET /api/v1/namespaces/ns/persistentvolumeclaims/c-snapshots".to_string(), format!("PATCH {SNAPSHOTS}/c-snapshots-2")]);
+}
+
+const STATUS: &str = "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status";
+
+fn info(offset: i64, keys: u64, run_id: &str) -> NodeInfo {
+    NodeInfo { replication: Replication { offset, link_up: true, keys, ..Default::default() }, run_id: run_id.into() }
+}
+
+/// A shard of three: c-0-0 primary, c-0-1 (offset 100) and c-0-2 (offset 50) replicas of it.
+fn three_nodes() -> FakeNodes {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 2 });
+    for i in [1, 2] {
+        nodes.roles.lock().insert(host(i), ReportedRole::Replica { primary_host: host(0), primary_port: 6379, in_sync: true });
+    }
+    nodes.infos.lock().insert(host(0), info(100, 10, "a"));
+    nodes.infos.lock().insert(host(1), info(100, 10, "b"));
+    nodes.infos.lock().insert(host(2), info(50, 5, "c"));
+    nodes
+}
+
+fn three_pods() -> Vec<Value> {
+    vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true), pod("c-0-2", 0, Some("replica"), true)]
+}
+
+fn failover_spec() -> Value {
+    json!({"replicasPerShard": 2, "failover": {"detectionSeconds": 3}})
+}
+
+fn expected3(extra: &[&str]) -> Vec<String> {
+    let apply = APPLY_ONE_SHARD.iter().chain(PRUNE_LISTS.iter()).chain(["GET /api/v1/namespaces/ns/pods"].iter());
+    apply.chain(extra.iter()).map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn nothing_happens_while_the_detector_has_not_fired() {
+    let h = Harness::new(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = failover_spec();
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    h.calls();
+    h.events();
+    // The primary stops answering at t=1 s; probes at 1 s, 2 s and 3.9 s stay under 3 s
+    // of failures.
+    h.nodes.roles.lock().remove(&host(0));
+    for at in [1_000, 2_000, 3_999] {
+        h.clock.store(at, Ordering::SeqCst);
+        let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+        assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+        let calls = h.calls();
+        assert!(!lines(&calls).iter().any(|l| l.contains("/pods/")), "{:?}", lines(&calls));
+        let status = status_of(&calls);
+        assert!(status.get("failoversInProgress").is_none() && status.get("lastFailover").is_none(), "{status}");
+    }
+    assert!(h.nodes.replicaof_calls.lock().is_empty());
+    assert!(!h.events().iter().any(|e| e.reason.starts_with("Failover")));
+    assert_eq!(h.ctx.metrics.failovers.get(), 0);
+}
+
+#[tokio::test]
+async fn a_primary_that_stops_answering_is_failed_over_to_the_replica_with_the_most_data() {
+    let h = Harness::new(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = failover_spec();
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    h.calls();
+    h.events();
+    h.nodes.roles.lock().remove(&host(0));
+    h.clock.store(1_000, Ordering::SeqCst);
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    h.calls();
+    h.events();
+    h.clock.store(4_000, Ordering::SeqCst);
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected3(&[STATUS, "PATCH /api/v1/namespaces/ns/pods/c-0-1", "PATCH /api/v1/namespaces/ns/pods/c-0-0", STATUS,]));
+    // The decision is in status before any node is touched.
+    let base = expected3(&[]).len();
+    let flight = &calls[base].body["status"];
+    assert_eq!(flight["epoch"], 1);
+    assert_eq!(flight["failoversInProgress"][0]["from"], "c-0-0");
+    assert_eq!(flight["failoversInProgress"][0]["to"], "c-0-1");
+    assert_eq!(flight["failoversInProgress"][0]["epoch"], 1);
+    let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    assert_eq!((label(base + 1), label(base + 2)), (json!("primary"), json!("replica")));
+    // c-0-2 keeps its replica label: it is only re-pointed.
+    assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(1), None), (host(2), Some((host(1), 6379)))]);
+
+    let status = &calls[base + 3].body["status"];
+    assert_eq!(status["epoch"], 1);
+    assert!(status.get("failoversInProgress").is_none(), "{status}");
+    let last = &status["lastFailover"];
+    assert_eq!((last["shard"].as_i64(), last["from"].as_str(), last["to"].as_str()), (Some(0), Some("c-0-0"), Some("c-0-1")));
+    assert_eq!(last["reason"], "primary failed every probe for the detection time");
+    // From the first failed probe (t=1 s) to the end (t=4 s).
+    assert_eq!(last["durationSeconds"], 3.0);
+    assert_eq!(status["shards"][0]["primary"], "c-0-1");
+
+    let events = h.events();
+    let reasons: Vec<&str> = events.iter().map(|e| e.reason).collect();
+    // Then a Ready-condition change: the re-pointed replica is not in sync yet.
+    assert_eq!(reasons, vec!["FailoverStarted", "PrimaryAssigned", "FailoverCompleted", "NotReady"]);
+    assert!(events[3].note.starts_with("ReplicasSyncing"), "{events:?}");
+    assert!(events[0].warning && events[0].note.contains("promoting c-0-1 in place of c-0-0"), "{events:?}");
+    let done = events.iter().find(|e| e.reason == "FailoverCompleted").unwrap();
+    assert!(done.note.contains("after 3.0s"), "{}", done.note);
+    assert_eq!(h.ctx.metrics.failovers.get(), 1);
+    assert_eq!(h.ctx.metrics.failover_duration.get_sample_count(), 1);
+    assert!(h.ctx.metrics.render().contains("cachefleet_failover_duration_seconds_bucket{le=\"3\"} 1"));
+}
+
+#[tokio::test]
+async fn a_returning_old_primary_is_demoted_and_its_clients_disconnected() {
+    let nodes = FakeNodes::default();
+    // c-0-0 restarted with its data and claims the primary role; c-0-1 holds the label.
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 0 });
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    nodes.infos.lock().insert(host(0), info(90, 9, "a2"));
+    nodes.infos.lock().insert(host(1), info(120, 10, "b"));
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("replica"), true), pod("c-0-1", 0, Some("primary"), true)];
+    let status = json!({"epoch": 1, "lastFailover": {"time": "2026-01-01T00:00:00Z", "shard": 0, "from": "c-0-0", "to": "c-0-1", "reason": "r", "epoch": 1, "durationSeconds": 3.5}});
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&[STATUS]));
+    assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(0), Some((host(1), 6379)))]);
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)]);
+    let status = status_of(&calls);
+    assert_eq!(status["epoch"], 1);
+    assert_eq!(status["lastFailover"]["to"], "c-0-1");
+    assert!(!h.events().iter().any(|e| e.reason.starts_with("Failover")));
+}
+
+#[tokio::test]
+async fn a_failover_recorded_in_status_is_finished_by_a_restarted_operator_without_choosing_again() {
+    let nodes = FakeNodes::default();
+    // The previous operator process promoted c-0-1 and died before relabelling.
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    nodes.roles.lock().insert(host(2), ReportedRole::Replica { primary_host: host(0), primary_port: 6379, in_sync: false });
+    nodes.infos.lock().insert(host(1), info(100, 10, "b"));
+    nodes.infos.lock().insert(host(2), info(100, 10, "c"));
+    let h = Harness::new(nodes);
+    h.api.lock().pods = three_pods();
+    let record = json!({"time": "2026-01-01T00:00:00Z", "shard": 0, "from": "c-0-0", "to": "c-0-1", "reason": "r", "epoch": 4});
+    let status = json!({"epoch": 4, "failoversInProgress": [record]});
+    reconcile(Arc::new(cluster(failover_spec(), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected3(&["PATCH /api/v1/namespaces/ns/pods/c-0-1", "PATCH /api/v1/namespaces/ns/pods/c-0-0", STATUS]));
+    let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    let base = expected3(&[]).len();
+    assert_eq!((label(base), label(base + 1)), (json!("primary"), json!("replica")));
+    // c-0-1 already acts as primary: no second REPLICAOF NO ONE, and c-0-2 (as fit as
+    // c-0-1) is not promoted in its place.
+    assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(2), Some((host(1), 6379)))]);
+    let status = status_of(&calls);
+    assert_eq!(status["epoch"], 4);
+    assert!(status.get("failoversInProgress").is_none(), "{status}");
+    assert_eq!(status["lastFailover"]["to"], "c-0-1");
+    assert!(status["lastFailover"]["durationSeconds"].as_f64().unwrap() > 0.0);
+    let reasons: Vec<&str> = h.events().iter().map(|e| e.reason).collect();
+    assert!(reasons.contains(&"FailoverCompleted") && !reasons.contains(&"FailoverStarted"), "{reasons:?}");
+    assert_eq!(h.ctx.metrics.failovers.get(), 0);
+}
+
+#[tokio::test]
+async fn with_failover_off_a_dead_primary_is_only_reported() {
+    let h = Harness::new(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = json!({"replicasPerShard": 2, "failover": {"enabled": false, "detectionSeconds": 3}});
+    h.nodes.roles.lock().remove(&host(0));
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    h.clock.store(60_000, Ordering::SeqCst);
+    let action = reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    assert!(h.nodes.replicaof_calls.lock().is_empty());
+    let status = status_of(&h.calls());
+    assert_eq!(condition(&status, "Ready")["reason"], "PrimaryUnreachable");
+}
+
+#[tokio::test]
+async fn a_primary_pod_that_comes_back_empty_is_replaced_at_once_and_demoted() {
+    let h = Harness::new(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = failover_spec();
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    h.calls();
+    h.events();
+    // The pod was deleted and recreated within a probe period: a new process, no data.
+    h.nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 0 });
+    h.nodes.infos.lock().insert(host(0), info(0, 0, "a2"));
+    h.clock.store(1_000, Ordering::SeqCst);
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(
+        *h.nodes.replicaof_calls.lock(),
+        vec![(host(1), None), (host(0), Some((host(1), 6379))), (host(2), Some((host(1), 6379)))],
+        "the empty node must never stay the source its replicas copy"
+    );
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)]);
+    let calls = h.calls();
+    let status = &calls.iter().rfind(|c| c.path.ends_with("/status")).unwrap().body["status"];
+    assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
+    assert_eq!(status["shards"][0]["primary"], "c-0-1");
 }

@@ -33,6 +33,11 @@ pub struct CacheClusterStatus {
     pub epoch: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverRecord>,
+    /// Failovers decided but not yet finished, one per shard at most. Written before the
+    /// first role command, so an operator that restarts mid-way finishes the same
+    /// failover (same target, same epoch) instead of choosing again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failovers_in_progress: Vec<FailoverRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_snapshot: Option<SnapshotRecord>,
 }
@@ -106,6 +111,7 @@ pub struct NodeStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailoverRecord {
+    /// When the failover was decided.
     pub time: Time,
     pub shard: i32,
     /// Pod that was primary.
@@ -113,6 +119,13 @@ pub struct FailoverRecord {
     /// Pod promoted.
     pub to: String,
     pub reason: String,
+    /// The epoch the promoted pod's role carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// Seconds from the primary's first failed probe to the end of the failover (set once
+    /// it is finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
 }
 
 /// The last snapshot taken.

@@ -1,4 +1,4 @@
-//! Act: carry out each shard's plan (topology::plan_shard) on nodes and pod labels.
+//! Act: carry out each shard's plan (topology::plan) on nodes and pod labels.
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::observe::ObservedNode;
 use crate::nodes::{NodeAddr, NodeClient};
 use crate::resources::names;
-use crate::topology::{Role, ShardPlan, Step, plan_shard};
+use crate::topology::{Role, ShardPlan, ShardView, Step, plan};
 
 /// What happened to one shard in this pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,14 +21,25 @@ pub struct ShardOutcome {
     pub failed: Vec<(String, String)>,
 }
 
-/// Plans every shard from what was observed.
-pub fn plans(nodes: &[ObservedNode], shards: i32) -> Vec<(i32, ShardPlan)> {
-    (0..shards)
-        .map(|shard| {
-            let views: Vec<_> = nodes.iter().filter(|n| n.shard == shard).map(|n| n.view.clone()).collect();
-            (shard, plan_shard(&views))
-        })
-        .collect()
+/// Plans every shard from its view (failover included).
+pub fn plans(views: &[(i32, ShardView)]) -> Vec<(i32, ShardPlan)> {
+    views.iter().map(|(shard, view)| (*shard, plan(view))).collect()
+}
+
+/// Adds the labels a resumed failover still needs: the target's primary label (its view
+/// pretends it has it, so the brain keeps it primary) right after its promotion, and the
+/// old primary's replica label, so the writer Service never selects it again.
+pub fn label_resumed_failover(plan: &mut ShardPlan, target: &str, label_target: bool, old_primary: Option<&str>) {
+    let mut at = plan.steps.iter().position(|s| matches!(s, Step::Promote { node } if node == target)).map_or(0, |i| i + 1);
+    if label_target {
+        plan.steps.insert(at, Step::Label { node: target.to_string(), role: Role::Primary });
+        at += 1;
+    }
+    if let Some(old) = old_primary
+        && !plan.steps.iter().any(|s| matches!(s, Step::Label { node, .. } if node == old))
+    {
+        plan.steps.insert(at, Step::Label { node: old.to_string(), role: Role::Replica });
+    }
 }
 
 fn role_label(role: Role) -> &'static str {
@@ -51,14 +62,19 @@ async fn run_step(step: &Step, pods: &Api<Pod>, client: &dyn NodeClient, nodes: 
             let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
             client.replicate_from(&a, None).await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))
         }
-        // Closing a demoted node's client connections comes with the Kubernetes failover
-        // execution; re-pointing it is what keeps the data safe.
-        Step::ReplicateFrom { node, primary_host, primary_port } | Step::Demote { node, primary_host, primary_port } => {
+        Step::ReplicateFrom { node, primary_host, primary_port } => {
             let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
             client.replicate_from(&a, Some((primary_host, *primary_port))).await.map_err(|e| format!("REPLICAOF {primary_host} {primary_port}: {e}"))
         }
-        // Scaling and rolling are the StatefulSet's work on Kubernetes; plan_shard never
-        // asks for them.
+        // Re-pointing keeps the data safe; closing its clients sends them back through
+        // the writer Service instead of looping on READONLY.
+        Step::Demote { node, primary_host, primary_port } => {
+            let a = addr(node).ok_or_else(|| format!("{node} is not a node of this cluster"))?;
+            client.replicate_from(&a, Some((primary_host, *primary_port))).await.map_err(|e| format!("REPLICAOF {primary_host} {primary_port}: {e}"))?;
+            client.kill_clients(&a).await.map_err(|e| format!("CLIENT KILL TYPE normal: {e}"))
+        }
+        // Scaling and rolling are the StatefulSet's work on Kubernetes; topology::plan
+        // never asks for them.
         Step::AddReplica { .. } | Step::RemoveReplica { .. } | Step::Switchover { .. } | Step::Restart { .. } => {
             Err(format!("{step:?} is not carried out here"))
         }

@@ -5,6 +5,7 @@ pub mod act;
 pub mod apply;
 pub mod error;
 pub mod events;
+pub mod failover;
 pub mod final_snapshot;
 pub mod observe;
 pub mod reconcile;
@@ -42,16 +43,33 @@ pub struct Context {
     pub events: Arc<dyn EventSink>,
     pub metrics: Metrics,
     pub options: BuildOptions,
+    /// Probe history for failure detection, per cluster.
+    pub memory: failover::Memory,
+    pub clock: failover::Clock,
     /// Consecutive failed passes per cluster, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
     pub fn new(client: Client, nodes: Arc<dyn NodeClient>, events: Arc<dyn EventSink>, metrics: Metrics, options: BuildOptions) -> Context {
-        Context { client, nodes, events, metrics, options, failures: Mutex::new(HashMap::new()) }
+        Context {
+            client,
+            nodes,
+            events,
+            metrics,
+            options,
+            memory: failover::Memory::default(),
+            clock: failover::monotonic(),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
-    fn key(cluster: &CacheCluster) -> String {
+    /// The same context on another clock (tests drive time with it).
+    pub fn with_clock(self, clock: failover::Clock) -> Context {
+        Context { clock, ..self }
+    }
+
+    pub(crate) fn key(cluster: &CacheCluster) -> String {
         format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::error::{Error, KubeStage};
 use crate::api::CacheCluster;
-use crate::nodes::{NodeAddr, NodeClient};
+use crate::nodes::{NodeAddr, NodeClient, NodeInfo};
 use crate::resources::names;
 use crate::topology::{NodeView, Role};
 
@@ -20,6 +20,8 @@ pub struct ObservedNode {
     /// The pod exists and its Ready condition is True.
     pub pod_ready: bool,
     pub pod_exists: bool,
+    /// INFO of a node that answered (run id and replication state).
+    pub info: Option<NodeInfo>,
     /// Why the probe failed, when it did.
     pub probe_error: Option<String>,
 }
@@ -34,7 +36,9 @@ fn pod_ready(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// A pod worth probing: running and not being deleted.
+/// A pod worth probing: running and not being deleted. A pod stuck Terminating or in
+/// phase Unknown (its Kubernetes node is unreachable) counts as a failed probe, so a lost
+/// node or zone fails the primary over even when no process restarts.
 fn pod_running(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
 }
@@ -69,13 +73,16 @@ pub async fn nodes(
     let probes = wanted.into_iter().map(|(shard, ordinal, pod_name, host)| async move {
         let pod = pods.get(&pod_name);
         let addr = NodeAddr { host: host.clone(), port, password: password.map(str::to_string) };
-        let (reported, probe_error) = match pod {
+        let (reported, info, probe_error) = match pod {
             Some(p) if pod_running(p) => match client.role(&addr).await {
-                Ok(role) => (Some(role), None),
-                Err(e) => (None, Some(e.to_string())),
+                // Without INFO the node still counts as up, but is never promoted: the
+                // brain does not rank what it cannot measure.
+                Ok(role) => (Some(role), client.info(&addr).await.ok(), None),
+                Err(e) => (None, None, Some(e.to_string())),
             },
-            Some(_) => (None, Some("pod is not running".to_string())),
-            None => (None, Some("pod does not exist yet".to_string())),
+            Some(p) if p.metadata.deletion_timestamp.is_some() => (None, None, Some("pod is terminating".to_string())),
+            Some(_) => (None, None, Some("pod is not running".to_string())),
+            None => (None, None, Some("pod does not exist yet".to_string())),
         };
         ObservedNode {
             shard,
@@ -86,11 +93,13 @@ pub async fn nodes(
                 port,
                 labelled: pod.and_then(labelled_role),
                 reported,
+                replication: info.as_ref().map(|i| i.replication.clone()),
                 ready: pod.is_some_and(pod_ready),
                 ..NodeView::default()
             },
             pod_ready: pod.is_some_and(pod_ready),
             pod_exists: pod.is_some(),
+            info,
             probe_error,
         }
     });

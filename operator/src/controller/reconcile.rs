@@ -18,8 +18,8 @@ use super::observe;
 use super::snapshots;
 use super::status;
 use super::validate::{self, Invalid};
-use super::{Context, apply};
-use crate::api::{CacheCluster, CacheClusterStatus, CacheSnapshot, SecretKeyRef, SnapshotPhase};
+use super::{Context, apply, failover};
+use crate::api::{CacheCluster, CacheClusterStatus, CacheSnapshot, FailoverRecord, SecretKeyRef, SnapshotPhase};
 use crate::resources::{self, names};
 use crate::topology::{Role, Step};
 
@@ -91,7 +91,70 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     .instrument(info_span!("observe"))
     .await?;
 
-    let plans = act::plans(&observed, cluster.spec.shards);
+    let mut observed = observed;
+    let key = Context::key(cluster);
+    let settings = failover::Settings::of(cluster);
+    let old = cluster.status.clone().unwrap_or_default();
+    let epoch = old.epoch.and_then(|e| u64::try_from(e).ok()).unwrap_or(0);
+    let mut views = ctx.memory.views(&key, &mut observed, cluster.spec.shards, (ctx.clock)(), settings, epoch);
+
+    // A failover recorded in status but not finished (the operator restarted mid-way)
+    // is finished as decided.
+    let mut in_progress = old.failovers_in_progress.clone();
+    let mut resumed = Vec::new();
+    for (shard, view) in &mut views {
+        if let Some(record) = in_progress.iter().find(|r| r.shard == *shard) {
+            if failover::resume(view, record) {
+                let labelled = |pod: &str| observed.iter().any(|o| o.view.name == pod && o.view.labelled == Some(Role::Primary));
+                let old_primary = labelled(&record.from).then(|| record.from.clone());
+                resumed.push((*shard, record.to.clone(), labelled(&record.to), old_primary));
+            } else {
+                tracing::warn!(shard, to = %record.to, "the target of an unfinished failover is unreachable; deciding again");
+                in_progress.retain(|r| r.shard != *shard);
+            }
+        }
+    }
+    let mut plans = act::plans(&views);
+    for (shard, plan) in &mut plans {
+        if let Some((_, to, target_labelled, old_primary)) = resumed.iter().find(|(s, ..)| s == shard) {
+            act::label_resumed_failover(plan, to, !target_labelled, old_primary.as_deref());
+        }
+    }
+
+    // New failovers are written to status before the first role command, so a restart
+    // resumes them instead of choosing again.
+    let mut new_epoch = epoch;
+    let mut started = Vec::new();
+    for (shard, plan) in &plans {
+        new_epoch = new_epoch.max(plan.epoch);
+        if let Some(f) = &plan.failover {
+            let record = FailoverRecord {
+                time: now(),
+                shard: *shard,
+                from: f.from.clone(),
+                to: f.to.clone(),
+                reason: f.reason.clone(),
+                epoch: i64::try_from(plan.epoch).ok(),
+                duration_seconds: None,
+            };
+            in_progress.retain(|r| r.shard != *shard);
+            in_progress.push(record);
+            started.push((*shard, f.clone(), plan.epoch));
+        }
+    }
+    if !started.is_empty() {
+        let mut flight = old.clone();
+        flight.epoch = i64::try_from(new_epoch).ok();
+        flight.failovers_in_progress = in_progress.clone();
+        patch_status(ctx, &namespace, &name, &flight).await?;
+        for (shard, f, e) in &started {
+            ctx.metrics.failovers.inc();
+            tracing::warn!(shard, from = %f.from, to = %f.to, reason = %f.reason, epoch = e, "failing over");
+            let note = format!("shard {shard}: promoting {} in place of {} ({}), epoch {e}", f.to, f.from, f.reason);
+            ctx.events.publish(cluster, ClusterEvent { warning: true, reason: "FailoverStarted", action: "Failover", note }).await;
+        }
+    }
+
     let outcomes = act::execute(plans, &pods, ctx.nodes.as_ref(), &observed, password.as_deref()).instrument(info_span!("act")).await;
     for outcome in &outcomes {
         ctx.metrics.role_changes.inc_by(outcome.done.len() as u64);
@@ -101,6 +164,27 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
                 ctx.events.publish(cluster, ClusterEvent { warning: false, reason: "PrimaryAssigned", action: "AssignRoles", note }).await;
             }
         }
+    }
+
+    // A failover is finished once every step of its shard succeeded.
+    let mut last_failover = old.last_failover.clone();
+    let finished_at = (ctx.clock)();
+    for outcome in outcomes.iter().filter(|o| o.failed.is_empty()) {
+        let Some(at) = in_progress.iter().position(|r| r.shard == outcome.index) else { continue };
+        let mut record = in_progress.remove(at);
+        // From the first failed probe when decided and finished in this pass, else from
+        // the decision (recorded in status, so it survives a restart).
+        let decided_now = started.iter().any(|(shard, ..)| *shard == record.shard);
+        let seconds = match ctx.memory.failing_since(&key, &record.from).filter(|_| decided_now) {
+            Some(since) => finished_at.saturating_sub(since) as f64 / 1000.0,
+            None => (k8s_openapi::jiff::Timestamp::now().as_millisecond() - record.time.0.as_millisecond()).max(0) as f64 / 1000.0,
+        };
+        record.duration_seconds = Some(seconds);
+        ctx.metrics.failover_duration.observe(seconds);
+        tracing::warn!(shard = record.shard, from = %record.from, to = %record.to, seconds, "failover done");
+        let note = format!("shard {}: {} is primary in place of {} after {seconds:.1}s", record.shard, record.to, record.from);
+        ctx.events.publish(cluster, ClusterEvent { warning: false, reason: "FailoverCompleted", action: "Failover", note }).await;
+        last_failover = Some(record);
     }
 
     let now = now();
@@ -115,9 +199,22 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     if seen.last.is_some() {
         new.last_snapshot = seen.last;
     }
+    new.epoch = (new_epoch > 0).then(|| i64::try_from(new_epoch).ok()).flatten();
+    new.last_failover = last_failover;
+    new.failovers_in_progress = in_progress;
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
+    let busy = !new.failovers_in_progress.is_empty();
     write_status(cluster, ctx, &namespace, &new).await?;
-    Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_NOT_READY }))
+    // With failover on, nodes are probed on a short period whatever Kubernetes reports:
+    // a node cut off by a network or zone outage sends no watch event.
+    let wait = if settings.enabled || busy {
+        settings.probe_period()
+    } else if ready {
+        REQUEUE_READY
+    } else {
+        REQUEUE_NOT_READY
+    };
+    Ok(Action::requeue(wait))
 }
 
 /// Records why a spec cannot be carried out and waits for it to change.
@@ -134,9 +231,7 @@ async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, ne
     if !status::changed(cluster.status.as_ref(), new) {
         return Ok(());
     }
-    let api: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = serde_json::json!({ "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheCluster", "status": new });
-    api.patch_status(&cluster.name_any(), &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;
+    patch_status(ctx, namespace, &cluster.name_any(), new).await?;
 
     let before = status::ready_condition(cluster.status.as_ref());
     if let Some(after) = status::ready_condition(Some(new))
@@ -147,6 +242,13 @@ async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, ne
         let note = format!("{}: {}", after.reason, after.message);
         ctx.events.publish(cluster, ClusterEvent { warning, reason, action: "Reconcile", note }).await;
     }
+    Ok(())
+}
+
+async fn patch_status(ctx: &Context, namespace: &str, name: &str, new: &CacheClusterStatus) -> Result<(), Error> {
+    let api: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({ "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheCluster", "status": new });
+    api.patch_status(name, &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;
     Ok(())
 }
 

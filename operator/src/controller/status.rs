@@ -120,7 +120,13 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
         let primary = outcome.primary.as_ref().and_then(|p| members.iter().find(|n| n.view.name == *p));
         match primary {
             None => no_primary.push(outcome.index),
-            Some(p) if !matches!(p.view.reported, Some(ReportedRole::Primary { .. })) => primary_down.push(p.view.name.clone()),
+            // A node promoted in this pass answers as primary from now on.
+            Some(p)
+                if !matches!(p.view.reported, Some(ReportedRole::Primary { .. }))
+                    && !outcome.done.iter().any(|s| matches!(s, Step::Promote { node } if *node == p.view.name)) =>
+            {
+                primary_down.push(p.view.name.clone())
+            }
             Some(p) => {
                 for n in members.iter().filter(|n| n.view.name != p.view.name) {
                     let synced = matches!(&n.view.reported, Some(ReportedRole::Replica { primary_host, primary_port, in_sync: true })
@@ -210,6 +216,7 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
         shards,
         epoch: old.and_then(|s| s.epoch),
         last_failover: old.and_then(|s| s.last_failover.clone()),
+        failovers_in_progress: old.map(|s| s.failovers_in_progress.clone()).unwrap_or_default(),
         last_snapshot: old.and_then(|s| s.last_snapshot.clone()),
     }
 }
