@@ -61,8 +61,9 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn by_sha(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let sha = args::text(argv[1]).to_ascii_lowercase();
-    // Known to be absent: answer here without a trip to the script thread.
-    if sha.len() != 40 || !ctx.srv.scripting.known.lock().contains(&sha) {
+    // Not a SHA1: answer here. An unknown one goes on all the same, as an EVAL of the
+    // same connection's pipeline may load it before this runs (scripting/batch.rs).
+    if sha.len() != 40 {
         return Err(CmdError::other(scripting::NOSCRIPT));
     }
     start(ctx, argv, Source::Sha(sha), read_only)

@@ -4,6 +4,7 @@
 //! thread runs each batch of scripts behind the gate (gate.rs), so a script sees no
 //! other command run while it does, and SCRIPT KILL / BUSY work while it loops.
 
+pub mod batch;
 pub mod bit;
 pub mod cjson;
 pub mod convert;
@@ -29,7 +30,8 @@ pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call S
 
 /// Work for the script thread.
 pub enum Job {
-    Eval(EvalRequest, oneshot::Sender<Outcome>),
+    /// One connection's consecutive scripts, run in order; one outcome each.
+    Evals(Vec<EvalRequest>, oneshot::Sender<Vec<Outcome>>),
     Flush,
 }
 
@@ -69,6 +71,9 @@ impl Scripting {
     }
 }
 
+/// Jobs run behind one closing of the gate (bounds how long workers wait).
+const JOBS_PER_GATE: usize = 256;
+
 /// Room for converting deeply nested replies and for Lua's own C calls.
 const SCRIPT_STACK: usize = 16 * 1024 * 1024;
 
@@ -93,19 +98,19 @@ fn script_thread(srv: Arc<Server>, rx: mpsc::Receiver<Job>) {
     };
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < 64
+        while batch.len() < JOBS_PER_GATE
             && let Ok(j) = rx.try_recv()
         {
             batch.push(j);
         }
-        let gated = batch.iter().any(|j| matches!(j, Job::Eval(r, _) if !matches!(r.source, Source::Load(_))));
+        let gated = batch.iter().any(|j| matches!(j, Job::Evals(rs, _) if rs.iter().any(|r| !matches!(r.source, Source::Load(_)))));
         if gated {
             srv.scripting.gate.close();
         }
         for job in batch {
             match job {
-                Job::Eval(req, reply) => {
-                    let _ = reply.send(engine.eval(req));
+                Job::Evals(reqs, reply) => {
+                    let _ = reply.send(reqs.into_iter().map(|r| engine.eval(r)).collect());
                 }
                 Job::Flush => engine.flush(),
             }
@@ -117,10 +122,10 @@ fn script_thread(srv: Arc<Server>, rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Runs a script job and waits for its outcome (None: the script thread is gone).
-pub async fn run_eval(srv: &Server, req: EvalRequest) -> Option<Outcome> {
+/// Runs scripts in order and waits for their outcomes (None: the script thread is gone).
+pub async fn run_evals(srv: &Server, reqs: Vec<EvalRequest>) -> Option<Vec<Outcome>> {
     let (tx, rx) = oneshot::channel();
-    if !srv.scripting.send(srv, Job::Eval(req, tx)) {
+    if !srv.scripting.send(srv, Job::Evals(reqs, tx)) {
         return None;
     }
     rx.await.ok()

@@ -281,6 +281,8 @@ impl<'a> Conn<'a> {
         self.session.info.last_interaction_ms.store(now, Relaxed);
         let mut pos = 0;
         let mut next = Next::Continue;
+        // Consecutive scripts go to the script thread together (scripting/batch.rs).
+        let mut scripts = crate::scripting::batch::Pending::default();
         while pos < self.inbuf.len() {
             limits.unauthenticated = !self.session.authenticated;
             let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
@@ -288,6 +290,7 @@ impl<'a> Conn<'a> {
                 Ok(None) => break,
                 Err(e) => {
                     debug!(error = %e, "protocol error");
+                    scripts.run(self.srv, &mut self.session, &mut self.out).await;
                     self.out.error_bytes(&e.reply_text());
                     self.srv.stats.record_error("ERR");
                     return Next::Close("protocol error");
@@ -302,7 +305,13 @@ impl<'a> Conn<'a> {
             if argv.is_empty() {
                 continue;
             }
+            if !scripts.is_empty() && !crate::scripting::batch::is_script_call(argv[0]) {
+                scripts.run(self.srv, &mut self.session, &mut self.out).await;
+                now = now_ms();
+                clock = Instant::now();
+            }
             if self.srv.pause.until_ms.load(Relaxed) > 0 {
+                scripts.run(self.srv, &mut self.session, &mut self.out).await;
                 // Replies to what ran before the pause should not wait for it.
                 wait_durable(self.srv, &mut self.session).await;
                 if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
@@ -384,19 +393,13 @@ impl<'a> Conn<'a> {
                     clock = Instant::now();
                 }
                 After::Script(req) => {
-                    // Later pipelined commands wait for the script's reply, in order.
-                    match crate::scripting::run_eval(self.srv, *req).await {
-                        Some(done) => {
-                            if reply_on {
-                                self.out.raw(&done.reply);
-                            }
-                            self.session.durable_wait = self.session.durable_wait.max(done.durable_wait);
-                            self.session.repl_offset = self.session.repl_offset.max(done.repl_offset);
-                        }
-                        None => self.out.error("ERR the script engine is not available"),
+                    // Runs before the next command that is not a script, in order.
+                    scripts.push(*req, self.out.buf.len(), reply_on);
+                    if scripts.is_full() {
+                        scripts.run(self.srv, &mut self.session, &mut self.out).await;
+                        now = now_ms();
+                        clock = Instant::now();
                     }
-                    now = now_ms();
-                    clock = Instant::now();
                 }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
@@ -410,12 +413,14 @@ impl<'a> Conn<'a> {
                 }
             }
             if self.out.buf.len() - self.sent >= FLUSH_AT {
+                scripts.run(self.srv, &mut self.session, &mut self.out).await;
                 wait_durable(self.srv, &mut self.session).await;
                 if try_flush(&self.stream, &mut self.out, &mut self.sent, self.stats).is_err() {
                     return Next::Abort("write error");
                 }
             }
         }
+        scripts.run(self.srv, &mut self.session, &mut self.out).await;
         wait_durable(self.srv, &mut self.session).await;
         self.inbuf.advance(pos);
         if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {

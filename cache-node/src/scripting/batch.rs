@@ -1,0 +1,116 @@
+//! A connection's pipelined scripts, handed to the script thread as one job: a round
+//! trip to that thread costs more than a short script, so consecutive EVAL / EVALSHA
+//! requests of one read wait here and go together, and their replies are put back where
+//! each request's reply belongs.
+
+use super::EvalRequest;
+use crate::protocol::Reply;
+use crate::server::session::Session;
+use crate::server::state::Server;
+
+/// At most this many scripts wait before they are sent (bounds one job's time).
+pub const MAX_BATCH: usize = 64;
+
+#[derive(Debug, Default)]
+pub struct Pending {
+    reqs: Vec<EvalRequest>,
+    /// Where in the output each reply goes, and whether it is sent at all (CLIENT REPLY).
+    places: Vec<(usize, bool)>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.reqs.len() >= MAX_BATCH
+    }
+
+    pub fn push(&mut self, req: EvalRequest, at: usize, reply_on: bool) {
+        self.reqs.push(req);
+        self.places.push((at, reply_on));
+    }
+
+    /// Runs the waiting scripts and puts their replies in place.
+    pub async fn run(&mut self, srv: &Server, session: &mut Session, out: &mut Reply) {
+        if self.reqs.is_empty() {
+            return;
+        }
+        let reqs = std::mem::take(&mut self.reqs);
+        let n = reqs.len();
+        let done = super::run_evals(srv, reqs).await;
+        let mut replies: Vec<Vec<u8>> = Vec::with_capacity(n);
+        match done {
+            Some(outcomes) => {
+                for o in outcomes {
+                    session.durable_wait = session.durable_wait.max(o.durable_wait);
+                    session.repl_offset = session.repl_offset.max(o.repl_offset);
+                    replies.push(o.reply);
+                }
+            }
+            None => {
+                let mut r = Reply::new(out.version);
+                r.error("ERR the script engine is not available");
+                replies.resize(n, r.buf);
+            }
+        }
+        place(&mut out.buf, &self.places, &replies);
+        self.places.clear();
+    }
+}
+
+/// Inserts `replies[i]` at `places[i].0` (ascending offsets into `buf` before any
+/// insertion), skipping those whose reply is off; linear in the output.
+pub fn place(buf: &mut Vec<u8>, places: &[(usize, bool)], replies: &[Vec<u8>]) {
+    let Some(&(first, _)) = places.first() else { return };
+    let first = first.min(buf.len());
+    let tail = buf.split_off(first);
+    let mut from = first;
+    for (&(at, on), reply) in places.iter().zip(replies) {
+        let at = at.clamp(from, first + tail.len());
+        buf.extend_from_slice(&tail[from - first..at - first]);
+        from = at;
+        if on {
+            buf.extend_from_slice(reply);
+        }
+    }
+    buf.extend_from_slice(&tail[from - first..]);
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO: the commands whose run can wait in a batch.
+#[inline]
+pub fn is_script_call(name: &[u8]) -> bool {
+    (4..=10).contains(&name.len())
+        && (name[0] | 0x20) == b'e'
+        && ["eval", "evalsha", "eval_ro", "evalsha_ro"].iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_land_where_their_requests_were() {
+        // Output "A" then script 1, "B" (an error written meanwhile), script 2, script 3 (off).
+        let mut buf = b"AB".to_vec();
+        place(&mut buf, &[(1, true), (2, true), (2, false)], &[b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        assert_eq!(buf, b"A1B2");
+        let mut buf = b"x".to_vec();
+        place(&mut buf, &[(1, true), (1, true)], &[b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(buf, b"xab");
+        let mut buf = Vec::new();
+        place(&mut buf, &[], &[]);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn only_the_eval_family_batches() {
+        for n in ["eval", "EVALSHA", "Eval_Ro", "evalsha_ro"] {
+            assert!(is_script_call(n.as_bytes()), "{n}");
+        }
+        for n in ["get", "evals", "script", "e", "evalsha_rox", "fcall"] {
+            assert!(!is_script_call(n.as_bytes()), "{n}");
+        }
+    }
+}
