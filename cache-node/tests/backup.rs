@@ -273,3 +273,47 @@ fn restore_if_empty_keeps_a_data_directory_that_has_data() {
     assert!(out.status.success(), "{}", text(&out));
     assert_ne!(std::fs::read(data.join("dump.rdb")).unwrap(), b"newer data");
 }
+
+#[test]
+fn a_backup_under_write_load_is_one_consistent_moment_that_redis_check_rdb_accepts() {
+    let node = Node::start(&[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each MSET adds key k<i> and sets the counter to i in one atomic step: a snapshot of
+    // one moment has exactly k1..k<counter>.
+    let writer = {
+        let (stop, mut c) = (stop.clone(), node.client());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let _: () = redis::cmd("MSET").arg(format!("k{i}")).arg(i).arg("counter").arg(i).query(&mut c).unwrap();
+            }
+            i
+        })
+    };
+    let mut c = node.client();
+    assert!(wait_for(Duration::from_secs(20), || q::<Option<u64>>(&mut c, &["GET", "counter"]).unwrap_or(0) > 2000), "the writer did not start");
+    let dest = temp_dir("backup-load");
+    let out = snapshot(&["save", "--from", &format!("127.0.0.1:{}", node.port), "--to", dest.to_str().unwrap(), "--name", "live"], &[]);
+    let written = {
+        let n: u64 = q::<Option<u64>>(&mut c, &["GET", "counter"]).unwrap_or(0);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap().max(n)
+    };
+    assert!(out.status.success(), "{}", text(&out));
+    let check = Command::new("redis-check-rdb").arg(dest.join("live.rdb")).output().expect("redis-check-rdb (redis-tools)");
+    assert!(check.status.success(), "redis-check-rdb refused the snapshot: {}", text(&check));
+    let data = temp_dir("backup-load-restore");
+    let out = snapshot(&["restore", "--from", dest.join("live").to_str().unwrap(), "--to", data.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = start_in(&data, &[]);
+    let mut r = restored.client();
+    let counter: u64 = q::<Option<u64>>(&mut r, &["GET", "counter"]).unwrap();
+    assert!(counter > 2000 && counter <= written, "the snapshot should fall inside the load: {counter} of {written}");
+    let keys: u64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(keys, counter + 1, "k1..k{counter} and the counter, nothing more or less");
+    let last: Option<u64> = q(&mut r, &["GET", &format!("k{counter}")]);
+    assert_eq!(last, Some(counter));
+    let next: i64 = q(&mut r, &["EXISTS", &format!("k{}", counter + 1)]);
+    assert_eq!(next, 0);
+}
