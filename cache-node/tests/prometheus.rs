@@ -66,6 +66,9 @@ fn promtool_parses_the_metrics_page() {
 fn metrics_agree_with_info() {
     let node = busy_node();
     let mut c = node.client();
+    // busy_node's own connection closes asynchronously: wait until only this one is left.
+    let settled = wait_for(Duration::from_secs(10), || info_field(&q::<String>(&mut c, &["INFO", "clients"]), "connected_clients").as_deref() == Some("1"));
+    assert!(settled, "the earlier client never went away");
     let info: String = q(&mut c, &["INFO", "everything"]);
     let m = body(&node);
     let field = |name: &str| info_field(&info, name).unwrap_or_else(|| panic!("INFO has no {name}")).parse::<f64>().unwrap();
