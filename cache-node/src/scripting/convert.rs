@@ -197,36 +197,9 @@ fn write_table(t: &Table, out: &mut Reply, depth: usize, r3: bool) {
     }
 }
 
-/// C's `%.17g`, which Redis uses for a script's doubles.
+/// C's `%.17g`, which Redis uses for a script's doubles (the same as a sorted-set score).
 pub fn format_g17(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let sci = format!("{d:.16e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: String| -> String {
-        if s.contains('.') {
-            let t = s.trim_end_matches('0');
-            t.trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    };
-    if (-4..17).contains(&exp) {
-        let decimals = (16 - exp).max(0) as usize;
-        trim(format!("{d:.decimals$}"))
-    } else {
-        let m = trim(mantissa.to_string());
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{m}e{sign}{:02}", exp.abs())
-    }
+    crate::commands::zsets::score::format(d)
 }
 
 #[cfg(test)]
