@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, KeyToPath, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
@@ -369,10 +369,6 @@ fn s3_env(s3: Option<&S3Destination>) -> Vec<EnvVar> {
         .collect()
 }
 
-fn seccomp() -> SeccompProfile {
-    SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }
-}
-
 fn tool_container(name: String, image: &str, args: Vec<String>, env: Vec<EnvVar>, mounts: Vec<VolumeMount>) -> Container {
     Container {
         name,
@@ -389,7 +385,7 @@ fn tool_container(name: String, image: &str, args: Vec<String>, env: Vec<EnvVar>
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
             capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
-            seccomp_profile: Some(seccomp()),
+            seccomp_profile: Some(super::statefulset::runtime_default_seccomp()),
             ..SecurityContext::default()
         }),
         ..Container::default()
@@ -405,15 +401,7 @@ fn tool_pod(labels: BTreeMap<String, String>, containers: Vec<Container>, volume
             restart_policy: Some(restart.into()),
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: Some(NODE_USER),
-                run_as_group: Some(NODE_USER),
-                fs_group: Some(NODE_USER),
-                fs_group_change_policy: Some("OnRootMismatch".into()),
-                seccomp_profile: Some(seccomp()),
-                ..PodSecurityContext::default()
-            }),
+            security_context: Some(super::statefulset::node_pod_security()),
             ..PodSpec::default()
         }),
     }

@@ -108,17 +108,7 @@ fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> Result<P
             // namespace only slow the start and leak names.
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: Some(NODE_USER),
-                run_as_group: Some(NODE_USER),
-                // Makes the data volume writable by the node; skipped when already right,
-                // so a restart does not walk a large volume.
-                fs_group: Some(NODE_USER),
-                fs_group_change_policy: Some("OnRootMismatch".into()),
-                seccomp_profile: Some(runtime_default_seccomp()),
-                ..PodSecurityContext::default()
-            }),
+            security_context: Some(node_pod_security()),
             ..PodSpec::default()
         }),
     })
@@ -191,7 +181,23 @@ fn container(ctx: &Context<'_>) -> Container {
     }
 }
 
-fn runtime_default_seccomp() -> SeccompProfile {
+/// The pod security context of every pod running the cache-node image (nodes and the
+/// snapshot Jobs).
+pub(super) fn node_pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(NODE_USER),
+        run_as_group: Some(NODE_USER),
+        // Makes the data volume writable by the node; skipped when already right,
+        // so a restart does not walk a large volume.
+        fs_group: Some(NODE_USER),
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..PodSecurityContext::default()
+    }
+}
+
+pub(super) fn runtime_default_seccomp() -> SeccompProfile {
     SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }
 }
 
