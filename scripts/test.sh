@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Incremental caches only help edit-compile loops; in a one-shot run they are gigabytes
+# of disk for nothing.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 started=$SECONDS
 step() { printf '==> %s\n' "$*"; }
