@@ -63,7 +63,16 @@ impl Reply {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
-        self.header(b'$', data.len() as i64);
+        let n = data.len();
+        self.buf.reserve(n + 16);
+        // Short values dominate range replies: fixed-size header writes for them.
+        if n < 10 {
+            self.buf.extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        } else if n < 100 {
+            self.buf.extend_from_slice(&[b'$', b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']);
+        } else {
+            self.header(b'$', n as i64);
+        }
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -199,21 +208,7 @@ pub fn format_double(d: f64) -> String {
 
 /// Appends the decimal form of `n` to `out` without allocating.
 pub fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut scratch = [0u8; 20];
-    let mut v = n.unsigned_abs();
-    let mut i = scratch.len();
-    loop {
-        i -= 1;
-        scratch[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&scratch[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 #[cfg(test)]

@@ -356,33 +356,51 @@ impl Tree {
         None
     }
 
-    /// Calls `f` on the elements of ranks `[start, end)`, ascending or (rev) descending.
+    /// Calls `f` on the elements of ranks `[start, end)`, ascending or (rev) descending:
+    /// O(log n + k). Iterative with an explicit stack of pending ancestors, because a
+    /// range read holds its partition lock for the whole walk and a recursive walk cost
+    /// about three times as many instructions per element.
     pub fn for_each(&self, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64)) {
-        if start < end {
-            self.visit(self.root, 0, start, end, rev, f);
-        }
-    }
-
-    /// In-order walk of the subtree `t` whose first node has rank `base`, pruned to
-    /// `[start, end)`: O(log n + k).
-    fn visit(&self, t: u32, base: usize, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64)) {
-        if t == NIL || base >= end || base + self.size(t) <= start {
+        let len = self.size(self.root);
+        let end = end.min(len);
+        if start >= end {
             return;
         }
-        let n = &self.nodes[t as usize];
-        let me = base + self.size(n.left);
-        if rev {
-            self.visit(n.right, me + 1, start, end, rev, f);
-        } else {
-            self.visit(n.left, base, start, end, rev, f);
+        // Walk order: `near` is visited before a node, `far` after it.
+        let near = |n: &Node| if rev { n.right } else { n.left };
+        let far = |n: &Node| if rev { n.left } else { n.right };
+        let mut skip = if rev { len - end } else { start };
+        let mut remaining = end - start;
+        let mut stack: Vec<u32> = Vec::with_capacity(64);
+        let mut t = self.root;
+        // Descend to the first node to visit, keeping the ancestors still to be visited.
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            let before = self.size(near(n));
+            if skip < before {
+                stack.push(t);
+                t = near(n);
+            } else if skip == before {
+                stack.push(t);
+                break;
+            } else {
+                skip -= before + 1;
+                t = far(n);
+            }
         }
-        if (start..end).contains(&me) {
+        while remaining > 0 {
+            let Some(t) = stack.pop() else { return };
+            let n = &self.nodes[t as usize];
             f(&n.member, n.score);
-        }
-        if rev {
-            self.visit(n.left, base, start, end, rev, f);
-        } else {
-            self.visit(n.right, me + 1, start, end, rev, f);
+            remaining -= 1;
+            if remaining == 0 {
+                return;
+            }
+            let mut c = far(n);
+            while c != NIL {
+                stack.push(c);
+                c = near(&self.nodes[c as usize]);
+            }
         }
     }
 
