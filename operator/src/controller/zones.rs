@@ -1,0 +1,74 @@
+//! Pod zones: each pod's Kubernetes node (`spec.nodeName`) and that node's
+//! `topology.kubernetes.io/zone` label. The brain uses them to break failover ties toward
+//! another zone than the failed primary's (a zone outage takes its nodes together) and
+//! status shows them. A zone is a tie-breaker, never a requirement: a node that cannot be
+//! read (no RBAC for nodes, a node already gone) leaves the pod's zone unknown and the
+//! pass goes on.
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::{Api, Client};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use super::observe::ObservedNode;
+
+/// The well-known label Kubernetes (and every cloud provider) puts on nodes.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+/// How long a node's zone is trusted: a node never changes zone in practice, but its
+/// name may be reused by a new node after a while.
+const TTL: Duration = Duration::from_secs(600);
+/// How long a node that could not be read is left alone before asking again, so a
+/// missing permission costs one request a minute, not one per pass.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(60);
+
+/// Zones of Kubernetes nodes by name, read on demand with a metadata-only GET and kept
+/// for a while: a pass asks only about nodes it has not seen recently.
+#[derive(Debug, Default)]
+pub struct ZoneCache {
+    nodes: Mutex<HashMap<String, (Option<String>, Instant)>>,
+}
+
+fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())
+}
+
+impl ZoneCache {
+    fn fresh(&self, node: &str, now: Instant) -> Option<Option<String>> {
+        let nodes = self.nodes.lock();
+        let (zone, until) = nodes.get(node)?;
+        (now < *until).then(|| zone.clone())
+    }
+
+    /// The zone of each pod (by pod name) whose node is known and labelled.
+    pub async fn zones_of(&self, client: &Client, pods: &BTreeMap<String, Pod>) -> BTreeMap<String, String> {
+        let now = Instant::now();
+        let wanted: BTreeSet<&str> = pods.values().filter_map(node_name).collect();
+        let api: Api<Node> = Api::all(client.clone());
+        for node in wanted.into_iter().filter(|n| self.fresh(n, now).is_none()) {
+            let (zone, keep) = match api.get_metadata_opt(node).await {
+                Ok(meta) => (meta.and_then(|m| m.metadata.labels.and_then(|mut l| l.remove(ZONE_LABEL))), TTL),
+                Err(e) => {
+                    tracing::warn!(node, error = %e, "cannot read the node's zone; failover ties ignore it");
+                    (None, RETRY_AFTER_ERROR)
+                }
+            };
+            self.nodes.lock().insert(node.to_string(), (zone, now + keep));
+        }
+        let nodes = self.nodes.lock();
+        pods.iter()
+            .filter_map(|(pod, p)| {
+                let zone = nodes.get(node_name(p)?)?.0.clone()?;
+                Some((pod.clone(), zone))
+            })
+            .collect()
+    }
+}
+
+/// Puts each observed node's zone into its view.
+pub fn fill(observed: &mut [ObservedNode], zones: &BTreeMap<String, String>) {
+    for node in observed {
+        node.view.zone = zones.get(&node.view.name).cloned();
+    }
+}
