@@ -1238,8 +1238,8 @@ async fn a_prober_triggers_a_pass_as_soon_as_the_primary_is_detected_failed() {
     let after = lost.elapsed();
     assert_eq!(asked, Some(ObjectRef::new("c").within("ns")));
     // Not before the detection time, and long before the 60 s requeue: within the
-    // detection time plus two probe periods.
-    assert!(after >= Duration::from_millis(900) && after < Duration::from_secs(4), "{after:?}");
+    // detection time plus a probe period or two (and some slack for a loaded machine).
+    assert!(after >= Duration::from_millis(900) && after < Duration::from_secs(5), "{after:?}");
     // Between passes the prober only probes nodes: no API call.
     assert!(h.calls().is_empty());
 

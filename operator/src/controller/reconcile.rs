@@ -243,7 +243,7 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     // prober, which asks for a pass when it finds something, or else by the pass itself.
     let probing = match &ctx.probers {
         Some(probers) if settings.enabled => {
-            probers.ensure(ObjectRef::from_obj(cluster), &key, settings, prober::targets(&observed, &outcomes, password.as_deref()));
+            probers.ensure(ObjectRef::new(&name).within(&namespace), &key, settings, prober::targets(&observed, &outcomes, password.as_deref()));
             true
         }
         Some(probers) => {
