@@ -181,12 +181,12 @@ pub async fn run(ctx: Context, namespace: Option<String>, stop: impl std::future
         loop {
             let clusters = store.state();
             gauge.set(clusters.len() as i64);
-            // A deleted cluster gets no pass: its prober stops here.
+            // A deleted cluster gets no pass: its prober and probe history go here.
+            let alive: std::collections::HashSet<String> = clusters.iter().map(|c| Context::key(c)).collect();
             if let Some(probers) = &housekeeping.probers {
-                let alive: std::collections::HashSet<String> = clusters.iter().map(|c| Context::key(c)).collect();
                 probers.retain(&|key: &str| alive.contains(key));
-                housekeeping.memory.retain(&|key: &str| alive.contains(key));
             }
+            housekeeping.memory.retain(&|key: &str| alive.contains(key));
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });

@@ -232,12 +232,14 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     new.epoch = (new_epoch > 0).then(|| i64::try_from(new_epoch).ok()).flatten();
     new.last_failover = last_failover;
     new.failovers_in_progress = in_progress;
-    if let Some(event) = scaling::annotate(&mut new, &scaled, cluster.status.as_ref(), cluster.metadata.generation, &now) {
-        ctx.events.publish(cluster, event).await;
-    }
+    let scaled_event = scaling::annotate(&mut new, &scaled, cluster.status.as_ref(), cluster.metadata.generation, &now);
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
     let busy = !new.failovers_in_progress.is_empty();
     write_status(cluster, ctx, &namespace, &new).await?;
+    // After the status that says so is stored, so a failed write does not repeat it.
+    if let Some(event) = scaled_event {
+        ctx.events.publish(cluster, event).await;
+    }
     // With failover on, nodes are probed on a short period whatever Kubernetes reports (a
     // node cut off by a network or zone outage sends no watch event): by the cluster's
     // prober, which asks for a pass when it finds something, or else by the pass itself.
@@ -253,7 +255,7 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         None => false,
     };
     let mut wait = prober::requeue(probing, busy, settings, if ready { REQUEUE_READY } else { REQUEUE_NOT_READY });
-    if scaled.active() {
+    if scaled.acted() {
         wait = wait.min(scaling::REQUEUE_SCALING);
     }
     Ok(Action::requeue(wait))

@@ -36,7 +36,7 @@ use crate::topology::{NodeView, ReportedRole, Role, ShardPlan, ShardView, Step, 
 pub const SWITCHOVER_REASON: &str = "planned switchover before scaling down";
 /// Condition reason while a shard's replica count moves toward the spec.
 pub const REASON_SCALING: &str = "ScalingReplicas";
-/// How soon to look again while scaling: each step waits for the previous one to take.
+/// How soon to look again after a scaling step, to see it take.
 pub const REQUEUE_SCALING: Duration = Duration::from_secs(2);
 /// Longest the primary may pause writes for the target to catch up (FAILOVER's TIMEOUT).
 const SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -171,6 +171,12 @@ pub struct Report {
 impl Report {
     pub fn active(&self) -> bool {
         !self.shards.is_empty()
+    }
+
+    /// A pod was added or removed, or a switchover made, in this pass. Waiting shards
+    /// need no short requeue: the pod watch brings the pass that can go on.
+    pub fn acted(&self) -> bool {
+        self.shards.iter().any(|(.., d)| matches!(d, Decision::Resize { .. } | Decision::Switchover { .. }))
     }
 
     fn summary(&self) -> String {
@@ -372,7 +378,9 @@ pub fn annotate(new: &mut CacheClusterStatus, report: &Report, old: Option<&Cach
     let base = reason_of(Some(new), status::READY).unwrap_or_default().to_string();
     let settling = was_scaling && base != "ClusterReady" && ["NodesNotReady", "ReplicasSyncing", REASON_SCALING].contains(&base.as_str());
     if !report.active() && !settling {
-        return was_scaling.then(|| ClusterEvent {
+        // Done only when the cluster is whole again; a fault keeps its own reason and
+        // the scaling is not claimed finished.
+        return (was_scaling && base == "ClusterReady").then(|| ClusterEvent {
             warning: false,
             reason: "ScaledReplicas",
             action: "Scale",
@@ -483,6 +491,44 @@ mod tests {
             *in_sync = false;
         }
         assert_eq!(decide_for(&broken_top, 3, 1, false), Decision::Resize { to: 2 });
+    }
+
+    #[test]
+    fn scaling_is_reported_as_progress_not_as_a_fault_and_faults_keep_their_reason() {
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let with_ready = |reason: &str| CacheClusterStatus {
+            conditions: vec![
+                condition(status::READY, reason == "ClusterReady", reason, "base".into(), None, &now),
+                condition(status::DEGRADED, reason != "ClusterReady", reason, "base".into(), None, &now),
+            ],
+            phase: Some(Phase::Degraded),
+            ..Default::default()
+        };
+        let adding = Report { shards: vec![(0, 2, 3, Decision::Resize { to: 3 })] };
+        let scaling_before = {
+            let mut s = with_ready("NodesNotReady");
+            annotate(&mut s, &adding, None, None, &now);
+            s
+        };
+        assert_eq!(reason_of(Some(&scaling_before), status::READY), Some(REASON_SCALING));
+        assert_eq!(reason_of(Some(&scaling_before), status::PROGRESSING), Some(REASON_SCALING));
+        assert_eq!(reason_of(Some(&scaling_before), status::DEGRADED), Some("AsExpected"));
+        assert_eq!(scaling_before.phase, Some(Phase::Updating));
+        // A fault keeps its reason.
+        let mut fault = with_ready("PrimaryUnreachable");
+        annotate(&mut fault, &adding, None, None, &now);
+        assert_eq!(reason_of(Some(&fault), status::READY), Some("PrimaryUnreachable"));
+        // The newest replica still syncing after the last step: still scaling, no event.
+        let mut syncing = with_ready("ReplicasSyncing");
+        assert_eq!(annotate(&mut syncing, &Report::default(), Some(&scaling_before), None, &now), None);
+        assert_eq!(reason_of(Some(&syncing), status::READY), Some(REASON_SCALING));
+        // Whole again: done, once.
+        let mut ready = with_ready("ClusterReady");
+        assert_eq!(annotate(&mut ready, &Report::default(), Some(&scaling_before), None, &now).map(|e| e.reason), Some("ScaledReplicas"));
+        assert_eq!(reason_of(Some(&ready), status::READY), Some("ClusterReady"));
+        assert_eq!(annotate(&mut with_ready("ClusterReady"), &Report::default(), Some(&ready), None, &now), None);
+        // A fault after scaling is not claimed done.
+        assert_eq!(annotate(&mut with_ready("PrimaryUnreachable"), &Report::default(), Some(&scaling_before), None, &now), None);
     }
 
     #[test]
