@@ -1252,3 +1252,17 @@ async fn a_prober_triggers_a_pass_as_soon_as_the_primary_is_detected_failed() {
     reconcile(Arc::new(cluster(json!({"replicasPerShard": 2, "failover": {"enabled": false}}), None)), h.ctx.clone()).await.unwrap();
     assert!(probers.keys().is_empty());
 }
+
+#[tokio::test]
+async fn zones_come_from_the_label_zone_spread_names() {
+    let h = Harness::new(three_nodes());
+    let pods = three_pods();
+    h.api.lock().pods = vec![on_node(pods[0].clone(), "n1"), pods[1].clone(), pods[2].clone()];
+    let node = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                      "metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "zone-a", "example.com/rack": "rack-7"}}});
+    h.api.lock().objects.insert("/api/v1/nodes/n1".into(), node);
+    let spec = json!({"replicasPerShard": 2, "zoneSpread": {"topologyKey": "example.com/rack"}});
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    let status = status_of(&h.calls());
+    assert_eq!(status["shards"][0]["nodes"][0]["zone"], "rack-7");
+}

@@ -95,7 +95,8 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let observed = async {
         let listed = observe::list_pods(&pods, &name).await?;
         let mut nodes = observe::nodes(cluster, &namespace, &listed, &sizes, ctx.nodes.as_ref(), password.as_deref()).await;
-        zones::fill(&mut nodes, &ctx.zones.zones_of(&ctx.client, &listed).await);
+        let zone_key = cluster.spec.zone_spread.clone().unwrap_or_default().topology_key;
+        zones::fill(&mut nodes, &ctx.zones.zones_of(&ctx.client, &listed, &zone_key).await);
         Ok::<_, Error>(nodes)
     }
     .instrument(info_span!("observe"))

@@ -1,5 +1,6 @@
-//! Pod zones: each pod's Kubernetes node (`spec.nodeName`) and that node's
-//! `topology.kubernetes.io/zone` label. The brain uses them to break failover ties toward
+//! Pod zones: each pod's Kubernetes node (`spec.nodeName`) and that node's zone label
+//! (`zoneSpread.topologyKey`, by default `topology.kubernetes.io/zone`, the label the
+//! StatefulSet's spread constraint uses too). The brain uses them to break failover ties toward
 //! another zone than the failed primary's (a zone outage takes its nodes together) and
 //! status shows them. A zone is a tie-breaker, never a requirement: a node that cannot be
 //! read (no RBAC for nodes, a node already gone) leaves the pod's zone unknown and the
@@ -13,9 +14,6 @@ use std::time::{Duration, Instant};
 
 use super::observe::ObservedNode;
 
-/// The well-known label Kubernetes (and every cloud provider) puts on nodes.
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
-
 /// How long a node's zone is trusted: a node never changes zone in practice, but its
 /// name may be reused by a new node after a while.
 const TTL: Duration = Duration::from_secs(600);
@@ -23,11 +21,12 @@ const TTL: Duration = Duration::from_secs(600);
 /// missing permission costs one request a minute, not one per pass.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(60);
 
-/// Zones of Kubernetes nodes by name, read on demand with a metadata-only GET and kept
-/// for a while: a pass asks only about nodes it has not seen recently.
+/// Zones of Kubernetes nodes by node name and label key, read on demand with a
+/// metadata-only GET and kept for a while: a pass asks only about nodes it has not seen
+/// recently.
 #[derive(Debug, Default)]
 pub struct ZoneCache {
-    nodes: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    nodes: Mutex<HashMap<(String, String), (Option<String>, Instant)>>,
 }
 
 fn node_name(pod: &Pod) -> Option<&str> {
@@ -35,31 +34,30 @@ fn node_name(pod: &Pod) -> Option<&str> {
 }
 
 impl ZoneCache {
-    fn fresh(&self, node: &str, now: Instant) -> Option<Option<String>> {
-        let nodes = self.nodes.lock();
-        let (zone, until) = nodes.get(node)?;
-        (now < *until).then(|| zone.clone())
+    fn fresh(&self, node: &str, key: &str, now: Instant) -> bool {
+        self.nodes.lock().get(&(node.to_string(), key.to_string())).is_some_and(|(_, until)| now < *until)
     }
 
-    /// The zone of each pod (by pod name) whose node is known and labelled.
-    pub async fn zones_of(&self, client: &Client, pods: &BTreeMap<String, Pod>) -> BTreeMap<String, String> {
+    /// The zone (the node label `key`) of each pod, by pod name, whose node is known and
+    /// carries the label.
+    pub async fn zones_of(&self, client: &Client, pods: &BTreeMap<String, Pod>, key: &str) -> BTreeMap<String, String> {
         let now = Instant::now();
         let wanted: BTreeSet<&str> = pods.values().filter_map(node_name).collect();
         let api: Api<Node> = Api::all(client.clone());
-        for node in wanted.into_iter().filter(|n| self.fresh(n, now).is_none()) {
+        for node in wanted.into_iter().filter(|n| !self.fresh(n, key, now)) {
             let (zone, keep) = match api.get_metadata_opt(node).await {
-                Ok(meta) => (meta.and_then(|m| m.metadata.labels.and_then(|mut l| l.remove(ZONE_LABEL))), TTL),
+                Ok(meta) => (meta.and_then(|m| m.metadata.labels.and_then(|mut l| l.remove(key))), TTL),
                 Err(e) => {
                     tracing::warn!(node, error = %e, "cannot read the node's zone; failover ties ignore it");
                     (None, RETRY_AFTER_ERROR)
                 }
             };
-            self.nodes.lock().insert(node.to_string(), (zone, now + keep));
+            self.nodes.lock().insert((node.to_string(), key.to_string()), (zone, now + keep));
         }
         let nodes = self.nodes.lock();
         pods.iter()
             .filter_map(|(pod, p)| {
-                let zone = nodes.get(node_name(p)?)?.0.clone()?;
+                let zone = nodes.get(&(node_name(p)?.to_string(), key.to_string()))?.0.clone()?;
                 Some((pod.clone(), zone))
             })
             .collect()
