@@ -26,7 +26,16 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(60);
 /// recently.
 #[derive(Debug, Default)]
 pub struct ZoneCache {
-    nodes: Mutex<HashMap<(String, String), (Option<String>, Instant)>>,
+    nodes: Mutex<HashMap<NodeLabel, Known>>,
+}
+
+/// A node's name and a label key.
+type NodeLabel = (String, String);
+
+#[derive(Debug)]
+struct Known {
+    zone: Option<String>,
+    until: Instant,
 }
 
 fn node_name(pod: &Pod) -> Option<&str> {
@@ -35,7 +44,7 @@ fn node_name(pod: &Pod) -> Option<&str> {
 
 impl ZoneCache {
     fn fresh(&self, node: &str, key: &str, now: Instant) -> bool {
-        self.nodes.lock().get(&(node.to_string(), key.to_string())).is_some_and(|(_, until)| now < *until)
+        self.nodes.lock().get(&(node.to_string(), key.to_string())).is_some_and(|k| now < k.until)
     }
 
     /// The zone (the node label `key`) of each pod, by pod name, whose node is known and
@@ -52,12 +61,12 @@ impl ZoneCache {
                     (None, RETRY_AFTER_ERROR)
                 }
             };
-            self.nodes.lock().insert((node.to_string(), key.to_string()), (zone, now + keep));
+            self.nodes.lock().insert((node.to_string(), key.to_string()), Known { zone, until: now + keep });
         }
         let nodes = self.nodes.lock();
         pods.iter()
             .filter_map(|(pod, p)| {
-                let zone = nodes.get(&(node_name(p)?.to_string(), key.to_string()))?.0.clone()?;
+                let zone = nodes.get(&(node_name(p)?.to_string(), key.to_string()))?.zone.clone()?;
                 Some((pod.clone(), zone))
             })
             .collect()
