@@ -1237,6 +1237,7 @@ async fn a_prober_triggers_a_pass_as_soon_as_the_primary_is_detected_failed() {
         tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut triggered)).await.expect("no pass asked for before the slow requeue");
     let after = lost.elapsed();
     assert_eq!(asked, Some(ObjectRef::new("c").within("ns")));
+    assert_eq!(h.ctx.metrics.prober_triggers.get(), 1);
     // Not before the detection time, and long before the 60 s requeue: within the
     // detection time plus a probe period or two (and some slack for a loaded machine).
     assert!(after >= Duration::from_millis(900) && after < Duration::from_secs(5), "{after:?}");

@@ -82,7 +82,7 @@ impl Context {
     /// The same context with a prober task per cluster, whose findings are sent to
     /// `trigger` (the controller's `reconcile_on`).
     pub fn with_probers(self, trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<CacheCluster>>) -> Context {
-        let probers = prober::Probers::new(trigger, self.nodes.clone(), self.memory.clone(), self.clock.clone());
+        let probers = prober::Probers::new(trigger, self.nodes.clone(), self.memory.clone(), self.clock.clone(), self.metrics.prober_triggers.clone());
         Context { probers: Some(probers), ..self }
     }
 

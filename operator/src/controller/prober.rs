@@ -14,6 +14,7 @@ use futures::channel::mpsc::UnboundedSender;
 use futures::future::join_all;
 use kube::runtime::reflector::ObjectRef;
 use parking_lot::Mutex;
+use prometheus::IntCounter;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,13 +109,21 @@ pub struct Probers {
     nodes: Arc<dyn NodeClient>,
     memory: Arc<Memory>,
     clock: Clock,
+    /// Passes asked for (`cachefleet_operator_prober_triggers_total`).
+    triggers: IntCounter,
     running: Mutex<HashMap<String, Running>>,
 }
 
 impl Probers {
     /// `trigger` feeds the controller (`Controller::reconcile_on`).
-    pub fn new(trigger: UnboundedSender<ObjectRef<CacheCluster>>, nodes: Arc<dyn NodeClient>, memory: Arc<Memory>, clock: Clock) -> Probers {
-        Probers { trigger, nodes, memory, clock, running: Mutex::new(HashMap::new()) }
+    pub fn new(
+        trigger: UnboundedSender<ObjectRef<CacheCluster>>,
+        nodes: Arc<dyn NodeClient>,
+        memory: Arc<Memory>,
+        clock: Clock,
+        triggers: IntCounter,
+    ) -> Probers {
+        Probers { trigger, nodes, memory, clock, triggers, running: Mutex::new(HashMap::new()) }
     }
 
     /// Starts the cluster's prober, or gives the running one the latest targets; a change
@@ -141,6 +150,7 @@ impl Probers {
             memory: self.memory.clone(),
             clock: self.clock.clone(),
             trigger: self.trigger.clone(),
+            triggers: self.triggers.clone(),
         }));
         tracing::debug!(cluster = key, period = ?settings.probe_period(), "prober started");
         running.insert(key.to_string(), Running { settings, targets: shared, task });
@@ -193,6 +203,7 @@ struct Loop {
     memory: Arc<Memory>,
     clock: Clock,
     trigger: UnboundedSender<ObjectRef<CacheCluster>>,
+    triggers: IntCounter,
 }
 
 async fn probe_loop(l: Loop) {
@@ -213,6 +224,7 @@ async fn probe_loop(l: Loop) {
         let found = findings(&targets, &reported, &|pod: &str| l.memory.failed(&l.key, pod, now, detection_ms));
         if should_trigger(&last, &found) {
             tracing::info!(cluster = %l.key, findings = ?found, "probes call for a reconcile");
+            l.triggers.inc();
             if l.trigger.unbounded_send(l.cluster.clone()).is_err() {
                 // The controller is gone.
                 return;
