@@ -37,7 +37,7 @@ impl Metrics {
         let leader = IntGauge::new("cachefleet_operator_leader", "1 while this replica holds the leader lease")?;
         let prober_triggers = IntCounter::new(
             "cachefleet_operator_prober_triggers_total",
-            "Reconcile passes asked for by a cluster's prober (a failed primary or a role that disagrees with its label)",
+            "Reconcile passes asked for by a cluster's prober (a failed or restarted primary, or a role that disagrees with its label)",
         )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(reconcile_errors.clone()))?;

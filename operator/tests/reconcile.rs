@@ -150,6 +150,8 @@ struct FakeNodes {
     infos: Mutex<HashMap<String, NodeInfo>>,
     /// Hosts told CLIENT KILL TYPE normal.
     kill_calls: Mutex<Vec<String>>,
+    /// Hosts asked INFO.
+    info_calls: Mutex<Vec<String>>,
     /// FAILOVER TO calls: the primary's host and the target's. The fake hands over at
     /// once: the target reports primary, the old primary follows it.
     failover_calls: Mutex<Vec<(String, String)>>,
@@ -162,7 +164,10 @@ impl NodeClient for FakeNodes {
         })
     }
     fn info<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<NodeInfo, NodeError>> {
-        Box::pin(async move { Ok(self.infos.lock().get(&node.host).cloned().unwrap_or_default()) })
+        Box::pin(async move {
+            self.info_calls.lock().push(node.host.clone());
+            Ok(self.infos.lock().get(&node.host).cloned().unwrap_or_default())
+        })
     }
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
         Box::pin(async move {
@@ -1266,4 +1271,30 @@ async fn zones_come_from_the_label_zone_spread_names() {
     reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
     let status = status_of(&h.calls());
     assert_eq!(status["shards"][0]["nodes"][0]["zone"], "rack-7");
+}
+
+#[tokio::test]
+async fn a_prober_triggers_a_pass_when_the_primary_restarts_and_the_pass_hands_its_role_over() {
+    let (h, mut triggered) = Harness::with_probers(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = json!({"replicasPerShard": 2, "failover": {"detectionSeconds": 3}});
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    // Wait (bounded) for the prober's first round to have read the primary's run id.
+    let seen_before = h.nodes.info_calls.lock().iter().filter(|h| **h == host(0)).count();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while h.nodes.info_calls.lock().iter().filter(|h| **h == host(0)).count() == seen_before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the prober never asked the primary its INFO");
+
+    // The primary's process restarts without its data, well within a detection time.
+    h.nodes.infos.lock().insert(host(0), info(0, 0, "a2"));
+    let asked = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut triggered)).await.expect("no pass asked for");
+    assert_eq!(asked, Some(ObjectRef::new("c").within("ns")));
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(1), None)), "the replica holding the data takes over");
+    let status = h.calls().iter().rfind(|c| c.path.ends_with("/status")).map(|c| c.body["status"].clone()).unwrap();
+    assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
 }

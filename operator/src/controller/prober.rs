@@ -1,8 +1,9 @@
 //! A prober task per CacheCluster with failover on. It asks every node its `ROLE` on the
-//! short period (`detectionSeconds / 3`), feeds the same failure detectors the reconcile
-//! pass reads, and asks the controller for a pass only when something needs one: a
-//! labelled primary failed for the detection time, or a node's role disagrees with its
-//! label. The full pass (apply, list pods, INFO of every node, status) then runs on watch
+//! short period (`detectionSeconds / 3`), and each labelled primary its `INFO` run id,
+//! feeds the same failure detectors the reconcile pass reads, and asks the controller for
+//! a pass only when something needs one: a labelled primary failed for the detection
+//! time or restarted (a new run id: it may have come back empty, and its replicas must
+//! not copy that), or a node's role disagrees with its label. The full pass (apply, list pods, INFO of every node, status) then runs on watch
 //! events and a slow requeue instead of every period, which keeps the API server's load
 //! independent of how fast failures are detected.
 //!
@@ -41,6 +42,10 @@ pub struct Target {
 pub enum Finding {
     /// The labelled primary failed every probe for the detection time.
     PrimaryFailed { pod: String },
+    /// The labelled primary answers with a new run id: its process restarted, maybe
+    /// without its data. The pass looks at its keys and offset and hands the role to a
+    /// replica holding the data before the replicas resync from an empty node.
+    PrimaryRestarted { pod: String, run_id: String },
     /// A node acts in another role than its label says (a returning old primary, a
     /// primary that was demoted behind the operator's back, a replica following another
     /// node than the labelled primary).
@@ -69,6 +74,18 @@ pub fn findings(targets: &[Target], reported: &[Option<ReportedRole>], failed: &
         }
     }
     found
+}
+
+/// Remembers `pod`'s run id; true when it differs from the one seen before (the process
+/// restarted). The first sighting is no restart.
+pub fn run_id_changed(seen: &mut HashMap<String, String>, pod: &str, run_id: &str) -> bool {
+    if run_id.is_empty() {
+        return false;
+    }
+    match seen.insert(pod.to_string(), run_id.to_string()) {
+        Some(old) => old != run_id,
+        None => false,
+    }
 }
 
 /// Whether a round's findings call for a pass: only something new does. A finding that
@@ -212,6 +229,7 @@ async fn probe_loop(l: Loop) {
     // A slow round (nodes timing out) delays the next one instead of bunching them up.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = BTreeSet::new();
+    let mut run_ids: HashMap<String, String> = HashMap::new();
     loop {
         ticks.tick().await;
         let targets = l.targets.lock().clone();
@@ -221,7 +239,17 @@ async fn probe_loop(l: Loop) {
         for (t, r) in targets.iter().zip(&reported) {
             l.memory.record(&l.key, &t.pod, now, r.is_some());
         }
-        let found = findings(&targets, &reported, &|pod: &str| l.memory.failed(&l.key, pod, now, detection_ms));
+        let mut found = findings(&targets, &reported, &|pod: &str| l.memory.failed(&l.key, pod, now, detection_ms));
+        let primaries: Vec<&Target> = targets.iter().zip(&reported).filter(|(t, r)| t.labelled == Some(Role::Primary) && r.is_some()).map(|(t, _)| t).collect();
+        let infos = join_all(primaries.iter().map(|t| l.nodes.info(&t.addr))).await;
+        for (t, info) in primaries.iter().zip(infos) {
+            if let Ok(info) = info
+                && run_id_changed(&mut run_ids, &t.pod, &info.run_id)
+            {
+                found.insert(Finding::PrimaryRestarted { pod: t.pod.clone(), run_id: info.run_id });
+            }
+        }
+        run_ids.retain(|pod, _| targets.iter().any(|t| t.pod == *pod));
         if should_trigger(&last, &found) {
             tracing::info!(cluster = %l.key, findings = ?found, "probes call for a reconcile");
             l.triggers.inc();
@@ -276,6 +304,17 @@ mod tests {
             let got: Vec<Finding> = findings(&targets, &reported, failed).into_iter().collect();
             assert_eq!(got, want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_new_run_id_is_a_restart_the_first_one_is_not() {
+        let mut seen = HashMap::new();
+        assert!(!run_id_changed(&mut seen, "c-0-0", "a"));
+        assert!(!run_id_changed(&mut seen, "c-0-0", "a"));
+        assert!(run_id_changed(&mut seen, "c-0-0", "b"));
+        assert!(!run_id_changed(&mut seen, "c-0-0", "b"));
+        assert!(!run_id_changed(&mut seen, "c-0-0", ""), "an INFO without run_id says nothing");
+        assert!(!run_id_changed(&mut seen, "c-0-1", "b"), "another pod's first sighting");
     }
 
     #[test]
