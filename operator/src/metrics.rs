@@ -14,6 +14,7 @@ pub struct Metrics {
     pub failover_duration: Histogram,
     pub role_changes: IntCounter,
     pub leader: IntGauge,
+    pub prober_triggers: IntCounter,
 }
 
 impl Metrics {
@@ -34,6 +35,10 @@ impl Metrics {
         )?;
         let role_changes = IntCounter::new("cachefleet_operator_role_changes_total", "Role commands (REPLICAOF) and role labels applied to nodes")?;
         let leader = IntGauge::new("cachefleet_operator_leader", "1 while this replica holds the leader lease")?;
+        let prober_triggers = IntCounter::new(
+            "cachefleet_operator_prober_triggers_total",
+            "Reconcile passes asked for by a cluster's prober (a failed or restarted primary, or a role that disagrees with its label)",
+        )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(reconcile_errors.clone()))?;
         registry.register(Box::new(reconcile_duration.clone()))?;
@@ -42,7 +47,19 @@ impl Metrics {
         registry.register(Box::new(failover_duration.clone()))?;
         registry.register(Box::new(role_changes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
-        Ok(Metrics { registry, reconciles, reconcile_errors, reconcile_duration, managed_clusters, failovers, failover_duration, role_changes, leader })
+        registry.register(Box::new(prober_triggers.clone()))?;
+        Ok(Metrics {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            managed_clusters,
+            failovers,
+            failover_duration,
+            role_changes,
+            leader,
+            prober_triggers,
+        })
     }
 
     /// The text exposition format.
@@ -73,6 +90,7 @@ mod tests {
             "cachefleet_operator_failovers_total 0",
             "cachefleet_failover_duration_seconds_count 0",
             "cachefleet_operator_leader 0",
+            "cachefleet_operator_prober_triggers_total 0",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

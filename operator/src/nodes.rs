@@ -52,6 +52,11 @@ pub trait NodeClient: Send + Sync {
     /// `CLIENT KILL TYPE normal`: closes the node's client connections (not its replicas'),
     /// so clients of a demoted primary reconnect through the writer Service.
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>>;
+    /// Planned switchover, sent to the primary: `FAILOVER TO host port TIMEOUT ms`. The
+    /// primary pauses writes until the target has its whole stream, then hands it the
+    /// role, so no acknowledged write is lost; it answers at once and the handover
+    /// completes when the target reports primary.
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, target: (&'a str, u16), timeout: Duration) -> BoxFuture<'a, Result<(), NodeError>>;
 }
 
 /// The real client: one short-lived connection per call, each bounded by a timeout, so a
@@ -110,6 +115,13 @@ impl NodeClient for RespNodeClient {
 
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
         Box::pin(async move { self.call(node, redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").clone()).await.map(drop) })
+    }
+
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, target: (&'a str, u16), timeout: Duration) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            self.call(node, redis::cmd("FAILOVER").arg("TO").arg(target.0).arg(target.1).arg("TIMEOUT").arg(ms).clone()).await.map(drop)
+        })
     }
 
     fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>> {

@@ -140,7 +140,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let events = Arc::new(KubeEvents::new(client.clone()));
-    let ctx = Arc::new(Context::new(client, Arc::new(RespNodeClient::default()), events, metrics, options));
+    let ctx = Context::new(client, Arc::new(RespNodeClient::default()), events, metrics, options);
     controller::run(ctx, args.watch_namespace.clone(), stopped).await;
 
     if let Some(h) = holder {

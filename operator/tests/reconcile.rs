@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -149,6 +150,11 @@ struct FakeNodes {
     infos: Mutex<HashMap<String, NodeInfo>>,
     /// Hosts told CLIENT KILL TYPE normal.
     kill_calls: Mutex<Vec<String>>,
+    /// Hosts asked INFO.
+    info_calls: Mutex<Vec<String>>,
+    /// FAILOVER TO calls: the primary's host and the target's. The fake hands over at
+    /// once: the target reports primary, the old primary follows it.
+    failover_calls: Mutex<Vec<(String, String)>>,
 }
 
 impl NodeClient for FakeNodes {
@@ -158,11 +164,23 @@ impl NodeClient for FakeNodes {
         })
     }
     fn info<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<NodeInfo, NodeError>> {
-        Box::pin(async move { Ok(self.infos.lock().get(&node.host).cloned().unwrap_or_default()) })
+        Box::pin(async move {
+            self.info_calls.lock().push(node.host.clone());
+            Ok(self.infos.lock().get(&node.host).cloned().unwrap_or_default())
+        })
     }
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
         Box::pin(async move {
             self.kill_calls.lock().push(node.host.clone());
+            Ok(())
+        })
+    }
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, target: (&'a str, u16), _timeout: Duration) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.failover_calls.lock().push((node.host.clone(), target.0.to_string()));
+            let mut roles = self.roles.lock();
+            roles.insert(target.0.to_string(), ReportedRole::Primary { replicas: 1 });
+            roles.insert(node.host.clone(), ReportedRole::Replica { primary_host: target.0.to_string(), primary_port: target.1, in_sync: true });
             Ok(())
         })
     }
@@ -210,6 +228,19 @@ impl Harness {
         Harness { api, nodes, events, ctx: Arc::new(ctx), clock }
     }
 
+    /// A harness whose context runs a prober per cluster on the real clock, and the
+    /// stream of passes the probers ask for (the controller's `reconcile_on`).
+    fn with_probers(nodes: FakeNodes) -> (Harness, futures::channel::mpsc::UnboundedReceiver<ObjectRef<CacheCluster>>) {
+        let api = Arc::new(Mutex::new(ApiState::default()));
+        let client = fake_api(api.clone());
+        let nodes = Arc::new(nodes);
+        let events = Arc::new(FakeEvents::default());
+        let options = BuildOptions { default_image: "cache-node:test".into(), service_monitor_supported: false };
+        let (trigger, triggered) = futures::channel::mpsc::unbounded();
+        let ctx = Context::new(client, nodes.clone(), events.clone(), Metrics::new().unwrap(), options).with_probers(trigger);
+        (Harness { api, nodes, events, ctx: Arc::new(ctx), clock: Arc::new(AtomicU64::new(0)) }, triggered)
+    }
+
     fn calls(&self) -> Vec<Call> {
         std::mem::take(&mut self.api.lock().calls)
     }
@@ -248,7 +279,9 @@ fn host(ordinal: i32) -> String {
     format!("c-0-{ordinal}.c-0.ns.svc")
 }
 
-const APPLY_ONE_SHARD: [&str; 7] = [
+const APPLY_ONE_SHARD: [&str; 8] = [
+    // The StatefulSets' current sizes: apply keeps them, scaling moves them.
+    "GET /apis/apps/v1/namespaces/ns/statefulsets",
     "PATCH /api/v1/namespaces/ns/configmaps/c-config",
     "PATCH /api/v1/namespaces/ns/services/c-0",
     "PATCH /apis/apps/v1/namespaces/ns/statefulsets/c-0",
@@ -294,11 +327,11 @@ async fn create_path_applies_every_object_with_one_field_manager_and_reports_cre
         assert!(c.query.contains("fieldManager=cachefleet-operator") && c.query.contains("force=true"), "{} {}", c.line(), c.query);
     }
     // Owned objects point at the cluster, so deleting it deletes them.
-    let sts = &calls[2].body;
+    let sts = &calls[3].body;
     assert_eq!(sts["metadata"]["ownerReferences"][0]["uid"], "0b6a2c1e-0000-4000-8000-000000000001");
     assert_eq!(sts["spec"]["replicas"], 2);
     // Pruning lists only this cluster's objects.
-    assert!(calls[7].query.contains("cachefleet.dev%2Fcluster%3Dc"), "{}", calls[7].query);
+    assert!(calls[8].query.contains("cachefleet.dev%2Fcluster%3Dc"), "{}", calls[8].query);
 
     let status = status_of(&calls);
     assert_eq!(status["phase"], "Creating");
@@ -337,7 +370,7 @@ async fn first_pod_becomes_primary_and_the_other_is_pointed_at_it_then_labelled(
         ])
     );
     let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
-    assert_eq!((label(14), label(15)), (json!("primary"), json!("replica")));
+    assert_eq!((label(15), label(16)), (json!("primary"), json!("replica")));
     assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(1), Some((host(0), 6379)))]);
 
     let status = status_of(&calls);
@@ -969,4 +1002,299 @@ async fn a_primary_pod_that_comes_back_empty_is_replaced_at_once_and_demoted() {
     let status = &calls.iter().rfind(|c| c.path.ends_with("/status")).unwrap().body["status"];
     assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
     assert_eq!(status["shards"][0]["primary"], "c-0-1");
+}
+
+// Replica scaling, driven by the brain: the StatefulSet's size moves one pod at a time,
+// on settled shards only, and never takes the primary's pod.
+
+const STATEFULSETS: &str = "/apis/apps/v1/namespaces/ns/statefulsets";
+const RESIZE: &str = "PATCH /apis/apps/v1/namespaces/ns/statefulsets/c-0";
+
+/// The shard's StatefulSet as the API server lists it, at `replicas` pods.
+fn stateful_set(replicas: i32) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "c-0", "namespace": "ns"},
+           "spec": {"replicas": replicas, "selector": {}, "template": {}}})
+}
+
+/// The replicas of every PATCH of the shard's StatefulSet, in order.
+fn sizes_patched(calls: &[Call]) -> Vec<i64> {
+    calls.iter().filter(|c| c.line() == RESIZE).map(|c| c.body["spec"]["replicas"].as_i64().unwrap()).collect()
+}
+
+fn replica_of(primary: i32, in_sync: bool) -> ReportedRole {
+    ReportedRole::Replica { primary_host: host(primary), primary_port: 6379, in_sync }
+}
+
+#[tokio::test]
+async fn scaling_up_adds_one_pod_and_reports_ready_only_once_it_is_in_sync() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 1 });
+    nodes.roles.lock().insert(host(1), replica_of(0, true));
+    nodes.infos.lock().insert(host(0), info(100, 10, "a"));
+    nodes.infos.lock().insert(host(1), info(100, 10, "b"));
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true)];
+    h.api.lock().listed.insert(STATEFULSETS.into(), vec![stateful_set(2)]);
+    // replicasPerShard went from 1 to 2.
+    let spec = json!({"replicasPerShard": 2});
+
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&[RESIZE, STATUS]));
+    // Apply keeps the size; the scaling step adds one pod.
+    assert_eq!(sizes_patched(&calls), vec![2, 3]);
+    let status = status_of(&calls);
+    let ready = condition(&status, "Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("ScalingReplicas")));
+    assert!(ready["message"].as_str().unwrap().starts_with("shard 0: 2 of 3 pods, resizing to 3"), "{ready}");
+    assert_eq!(condition(&status, "Progressing")["reason"], "ScalingReplicas");
+    assert_eq!(condition(&status, "Degraded")["status"], "False");
+    let events = h.events();
+    assert!(events.iter().any(|e| e.reason == "ScalingReplicas" && e.note == "shard 0: 2 -> 3 pods, adding c-0-2"), "{events:?}");
+
+    // The new pod starts empty and standalone: it is pointed at the primary, nothing resized.
+    h.api.lock().listed.insert(STATEFULSETS.into(), vec![stateful_set(3)]);
+    h.api.lock().pods.push(pod("c-0-2", 0, None, false));
+    h.nodes.roles.lock().insert(host(2), ReportedRole::Primary { replicas: 0 });
+    reconcile(Arc::new(cluster(spec.clone(), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&["PATCH /api/v1/namespaces/ns/pods/c-0-2", STATUS]));
+    assert_eq!(sizes_patched(&calls), vec![3]);
+    assert_eq!(h.nodes.replicaof_calls.lock().last(), Some(&(host(2), Some((host(0), 6379)))));
+    let status = status_of(&calls);
+    assert_eq!(condition(&status, "Ready")["reason"], "ScalingReplicas");
+    h.events();
+
+    // Link up but still loading the copy: not in sync, not ready.
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true), pod("c-0-2", 0, Some("replica"), false)];
+    h.nodes.roles.lock().insert(host(2), replica_of(0, true));
+    let mut loading = info(40, 4, "c");
+    loading.replication.loading = true;
+    h.nodes.infos.lock().insert(host(2), loading);
+    reconcile(Arc::new(cluster(spec.clone(), Some(status.clone()))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(sizes_patched(&calls), vec![3]);
+    let status = calls.iter().rfind(|c| c.path.ends_with("/status")).map_or(status, |c| c.body["status"].clone());
+    let ready = condition(&status, "Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("ScalingReplicas")));
+    assert!(h.events().iter().all(|e| e.reason != "ScaledReplicas"));
+
+    // In sync and Ready: the cluster is Ready and the scaling is reported done.
+    h.nodes.infos.lock().insert(host(2), info(100, 10, "c"));
+    h.api.lock().pods[2] = pod("c-0-2", 0, Some("replica"), true);
+    reconcile(Arc::new(cluster(spec, Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(sizes_patched(&calls), vec![3]);
+    let status = status_of(&calls);
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+    assert_eq!(status["readyNodes"], "3/3");
+    let reasons: Vec<&str> = h.events().iter().map(|e| e.reason).collect();
+    assert!(reasons.contains(&"ScaledReplicas") && reasons.contains(&"ClusterReady"), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn scaling_down_with_the_primary_on_the_top_ordinal_switches_over_first_then_shrinks() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(2), ReportedRole::Primary { replicas: 2 });
+    nodes.roles.lock().insert(host(0), replica_of(2, true));
+    nodes.roles.lock().insert(host(1), replica_of(2, true));
+    nodes.infos.lock().insert(host(0), info(100, 10, "a"));
+    nodes.infos.lock().insert(host(1), info(90, 10, "b"));
+    nodes.infos.lock().insert(host(2), info(100, 10, "c"));
+    let h = Harness::new(nodes);
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("replica"), true), pod("c-0-1", 0, Some("replica"), true), pod("c-0-2", 0, Some("primary"), true)];
+    h.api.lock().listed.insert(STATEFULSETS.into(), vec![stateful_set(3)]);
+    // replicasPerShard went from 2 to 1: pod c-0-2, the primary, is the one to go.
+    let spec = json!({"replicasPerShard": 1});
+
+    reconcile(Arc::new(cluster(spec.clone(), Some(json!({"epoch": 3})))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(lines(&calls), expected(&[STATUS, "PATCH /api/v1/namespaces/ns/pods/c-0-0", "PATCH /api/v1/namespaces/ns/pods/c-0-2", STATUS]));
+    assert_eq!(sizes_patched(&calls), vec![3], "nothing shrinks before the role moved");
+    // The staying replica with the most data takes over, by FAILOVER TO, not REPLICAOF NO ONE.
+    assert_eq!(*h.nodes.failover_calls.lock(), vec![(host(2), host(0))]);
+    assert!(h.nodes.replicaof_calls.lock().is_empty());
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(2)]);
+    let base = expected(&[]).len();
+    let flight = &calls[base].body["status"];
+    assert_eq!(flight["epoch"], 4);
+    assert_eq!(flight["failoversInProgress"][0]["reason"], "planned switchover before scaling down");
+    let label = |i: usize| calls[i].body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    assert_eq!((label(base + 1), label(base + 2)), (json!("primary"), json!("replica")));
+    let status = &calls[base + 3].body["status"];
+    assert!(status.get("failoversInProgress").is_none(), "{status}");
+    assert_eq!(status["epoch"], 4);
+    assert_eq!((status["lastFailover"]["from"].as_str(), status["lastFailover"]["to"].as_str()), (Some("c-0-2"), Some("c-0-0")));
+    assert_eq!(status["shards"][0]["primary"], "c-0-0");
+    assert_eq!(condition(status, "Ready")["reason"], "ScalingReplicas");
+    let reasons: Vec<&str> = h.events().iter().map(|e| e.reason).collect();
+    assert!(reasons.contains(&"ScalingReplicas") && reasons.contains(&"PrimaryAssigned"), "{reasons:?}");
+    let status = status.clone();
+
+    // Next pass: c-0-1 still follows the old primary; it is re-pointed, nothing shrinks yet.
+    h.api.lock().pods = vec![pod("c-0-0", 0, Some("primary"), true), pod("c-0-1", 0, Some("replica"), true), pod("c-0-2", 0, Some("replica"), true)];
+    reconcile(Arc::new(cluster(spec.clone(), Some(status.clone()))), h.ctx.clone()).await.unwrap();
+    assert_eq!(sizes_patched(&h.calls()), vec![3]);
+    assert_eq!(*h.nodes.replicaof_calls.lock(), vec![(host(1), Some((host(0), 6379)))]);
+
+    // Settled behind the new primary: the top pod (a replica now) goes.
+    h.nodes.roles.lock().insert(host(1), replica_of(0, true));
+    reconcile(Arc::new(cluster(spec, Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(sizes_patched(&calls), vec![3, 2]);
+    assert_eq!(h.nodes.failover_calls.lock().len(), 1);
+    assert!(h.events().iter().any(|e| e.reason == "ScalingReplicas" && e.note == "shard 0: 3 -> 2 pods, removing c-0-2"));
+}
+
+#[tokio::test]
+async fn no_pod_is_removed_while_a_failover_is_in_flight() {
+    let h = Harness::new(three_nodes());
+    h.api.lock().pods = three_pods();
+    h.api.lock().listed.insert(STATEFULSETS.into(), vec![stateful_set(3)]);
+    // Asked to shrink to 2 pods while the primary has just stopped answering.
+    let spec = json!({"replicasPerShard": 1, "failover": {"detectionSeconds": 3}});
+    h.nodes.roles.lock().remove(&host(0));
+    let mut status = None;
+    for at in [0, 1_000, 4_000] {
+        h.clock.store(at, Ordering::SeqCst);
+        reconcile(Arc::new(cluster(spec.clone(), status.clone())), h.ctx.clone()).await.unwrap();
+        let calls = h.calls();
+        assert_eq!(sizes_patched(&calls), vec![3], "at {at} ms");
+        status = calls.iter().rfind(|c| c.path.ends_with("/status")).map(|c| c.body["status"].clone()).or(status);
+    }
+    // The failover itself went ahead.
+    assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(1), None)));
+    assert_eq!(status.unwrap()["lastFailover"]["to"], "c-0-1");
+    assert!(h.events().iter().all(|e| e.reason != "ScalingReplicas"));
+}
+
+// Zones: a pod's zone is its Kubernetes node's topology.kubernetes.io/zone label.
+
+fn on_node(mut pod: Value, node: &str) -> Value {
+    pod["spec"] = json!({"nodeName": node, "containers": []});
+    pod
+}
+
+fn node_in_zone(name: &str, zone: &str) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+           "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}}})
+}
+
+#[tokio::test]
+async fn a_failover_tie_goes_to_the_replica_in_another_zone() {
+    let h = Harness::new(three_nodes());
+    // c-0-1 and c-0-2 hold the same data; c-0-1 shares the primary's zone.
+    h.nodes.infos.lock().insert(host(2), info(100, 10, "c"));
+    let pods = three_pods();
+    h.api.lock().pods = vec![on_node(pods[0].clone(), "n-a1"), on_node(pods[1].clone(), "n-a2"), on_node(pods[2].clone(), "n-b1")];
+    for (node, zone) in [("n-a1", "zone-a"), ("n-a2", "zone-a"), ("n-b1", "zone-b")] {
+        h.api.lock().objects.insert(format!("/api/v1/nodes/{node}"), node_in_zone(node, zone));
+    }
+    let spec = failover_spec();
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let read: Vec<String> = lines(&calls).into_iter().filter(|l| l.contains("/nodes/")).collect();
+    assert_eq!(read, vec!["GET /api/v1/nodes/n-a1", "GET /api/v1/nodes/n-a2", "GET /api/v1/nodes/n-b1"]);
+    let zones: Vec<Value> = status_of(&calls)["shards"][0]["nodes"].as_array().unwrap().iter().map(|n| n["zone"].clone()).collect();
+    assert_eq!(zones, vec![json!("zone-a"), json!("zone-a"), json!("zone-b")]);
+
+    h.nodes.roles.lock().remove(&host(0));
+    for at in [1_000, 4_000] {
+        h.clock.store(at, Ordering::SeqCst);
+        reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    }
+    // Zones are remembered: nodes are not read again on every pass.
+    assert!(!lines(&h.calls()).iter().any(|l| l.contains("/nodes/")));
+    assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(2), None)), "the tie goes out of the failed primary's zone");
+}
+
+#[tokio::test]
+async fn a_node_without_a_zone_or_unreadable_leaves_the_zone_unknown() {
+    let h = Harness::new(three_nodes());
+    let pods = three_pods();
+    h.api.lock().pods = vec![on_node(pods[0].clone(), "n-a1"), pods[1].clone(), pods[2].clone()];
+    h.api.lock().fail = Some("GET /api/v1/nodes/".into());
+    reconcile(Arc::new(cluster(failover_spec(), None)), h.ctx.clone()).await.unwrap();
+    let status = status_of(&h.calls());
+    assert!(status["shards"][0]["nodes"][0].get("zone").is_none(), "{status}");
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+}
+
+// The prober: a task per cluster probes on the short period and asks for a pass only
+// when its failure detector fires; the passes themselves go back to the slow requeue.
+
+#[tokio::test]
+async fn a_prober_triggers_a_pass_as_soon_as_the_primary_is_detected_failed() {
+    let (h, mut triggered) = Harness::with_probers(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = json!({"replicasPerShard": 2, "failover": {"detectionSeconds": 1}});
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    // Ready, and the prober watches the nodes: the slow requeue.
+    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
+    let probers = h.ctx.probers.as_ref().unwrap();
+    assert_eq!(probers.keys(), vec!["ns/c".to_string()]);
+    h.calls();
+
+    h.nodes.roles.lock().remove(&host(0));
+    let lost = std::time::Instant::now();
+    let asked =
+        tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut triggered)).await.expect("no pass asked for before the slow requeue");
+    let after = lost.elapsed();
+    assert_eq!(asked, Some(ObjectRef::new("c").within("ns")));
+    assert_eq!(h.ctx.metrics.prober_triggers.get(), 1);
+    // Not before the detection time, and long before the 60 s requeue: within the
+    // detection time plus a probe period or two (and some slack for a loaded machine).
+    assert!(after >= Duration::from_millis(900) && after < Duration::from_secs(5), "{after:?}");
+    // Between passes the prober only probes nodes: no API call.
+    assert!(h.calls().is_empty());
+
+    // The pass it asked for fails over at once.
+    let action = reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(1), None)));
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)), "not Ready yet: the re-pointed replica syncs");
+
+    // Failover turned off: the prober stops.
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 2, "failover": {"enabled": false}}), None)), h.ctx.clone()).await.unwrap();
+    assert!(probers.keys().is_empty());
+}
+
+#[tokio::test]
+async fn zones_come_from_the_label_zone_spread_names() {
+    let h = Harness::new(three_nodes());
+    let pods = three_pods();
+    h.api.lock().pods = vec![on_node(pods[0].clone(), "n1"), pods[1].clone(), pods[2].clone()];
+    let node = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                      "metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "zone-a", "example.com/rack": "rack-7"}}});
+    h.api.lock().objects.insert("/api/v1/nodes/n1".into(), node);
+    let spec = json!({"replicasPerShard": 2, "zoneSpread": {"topologyKey": "example.com/rack"}});
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    let status = status_of(&h.calls());
+    assert_eq!(status["shards"][0]["nodes"][0]["zone"], "rack-7");
+}
+
+#[tokio::test]
+async fn a_prober_triggers_a_pass_when_the_primary_restarts_and_the_pass_hands_its_role_over() {
+    let (h, mut triggered) = Harness::with_probers(three_nodes());
+    h.api.lock().pods = three_pods();
+    let spec = json!({"replicasPerShard": 2, "failover": {"detectionSeconds": 3}});
+    reconcile(Arc::new(cluster(spec.clone(), None)), h.ctx.clone()).await.unwrap();
+    // Wait (bounded) for the prober's first round to have read the primary's run id.
+    let seen_before = h.nodes.info_calls.lock().iter().filter(|h| **h == host(0)).count();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while h.nodes.info_calls.lock().iter().filter(|h| **h == host(0)).count() == seen_before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the prober never asked the primary its INFO");
+
+    // The primary's process restarts without its data, well within a detection time.
+    h.nodes.infos.lock().insert(host(0), info(0, 0, "a2"));
+    let asked = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut triggered)).await.expect("no pass asked for");
+    assert_eq!(asked, Some(ObjectRef::new("c").within("ns")));
+    reconcile(Arc::new(cluster(spec, None)), h.ctx.clone()).await.unwrap();
+    assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(1), None)), "the replica holding the data takes over");
+    let status = h.calls().iter().rfind(|c| c.path.ends_with("/status")).map(|c| c.body["status"].clone()).unwrap();
+    assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
 }

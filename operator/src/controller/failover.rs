@@ -103,6 +103,23 @@ impl Memory {
             .collect()
     }
 
+    /// Records one probe of `pod` taken between passes (the prober's).
+    pub fn record(&self, cluster: &str, pod: &str, now_ms: u64, ok: bool) {
+        let mut all = self.clusters.lock();
+        let nodes = &mut all.entry(cluster.to_string()).or_default().nodes;
+        nodes.entry(pod.to_string()).or_default().detector.record(now_ms, ok);
+    }
+
+    /// Whether `pod` has failed every probe for `detection_ms` by `now_ms`.
+    pub fn failed(&self, cluster: &str, pod: &str, now_ms: u64, detection_ms: u64) -> bool {
+        self.clusters.lock().get(cluster).and_then(|c| c.nodes.get(pod)).is_some_and(|m| m.detector.failed(now_ms, detection_ms))
+    }
+
+    /// Forgets the clusters `keep` says are gone.
+    pub fn retain(&self, keep: &dyn Fn(&str) -> bool) {
+        self.clusters.lock().retain(|key, _| keep(key));
+    }
+
     /// When `pod` began failing probes, if it is failing now.
     pub fn failing_since(&self, cluster: &str, pod: &str) -> Option<u64> {
         self.clusters.lock().get(cluster)?.nodes.get(pod)?.detector.failing_since_ms()

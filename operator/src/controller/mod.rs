@@ -8,11 +8,14 @@ pub mod events;
 pub mod failover;
 pub mod final_snapshot;
 pub mod observe;
+pub mod prober;
 pub mod reconcile;
+pub mod scaling;
 pub mod snapshot_controller;
 pub mod snapshots;
 pub mod status;
 pub mod validate;
+pub mod zones;
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -43,9 +46,14 @@ pub struct Context {
     pub events: Arc<dyn EventSink>,
     pub metrics: Metrics,
     pub options: BuildOptions,
-    /// Probe history for failure detection, per cluster.
-    pub memory: failover::Memory,
+    /// Probe history for failure detection, per cluster (shared with the probers).
+    pub memory: Arc<failover::Memory>,
     pub clock: failover::Clock,
+    /// Zones of the Kubernetes nodes pods run on.
+    pub zones: zones::ZoneCache,
+    /// One prober task per cluster with failover on; None runs the short-period probes
+    /// in the passes themselves (tests, and a context built without a controller).
+    pub probers: Option<prober::Probers>,
     /// Consecutive failed passes per cluster, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -58,8 +66,10 @@ impl Context {
             events,
             metrics,
             options,
-            memory: failover::Memory::default(),
+            memory: Arc::new(failover::Memory::default()),
             clock: failover::monotonic(),
+            zones: zones::ZoneCache::default(),
+            probers: None,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -67,6 +77,13 @@ impl Context {
     /// The same context on another clock (tests drive time with it).
     pub fn with_clock(self, clock: failover::Clock) -> Context {
         Context { clock, ..self }
+    }
+
+    /// The same context with a prober task per cluster, whose findings are sent to
+    /// `trigger` (the controller's `reconcile_on`).
+    pub fn with_probers(self, trigger: futures::channel::mpsc::UnboundedSender<ObjectRef<CacheCluster>>) -> Context {
+        let probers = prober::Probers::new(trigger, self.nodes.clone(), self.memory.clone(), self.clock.clone(), self.metrics.prober_triggers.clone());
+        Context { probers: Some(probers), ..self }
     }
 
     pub(crate) fn key(cluster: &CacheCluster) -> String {
@@ -114,8 +131,11 @@ fn job_owner(job: Job) -> Option<ObjectRef<CacheCluster>> {
     Some(ObjectRef::new(&cluster).within(&job.namespace()?))
 }
 
-/// Runs the controller until a shutdown signal (SIGTERM/SIGINT) or `stop` resolves.
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the controller until a shutdown signal (SIGTERM/SIGINT) or `stop` resolves. The
+/// context gets its probers here: their findings trigger passes of this controller.
+pub async fn run(ctx: Context, namespace: Option<String>, stop: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let (trigger, triggered) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(ctx.with_probers(trigger));
     let client = ctx.client.clone();
     fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
     where
@@ -152,17 +172,26 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
         .owns(api::<CronJob>(&client, &namespace), owned)
         .watches(api::<Job>(&client, &namespace), snapshot_jobs, job_owner)
         .watches(api::<Pod>(&client, &namespace), pods, pod_owner)
+        .reconcile_on(triggered)
         .graceful_shutdown_on(stop);
     let store = controller.store();
     let gauge = ctx.metrics.managed_clusters.clone();
+    let housekeeping = ctx.clone();
     let counting = tokio::spawn(async move {
         loop {
-            gauge.set(store.state().len() as i64);
+            let clusters = store.state();
+            gauge.set(clusters.len() as i64);
+            // A deleted cluster gets no pass: its prober and probe history go here.
+            let alive: std::collections::HashSet<String> = clusters.iter().map(|c| Context::key(c)).collect();
+            if let Some(probers) = &housekeeping.probers {
+                probers.retain(&|key: &str| alive.contains(key));
+            }
+            housekeeping.memory.retain(&|key: &str| alive.contains(key));
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });
     controller
-        .run(reconcile::reconcile, error_policy, ctx)
+        .run(reconcile::reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
@@ -173,6 +202,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, stop: impl std::f
         })
         .await;
     counting.abort();
+    if let Some(probers) = &ctx.probers {
+        probers.stop_all();
+    }
     if let Err(e) = snapshots_running.await {
         tracing::warn!(error = %e, "the snapshot controller ended abnormally");
     }

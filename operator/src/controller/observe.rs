@@ -51,12 +51,14 @@ fn labelled_role(pod: &Pod) -> Option<Role> {
     }
 }
 
-/// Every node the spec asks for, probed in parallel (each probe bounded by the node
-/// client's timeout).
+/// Every node the spec asks for, and every node its StatefulSet still has (`sizes`: a
+/// shard's StatefulSet replicas, while scaling differs from the spec), probed in parallel
+/// (each probe bounded by the node client's timeout).
 pub async fn nodes(
     cluster: &CacheCluster,
     namespace: &str,
     pods: &BTreeMap<String, Pod>,
+    sizes: &BTreeMap<i32, i32>,
     client: &dyn NodeClient,
     password: Option<&str>,
 ) -> Vec<ObservedNode> {
@@ -64,7 +66,8 @@ pub async fn nodes(
     let port = names::RESP_PORT as u16;
     let mut wanted = Vec::new();
     for shard in 0..cluster.spec.shards {
-        for ordinal in 0..cluster.spec.nodes_per_shard() {
+        let count = sizes.get(&shard).copied().unwrap_or(0).max(cluster.spec.nodes_per_shard());
+        for ordinal in 0..count {
             let pod_name = names::pod_name(name, shard, ordinal);
             let host = names::pod_host(name, namespace, shard, ordinal);
             wanted.push((shard, ordinal, pod_name, host));

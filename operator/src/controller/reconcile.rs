@@ -5,7 +5,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{Instrument, info_span};
@@ -18,7 +20,7 @@ use super::observe;
 use super::snapshots;
 use super::status;
 use super::validate::{self, Invalid};
-use super::{Context, apply, failover};
+use super::{Context, apply, failover, prober, scaling, zones};
 use crate::api::{CacheCluster, CacheClusterStatus, CacheSnapshot, FailoverRecord, SecretKeyRef, SnapshotPhase};
 use crate::resources::{self, names};
 use crate::topology::{Role, Step};
@@ -49,6 +51,9 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let name = cluster.metadata.name.clone().ok_or(Error::MissingMetadata("name"))?;
 
     if cluster.metadata.deletion_timestamp.is_some() {
+        if let Some(probers) = &ctx.probers {
+            probers.stop(&Context::key(cluster));
+        }
         return final_snapshot::on_delete(cluster, ctx, &namespace).await;
     }
     final_snapshot::sync_finalizer(cluster, ctx, &namespace).await?;
@@ -75,10 +80,13 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
             return Ok(Action::requeue(REQUEUE_NOT_READY));
         }
     };
-    let desired = match resources::build_restoring(cluster, &ctx.options, restore.as_deref()) {
+    let mut desired = match resources::build_restoring(cluster, &ctx.options, restore.as_deref()) {
         Ok(d) => d,
         Err(e) => return refuse(cluster, ctx, &namespace, &Invalid { reason: "InvalidSpec", message: e.to_string() }).await,
     };
+    // Existing StatefulSets keep their size here; the scaling stage moves it.
+    let sizes = scaling::sizes(&ctx.client, &namespace, &name, cluster.spec.shards).await?;
+    scaling::hold(&mut desired, &sizes);
 
     apply::apply_all(&ctx.client, &namespace, &desired).instrument(info_span!("apply")).await?;
     apply::prune_all(&ctx.client, &namespace, &name, &desired, ctx.options.service_monitor_supported).instrument(info_span!("prune")).await?;
@@ -86,7 +94,10 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let observed = async {
         let listed = observe::list_pods(&pods, &name).await?;
-        Ok::<_, Error>(observe::nodes(cluster, &namespace, &listed, ctx.nodes.as_ref(), password.as_deref()).await)
+        let mut nodes = observe::nodes(cluster, &namespace, &listed, &sizes, ctx.nodes.as_ref(), password.as_deref()).await;
+        let zone_key = cluster.spec.zone_spread.clone().unwrap_or_default().topology_key;
+        zones::fill(&mut nodes, &ctx.zones.zones_of(&ctx.client, &listed, &zone_key).await);
+        Ok::<_, Error>(nodes)
     }
     .instrument(info_span!("observe"))
     .await?;
@@ -101,6 +112,7 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     // A failover recorded in status but not finished (the operator restarted mid-way)
     // is finished as decided.
     let mut in_progress = old.failovers_in_progress.clone();
+    scaling::drop_unstarted_switchovers(&mut in_progress, &observed);
     let mut resumed = Vec::new();
     for (shard, view) in &mut views {
         if let Some(record) = in_progress.iter().find(|r| r.shard == *shard) {
@@ -155,7 +167,8 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         }
     }
 
-    let outcomes = act::execute(plans, &pods, ctx.nodes.as_ref(), &observed, password.as_deref()).instrument(info_span!("act")).await;
+    let planned = plans.clone();
+    let mut outcomes = act::execute(plans, &pods, ctx.nodes.as_ref(), &observed, password.as_deref()).instrument(info_span!("act")).await;
     for outcome in &outcomes {
         ctx.metrics.role_changes.inc_by(outcome.done.len() as u64);
         for step in &outcome.done {
@@ -187,6 +200,24 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         last_failover = Some(record);
     }
 
+    // Scaling moves only a settled shard: none with a failover recorded, started or
+    // finished in this pass.
+    let failover_shards: BTreeSet<i32> = old.failovers_in_progress.iter().map(|r| r.shard).chain(started.iter().map(|(shard, ..)| *shard)).collect();
+    let inputs = scaling::Inputs {
+        cluster,
+        namespace: &namespace,
+        desired: &desired,
+        sizes: &sizes,
+        views: &views,
+        plans: &planned,
+        observed: &observed,
+        pods: &pods,
+        password: password.as_deref(),
+        failover_shards: &failover_shards,
+    };
+    let mut state = scaling::PassState { in_progress: &mut in_progress, last_failover: &mut last_failover, epoch: &mut new_epoch, outcomes: &mut outcomes };
+    let scaled = scaling::run(&inputs, ctx, &mut state).instrument(info_span!("scale")).await?;
+
     let now = now();
     let seen = match &cluster.spec.snapshots {
         Some(_) => snapshots::run(cluster, ctx, &namespace, &now).instrument(info_span!("snapshots")).await?,
@@ -202,18 +233,32 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     new.epoch = (new_epoch > 0).then(|| i64::try_from(new_epoch).ok()).flatten();
     new.last_failover = last_failover;
     new.failovers_in_progress = in_progress;
+    let scaled_event = scaling::annotate(&mut new, &scaled, cluster.status.as_ref(), cluster.metadata.generation, &now);
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
     let busy = !new.failovers_in_progress.is_empty();
     write_status(cluster, ctx, &namespace, &new).await?;
-    // With failover on, nodes are probed on a short period whatever Kubernetes reports:
-    // a node cut off by a network or zone outage sends no watch event.
-    let wait = if settings.enabled || busy {
-        settings.probe_period()
-    } else if ready {
-        REQUEUE_READY
-    } else {
-        REQUEUE_NOT_READY
+    // After the status that says so is stored, so a failed write does not repeat it.
+    if let Some(event) = scaled_event {
+        ctx.events.publish(cluster, event).await;
+    }
+    // With failover on, nodes are probed on a short period whatever Kubernetes reports (a
+    // node cut off by a network or zone outage sends no watch event): by the cluster's
+    // prober, which asks for a pass when it finds something, or else by the pass itself.
+    let probing = match &ctx.probers {
+        Some(probers) if settings.enabled => {
+            probers.ensure(ObjectRef::new(&name).within(&namespace), &key, settings, prober::targets(&observed, &outcomes, password.as_deref()));
+            true
+        }
+        Some(probers) => {
+            probers.stop(&key);
+            false
+        }
+        None => false,
     };
+    let mut wait = prober::requeue(probing, busy, settings, if ready { REQUEUE_READY } else { REQUEUE_NOT_READY });
+    if scaled.acted() {
+        wait = wait.min(scaling::REQUEUE_SCALING);
+    }
     Ok(Action::requeue(wait))
 }
 
@@ -245,7 +290,7 @@ async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, ne
     Ok(())
 }
 
-async fn patch_status(ctx: &Context, namespace: &str, name: &str, new: &CacheClusterStatus) -> Result<(), Error> {
+pub(super) async fn patch_status(ctx: &Context, namespace: &str, name: &str, new: &CacheClusterStatus) -> Result<(), Error> {
     let api: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({ "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheCluster", "status": new });
     api.patch_status(name, &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;

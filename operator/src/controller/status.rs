@@ -120,18 +120,19 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
         let primary = outcome.primary.as_ref().and_then(|p| members.iter().find(|n| n.view.name == *p));
         match primary {
             None => no_primary.push(outcome.index),
-            // A node promoted in this pass answers as primary from now on.
+            // A node promoted (or handed the role by a switchover) in this pass answers as
+            // primary from now on.
             Some(p)
                 if !matches!(p.view.reported, Some(ReportedRole::Primary { .. }))
-                    && !outcome.done.iter().any(|s| matches!(s, Step::Promote { node } if *node == p.view.name)) =>
+                    && !outcome.done.iter().any(|s| matches!(s, Step::Promote { node } | Step::Switchover { to: node, .. } if *node == p.view.name)) =>
             {
                 primary_down.push(p.view.name.clone())
             }
             Some(p) => {
                 for n in members.iter().filter(|n| n.view.name != p.view.name) {
-                    let synced = matches!(&n.view.reported, Some(ReportedRole::Replica { primary_host, primary_port, in_sync: true })
-                        if *primary_host == p.view.host && *primary_port == p.view.port);
-                    if !synced {
+                    // Link up (ROLE `connected`) is not enough: a replica still loading
+                    // or in a full sync holds a partial data set.
+                    if !n.view.in_sync_with(&p.view) {
                         not_in_sync.push(n.view.name.clone());
                     }
                 }
@@ -148,7 +149,7 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
                         Role::Primary => names::ROLE_PRIMARY.to_string(),
                         Role::Replica => names::ROLE_REPLICA.to_string(),
                     }),
-                    zone: None,
+                    zone: n.view.zone.clone(),
                     ready: n.pod_ready,
                     lag_bytes: None,
                 })
