@@ -31,6 +31,8 @@ pub enum NodeError {
     BadRole { host: String, port: u16, reply: String },
     #[error("{host}:{port} answered INFO with something unexpected: {reply}")]
     BadInfo { host: String, port: u16, reply: String },
+    #[error("{host}:{port}: this node client cannot send {command}")]
+    Unsupported { host: String, port: u16, command: &'static str },
 }
 
 /// What `INFO` tells about a node beyond its role: how much of the shard's data it holds
@@ -52,6 +54,19 @@ pub trait NodeClient: Send + Sync {
     /// `CLIENT KILL TYPE normal`: closes the node's client connections (not its replicas'),
     /// so clients of a demoted primary reconnect through the writer Service.
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>>;
+    /// `FAILOVER TO host port TIMEOUT ms`: a planned handover from this primary to one of
+    /// its replicas. The primary pauses writes until the replica has caught up, then
+    /// swaps roles; the reply comes at once, the handover after.
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, to: (&'a str, u16), timeout_ms: u64) -> BoxFuture<'a, Result<(), NodeError>> {
+        let _ = (to, timeout_ms);
+        Box::pin(async move { Err(NodeError::Unsupported { host: node.host.clone(), port: node.port, command: "FAILOVER" }) })
+    }
+    /// `CONFIG SET name value [name value ...]`: every pair at once (the node checks them
+    /// all before applying any).
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        let _ = settings;
+        Box::pin(async move { Err(NodeError::Unsupported { host: node.host.clone(), port: node.port, command: "CONFIG SET" }) })
+    }
 }
 
 /// The real client: one short-lived connection per call, each bounded by a timeout, so a
@@ -110,6 +125,21 @@ impl NodeClient for RespNodeClient {
 
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
         Box::pin(async move { self.call(node, redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").clone()).await.map(drop) })
+    }
+
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, to: (&'a str, u16), timeout_ms: u64) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move { self.call(node, redis::cmd("FAILOVER").arg("TO").arg(to.0).arg(to.1).arg("TIMEOUT").arg(timeout_ms).clone()).await.map(drop) })
+    }
+
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("CONFIG");
+            cmd.arg("SET");
+            for (name, value) in settings {
+                cmd.arg(name).arg(value);
+            }
+            self.call(node, cmd).await.map(drop)
+        })
     }
 
     fn replicate_from<'a>(&'a self, node: &'a NodeAddr, primary: Option<(&'a str, u16)>) -> BoxFuture<'a, Result<(), NodeError>> {

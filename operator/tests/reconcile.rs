@@ -51,6 +51,9 @@ struct ApiState {
     objects: HashMap<String, Value>,
     /// Answer 500 to requests whose `METHOD path` starts with this.
     fail: Option<String>,
+    /// What the API server keeps of an applied object beyond what was sent (a
+    /// StatefulSet's generation and status), by path: merged into the apply's answer.
+    server_side: HashMap<String, Value>,
     calls: Vec<Call>,
 }
 
@@ -77,6 +80,10 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
                 obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
                 obj["kind"] = json!("CacheCluster");
                 obj["spec"] = json!({});
+            }
+            if let Some(kept) = state.server_side.get(&call.path) {
+                obj["metadata"]["generation"] = kept["metadata"]["generation"].clone();
+                obj["status"] = kept["status"].clone();
             }
             if call.path.contains("/cachesnapshots/") && obj.get("spec").is_none() {
                 obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
@@ -138,6 +145,9 @@ fn fake_api(state: Arc<Mutex<ApiState>>) -> kube::Client {
 /// A REPLICAOF a fake node received: the node's host, and the primary (None: NO ONE).
 type ReplicaOf = (String, Option<(String, u16)>);
 
+/// A CONFIG SET a fake node received: the node's host and the (name, value) pairs.
+type ConfigSet = (String, Vec<(String, String)>);
+
 /// Nodes answer ROLE from a table keyed by host; REPLICAOF either works or fails like a
 /// node without replication.
 #[derive(Default)]
@@ -149,6 +159,10 @@ struct FakeNodes {
     infos: Mutex<HashMap<String, NodeInfo>>,
     /// Hosts told CLIENT KILL TYPE normal.
     kill_calls: Mutex<Vec<String>>,
+    /// FAILOVER TO calls: (primary host, target host). The fake hands over at once.
+    failover_calls: Mutex<Vec<(String, String)>>,
+    /// CONFIG SET calls.
+    config_set_calls: Mutex<Vec<ConfigSet>>,
 }
 
 impl NodeClient for FakeNodes {
@@ -163,6 +177,21 @@ impl NodeClient for FakeNodes {
     fn kill_clients<'a>(&'a self, node: &'a NodeAddr) -> BoxFuture<'a, Result<(), NodeError>> {
         Box::pin(async move {
             self.kill_calls.lock().push(node.host.clone());
+            Ok(())
+        })
+    }
+    fn failover_to<'a>(&'a self, node: &'a NodeAddr, to: (&'a str, u16), _timeout_ms: u64) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.failover_calls.lock().push((node.host.clone(), to.0.to_string()));
+            let mut roles = self.roles.lock();
+            roles.insert(to.0.to_string(), ReportedRole::Primary { replicas: 1 });
+            roles.insert(node.host.clone(), ReportedRole::Replica { primary_host: to.0.to_string(), primary_port: to.1, in_sync: true });
+            Ok(())
+        })
+    }
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.config_set_calls.lock().push((node.host.clone(), settings.to_vec()));
             Ok(())
         })
     }
@@ -969,4 +998,234 @@ async fn a_primary_pod_that_comes_back_empty_is_replaced_at_once_and_demoted() {
     let status = &calls.iter().rfind(|c| c.path.ends_with("/status")).unwrap().body["status"];
     assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
     assert_eq!(status["shards"][0]["primary"], "c-0-1");
+}
+
+// ---------------------------------------------------------------------------- rolling changes
+
+const STS_PATH: &str = "/apis/apps/v1/namespaces/ns/statefulsets/c-0";
+const STATUS_PATH: &str = "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status";
+
+/// A pod of shard 0 made from StatefulSet revision `revision`.
+fn pod_at(ordinal: i32, role: Option<&str>, revision: &str) -> Value {
+    let mut p = pod(&format!("c-0-{ordinal}"), 0, role, true);
+    p["metadata"]["labels"]["controller-revision-hash"] = json!(revision);
+    p
+}
+
+/// The StatefulSet's controller has seen the latest template and wants `revision`.
+fn statefulset_wants(h: &Harness, revision: &str) {
+    h.api.lock().server_side.insert(
+        STS_PATH.into(),
+        json!({"metadata": {"generation": 2}, "status": {"replicas": 3, "observedGeneration": 2, "updateRevision": revision, "currentRevision": "c-0-old"}}),
+    );
+}
+
+fn in_sync_with(primary: i32) -> ReportedRole {
+    ReportedRole::Replica { primary_host: host(primary), primary_port: 6379, in_sync: true }
+}
+
+/// The disruptive actions of a pass, in order: pod evictions (API) and FAILOVERs (nodes).
+fn disruptions(h: &Harness, calls: &[Call]) -> Vec<String> {
+    let mut out: Vec<String> =
+        calls.iter().filter(|c| c.path.ends_with("/eviction")).map(|c| format!("evict {}", c.path.split('/').nth_back(1).unwrap())).collect();
+    out.extend(std::mem::take(&mut *h.nodes.failover_calls.lock()).into_iter().map(|(from, to)| format!("FAILOVER {from} TO {to}")));
+    out
+}
+
+#[tokio::test]
+async fn a_roll_of_one_shard_restarts_the_replicas_one_by_one_then_switches_over_then_restarts_the_old_primary() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 2 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    nodes.roles.lock().insert(host(2), in_sync_with(0));
+    for (o, id) in [(0, "a"), (1, "b"), (2, "c")] {
+        nodes.infos.lock().insert(host(o), info(100, 10, id));
+    }
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-old"), pod_at(2, Some("replica"), "c-0-old")];
+    let spec = json!({"replicasPerShard": 2});
+    let mut status: Option<Value> = None;
+    // One pass: returns what it disrupted, and keeps the status it wrote for the next.
+    let pass = |status: Option<Value>| {
+        let h = &h;
+        let spec = spec.clone();
+        async move {
+            reconcile(Arc::new(cluster(spec, status.clone())), h.ctx.clone()).await.unwrap();
+            let calls = h.calls();
+            let written = calls.iter().rev().find(|c| c.line() == STATUS_PATH).map(|c| c.body["status"].clone()).or(status);
+            (disruptions(h, &calls), calls, written)
+        }
+    };
+
+    // 1. The replica with the lowest ordinal goes first.
+    let (done, calls, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-1"]);
+    let eviction = calls.iter().find(|c| c.path.ends_with("/eviction")).unwrap();
+    assert_eq!(eviction.body["kind"], "Eviction", "evicted through the eviction API, so the PodDisruptionBudget applies");
+    let rollout = &status.as_ref().unwrap()["rollout"];
+    assert_eq!((rollout["shard"].as_i64(), rollout["updatedNodes"].as_str()), (Some(0), Some("0/3")));
+    assert_eq!(condition(status.as_ref().unwrap(), "Progressing")["reason"], "RollingUpdate");
+    assert!(h.events().iter().any(|e| e.reason == "RollingUpdate" && e.note.contains("c-0-1")));
+
+    // 2. While it is being recreated nothing else moves.
+    h.api.lock().pods.remove(1);
+    h.nodes.roles.lock().remove(&host(1));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+    assert!(status.as_ref().unwrap()["rollout"]["message"].as_str().unwrap().contains("c-0-1 to be created"), "{status:?}");
+
+    // 3. Back on the new revision, empty: the brain re-attaches it; the roll waits.
+    h.api.lock().pods.insert(1, pod_at(1, None, "c-0-new"));
+    h.nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    h.nodes.infos.lock().insert(host(1), info(0, 0, "b2"));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+    assert_eq!(h.nodes.replicaof_calls.lock().drain(..).collect::<Vec<_>>(), vec![(host(1), Some((host(0), 6379)))]);
+
+    // 4. Still syncing: it waits.
+    h.api.lock().pods[1] = pod_at(1, Some("replica"), "c-0-new");
+    h.nodes.roles.lock().insert(host(1), ReportedRole::Replica { primary_host: host(0), primary_port: 6379, in_sync: false });
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+
+    // 5. In sync: the next replica.
+    h.nodes.roles.lock().insert(host(1), in_sync_with(0));
+    h.nodes.infos.lock().insert(host(1), info(100, 10, "b2"));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-2"]);
+
+    // 6. Both replicas updated and in sync: the primary hands over to a caught-up updated
+    //    replica, and the labels follow in the same pass (new primary first).
+    h.api.lock().pods[2] = pod_at(2, Some("replica"), "c-0-new");
+    h.nodes.infos.lock().insert(host(2), info(100, 10, "c2"));
+    let (done, calls, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, [format!("FAILOVER {} TO {}", host(0), host(1))]);
+    let after_apply: Vec<String> = lines(&calls).into_iter().skip(expected(&[]).len()).collect();
+    assert_eq!(
+        after_apply,
+        [STATUS_PATH, "PATCH /api/v1/namespaces/ns/pods/c-0-1", "PATCH /api/v1/namespaces/ns/pods/c-0-0", STATUS_PATH],
+        "the switchover is recorded in status before FAILOVER, then the labels move"
+    );
+    let flight = &calls.iter().find(|c| c.line() == STATUS_PATH).unwrap().body["status"];
+    assert_eq!(flight["rollout"]["switchover"]["to"], "c-0-1");
+    let label = |c: &Call| c.body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    let relabels: Vec<Value> = calls.iter().filter(|c| c.path.contains("/pods/c-0-")).map(label).collect();
+    assert_eq!(relabels, [json!("primary"), json!("replica")]);
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)], "the old primary's clients reconnect through the writer Service");
+    let written = status.as_ref().unwrap();
+    assert_eq!(written["epoch"], 1);
+    assert!(written["rollout"].get("switchover").is_none(), "{written}");
+    assert_eq!(written["shards"][0]["primary"], "c-0-1");
+    assert!(h.events().iter().any(|e| e.reason == "SwitchedOver" && e.note.contains("c-0-1 is primary in place of c-0-0")));
+
+    // 7. The old primary, a replica now, goes last.
+    {
+        let mut api = h.api.lock();
+        api.pods[0] = pod_at(0, Some("replica"), "c-0-old");
+        api.pods[1] = pod_at(1, Some("primary"), "c-0-new");
+    }
+    h.nodes.roles.lock().insert(host(2), in_sync_with(1));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-0"]);
+
+    // 8. Everything on the new revision: the rollout is over.
+    h.api.lock().pods[0] = pod_at(0, Some("replica"), "c-0-new");
+    let (done, _, s) = pass(status).await;
+    let status = s.unwrap();
+    assert_eq!(done, Vec::<String>::new());
+    assert!(status.get("rollout").is_none(), "{status}");
+    assert_eq!(condition(&status, "Progressing")["status"], "False");
+    assert!(h.events().iter().any(|e| e.reason == "RollingUpdateCompleted"));
+    assert!(h.nodes.config_set_calls.lock().is_empty(), "no live setting changed");
+}
+
+#[tokio::test]
+async fn a_live_only_setting_is_sent_to_every_node_with_config_set_and_restarts_no_pod() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 2 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    nodes.roles.lock().insert(host(2), in_sync_with(0));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-1");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-1"), pod_at(1, Some("replica"), "c-0-1"), pod_at(2, Some("replica"), "c-0-1")];
+    let template_hash = |calls: &[Call]| {
+        let sts = calls.iter().find(|c| c.path == STS_PATH).unwrap();
+        sts.body["spec"]["template"]["metadata"]["annotations"]["cachefleet.dev/config-hash"].clone()
+    };
+
+    // The first pass records the settings the pods started with.
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 2}), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let before = status_of(&calls);
+    let recorded = before["appliedSettingsHash"].clone();
+    assert!(recorded.is_string(), "{before}");
+    assert!(h.nodes.config_set_calls.lock().is_empty(), "the pods started with these settings");
+    let old_template = template_hash(&calls);
+    h.events();
+
+    // timeout is mutable in cache-node: CONFIG SET to all three nodes, no pod restarted.
+    let changed = json!({"replicasPerShard": 2, "parameters": {"timeout": "300"}});
+    reconcile(Arc::new(cluster(changed.clone(), Some(before))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(template_hash(&calls), old_template, "a live-only change must not change the pod template");
+    assert!(!calls.iter().any(|c| c.path.ends_with("/eviction") || c.method == "DELETE"), "{:?}", lines(&calls));
+    let config_map = calls.iter().find(|c| c.path.ends_with("/configmaps/c-config")).unwrap();
+    assert!(config_map.body["data"]["node.conf"].as_str().unwrap().contains("timeout 300"), "the file still changes, for pods started later");
+    let mut sent: Vec<String> = h.nodes.config_set_calls.lock().iter().map(|(host, _)| host.clone()).collect();
+    sent.sort();
+    assert_eq!(sent, [host(0), host(1), host(2)]);
+    for (host, pairs) in h.nodes.config_set_calls.lock().iter() {
+        assert!(pairs.contains(&("timeout".to_string(), "300".to_string())), "{host}: {pairs:?}");
+        assert!(!pairs.iter().any(|(n, _)| ["port", "bind", "threads", "maxmemory"].contains(&n.as_str())), "{host}: only live settings: {pairs:?}");
+    }
+    let after = status_of(&calls);
+    assert_ne!(after["appliedSettingsHash"], recorded);
+    assert!(after.get("rollout").is_none(), "{after}");
+    assert!(h.events().iter().any(|e| e.reason == "SettingsApplied"));
+
+    // Applied once: the next pass sends nothing.
+    h.nodes.config_set_calls.lock().clear();
+    reconcile(Arc::new(cluster(changed, Some(after))), h.ctx.clone()).await.unwrap();
+    assert!(h.nodes.config_set_calls.lock().is_empty());
+}
+
+#[tokio::test]
+async fn a_switchover_recorded_before_a_restart_is_finished_not_undone() {
+    let nodes = FakeNodes::default();
+    // FAILOVER went through; the operator died before moving the labels.
+    nodes.roles.lock().insert(host(0), in_sync_with(1));
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 1 });
+    nodes.infos.lock().insert(host(0), info(100, 10, "a"));
+    nodes.infos.lock().insert(host(1), info(100, 10, "b"));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-new")];
+    let status = json!({
+        "epoch": 4,
+        "rollout": {"startedAt": "2026-01-01T00:00:00Z", "shard": 0, "updatedNodes": "1/2", "message": "switching",
+                    "switchover": {"time": "2099-01-01T00:00:00Z", "shard": 0, "from": "c-0-0", "to": "c-0-1", "epoch": 5}},
+    });
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert!(h.nodes.replicaof_calls.lock().is_empty(), "the old primary is not promoted back");
+    let relabels: Vec<(String, Value)> = calls
+        .iter()
+        .filter(|c| c.path.contains("/pods/c-0-"))
+        .map(|c| (c.path.rsplit('/').next().unwrap().to_string(), c.body["metadata"]["labels"]["cachefleet.dev/role"].clone()))
+        .collect();
+    assert_eq!(relabels, [("c-0-1".to_string(), json!("primary")), ("c-0-0".to_string(), json!("replica"))]);
+    assert!(!calls.iter().any(|c| c.path.ends_with("/eviction")), "one step per pass");
+    let written = status_of(&calls);
+    assert_eq!(written["epoch"], 5);
+    assert!(written["rollout"].get("switchover").is_none(), "{written}");
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)]);
+    assert!(h.events().iter().any(|e| e.reason == "SwitchedOver"));
 }

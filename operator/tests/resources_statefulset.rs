@@ -5,7 +5,8 @@
 
 mod resources_support;
 
-use cachefleet_operator::resources::config::config_hash;
+use cachefleet_operator::resources::config::{node_settings, restart_hash};
+use cachefleet_operator::resources::sizing::sizing;
 use k8s_openapi::api::core::v1::{PodAffinityTerm, Probe};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -34,7 +35,8 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     assert_eq!(spec.replicas, Some(2));
     assert_eq!(spec.service_name.as_deref(), Some("c-0"));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
-    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("RollingUpdate"));
+    // The operator rolls the pods itself: replicas, then a switchover, then the old primary.
+    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("OnDelete"));
     assert_eq!(spec.selector.match_labels.as_ref(), Some(&shard_selector("0")));
     assert_eq!(spec.volume_claim_templates, None);
 
@@ -46,7 +48,7 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     }
     assert!(!template_labels.contains_key("cachefleet.dev/role"), "roles are the controller's, never the template's");
     let annotations = template.metadata.as_ref().unwrap().annotations.as_ref().unwrap();
-    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&config_hash(node_conf(&d))));
+    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&restart_hash_of("{}")));
 
     let pod = pod_spec(&d, 0);
     assert_eq!(pod.termination_grace_period_seconds, Some(30));
@@ -273,7 +275,7 @@ pod:
     assert!(!template_labels.contains_key("cachefleet.dev/role"), "a user role label would mark every pod primary");
     let annotations = meta.annotations.as_ref().unwrap();
     assert_eq!(annotations.get("example.com/owner").map(String::as_str), Some("payments"));
-    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&config_hash(node_conf(&d))));
+    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&restart_hash_of(spec)));
 
     let pod = pod_spec(&d, 0);
     assert_eq!(pod.node_selector.as_ref(), Some(&labels(&[("pool", "cache")])));
@@ -306,6 +308,12 @@ fn spec_image_wins_over_the_default() {
     assert_eq!(node_container(&desired("{image: example/cache-node:1.2}"), 0).image.as_deref(), Some("example/cache-node:1.2"));
 }
 
+/// The restart hash of a spec's node settings, as the pod template should carry it.
+fn restart_hash_of(spec_yaml: &str) -> String {
+    let spec = cluster(spec_yaml).spec;
+    restart_hash(&node_settings(&spec, &sizing(&spec).unwrap()).unwrap())
+}
+
 #[test]
 fn config_changes_change_the_pod_template() {
     let hash = |spec: &str| {
@@ -313,8 +321,11 @@ fn config_changes_change_the_pod_template() {
         d.shards[0].stateful_set.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()["cachefleet.dev/config-hash"].clone()
     };
     assert_eq!(hash("{}"), hash("{}"));
-    assert_ne!(hash("{}"), hash("{parameters: {timeout: '60'}}"));
-    assert_ne!(hash("{}"), hash("{maxmemoryPolicy: noeviction}"));
+    // Settings a running node takes with CONFIG SET are applied live: no roll.
+    assert_eq!(hash("{}"), hash("{parameters: {timeout: '60'}}"));
+    assert_eq!(hash("{}"), hash("{maxmemoryPolicy: noeviction}"));
+    // Settings that need a restart, and the size (maxmemory follows the memory limit), roll.
+    assert_ne!(hash("{}"), hash("{parameters: {databases: '32'}}"));
     assert_ne!(hash("{}"), hash("{nodeType: cache.m7g.large}"));
     // The replica count is not config: scaling must not roll the pods.
     assert_eq!(hash("{replicasPerShard: 1}"), hash("{replicasPerShard: 3}"));

@@ -44,7 +44,10 @@ pub(super) fn stateful_set(ctx: &Context<'_>, shard: i32) -> Result<StatefulSet,
             // Pods of a shard start together: ordering buys nothing when any pod can be
             // primary, and it would stall a shard behind one unschedulable pod.
             pod_management_policy: Some("Parallel".into()),
-            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), rolling_update: None }),
+            // The operator rolls the pods itself (controller/rolling.rs): replicas first,
+            // then a switchover, then the old primary. The StatefulSet controller's own
+            // roll goes by ordinal and would restart the primary without handing over.
+            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("OnDelete".into()), rolling_update: None }),
             template: pod_template(ctx, shard, claim.is_none())?,
             persistent_volume_claim_retention_policy: claim.as_ref().map(|_| StatefulSetPersistentVolumeClaimRetentionPolicy {
                 // Data outlives the objects: deleting a cluster (or shrinking a shard) by
