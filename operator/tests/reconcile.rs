@@ -51,6 +51,8 @@ struct ApiState {
     objects: HashMap<String, Value>,
     /// Answer 500 to requests whose `METHOD path` starts with this.
     fail: Option<String>,
+    /// Answer with this code to requests whose `METHOD path` starts with this.
+    refuse: Option<(String, u16)>,
     /// What the API server keeps of an applied object beyond what was sent (a
     /// StatefulSet's generation and status), by path: merged into the apply's answer.
     server_side: HashMap<String, Value>,
@@ -64,6 +66,11 @@ fn status_body(code: u16, reason: &str) -> Value {
 fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
     if state.fail.as_ref().is_some_and(|f| call.line().starts_with(f.as_str())) {
         return (StatusCode::INTERNAL_SERVER_ERROR, status_body(500, "InternalError"));
+    }
+    if let Some((prefix, code)) = &state.refuse
+        && call.line().starts_with(prefix.as_str())
+    {
+        return (StatusCode::from_u16(*code).unwrap(), status_body(*code, "Cannot evict pod as it would violate the pod's disruption budget."));
     }
     let segments: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
     match call.method.as_str() {
@@ -1228,4 +1235,22 @@ async fn a_switchover_recorded_before_a_restart_is_finished_not_undone() {
     assert!(written["rollout"].get("switchover").is_none(), "{written}");
     assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)]);
     assert!(h.events().iter().any(|e| e.reason == "SwitchedOver"));
+}
+
+#[tokio::test]
+async fn an_eviction_the_disruption_budget_refuses_is_retried_later_not_an_error() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 1 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-old")];
+    h.api.lock().refuse = Some(("POST /api/v1/namespaces/ns/pods/c-0-1/eviction".into(), 429));
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert!(calls.iter().any(|c| c.path.ends_with("/pods/c-0-1/eviction")));
+    let status = status_of(&calls);
+    let message = status["rollout"]["message"].as_str().unwrap();
+    assert!(message.contains("c-0-1 may not be restarted yet") && message.contains("disruption budget"), "{message}");
+    assert!(!h.events().iter().any(|e| e.reason == "RollingUpdate"), "nothing was restarted");
 }

@@ -204,7 +204,8 @@ fn now() -> Time {
 
 /// Runs at most one roll step for the whole cluster and says where the rollout stands.
 pub async fn run(ctx: &Context, input: RollInput<'_>) -> Result<RollOutcome, Error> {
-    let old = input.status.rollout.clone();
+    // A recorded switchover carries over only as `pending` (resume decided its fate).
+    let old = input.status.rollout.clone().map(|r| RolloutStatus { switchover: None, ..r });
     let mut updated = 0usize;
     let mut total = 0usize;
     let mut unknown = false;
