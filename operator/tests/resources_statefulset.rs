@@ -72,8 +72,20 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     let c = node_container(&d, 0);
     assert_eq!(c.name, "cache-node");
     assert_eq!(c.image.as_deref(), Some(IMAGE));
-    assert_eq!(c.args.as_deref(), Some(&["/etc/cache-node/node.conf".to_string()][..]));
-    assert_eq!(c.env, None);
+    let args = c.args.as_ref().unwrap();
+    assert_eq!(
+        args,
+        &["/etc/cache-node/node.conf".to_string(), "--replica-announce-ip=$(CACHE_NODE_POD_NAME).c-0.$(CACHE_NODE_POD_NAMESPACE).svc".to_string()]
+    );
+    // Once Kubernetes expanded the pod's name and namespace, a replica announces the
+    // stable name the operator addresses it by (so FAILOVER TO that name finds it).
+    let env = c.env.as_ref().unwrap();
+    let fields: Vec<(&str, &str)> =
+        env.iter().map(|e| (e.name.as_str(), e.value_from.as_ref().unwrap().field_ref.as_ref().unwrap().field_path.as_str())).collect();
+    assert_eq!(fields, [("CACHE_NODE_POD_NAME", "metadata.name"), ("CACHE_NODE_POD_NAMESPACE", "metadata.namespace")]);
+    let expanded = args[1].replace("$(CACHE_NODE_POD_NAME)", "c-0-2").replace("$(CACHE_NODE_POD_NAMESPACE)", "ns");
+    let cfg = cache_node::cli::parse(vec!["cache-node".to_string(), expanded]).unwrap();
+    assert_eq!(cfg.str("replica-announce-ip"), cachefleet_operator::resources::names::pod_host("c", "ns", 0, 2));
     let ports: Vec<(Option<&str>, i32)> = c.ports.as_ref().unwrap().iter().map(|p| (p.name.as_deref(), p.container_port)).collect();
     assert_eq!(ports, [(Some("redis"), 6379), (Some("metrics"), 9121)]);
     let metrics = IntOrString::String("metrics".into());
@@ -170,16 +182,15 @@ fn persistence_aof_claims_a_volume_per_node_with_the_storage_class() {
 fn password_comes_from_the_secret_through_the_environment() {
     let d = desired("{auth: {passwordSecret: {name: c-auth, key: token}}}");
     let c = node_container(&d, 0);
-    let env = c.env.as_ref().unwrap();
+    let env: Vec<_> = c.env.as_ref().unwrap().iter().filter(|e| e.name == "CACHE_NODE_REQUIREPASS").collect();
     assert_eq!(env.len(), 1);
-    assert_eq!(env[0].name, "CACHE_NODE_REQUIREPASS");
     assert_eq!(env[0].value, None, "the password must not be in the pod spec");
     let secret = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!((secret.name.as_str(), secret.key.as_str()), ("c-auth", "token"));
-    let args = c.args.as_ref().unwrap();
+    let args: Vec<String> = c.args.as_ref().unwrap().iter().filter(|a| !a.starts_with("--replica-announce-ip=")).cloned().collect();
     assert_eq!(
         args,
-        &["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string(), "--masterauth=$(CACHE_NODE_REQUIREPASS)".to_string()]
+        ["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string(), "--masterauth=$(CACHE_NODE_REQUIREPASS)".to_string()]
     );
     assert!(!node_conf(&d).contains("requirepass"));
 
@@ -197,7 +208,8 @@ fn password_comes_from_the_secret_through_the_environment() {
     // The key defaults to `password`.
     let d = desired("{auth: {passwordSecret: {name: c-auth}}}");
     let env = node_container(&d, 0).env.as_ref().unwrap();
-    assert_eq!(env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().key, "password");
+    let secret = env.iter().find_map(|e| e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref())).unwrap();
+    assert_eq!(secret.key, "password");
 }
 
 fn anti_affinity_term(d: &resources_support::Desired, required: bool) -> PodAffinityTerm {
