@@ -150,10 +150,12 @@ field() {
 
 # ---------------------------------------------------------------------------- cluster facts
 
-# shard_pods: the shard's pods, one "name node role ready uid image revision" line each.
+# shard_pods: the shard's pods, one line each of tab-separated fields (any may be empty
+# but the name: a Pending pod has no node, a new one no role yet): name node role ready
+# uid image revision. Read them with awk -F'\t'.
 shard_pods() {
   k get pods -n "$TEST_NAMESPACE" -l "cachefleet.dev/cluster=$CC_NAME,cachefleet.dev/shard=0" \
-    -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.labels.cachefleet\.dev/role} {.status.conditions[?(@.type=="Ready")].status} {.metadata.uid} {.spec.containers[0].image} {.metadata.labels.controller-revision-hash}{"\n"}{end}'
+    -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.spec.nodeName}{"\t"}{.metadata.labels.cachefleet\.dev/role}{"\t"}{.status.conditions[?(@.type=="Ready")].status}{"\t"}{.metadata.uid}{"\t"}{.spec.containers[0].image}{"\t"}{.metadata.labels.controller-revision-hash}{"\n"}{end}'
 }
 
 # primary_pod: the pod labelled primary (fails unless exactly one is).
@@ -212,7 +214,7 @@ not_ready_watch() {
 all_pods_run() {
   local pods
   pods=$(shard_pods) || return 1
-  awk -v image="$1" -v want="$2" '
+  awk -F'\t' -v image="$1" -v want="$2" '
     { n++; if ($6 == image && $4 == "True") good++ }
     END { exit !(n == want && good == want) }' <<<"$pods" || {
     printf 'pods (name node role ready uid image revision):\n%s\n' "$pods"
@@ -223,7 +225,7 @@ all_pods_run() {
 # config_everywhere NAME VALUE: every pod of the shard answers CONFIG GET NAME with VALUE.
 config_everywhere() {
   local pod got
-  for pod in $(shard_pods | awk '{print $1}'); do
+  for pod in $(shard_pods | awk -F'\t' '{print $1}'); do
     got=$(in_client 'timeout 5 redis-cli -h "$1" -p 6379 CONFIG GET "$2" | tail -n 1' "$pod.$CC_NAME-0.$TEST_NAMESPACE.svc" "$1") || return 1
     [[ $got == "$2" ]] || {
       echo "$pod has $1=$got"
@@ -281,7 +283,7 @@ scenario_zone_lost() {
     SCENARIO_CORDONED+=("$node")
     k cordon "$node" >/dev/null
   done
-  for pod in $(shard_pods | awk -v nodes=" ${nodes[*]} " 'index(nodes, " " $2 " ") { print $1 }'); do
+  for pod in $(shard_pods | awk -F'\t' -v nodes=" ${nodes[*]} " '$2 != "" && index(nodes, " " $2 " ") { print $1 }'); do
     k delete pod -n "$TEST_NAMESPACE" "$pod" --wait=false >/dev/null
     log "    deleted $pod (zone $zone)"
   done
@@ -348,12 +350,12 @@ scenario_rolling_change() {
   load_verify roll
 
   step "scenario: a setting that needs no restart is applied to every node live"
-  uids_before=$(shard_pods | awk '{print $1, $5}')
+  uids_before=$(shard_pods | awk -F'\t' '{print $1, $5}' | sort)
   k patch -n "$TEST_NAMESPACE" "cachecluster/$CC_NAME" --type=merge -p '{"spec":{"parameters":{"timeout":"123"}}}' >/dev/null
   wait_until 60 2 "every node to have timeout 123" config_everywhere timeout 123 ||
     fail "timeout=123 did not reach every node within 60s"
   sleep 5
-  uids_after=$(shard_pods | awk '{print $1, $5}')
+  uids_after=$(shard_pods | awk -F'\t' '{print $1, $5}' | sort)
   expect_equal "pods (name uid) after a live setting change" "$uids_before" "$uids_after"
   cluster_ready >/dev/null || fail "$CC_NAME is not Ready after a live setting change"
   log "    timeout=123 on every node; no pod restarted"
