@@ -17,6 +17,8 @@ fi
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=e2e/lib.sh
 source "$ROOT/e2e/lib.sh"
+# shellcheck source=e2e/scenarios.sh
+source "$ROOT/e2e/scenarios.sh"
 
 # ---------------------------------------------------------------------------- settings
 
@@ -41,6 +43,9 @@ REPLICATION_TIMEOUT=${REPLICATION_TIMEOUT:-60}
 # cluster from it (0 skips that part).
 SNAPSHOTS=${SNAPSHOTS:-1}
 SNAPSHOT_TIMEOUT=${SNAPSHOT_TIMEOUT:-240}
+# 1: the failover scenarios of e2e/scenarios.sh under a write load: the primary pod
+# deleted, a zone lost, a rolling image change and a live setting (0 skips them).
+SCENARIOS=${SCENARIOS:-1}
 ARTIFACTS_DIR=${ARTIFACTS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/cachefleet-e2e.XXXXXX")}
 mkdir -p "$ARTIFACTS_DIR"
 
@@ -59,6 +64,9 @@ CC_NAME=""
 on_exit() {
   local rc=$?
   set +e
+  if ((CLUSTER_UP)); then
+    scenarios_cleanup
+  fi
   if ((rc != 0)); then
     log "FAILED${E2E_STEP:+ in step: $E2E_STEP} (exit status $rc)"
     if ((CLUSTER_UP)); then
@@ -337,6 +345,12 @@ column() {
 expect_equal "PRIMARY column of kubectl get cacheclusters" "$endpoint" "$(column PRIMARY)"
 expect_equal "NODES column of kubectl get cacheclusters" "$want_pods/$want_pods" "$(column NODES)"
 expect_equal "PHASE column of kubectl get cacheclusters" "Ready" "$(column PHASE)"
+
+if ((SCENARIOS)); then
+  scenario_primary_deleted
+  scenario_zone_lost
+  scenario_rolling_change
+fi
 
 if ((SNAPSHOTS)); then
   step "schedule snapshots of $CC_NAME every minute and wait for one as a CacheSnapshot"

@@ -31,6 +31,8 @@ pub enum NodeError {
     BadRole { host: String, port: u16, reply: String },
     #[error("{host}:{port} answered INFO with something unexpected: {reply}")]
     BadInfo { host: String, port: u16, reply: String },
+    #[error("{host}:{port}: this node client cannot send {command}")]
+    Unsupported { host: String, port: u16, command: &'static str },
 }
 
 /// What `INFO` tells about a node beyond its role: how much of the shard's data it holds
@@ -57,6 +59,12 @@ pub trait NodeClient: Send + Sync {
     /// role, so no acknowledged write is lost; it answers at once and the handover
     /// completes when the target reports primary.
     fn failover_to<'a>(&'a self, node: &'a NodeAddr, target: (&'a str, u16), timeout: Duration) -> BoxFuture<'a, Result<(), NodeError>>;
+    /// `CONFIG SET name value [name value ...]`: every pair at once (the node checks them
+    /// all before applying any).
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        let _ = settings;
+        Box::pin(async move { Err(NodeError::Unsupported { host: node.host.clone(), port: node.port, command: "CONFIG SET" }) })
+    }
 }
 
 /// The real client: one short-lived connection per call, each bounded by a timeout, so a
@@ -121,6 +129,17 @@ impl NodeClient for RespNodeClient {
         Box::pin(async move {
             let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
             self.call(node, redis::cmd("FAILOVER").arg("TO").arg(target.0).arg(target.1).arg("TIMEOUT").arg(ms).clone()).await.map(drop)
+        })
+    }
+
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("CONFIG");
+            cmd.arg("SET");
+            for (name, value) in settings {
+                cmd.arg(name).arg(value);
+            }
+            self.call(node, cmd).await.map(drop)
         })
     }
 

@@ -100,3 +100,27 @@ async fn a_node_that_never_answers_costs_at_most_the_timeout() {
     assert!(matches!(err, NodeError::Timeout { .. }), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn failover_to_hands_a_real_primary_s_role_to_its_replica_and_config_set_applies_every_pair() {
+    let (a, b) = (redis_server(), redis_server());
+    let client = RespNodeClient::default();
+    client.replicate_from(&addr(b.port), Some(("127.0.0.1", a.port))).await.unwrap();
+    wait_for_role(&client, &addr(b.port), |r| matches!(r, ReportedRole::Replica { in_sync: true, .. })).await;
+
+    client.failover_to(&addr(a.port), ("127.0.0.1", b.port), Duration::from_secs(5)).await.unwrap();
+    wait_for_role(&client, &addr(b.port), |r| matches!(r, ReportedRole::Primary { .. })).await;
+    let old = wait_for_role(&client, &addr(a.port), |r| matches!(r, ReportedRole::Replica { .. })).await;
+    assert!(matches!(old, ReportedRole::Replica { primary_port, .. } if primary_port == b.port), "{old:?}");
+
+    let pairs = vec![("timeout".to_string(), "300".to_string()), ("maxmemory-policy".to_string(), "allkeys-lru".to_string())];
+    client.config_set(&addr(b.port), &pairs).await.unwrap();
+    let mut conn = redis::Client::open(format!("redis://127.0.0.1:{}", b.port)).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("timeout").query_async(&mut conn).await.unwrap();
+    assert_eq!(got, ["timeout", "300"]);
+    // The node checks every pair before applying any: one bad pair is an error.
+    let bad = vec![("timeout".to_string(), "5".to_string()), ("databases".to_string(), "32".to_string())];
+    assert!(client.config_set(&addr(b.port), &bad).await.is_err());
+    let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("timeout").query_async(&mut conn).await.unwrap();
+    assert_eq!(got, ["timeout", "300"]);
+}

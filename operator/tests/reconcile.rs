@@ -52,6 +52,11 @@ struct ApiState {
     objects: HashMap<String, Value>,
     /// Answer 500 to requests whose `METHOD path` starts with this.
     fail: Option<String>,
+    /// Answer with this code to requests whose `METHOD path` starts with this.
+    refuse: Option<(String, u16)>,
+    /// What the API server keeps of an applied object beyond what was sent (a
+    /// StatefulSet's generation and status), by path: merged into the apply's answer.
+    server_side: HashMap<String, Value>,
     calls: Vec<Call>,
 }
 
@@ -62,6 +67,11 @@ fn status_body(code: u16, reason: &str) -> Value {
 fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
     if state.fail.as_ref().is_some_and(|f| call.line().starts_with(f.as_str())) {
         return (StatusCode::INTERNAL_SERVER_ERROR, status_body(500, "InternalError"));
+    }
+    if let Some((prefix, code)) = &state.refuse
+        && call.line().starts_with(prefix.as_str())
+    {
+        return (StatusCode::from_u16(*code).unwrap(), status_body(*code, "Cannot evict pod as it would violate the pod's disruption budget."));
     }
     let segments: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
     match call.method.as_str() {
@@ -78,6 +88,10 @@ fn respond(state: &mut ApiState, call: &Call) -> (StatusCode, Value) {
                 obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
                 obj["kind"] = json!("CacheCluster");
                 obj["spec"] = json!({});
+            }
+            if let Some(kept) = state.server_side.get(&call.path) {
+                obj["metadata"]["generation"] = kept["metadata"]["generation"].clone();
+                obj["status"] = kept["status"].clone();
             }
             if call.path.contains("/cachesnapshots/") && obj.get("spec").is_none() {
                 obj["apiVersion"] = json!("cachefleet.dev/v1alpha1");
@@ -139,6 +153,9 @@ fn fake_api(state: Arc<Mutex<ApiState>>) -> kube::Client {
 /// A REPLICAOF a fake node received: the node's host, and the primary (None: NO ONE).
 type ReplicaOf = (String, Option<(String, u16)>);
 
+/// A CONFIG SET a fake node received: the node's host and the (name, value) pairs.
+type ConfigSet = (String, Vec<(String, String)>);
+
 /// Nodes answer ROLE from a table keyed by host; REPLICAOF either works or fails like a
 /// node without replication.
 #[derive(Default)]
@@ -155,6 +172,8 @@ struct FakeNodes {
     /// FAILOVER TO calls: the primary's host and the target's. The fake hands over at
     /// once: the target reports primary, the old primary follows it.
     failover_calls: Mutex<Vec<(String, String)>>,
+    /// CONFIG SET calls.
+    config_set_calls: Mutex<Vec<ConfigSet>>,
 }
 
 impl NodeClient for FakeNodes {
@@ -181,6 +200,12 @@ impl NodeClient for FakeNodes {
             let mut roles = self.roles.lock();
             roles.insert(target.0.to_string(), ReportedRole::Primary { replicas: 1 });
             roles.insert(node.host.clone(), ReportedRole::Replica { primary_host: target.0.to_string(), primary_port: target.1, in_sync: true });
+            Ok(())
+        })
+    }
+    fn config_set<'a>(&'a self, node: &'a NodeAddr, settings: &'a [(String, String)]) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move {
+            self.config_set_calls.lock().push((node.host.clone(), settings.to_vec()));
             Ok(())
         })
     }
@@ -1297,4 +1322,252 @@ async fn a_prober_triggers_a_pass_when_the_primary_restarts_and_the_pass_hands_i
     assert_eq!(h.nodes.replicaof_calls.lock().first(), Some(&(host(1), None)), "the replica holding the data takes over");
     let status = h.calls().iter().rfind(|c| c.path.ends_with("/status")).map(|c| c.body["status"].clone()).unwrap();
     assert_eq!(status["lastFailover"]["reason"], "primary came back empty after a restart");
+}
+
+// ---------------------------------------------------------------------------- rolling changes
+
+const STS_PATH: &str = "/apis/apps/v1/namespaces/ns/statefulsets/c-0";
+const STATUS_PATH: &str = "PATCH /apis/cachefleet.dev/v1alpha1/namespaces/ns/cacheclusters/c/status";
+
+/// A pod of shard 0 made from StatefulSet revision `revision`.
+fn pod_at(ordinal: i32, role: Option<&str>, revision: &str) -> Value {
+    let mut p = pod(&format!("c-0-{ordinal}"), 0, role, true);
+    p["metadata"]["labels"]["controller-revision-hash"] = json!(revision);
+    p
+}
+
+/// The StatefulSet's controller has seen the latest template and wants `revision`.
+fn statefulset_wants(h: &Harness, revision: &str) {
+    h.api.lock().server_side.insert(
+        STS_PATH.into(),
+        json!({"metadata": {"generation": 2}, "status": {"replicas": 3, "observedGeneration": 2, "updateRevision": revision, "currentRevision": "c-0-old"}}),
+    );
+}
+
+fn in_sync_with(primary: i32) -> ReportedRole {
+    ReportedRole::Replica { primary_host: host(primary), primary_port: 6379, in_sync: true }
+}
+
+/// The disruptive actions of a pass, in order: pod evictions (API) and FAILOVERs (nodes).
+fn disruptions(h: &Harness, calls: &[Call]) -> Vec<String> {
+    let mut out: Vec<String> =
+        calls.iter().filter(|c| c.path.ends_with("/eviction")).map(|c| format!("evict {}", c.path.split('/').nth_back(1).unwrap())).collect();
+    out.extend(std::mem::take(&mut *h.nodes.failover_calls.lock()).into_iter().map(|(from, to)| format!("FAILOVER {from} TO {to}")));
+    out
+}
+
+#[tokio::test]
+async fn a_roll_of_one_shard_restarts_the_replicas_one_by_one_then_switches_over_then_restarts_the_old_primary() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 2 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    nodes.roles.lock().insert(host(2), in_sync_with(0));
+    for (o, id) in [(0, "a"), (1, "b"), (2, "c")] {
+        nodes.infos.lock().insert(host(o), info(100, 10, id));
+    }
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-old"), pod_at(2, Some("replica"), "c-0-old")];
+    let spec = json!({"replicasPerShard": 2});
+    let mut status: Option<Value> = None;
+    // One pass: returns what it disrupted, and keeps the status it wrote for the next.
+    let pass = |status: Option<Value>| {
+        let h = &h;
+        let spec = spec.clone();
+        async move {
+            reconcile(Arc::new(cluster(spec, status.clone())), h.ctx.clone()).await.unwrap();
+            let calls = h.calls();
+            let written = calls.iter().rev().find(|c| c.line() == STATUS_PATH).map(|c| c.body["status"].clone()).or(status);
+            (disruptions(h, &calls), calls, written)
+        }
+    };
+
+    // 1. The replica with the lowest ordinal goes first.
+    let (done, calls, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-1"]);
+    let eviction = calls.iter().find(|c| c.path.ends_with("/eviction")).unwrap();
+    assert_eq!(eviction.body["kind"], "Eviction", "evicted through the eviction API, so the PodDisruptionBudget applies");
+    let rollout = &status.as_ref().unwrap()["rollout"];
+    assert_eq!((rollout["shard"].as_i64(), rollout["updatedNodes"].as_str()), (Some(0), Some("0/3")));
+    assert_eq!(condition(status.as_ref().unwrap(), "Progressing")["reason"], "RollingUpdate");
+    assert!(h.events().iter().any(|e| e.reason == "RollingUpdate" && e.note.contains("c-0-1")));
+
+    // 2. While it is being recreated nothing else moves.
+    h.api.lock().pods.remove(1);
+    h.nodes.roles.lock().remove(&host(1));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+    assert!(status.as_ref().unwrap()["rollout"]["message"].as_str().unwrap().contains("c-0-1 to be created"), "{status:?}");
+
+    // 3. Back on the new revision, empty: the brain re-attaches it; the roll waits.
+    h.api.lock().pods.insert(1, pod_at(1, None, "c-0-new"));
+    h.nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 0 });
+    h.nodes.infos.lock().insert(host(1), info(0, 0, "b2"));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+    assert_eq!(h.nodes.replicaof_calls.lock().drain(..).collect::<Vec<_>>(), vec![(host(1), Some((host(0), 6379)))]);
+
+    // 4. Still syncing: it waits.
+    h.api.lock().pods[1] = pod_at(1, Some("replica"), "c-0-new");
+    h.nodes.roles.lock().insert(host(1), ReportedRole::Replica { primary_host: host(0), primary_port: 6379, in_sync: false });
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, Vec::<String>::new());
+
+    // 5. In sync: the next replica.
+    h.nodes.roles.lock().insert(host(1), in_sync_with(0));
+    h.nodes.infos.lock().insert(host(1), info(100, 10, "b2"));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-2"]);
+
+    // 6. Both replicas updated and in sync: the primary hands over to a caught-up updated
+    //    replica, and the labels follow in the same pass (new primary first).
+    h.api.lock().pods[2] = pod_at(2, Some("replica"), "c-0-new");
+    h.nodes.infos.lock().insert(host(2), info(100, 10, "c2"));
+    let (done, calls, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, [format!("FAILOVER {} TO {}", host(0), host(1))]);
+    let after_apply: Vec<String> = lines(&calls).into_iter().skip(expected(&[]).len()).collect();
+    assert_eq!(
+        after_apply,
+        [STATUS_PATH, "PATCH /api/v1/namespaces/ns/pods/c-0-1", "PATCH /api/v1/namespaces/ns/pods/c-0-0", STATUS_PATH],
+        "the switchover is recorded in status before FAILOVER, then the labels move"
+    );
+    let flight = &calls.iter().find(|c| c.line() == STATUS_PATH).unwrap().body["status"];
+    assert_eq!(flight["rollout"]["switchover"]["to"], "c-0-1");
+    let label = |c: &Call| c.body["metadata"]["labels"]["cachefleet.dev/role"].clone();
+    let relabels: Vec<Value> = calls.iter().filter(|c| c.path.contains("/pods/c-0-")).map(label).collect();
+    assert_eq!(relabels, [json!("primary"), json!("replica")]);
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)], "the old primary's clients reconnect through the writer Service");
+    let written = status.as_ref().unwrap();
+    assert_eq!(written["epoch"], 1);
+    assert!(written["rollout"].get("switchover").is_none(), "{written}");
+    assert_eq!(written["shards"][0]["primary"], "c-0-1");
+    assert!(h.events().iter().any(|e| e.reason == "SwitchedOver" && e.note.contains("c-0-1 is primary in place of c-0-0")));
+
+    // 7. The old primary, a replica now, goes last.
+    {
+        let mut api = h.api.lock();
+        api.pods[0] = pod_at(0, Some("replica"), "c-0-old");
+        api.pods[1] = pod_at(1, Some("primary"), "c-0-new");
+    }
+    h.nodes.roles.lock().insert(host(2), in_sync_with(1));
+    let (done, _, s) = pass(status).await;
+    status = s;
+    assert_eq!(done, ["evict c-0-0"]);
+
+    // 8. Everything on the new revision: the rollout is over.
+    h.api.lock().pods[0] = pod_at(0, Some("replica"), "c-0-new");
+    let (done, _, s) = pass(status).await;
+    let status = s.unwrap();
+    assert_eq!(done, Vec::<String>::new());
+    assert!(status.get("rollout").is_none(), "{status}");
+    assert_eq!(condition(&status, "Progressing")["status"], "False");
+    assert!(h.events().iter().any(|e| e.reason == "RollingUpdateCompleted"));
+    assert!(h.nodes.config_set_calls.lock().is_empty(), "no live setting changed");
+}
+
+#[tokio::test]
+async fn a_live_only_setting_is_sent_to_every_node_with_config_set_and_restarts_no_pod() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 2 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    nodes.roles.lock().insert(host(2), in_sync_with(0));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-1");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-1"), pod_at(1, Some("replica"), "c-0-1"), pod_at(2, Some("replica"), "c-0-1")];
+    let template_hash = |calls: &[Call]| {
+        let sts = calls.iter().find(|c| c.path == STS_PATH).unwrap();
+        sts.body["spec"]["template"]["metadata"]["annotations"]["cachefleet.dev/config-hash"].clone()
+    };
+
+    // The first pass records the settings the pods started with.
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 2}), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    let before = status_of(&calls);
+    let recorded = before["appliedSettingsHash"].clone();
+    assert!(recorded.is_string(), "{before}");
+    assert!(h.nodes.config_set_calls.lock().is_empty(), "the pods started with these settings");
+    let old_template = template_hash(&calls);
+    h.events();
+
+    // timeout is mutable in cache-node: CONFIG SET to all three nodes, no pod restarted.
+    let changed = json!({"replicasPerShard": 2, "parameters": {"timeout": "300"}});
+    reconcile(Arc::new(cluster(changed.clone(), Some(before))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert_eq!(template_hash(&calls), old_template, "a live-only change must not change the pod template");
+    assert!(!calls.iter().any(|c| c.path.ends_with("/eviction") || c.method == "DELETE"), "{:?}", lines(&calls));
+    let config_map = calls.iter().find(|c| c.path.ends_with("/configmaps/c-config")).unwrap();
+    assert!(config_map.body["data"]["node.conf"].as_str().unwrap().contains("timeout 300"), "the file still changes, for pods started later");
+    let mut sent: Vec<String> = h.nodes.config_set_calls.lock().iter().map(|(host, _)| host.clone()).collect();
+    sent.sort();
+    assert_eq!(sent, [host(0), host(1), host(2)]);
+    for (host, pairs) in h.nodes.config_set_calls.lock().iter() {
+        assert!(pairs.contains(&("timeout".to_string(), "300".to_string())), "{host}: {pairs:?}");
+        assert!(!pairs.iter().any(|(n, _)| ["port", "bind", "threads", "maxmemory"].contains(&n.as_str())), "{host}: only live settings: {pairs:?}");
+    }
+    let after = status_of(&calls);
+    assert_ne!(after["appliedSettingsHash"], recorded);
+    assert!(after.get("rollout").is_none(), "{after}");
+    assert!(h.events().iter().any(|e| e.reason == "SettingsApplied"));
+
+    // Applied once: the next pass sends nothing.
+    h.nodes.config_set_calls.lock().clear();
+    reconcile(Arc::new(cluster(changed, Some(after))), h.ctx.clone()).await.unwrap();
+    assert!(h.nodes.config_set_calls.lock().is_empty());
+}
+
+#[tokio::test]
+async fn a_switchover_recorded_before_a_restart_is_finished_not_undone() {
+    let nodes = FakeNodes::default();
+    // FAILOVER went through; the operator died before moving the labels.
+    nodes.roles.lock().insert(host(0), in_sync_with(1));
+    nodes.roles.lock().insert(host(1), ReportedRole::Primary { replicas: 1 });
+    nodes.infos.lock().insert(host(0), info(100, 10, "a"));
+    nodes.infos.lock().insert(host(1), info(100, 10, "b"));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-new")];
+    let status = json!({
+        "epoch": 4,
+        "rollout": {"startedAt": "2026-01-01T00:00:00Z", "shard": 0, "updatedNodes": "1/2", "message": "switching",
+                    "switchover": {"time": "2099-01-01T00:00:00Z", "shard": 0, "from": "c-0-0", "to": "c-0-1", "epoch": 5}},
+    });
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), Some(status))), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert!(h.nodes.replicaof_calls.lock().is_empty(), "the old primary is not promoted back");
+    let relabels: Vec<(String, Value)> = calls
+        .iter()
+        .filter(|c| c.path.contains("/pods/c-0-"))
+        .map(|c| (c.path.rsplit('/').next().unwrap().to_string(), c.body["metadata"]["labels"]["cachefleet.dev/role"].clone()))
+        .collect();
+    assert_eq!(relabels, [("c-0-1".to_string(), json!("primary")), ("c-0-0".to_string(), json!("replica"))]);
+    assert!(!calls.iter().any(|c| c.path.ends_with("/eviction")), "one step per pass");
+    let written = status_of(&calls);
+    assert_eq!(written["epoch"], 5);
+    assert!(written["rollout"].get("switchover").is_none(), "{written}");
+    assert_eq!(*h.nodes.kill_calls.lock(), vec![host(0)]);
+    assert!(h.events().iter().any(|e| e.reason == "SwitchedOver"));
+}
+
+#[tokio::test]
+async fn an_eviction_the_disruption_budget_refuses_is_retried_later_not_an_error() {
+    let nodes = FakeNodes::default();
+    nodes.roles.lock().insert(host(0), ReportedRole::Primary { replicas: 1 });
+    nodes.roles.lock().insert(host(1), in_sync_with(0));
+    let h = Harness::new(nodes);
+    statefulset_wants(&h, "c-0-new");
+    h.api.lock().pods = vec![pod_at(0, Some("primary"), "c-0-old"), pod_at(1, Some("replica"), "c-0-old")];
+    h.api.lock().refuse = Some(("POST /api/v1/namespaces/ns/pods/c-0-1/eviction".into(), 429));
+    reconcile(Arc::new(cluster(json!({"replicasPerShard": 1}), None)), h.ctx.clone()).await.unwrap();
+    let calls = h.calls();
+    assert!(calls.iter().any(|c| c.path.ends_with("/pods/c-0-1/eviction")));
+    let status = status_of(&calls);
+    let message = status["rollout"]["message"].as_str().unwrap();
+    assert!(message.contains("c-0-1 may not be restarted yet") && message.contains("disruption budget"), "{message}");
+    assert!(!h.events().iter().any(|e| e.reason == "RollingUpdate"), "nothing was restarted");
 }

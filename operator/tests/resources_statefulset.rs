@@ -5,7 +5,8 @@
 
 mod resources_support;
 
-use cachefleet_operator::resources::config::config_hash;
+use cachefleet_operator::resources::config::{node_settings, restart_hash};
+use cachefleet_operator::resources::sizing::sizing;
 use k8s_openapi::api::core::v1::{PodAffinityTerm, Probe};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -34,7 +35,8 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     assert_eq!(spec.replicas, Some(2));
     assert_eq!(spec.service_name.as_deref(), Some("c-0"));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
-    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("RollingUpdate"));
+    // The operator rolls the pods itself: replicas, then a switchover, then the old primary.
+    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("OnDelete"));
     assert_eq!(spec.selector.match_labels.as_ref(), Some(&shard_selector("0")));
     assert_eq!(spec.volume_claim_templates, None);
 
@@ -46,7 +48,7 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     }
     assert!(!template_labels.contains_key("cachefleet.dev/role"), "roles are the controller's, never the template's");
     let annotations = template.metadata.as_ref().unwrap().annotations.as_ref().unwrap();
-    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&config_hash(node_conf(&d))));
+    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&restart_hash_of("{}")));
 
     let pod = pod_spec(&d, 0);
     assert_eq!(pod.termination_grace_period_seconds, Some(30));
@@ -70,8 +72,20 @@ fn minimal_spec_one_shard_of_a_primary_and_one_replica() {
     let c = node_container(&d, 0);
     assert_eq!(c.name, "cache-node");
     assert_eq!(c.image.as_deref(), Some(IMAGE));
-    assert_eq!(c.args.as_deref(), Some(&["/etc/cache-node/node.conf".to_string()][..]));
-    assert_eq!(c.env, None);
+    let args = c.args.as_ref().unwrap();
+    assert_eq!(
+        args,
+        &["/etc/cache-node/node.conf".to_string(), "--replica-announce-ip=$(CACHE_NODE_POD_NAME).c-0.$(CACHE_NODE_POD_NAMESPACE).svc".to_string()]
+    );
+    // Once Kubernetes expanded the pod's name and namespace, a replica announces the
+    // stable name the operator addresses it by (so FAILOVER TO that name finds it).
+    let env = c.env.as_ref().unwrap();
+    let fields: Vec<(&str, &str)> =
+        env.iter().map(|e| (e.name.as_str(), e.value_from.as_ref().unwrap().field_ref.as_ref().unwrap().field_path.as_str())).collect();
+    assert_eq!(fields, [("CACHE_NODE_POD_NAME", "metadata.name"), ("CACHE_NODE_POD_NAMESPACE", "metadata.namespace")]);
+    let expanded = args[1].replace("$(CACHE_NODE_POD_NAME)", "c-0-2").replace("$(CACHE_NODE_POD_NAMESPACE)", "ns");
+    let cfg = cache_node::cli::parse(vec!["cache-node".to_string(), expanded]).unwrap();
+    assert_eq!(cfg.str("replica-announce-ip"), cachefleet_operator::resources::names::pod_host("c", "ns", 0, 2));
     let ports: Vec<(Option<&str>, i32)> = c.ports.as_ref().unwrap().iter().map(|p| (p.name.as_deref(), p.container_port)).collect();
     assert_eq!(ports, [(Some("redis"), 6379), (Some("metrics"), 9121)]);
     let metrics = IntOrString::String("metrics".into());
@@ -168,16 +182,15 @@ fn persistence_aof_claims_a_volume_per_node_with_the_storage_class() {
 fn password_comes_from_the_secret_through_the_environment() {
     let d = desired("{auth: {passwordSecret: {name: c-auth, key: token}}}");
     let c = node_container(&d, 0);
-    let env = c.env.as_ref().unwrap();
+    let env: Vec<_> = c.env.as_ref().unwrap().iter().filter(|e| e.name == "CACHE_NODE_REQUIREPASS").collect();
     assert_eq!(env.len(), 1);
-    assert_eq!(env[0].name, "CACHE_NODE_REQUIREPASS");
     assert_eq!(env[0].value, None, "the password must not be in the pod spec");
     let secret = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!((secret.name.as_str(), secret.key.as_str()), ("c-auth", "token"));
-    let args = c.args.as_ref().unwrap();
+    let args: Vec<String> = c.args.as_ref().unwrap().iter().filter(|a| !a.starts_with("--replica-announce-ip=")).cloned().collect();
     assert_eq!(
         args,
-        &["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string(), "--masterauth=$(CACHE_NODE_REQUIREPASS)".to_string()]
+        ["/etc/cache-node/node.conf".to_string(), "--requirepass=$(CACHE_NODE_REQUIREPASS)".to_string(), "--masterauth=$(CACHE_NODE_REQUIREPASS)".to_string()]
     );
     assert!(!node_conf(&d).contains("requirepass"));
 
@@ -195,7 +208,8 @@ fn password_comes_from_the_secret_through_the_environment() {
     // The key defaults to `password`.
     let d = desired("{auth: {passwordSecret: {name: c-auth}}}");
     let env = node_container(&d, 0).env.as_ref().unwrap();
-    assert_eq!(env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().key, "password");
+    let secret = env.iter().find_map(|e| e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref())).unwrap();
+    assert_eq!(secret.key, "password");
 }
 
 fn anti_affinity_term(d: &resources_support::Desired, required: bool) -> PodAffinityTerm {
@@ -273,7 +287,7 @@ pod:
     assert!(!template_labels.contains_key("cachefleet.dev/role"), "a user role label would mark every pod primary");
     let annotations = meta.annotations.as_ref().unwrap();
     assert_eq!(annotations.get("example.com/owner").map(String::as_str), Some("payments"));
-    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&config_hash(node_conf(&d))));
+    assert_eq!(annotations.get("cachefleet.dev/config-hash"), Some(&restart_hash_of(spec)));
 
     let pod = pod_spec(&d, 0);
     assert_eq!(pod.node_selector.as_ref(), Some(&labels(&[("pool", "cache")])));
@@ -306,6 +320,12 @@ fn spec_image_wins_over_the_default() {
     assert_eq!(node_container(&desired("{image: example/cache-node:1.2}"), 0).image.as_deref(), Some("example/cache-node:1.2"));
 }
 
+/// The restart hash of a spec's node settings, as the pod template should carry it.
+fn restart_hash_of(spec_yaml: &str) -> String {
+    let spec = cluster(spec_yaml).spec;
+    restart_hash(&node_settings(&spec, &sizing(&spec).unwrap()).unwrap())
+}
+
 #[test]
 fn config_changes_change_the_pod_template() {
     let hash = |spec: &str| {
@@ -313,8 +333,11 @@ fn config_changes_change_the_pod_template() {
         d.shards[0].stateful_set.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()["cachefleet.dev/config-hash"].clone()
     };
     assert_eq!(hash("{}"), hash("{}"));
-    assert_ne!(hash("{}"), hash("{parameters: {timeout: '60'}}"));
-    assert_ne!(hash("{}"), hash("{maxmemoryPolicy: noeviction}"));
+    // Settings a running node takes with CONFIG SET are applied live: no roll.
+    assert_eq!(hash("{}"), hash("{parameters: {timeout: '60'}}"));
+    assert_eq!(hash("{}"), hash("{maxmemoryPolicy: noeviction}"));
+    // Settings that need a restart, and the size (maxmemory follows the memory limit), roll.
+    assert_ne!(hash("{}"), hash("{parameters: {databases: '32'}}"));
     assert_ne!(hash("{}"), hash("{nodeType: cache.m7g.large}"));
     // The replica count is not config: scaling must not roll the pods.
     assert_eq!(hash("{replicasPerShard: 1}"), hash("{replicasPerShard: 3}"));

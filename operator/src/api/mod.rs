@@ -24,7 +24,7 @@ pub use operations::{FailoverSpec, MaintenanceWindow, SpreadPolicy, ZoneSpreadSp
 pub use parameters::{MANAGED_PARAMETERS, allowed_parameters, check_parameters};
 pub use pod::{MonitoringSpec, PodOverrides, ServiceMonitorSpec};
 pub use security::{AuthSpec, IssuerRef, NetworkPolicySpec, SecretKeyRef, TlsSpec};
-pub use status::{CacheClusterStatus, ClusterEndpoints, FailoverRecord, NodeStatus, Phase, ShardStatus, SnapshotRecord};
+pub use status::{CacheClusterStatus, ClusterEndpoints, FailoverRecord, NodeStatus, Phase, RolloutStatus, ShardStatus, SnapshotRecord, SwitchoverRecord};
 pub use storage::{PersistenceMode, PersistenceSpec, PvcDestination, RestoreSpec, S3Destination, SnapshotDestination, SnapshotSourceRole, SnapshotsSpec};
 
 /// The API group of every cachefleet resource.

@@ -40,6 +40,50 @@ pub struct CacheClusterStatus {
     pub failovers_in_progress: Vec<FailoverRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_snapshot: Option<SnapshotRecord>,
+    /// A rolling change under way (image, resources, or settings that need a restart):
+    /// absent when every pod runs its StatefulSet's current revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+    /// Fingerprint of the settings that running nodes take without a restart (CONFIG
+    /// SET), as every node last accepted them. It differs from the spec's while a change
+    /// of such settings is being applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_settings_hash: Option<String>,
+}
+
+/// A rolling change: one shard at a time, its replicas first, then a planned switchover,
+/// then the old primary; never two pods of a shard down at once.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    /// When the rollout began.
+    pub started_at: Time,
+    /// The shard being rolled now.
+    pub shard: i32,
+    /// Pods on their StatefulSet's current revision, out of all pods, e.g. `4/6`.
+    pub updated_nodes: String,
+    /// What the rollout does or waits for.
+    pub message: String,
+    /// A planned switchover sent to the shard's primary and not yet confirmed. Written
+    /// before FAILOVER is sent, so an operator that restarts mid-way finishes it (or sees
+    /// that it was aborted) instead of undoing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover: Option<SwitchoverRecord>,
+}
+
+/// A planned handover of a shard's primary role to a caught-up replica.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchoverRecord {
+    /// When FAILOVER was sent.
+    pub time: Time,
+    pub shard: i32,
+    /// Pod that was primary.
+    pub from: String,
+    /// Pod taking over.
+    pub to: String,
+    /// The epoch the new primary's role carries.
+    pub epoch: i64,
 }
 
 /// Summary of a cluster's state.

@@ -22,25 +22,28 @@ fn params() -> PatchParams {
     PatchParams::apply(names::FIELD_MANAGER).force()
 }
 
-async fn apply_one<K>(client: &Client, namespace: &str, obj: &K) -> Result<(), Error>
+/// Applies one object and returns it as the API server now holds it (status included).
+async fn apply_one<K>(client: &Client, namespace: &str, obj: &K) -> Result<K, Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let name = obj.meta().name.clone().ok_or(Error::MissingMetadata("name on a built object"))?;
-    api.patch(&name, &params(), &Patch::Apply(obj)).await.stage("applying objects")?;
-    Ok(())
+    api.patch(&name, &params(), &Patch::Apply(obj)).await.stage("applying objects")
 }
 
 /// Applies every object, config first so pods start with it, then shard by shard.
-pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> Result<(), Error> {
+/// Returns the StatefulSets as applied, in shard order: their status tells which
+/// revision the pods should run (the rolling update reads it).
+pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> Result<Vec<StatefulSet>, Error> {
     apply_one(client, namespace, &desired.config_map).await?;
     if let Some(claim) = &desired.snapshots_claim {
         apply_one(client, namespace, claim).await?;
     }
+    let mut stateful_sets = Vec::with_capacity(desired.shards.len());
     for shard in &desired.shards {
         apply_one(client, namespace, &shard.headless_service).await?;
-        apply_one(client, namespace, &shard.stateful_set).await?;
+        stateful_sets.push(apply_one(client, namespace, &shard.stateful_set).await?);
         apply_one(client, namespace, &shard.pdb).await?;
     }
     for service in &desired.services {
@@ -56,7 +59,7 @@ pub async fn apply_all(client: &Client, namespace: &str, desired: &Desired) -> R
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &service_monitor::api_resource());
         api.patch(&sm.name_any(), &params(), &Patch::Apply(sm)).await.stage("applying the ServiceMonitor")?;
     }
-    Ok(())
+    Ok(stateful_sets)
 }
 
 /// Deletes objects of kind K labelled as this cluster's but not in `keep`.

@@ -16,7 +16,9 @@ use super::act;
 use super::error::{Error, KubeStage};
 use super::events::ClusterEvent;
 use super::final_snapshot;
+use super::live_settings;
 use super::observe;
+use super::rolling::{self, Resume};
 use super::snapshots;
 use super::status;
 use super::validate::{self, Invalid};
@@ -29,6 +31,14 @@ use crate::topology::{Role, Step};
 pub const REQUEUE_NOT_READY: Duration = Duration::from_secs(10);
 /// How often a ready cluster is re-probed even when nothing in Kubernetes changed.
 pub const REQUEUE_READY: Duration = Duration::from_secs(60);
+/// How often a rolling update looks again when failover probing does not already.
+pub const ROLL_PERIOD: Duration = Duration::from_secs(2);
+
+/// How long ago `t` was (zero when it is in the future).
+fn age(t: &Time) -> Duration {
+    let ms = k8s_openapi::jiff::Timestamp::now().as_millisecond() - t.0.as_millisecond();
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
 
 fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
@@ -88,16 +98,16 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let sizes = scaling::sizes(&ctx.client, &namespace, &name, cluster.spec.shards).await?;
     scaling::hold(&mut desired, &sizes);
 
-    apply::apply_all(&ctx.client, &namespace, &desired).instrument(info_span!("apply")).await?;
+    let stateful_sets = apply::apply_all(&ctx.client, &namespace, &desired).instrument(info_span!("apply")).await?;
     apply::prune_all(&ctx.client, &namespace, &name, &desired, ctx.options.service_monitor_supported).instrument(info_span!("prune")).await?;
 
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let observed = async {
+    let (listed, observed) = async {
         let listed = observe::list_pods(&pods, &name).await?;
         let mut nodes = observe::nodes(cluster, &namespace, &listed, &sizes, ctx.nodes.as_ref(), password.as_deref()).await;
         let zone_key = cluster.spec.zone_spread.clone().unwrap_or_default().topology_key;
         zones::fill(&mut nodes, &ctx.zones.zones_of(&ctx.client, &listed, &zone_key).await);
-        Ok::<_, Error>(nodes)
+        Ok::<_, Error>((listed, nodes))
     }
     .instrument(info_span!("observe"))
     .await?;
@@ -108,6 +118,11 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let old = cluster.status.clone().unwrap_or_default();
     let epoch = old.epoch.and_then(|e| u64::try_from(e).ok()).unwrap_or(0);
     let mut views = ctx.memory.views(&key, &mut observed, cluster.spec.shards, (ctx.clock)(), settings, epoch);
+    // A planned switchover an earlier pass sent is finished (or dropped) before the brain
+    // plans, so it is never undone.
+    let recorded_switchover = old.rollout.as_ref().and_then(|r| r.switchover.clone());
+    let switchover_age = recorded_switchover.as_ref().map_or(Duration::ZERO, |r| age(&r.time));
+    let resumed_switchover = rolling::resume(&mut views, recorded_switchover.as_ref(), switchover_age);
 
     // A failover recorded in status but not finished (the operator restarted mid-way)
     // is finished as decided.
@@ -131,6 +146,21 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
         if let Some((_, to, target_labelled, old_primary)) = resumed.iter().find(|(s, ..)| s == shard) {
             act::label_resumed_failover(plan, to, !target_labelled, old_primary.as_deref());
         }
+    }
+    let labelled_primary = |pod: &str| observed.iter().any(|o| o.view.name == pod && o.view.labelled == Some(Role::Primary));
+    match &resumed_switchover {
+        Resume::Finish(r) => {
+            if let Some((_, plan)) = plans.iter_mut().find(|(s, _)| *s == r.shard) {
+                act::label_resumed_failover(plan, &r.to, !labelled_primary(&r.to), labelled_primary(&r.from).then_some(r.from.as_str()));
+            }
+        }
+        Resume::Hold(r) => {
+            if let Some((_, plan)) = plans.iter_mut().find(|(s, _)| *s == r.shard) {
+                plan.steps.clear();
+                plan.failover = None;
+            }
+        }
+        Resume::Nothing | Resume::Drop(..) => {}
     }
 
     // New failovers are written to status before the first role command, so a restart
@@ -218,6 +248,55 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let mut state = scaling::PassState { in_progress: &mut in_progress, last_failover: &mut last_failover, epoch: &mut new_epoch, outcomes: &mut outcomes };
     let scaled = scaling::run(&inputs, ctx, &mut state).instrument(info_span!("scale")).await?;
 
+    let mut pending_switchover = None;
+    match resumed_switchover {
+        Resume::Finish(r) if outcomes.iter().any(|o| o.index == r.shard && o.failed.is_empty()) => {
+            rolling::finished_resumed(ctx, cluster, &observed, &r, password.as_deref()).await;
+        }
+        Resume::Finish(r) | Resume::Hold(r) => pending_switchover = Some(r),
+        Resume::Drop(r, why) => {
+            tracing::warn!(shard = r.shard, from = %r.from, to = %r.to, why = %why, "planned switchover dropped");
+            let note = format!("shard {}: switchover from {} to {} dropped: {why}", r.shard, r.from, r.to);
+            ctx.events.publish(cluster, ClusterEvent { warning: true, reason: "SwitchoverFailed", action: "Switchover", note }).await;
+        }
+        Resume::Nothing => {}
+    }
+    let applied_settings_hash =
+        live_settings::apply(ctx, cluster, &observed, &desired.live_settings, old.applied_settings_hash.as_deref(), password.as_deref()).await;
+    // One kind of change at a time: a roll waits while failovers or role steps run.
+    let paused = if !in_progress.is_empty() {
+        Some("a failover is in flight".to_string())
+    } else if outcomes.iter().any(|o| !o.done.is_empty() || !o.failed.is_empty()) {
+        Some("role changes ran in this pass".to_string())
+    } else if scaled.acted() {
+        Some("replicas are being scaled".to_string())
+    } else {
+        None
+    };
+    let mut so_far = old.clone();
+    so_far.epoch = (new_epoch > 0).then(|| i64::try_from(new_epoch).ok()).flatten();
+    so_far.applied_settings_hash = applied_settings_hash.clone();
+    let roll = rolling::run(
+        ctx,
+        rolling::RollInput {
+            cluster,
+            namespace: &namespace,
+            pods: &pods,
+            listed: &listed,
+            stateful_sets: &stateful_sets,
+            views: &views,
+            observed: &observed,
+            password: password.as_deref(),
+            paused,
+            pending: pending_switchover,
+            status: so_far,
+            epoch: new_epoch,
+        },
+    )
+    .instrument(info_span!("roll"))
+    .await?;
+    new_epoch = new_epoch.max(roll.epoch.unwrap_or(0));
+
     let now = now();
     let seen = match &cluster.spec.snapshots {
         Some(_) => snapshots::run(cluster, ctx, &namespace, &now).instrument(info_span!("snapshots")).await?,
@@ -233,7 +312,10 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     new.epoch = (new_epoch > 0).then(|| i64::try_from(new_epoch).ok()).flatten();
     new.last_failover = last_failover;
     new.failovers_in_progress = in_progress;
+    new.applied_settings_hash = applied_settings_hash;
     let scaled_event = scaling::annotate(&mut new, &scaled, cluster.status.as_ref(), cluster.metadata.generation, &now);
+    rolling::annotate(&mut new, &roll, cluster.metadata.generation, &now);
+    let rolling_out = new.rollout.is_some();
     let ready = status::ready_condition(Some(&new)).is_some_and(|c| c.status == "True");
     let busy = !new.failovers_in_progress.is_empty();
     write_status(cluster, ctx, &namespace, &new).await?;
@@ -258,6 +340,10 @@ async fn pass(cluster: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
     let mut wait = prober::requeue(probing, busy, settings, if ready { REQUEUE_READY } else { REQUEUE_NOT_READY });
     if scaled.acted() {
         wait = wait.min(scaling::REQUEUE_SCALING);
+    }
+    if rolling_out {
+        // Replicas catching up send no watch event: look again soon.
+        wait = wait.min(ROLL_PERIOD);
     }
     Ok(Action::requeue(wait))
 }
@@ -290,7 +376,7 @@ async fn write_status(cluster: &CacheCluster, ctx: &Context, namespace: &str, ne
     Ok(())
 }
 
-pub(super) async fn patch_status(ctx: &Context, namespace: &str, name: &str, new: &CacheClusterStatus) -> Result<(), Error> {
+pub(crate) async fn patch_status(ctx: &Context, namespace: &str, name: &str, new: &CacheClusterStatus) -> Result<(), Error> {
     let api: Api<CacheCluster> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({ "apiVersion": "cachefleet.dev/v1alpha1", "kind": "CacheCluster", "status": new });
     api.patch_status(name, &PatchParams::apply(names::FIELD_MANAGER).force(), &Patch::Apply(&patch)).await.stage("patching status")?;

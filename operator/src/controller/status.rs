@@ -219,6 +219,8 @@ pub fn running(cluster: &CacheCluster, namespace: &str, nodes: &[ObservedNode], 
         last_failover: old.and_then(|s| s.last_failover.clone()),
         failovers_in_progress: old.map(|s| s.failovers_in_progress.clone()).unwrap_or_default(),
         last_snapshot: old.and_then(|s| s.last_snapshot.clone()),
+        rollout: old.and_then(|s| s.rollout.clone()),
+        applied_settings_hash: old.and_then(|s| s.applied_settings_hash.clone()),
     }
 }
 

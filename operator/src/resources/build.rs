@@ -12,7 +12,8 @@ pub(super) struct Context<'a> {
     pub spec: &'a CacheClusterSpec,
     pub sizing: Sizing,
     pub image: String,
-    /// Hash of node.conf, on the pod template so a config change rolls the pods.
+    /// Hash of node.conf's settings that need a restart, on the pod template so a change
+    /// of one of them rolls the pods (live settings are applied with CONFIG SET instead).
     pub config_hash: String,
     /// Snapshot objects' builder, and the snapshot to restore each shard from (the path
     /// without its `-shard-<i>` suffix) when the cluster is being seeded.
@@ -36,13 +37,14 @@ pub fn build_restoring(cluster: &CacheCluster, opts: &BuildOptions, resolved: Op
         return Err(BuildError::BadShards(spec.shards));
     }
     let sizing = sizing(spec)?;
-    let node_conf = config::node_conf(spec, &sizing)?;
+    let settings = config::node_settings(spec, &sizing)?;
+    let node_conf = config::render(&settings);
     let image = spec.image.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| opts.default_image.clone());
     let snapshots = SnapshotBase::new(cluster, &opts.default_image)?;
     let restore_from = spec.restore_from.as_ref();
     let restore = resolved.map(str::to_string).or_else(|| restore_from.and_then(|r| r.location.clone()));
     let restore_unresolved = if restore.is_none() { restore_from.and_then(|r| r.snapshot.clone()) } else { None };
-    let ctx = Context { config_hash: config::config_hash(&node_conf), meta, spec, sizing, image, snapshots, restore };
+    let ctx = Context { config_hash: config::restart_hash(&settings), meta, spec, sizing, image, snapshots, restore };
 
     let shards = (0..spec.shards)
         .map(|shard| {
@@ -64,5 +66,6 @@ pub fn build_restoring(cluster: &CacheCluster, opts: &BuildOptions, resolved: Op
         snapshots_claim: ctx.spec.snapshots.as_ref().filter(|s| s.enabled).and_then(|_| ctx.snapshots.claim()),
         snapshots_cron_job: ctx.snapshots.cron_job()?,
         restore_unresolved,
+        live_settings: config::live_settings(&settings),
     })
 }

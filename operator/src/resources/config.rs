@@ -14,12 +14,12 @@ use super::names;
 use super::sizing::Sizing;
 use crate::api::{CacheClusterSpec, PersistenceMode, check_parameters};
 
-/// The text of `node.conf`: the settings the operator manages, then the spec's
-/// parameters in name order (so the same spec always gives the same text and hash).
-/// Only settings cache-node knows go here: it refuses to start on an unknown directive.
-/// So TLS and a memcached listener are added here when the node gains those settings,
-/// not before.
-pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, BuildError> {
+/// The settings of `node.conf` in file order: the ones the operator manages, then the
+/// spec's parameters in name order (so the same spec always gives the same text and
+/// hashes). Only settings cache-node knows go here: it refuses to start on an unknown
+/// directive. So TLS and a memcached listener are added here when the node gains those
+/// settings, not before.
+pub fn node_settings(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<Vec<(String, String)>, BuildError> {
     check_parameters(&spec.parameters).map_err(BuildError::BadParameters)?;
     let mut lines: Vec<(&str, String)> = vec![
         // Every address, IPv6 optional: pods may have no IPv6 at all.
@@ -44,13 +44,51 @@ pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, Bui
     let failover = spec.failover.clone().unwrap_or_default();
     lines.push(("min-replicas-to-write", failover.min_replicas_to_write.to_string()));
     lines.push(("min-replicas-max-lag", failover.min_replicas_max_lag_seconds.to_string()));
+    Ok(lines.into_iter().map(|(n, v)| (n.to_string(), v)).chain(spec.parameters.iter().map(|(n, v)| (n.clone(), v.clone()))).collect())
+}
+
+/// The text of `node.conf` (redis.conf syntax) for `node_settings`.
+pub fn node_conf(spec: &CacheClusterSpec, sizing: &Sizing) -> Result<String, BuildError> {
+    Ok(render(&node_settings(spec, sizing)?))
+}
+
+/// Settings as `node.conf` lines under the operator's header.
+pub fn render(settings: &[(String, String)]) -> String {
     let mut text = String::from("# Written by cachefleet-operator from the CacheCluster; edits are overwritten.\n");
-    for (name, value) in lines.iter().map(|(n, v)| (*n, v.as_str())).chain(spec.parameters.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+    for (name, value) in settings {
         // `bind` takes several words; every other value is one argument.
-        let value = if name == "bind" { value.to_string() } else { quote(value) };
+        let value = if name == "bind" { value.clone() } else { quote(value) };
         let _ = writeln!(text, "{name} {value}");
     }
-    Ok(text)
+    text
+}
+
+/// Settings a running node could take with CONFIG SET but that the operator still rolls
+/// out by restarting: maxmemory follows the pod's memory limit, which only a new pod gets
+/// (raising it live on a pod with the old, smaller limit invites the OOM killer).
+const RESTART_ONLY: &[&str] = &["maxmemory"];
+
+/// Whether a running node takes this setting with CONFIG SET (cache-node's own table
+/// says which parameters are mutable; unknown names are treated as needing a restart).
+pub fn applies_live(name: &str) -> bool {
+    !RESTART_ONLY.contains(&name) && cache_node::config::params::find(name).is_some_and(|p| p.mutable)
+}
+
+/// The settings the operator applies to running nodes with CONFIG SET.
+pub fn live_settings(settings: &[(String, String)]) -> Vec<(String, String)> {
+    settings.iter().filter(|(n, _)| applies_live(n)).cloned().collect()
+}
+
+/// Fingerprint of the settings that need a restart: the pod template carries it, so a
+/// change of one of them rolls the pods, and a change of only live settings does not.
+pub fn restart_hash(settings: &[(String, String)]) -> String {
+    let fixed: Vec<(String, String)> = settings.iter().filter(|(n, _)| !applies_live(n)).cloned().collect();
+    config_hash(&render(&fixed))
+}
+
+/// Fingerprint of the live settings, recorded in status once every node took them.
+pub fn live_hash(settings: &[(String, String)]) -> String {
+    config_hash(&render(&live_settings(settings)))
 }
 
 /// (`save`, `appendonly`) for a persistence mode. rdb: Redis's default snapshot schedule;
@@ -99,9 +137,8 @@ pub fn quote(value: &str) -> String {
     out
 }
 
-/// FNV-1a, 64 bits, as 16 hex digits: a stable fingerprint of the config (the same on
-/// every build and platform, unlike std's hasher), so a config change changes the pod
-/// template and rolls the pods.
+/// FNV-1a, 64 bits, as 16 hex digits: a stable fingerprint of a text (the same on every
+/// build and platform, unlike std's hasher).
 pub fn config_hash(text: &str) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -201,5 +238,27 @@ mod tests {
         let b = node_conf(&spec(&[("timeout", "10")]), &sizing(2, 1 << 30)).unwrap();
         assert_eq!(config_hash(&a), config_hash(&a.clone()));
         assert_ne!(config_hash(&a), config_hash(&b));
+    }
+
+    #[test]
+    fn live_settings_leave_the_restart_hash_alone_and_the_rest_change_it() {
+        let settings = |params: &[(&str, &str)], maxmemory: u64| node_settings(&spec(params), &sizing(2, maxmemory)).unwrap();
+        let base = settings(&[], 1 << 30);
+        for live in [&[("timeout", "300")][..], &[("maxmemory-samples", "10"), ("hz", "20")][..]] {
+            let changed = settings(live, 1 << 30);
+            assert_eq!(restart_hash(&base), restart_hash(&changed), "{live:?} is applied live");
+            assert_ne!(live_hash(&base), live_hash(&changed), "{live:?}");
+        }
+        for fixed in [&[("databases", "32")][..], &[("threads", "3")][..]] {
+            assert_ne!(restart_hash(&base), restart_hash(&settings(fixed, 1 << 30)), "{fixed:?} needs a restart");
+        }
+        // maxmemory is mutable in the node but follows the memory limit: restart only.
+        assert_ne!(restart_hash(&base), restart_hash(&settings(&[], 2 << 30)));
+        assert_eq!(live_hash(&base), live_hash(&settings(&[], 2 << 30)));
+        let live = live_settings(&base);
+        assert!(live.iter().any(|(n, v)| n == "maxmemory-policy" && v == "volatile-lru"), "{live:?}");
+        assert!(!live.iter().any(|(n, _)| ["maxmemory", "port", "bind", "threads", "logformat"].contains(&n.as_str())), "{live:?}");
+        // The text is the settings rendered.
+        assert_eq!(render(&base), node_conf(&spec(&[]), &sizing(2, 1 << 30)).unwrap());
     }
 }

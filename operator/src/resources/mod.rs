@@ -49,6 +49,8 @@ pub struct Desired {
     /// restoreFrom names a CacheSnapshot that was not resolved to its location: the
     /// StatefulSets lack their restore init container and must not be applied yet.
     pub restore_unresolved: Option<String>,
+    /// The node.conf settings running nodes take with CONFIG SET (no restart).
+    pub live_settings: Vec<(String, String)>,
 }
 
 /// The objects of one shard.

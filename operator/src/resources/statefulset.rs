@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodAffinityTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretKeySelector, SecurityContext,
-    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretKeySelector,
+    SecurityContext, TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -26,6 +26,9 @@ const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
 /// Name of the volumes (and of the claim template).
 const CONFIG_VOLUME: &str = "config";
 const DATA_VOLUME: &str = "data";
+/// The pod's own name and namespace (downward API), for the address it announces.
+pub const POD_NAME_ENV: &str = "CACHE_NODE_POD_NAME";
+pub const POD_NAMESPACE_ENV: &str = "CACHE_NODE_POD_NAMESPACE";
 
 pub(super) fn stateful_set(ctx: &Context<'_>, shard: i32) -> Result<StatefulSet, BuildError> {
     let name = names::shard_name(&ctx.meta.name, shard);
@@ -44,7 +47,10 @@ pub(super) fn stateful_set(ctx: &Context<'_>, shard: i32) -> Result<StatefulSet,
             // Pods of a shard start together: ordering buys nothing when any pod can be
             // primary, and it would stall a shard behind one unschedulable pod.
             pod_management_policy: Some("Parallel".into()),
-            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), rolling_update: None }),
+            // The operator rolls the pods itself (controller/rolling.rs): replicas first,
+            // then a switchover, then the old primary. The StatefulSet controller's own
+            // roll goes by ordinal and would restart the primary without handing over.
+            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("OnDelete".into()), rolling_update: None }),
             template: pod_template(ctx, shard, claim.is_none())?,
             persistent_volume_claim_retention_policy: claim.as_ref().map(|_| StatefulSetPersistentVolumeClaimRetentionPolicy {
                 // Data outlives the objects: deleting a cluster (or shrinking a shard) by
@@ -91,7 +97,7 @@ fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> Result<P
         metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..ObjectMeta::default() }),
         spec: Some(PodSpec {
             init_containers: restore,
-            containers: vec![container(ctx)],
+            containers: vec![container(ctx, shard)],
             volumes: Some(volumes),
             affinity: Some(affinity(ctx, shard, &overrides)),
             topology_spread_constraints: Some(vec![zone_spread(ctx, shard)]),
@@ -114,10 +120,22 @@ fn pod_template(ctx: &Context<'_>, shard: i32, ephemeral_data: bool) -> Result<P
     })
 }
 
-fn container(ctx: &Context<'_>) -> Container {
+fn container(ctx: &Context<'_>, shard: i32) -> Container {
     let (client_port_name, client_port) = names::client_port(ctx.spec.engine);
     let mut args = vec![names::config_path()];
     let mut env = Vec::new();
+    // A replica announces its stable DNS name (names::pod_host, spelled with the pod's own
+    // name and namespace) instead of its pod IP, so its primary lists it by the address
+    // the operator uses: a planned switchover (`FAILOVER TO <name> 6379`) finds it, and
+    // the old primary then replicates from that name, not from an IP that changes.
+    for (var, path) in [(POD_NAME_ENV, "metadata.name"), (POD_NAMESPACE_ENV, "metadata.namespace")] {
+        env.push(EnvVar {
+            name: var.into(),
+            value_from: Some(EnvVarSource { field_ref: Some(ObjectFieldSelector { field_path: path.into(), api_version: None }), ..EnvVarSource::default() }),
+            ..EnvVar::default()
+        });
+    }
+    args.push(format!("--replica-announce-ip=$({POD_NAME_ENV}).{}.$({POD_NAMESPACE_ENV}).svc", names::shard_name(&ctx.meta.name, shard)));
     if let Some(secret) = ctx.spec.auth.as_ref().and_then(|a| a.password_secret.as_ref()) {
         env.push(EnvVar {
             name: names::PASSWORD_ENV.into(),
@@ -145,7 +163,7 @@ fn container(ctx: &Context<'_>) -> Container {
         name: names::CONTAINER_NAME.into(),
         image: Some(ctx.image.clone()),
         args: Some(args),
-        env: (!env.is_empty()).then_some(env),
+        env: Some(env),
         ports: Some(vec![
             ContainerPort { name: Some(client_port_name.into()), container_port: client_port, protocol: Some("TCP".into()), ..ContainerPort::default() },
             ContainerPort {
