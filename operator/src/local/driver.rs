@@ -205,14 +205,15 @@ impl Driver {
     }
 
     async fn poll_snapshots(&mut self) {
-        let host = self.opts.host.clone();
-        let sources = || self.shards.iter().map(|s| s.nodes.iter().map(|n| format!("{host}:{}", n.port)).collect::<Vec<_>>().join(",")).collect();
-        let sources: Vec<String> = sources();
-        self.snapshots.poll(jiff::Timestamp::now(), || sources).await;
+        let host = &self.opts.host;
+        // Every node of a shard is a candidate: `snapshot save` asks each for its role.
+        let shards = &self.shards;
+        let sources = || shards.iter().map(|s| s.nodes.iter().map(|n| format!("{host}:{}", n.port)).collect::<Vec<_>>().join(",")).collect();
+        self.snapshots.poll(jiff::Timestamp::now(), sources).await;
     }
 
-    /// Seeds a node's empty data directory from `restoreFrom`; false while it cannot
-    /// (logged, tried again after RESTORE_RETRY).
+    /// Seeds a node's empty data directory from `restoreFrom` (blocking: nothing of the
+    /// node runs yet). An error is logged by the caller and tried again after RESTORE_RETRY.
     fn restore_before_start(&self, shard: i32, node: &Node) -> Result<(), String> {
         let Some(spec) = &self.spec.restore_from else { return Ok(()) };
         let root = &self.opts.snapshot_root;
