@@ -49,6 +49,7 @@ impl Cluster {
             .args(extra_args)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -291,4 +292,70 @@ fn failed_snapshots_are_logged_and_retried_without_stopping_the_driver() {
     assert!(snaps.kept.iter().all(|e| e.location.starts_with(root.to_str().unwrap())));
     drop(c);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// moto's S3 server on a free loopback port, with bucket `backups`; killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Moto {
+    let binary = std::env::var("MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|_| {
+        let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py-tools/venv/bin/moto_server");
+        if local.exists() { local } else { PathBuf::from("moto_server") }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (scripts/test.sh installs it into target/py-tools)");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "PUT /backups HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "creating the bucket: {resp}");
+    moto
+}
+
+#[test]
+fn snapshots_go_to_a_bucket_and_seed_a_cluster_from_it() {
+    let moto = start_moto();
+    let dest = format!("    destination: {{s3: {{bucket: backups, prefix: local, endpoint: 'http://127.0.0.1:{}', credentialsSecret: s3}}}}\n", moto.port);
+    let yaml = cluster_yaml("sthree", 1, &format!("  snapshots:\n    schedule: '@hourly'\n    retain: 1\n{dest}"));
+    let src = Cluster::start("sthree", 8040, &yaml, &["--snapshot-every", "1"]);
+    let primary = src.primary(2);
+    let keys = load(&primary);
+    let loaded_at = cachefleet_stamp(unix_now());
+    let snaps = src.wait_for("two snapshots in the bucket, one kept", Duration::from_secs(60), |s| {
+        s.snapshots.clone().filter(|x| x.kept.len() == 1 && x.kept[0].time > loaded_at && x.taken >= 2 && !x.busy)
+    });
+    let kept = &snaps.kept[0];
+    assert_eq!(snaps.destination, "s3://backups/local");
+    assert_eq!(kept.location, format!("s3://backups/local/{}", kept.name));
+    assert_eq!(kept.keys, keys as u64);
+
+    // Restored by name, from the bucket of its own destination.
+    let restore = format!("  restoreFrom: {{snapshot: {}}}\n  snapshots:\n    enabled: false\n{dest}", kept.name);
+    let dst = Cluster::start("sthree-copy", 8140, &cluster_yaml("sthree-copy", 1, &restore), &[]);
+    let dst_primary = dst.primary(2);
+    let (a, b) = (dump(&primary), dump(&dst_primary));
+    assert_eq!(a.len(), keys);
+    assert_eq!(a.iter().map(|(k, (t, v, _))| (k, t, v)).collect::<Vec<_>>(), b.iter().map(|(k, (t, v, _))| (k, t, v)).collect::<Vec<_>>());
 }
