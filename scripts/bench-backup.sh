@@ -11,6 +11,9 @@
 # REPS repetitions (the order of the two throughput runs alternates); medians are printed.
 #   scripts/bench-backup.sh            # REPS=3 KEYS=1000000 DURATION=10 P=1
 #   CACHE_NODE=path/to/cache-node scripts/bench-backup.sh   # skip the release build
+#   PRIMARY_CPUS=0 REPLICA_CPUS=1 scripts/bench-backup.sh   # pin the primary and
+#     redis-benchmark to one set of CPUs, the replica and the snapshot copies to another
+#     (taskset), to tell what a snapshot costs from CPUs shared with it
 # Needs redis-server, redis-cli and redis-benchmark; reuses ../shared/bench/lib.sh to start
 # and stop servers (own session, free loopback port, stopped by PID).
 set -euo pipefail
@@ -22,6 +25,8 @@ REPS=${REPS:-3}
 KEYS=${KEYS:-1000000}
 DURATION=${DURATION:-10}
 P=${P:-1}
+PRIMARY_CPUS=${PRIMARY_CPUS:-}
+REPLICA_CPUS=${REPLICA_CPUS:-}
 if [ -z "${CACHE_NODE:-}" ]; then
   cargo build --release -q -p cache-node
   CACHE_NODE=target/release/cache-node
@@ -49,7 +54,9 @@ start_replica() { # primary-port
   port=$(lib_free_port)
   mkdir -p "$out/replica"
   # shellcheck disable=SC2046
-  setsid bash -c "exec $(node_cmd "$port" "$out/replica" --replicaof 127.0.0.1 "$1")" </dev/null >>"$out/replica.log" 2>&1 &
+  local pre=()
+  [ -n "$REPLICA_CPUS" ] && pre=(taskset -c "$REPLICA_CPUS")
+  setsid "${pre[@]}" bash -c "exec $(node_cmd "$port" "$out/replica" --replicaof 127.0.0.1 "$1")" </dev/null >>"$out/replica.log" 2>&1 &
   REPLICA_PID=$!
   for _ in $(seq 1 300); do
     redis-cli -p "$port" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
@@ -62,21 +69,27 @@ info_field() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 
 
 # SETs per second processed by the primary over DURATION seconds of redis-benchmark load;
 # with "snapshot", `cache-node snapshot save` copies the replica back to back meanwhile
-# (the number of copies finished in the window goes to $out/copies).
+# (copies finished / refused in the window go to $out/copies).
 throughput() { # primary-port replica-port plain|snapshot
   local c0 c1 t0 t1 copies=0
-  redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n 2000000000 -P "$P" -r 1000000 -d 16 -t set -q >/dev/null 2>&1 &
+  lib_pin "$PRIMARY_CPUS" redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n 2000000000 -P "$P" -r 1000000 -d 16 -t set -q >/dev/null 2>&1 &
   BENCH_PID=$!
   sleep 1
   if [ "$3" = snapshot ]; then
-    rm -rf "$out/snaps" "$out/copies.n"
+    rm -rf "$out/snaps" "$out/copies.n" "$out/failed.n"
+    # A copy the replica refuses (e.g. NOMASTERLINK while it resyncs) is counted and
+    # tried again.
     (
-      i=0
+      i=0 ok=0 failed=0
       while :; do
         i=$((i + 1))
-        "$CACHE_NODE" snapshot save --from "127.0.0.1:$2" --to "$out/snaps" --name "copy-$i" >/dev/null 2>>"$out/save.log" || exit 1
-        echo "$i" >"$out/copies.n"
-        "$CACHE_NODE" snapshot delete "$out/snaps" "copy-$i" >/dev/null
+        if lib_pin "$REPLICA_CPUS" "$CACHE_NODE" snapshot save --from "127.0.0.1:$2" --to "$out/snaps" --name "copy-$i" >/dev/null 2>>"$out/save.log"; then
+          ok=$((ok + 1)); echo "$ok" >"$out/copies.n"
+          "$CACHE_NODE" snapshot delete "$out/snaps" "copy-$i" >/dev/null
+        else
+          failed=$((failed + 1)); echo "$failed" >"$out/failed.n"
+          sleep 0.1
+        fi
       done
     ) &
     LOOP_PID=$!
@@ -86,9 +99,11 @@ throughput() { # primary-port replica-port plain|snapshot
   sleep "$DURATION"
   c1=$(info_field "$1" stats total_commands_processed); t1=$(lib_now)
   if [ -n "$LOOP_PID" ]; then
-    kill -0 "$LOOP_PID" 2>/dev/null || { echo "snapshot save failed:" >&2; cat "$out/save.log" >&2; exit 1; }
-    kill "$LOOP_PID" 2>/dev/null || true; wait "$LOOP_PID" 2>/dev/null || true; LOOP_PID=
-    copies=$(cat "$out/copies.n" 2>/dev/null || echo 0)
+    # The loop first, then the copy it may be running (its child), so none outlives the window.
+    kill "$LOOP_PID" 2>/dev/null || true
+    pkill -P "$LOOP_PID" 2>/dev/null || true
+    wait "$LOOP_PID" 2>/dev/null || true; LOOP_PID=
+    copies="$(cat "$out/copies.n" 2>/dev/null || echo 0)/$(cat "$out/failed.n" 2>/dev/null || echo 0)"
   fi
   kill "$BENCH_PID" 2>/dev/null || true; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=
   echo "$copies" >"$out/copies"
@@ -124,7 +139,7 @@ echo "other processes' CPU before the run: $(QUIET_WAIT=0 lib_quiet)% of one cor
 declare -A r
 for rep in $(seq 1 "$REPS"); do
   rm -rf "$out/primary" "$out/replica"; mkdir -p "$out/primary"
-  lib_start "$(node_cmd "{port}" "$out/primary")" "$out/primary.log"
+  SERVER_CPUS=$PRIMARY_CPUS lib_start "$(node_cmd "{port}" "$out/primary")" "$out/primary.log"
   lib_fill "$SRV_PORT" "$KEYS" 16 'key:%d' resp || { echo "filling cache-node failed" >&2; exit 1; }
   start_replica "$SRV_PORT"
   [ "$(redis-cli -p "$SRV_PORT" wait 1 120000)" = 1 ] || { echo "the replica did not catch up" >&2; exit 1; }
@@ -148,7 +163,8 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 plain=$(echo "${r[plain]}" | median); snap=$(echo "${r[snapshot]}" | median)
 save=$(echo "${r[save]}" | median); bgsave=$(echo "${r[bgsave]}" | median)
-echo "runs: plain ${r[plain]}| snapshot ${r[snapshot]}| copies ${r[copies]}| save ${r[save]}| bgsave ${r[bgsave]}" >&2
+echo "runs: plain ${r[plain]}| snapshot ${r[snapshot]}| copies done/refused ${r[copies]}| save ${r[save]}| bgsave ${r[bgsave]}" >&2
+[ -s "$out/save.log" ] && { echo "copies refused:" >&2; sort "$out/save.log" | uniq -c >&2; }
 printf '%-58s %12s\n' measure median
 printf '%-58s %12.0f\n' "primary SET/s, P$P, no snapshot" "$plain"
 printf '%-58s %12.0f\n' "primary SET/s, P$P, snapshots of the replica back to back" "$snap"
