@@ -9,8 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::probe::{Caller, Probe};
 use super::process::{Launch, NodeProcess};
+use super::restore;
+use super::snapshots::{self, Scheduler};
 use super::spec::{self, ConfigChange, LocalSpec};
-use super::status::{self, FailoverEntry, NodeEntry, ShardEntry, StatusFile};
+use super::status::{self, FailoverEntry, NodeEntry, ShardEntry, SnapshotsEntry, StatusFile};
 use crate::resources::names;
 use crate::topology::{self, FailureDetector, NodeView, ReportedRole, Role, ShardPlan, ShardView, Step};
 
@@ -24,6 +26,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const SWITCHOVER_TIMEOUT_MS: u64 = 5_000;
 /// Ports per shard: node `o` of shard `s` listens on base + s * PORTS_PER_SHARD + o.
 const PORTS_PER_SHARD: u16 = 100;
+/// Wait before trying a failed restore again (the node stays down meanwhile, as a pod
+/// whose restore init container fails does).
+const RESTORE_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -32,6 +37,10 @@ pub struct Options {
     pub node_binary: PathBuf,
     pub base_port: u16,
     pub host: String,
+    /// Root of snapshot directories (destination pvc is `<root>/<cluster>-snapshots`).
+    pub snapshot_root: PathBuf,
+    /// Overrides the snapshot schedule with a fixed period (tests).
+    pub snapshot_every: Option<Duration>,
 }
 
 struct Node {
@@ -52,6 +61,9 @@ struct Node {
     /// away (or found no replica to move it to): restarted at once it would come back
     /// empty and its replicas would copy the empty data set.
     may_restart: bool,
+    /// Seed its data directory from `restoreFrom` before it first starts.
+    needs_restore: bool,
+    restore_retry_at: Option<Instant>,
 }
 
 struct Shard {
@@ -71,6 +83,7 @@ pub struct Driver {
     started: Instant,
     last_failover: Option<FailoverEntry>,
     printed_endpoints: bool,
+    snapshots: Scheduler,
 }
 
 fn unix_ms() -> u64 {
@@ -82,6 +95,18 @@ impl Driver {
         let spec_text = std::fs::read_to_string(&opts.file).map_err(|e| anyhow::anyhow!("reading {}: {e}", opts.file.display()))?;
         let spec = spec::load(&spec_text)?;
         std::fs::create_dir_all(&opts.data_dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", opts.data_dir.display()))?;
+        let mut opts = opts;
+        // Absolute, so the locations recorded in status.json work from anywhere.
+        std::fs::create_dir_all(&opts.snapshot_root).map_err(|e| anyhow::anyhow!("creating {}: {e}", opts.snapshot_root.display()))?;
+        opts.snapshot_root = std::fs::canonicalize(&opts.snapshot_root).map_err(|e| anyhow::anyhow!("resolving {}: {e}", opts.snapshot_root.display()))?;
+        let settings = snapshots::Settings::new(&spec.name, spec.shards, spec.snapshots.as_ref(), &opts.snapshot_root, opts.snapshot_every)?;
+        if let Some(s) = &settings {
+            tracing::info!(destination = %s.destination.arg(), retain = s.retain, "scheduled snapshots configured");
+        }
+        if spec.snapshots.as_ref().and_then(|s| s.destination.s3.as_ref()).is_some() {
+            tracing::info!("snapshots.destination.s3.credentialsSecret is a Kubernetes Secret: locally, the AWS_* variables of this process are used");
+        }
+        let scheduler = Scheduler::new(opts.node_binary.clone(), settings);
         let mut driver = Driver {
             opts,
             spec,
@@ -92,12 +117,16 @@ impl Driver {
             started: Instant::now(),
             last_failover: None,
             printed_endpoints: false,
+            snapshots: scheduler,
         };
         driver.write_conf()?;
+        let restoring = driver.spec.restore_from.is_some();
         for index in 0..driver.spec.shards {
             let mut shard = Shard { index, epoch: 0, had_data: false, nodes: Vec::new() };
             for ordinal in 0..=i32::try_from(driver.spec.replicas).unwrap_or(0) {
-                shard.nodes.push(driver.new_node(index, ordinal)?);
+                let mut node = driver.new_node(index, ordinal)?;
+                node.needs_restore = restoring;
+                shard.nodes.push(node);
             }
             driver.shards.push(shard);
         }
@@ -140,6 +169,8 @@ impl Driver {
             came_back_empty: false,
             generation: self.generation,
             may_restart: true,
+            needs_restore: false,
+            restore_retry_at: None,
         })
     }
 
@@ -169,7 +200,31 @@ impl Driver {
                 self.change_shard(i).await;
             }
         }
+        self.poll_snapshots().await;
         self.write_status();
+    }
+
+    async fn poll_snapshots(&mut self) {
+        let host = &self.opts.host;
+        // Every node of a shard is a candidate: `snapshot save` asks each for its role.
+        let shards = &self.shards;
+        let sources = || shards.iter().map(|s| s.nodes.iter().map(|n| format!("{host}:{}", n.port)).collect::<Vec<_>>().join(",")).collect();
+        self.snapshots.poll(jiff::Timestamp::now(), sources).await;
+    }
+
+    /// Seeds a node's empty data directory from `restoreFrom` (blocking: nothing of the
+    /// node runs yet). An error is logged by the caller and tried again after RESTORE_RETRY.
+    fn restore_before_start(&self, shard: i32, node: &Node) -> Result<(), String> {
+        let Some(spec) = &self.spec.restore_from else { return Ok(()) };
+        let root = &self.opts.snapshot_root;
+        let destination = match self.spec.snapshots.as_ref() {
+            Some(s) => snapshots::Destination::of(&self.spec.name, s, root),
+            None => snapshots::Destination::of(&self.spec.name, &crate::api::SnapshotsSpec::default(), root),
+        };
+        let source = restore::source(spec, &destination, root)?;
+        let said = restore::restore_node(&self.opts.node_binary, &source, shard, &node.dir)?;
+        tracing::info!(node = %node.name, from = %source.prefix, result = %said, "restored");
+        Ok(())
     }
 
     fn start_missing(&mut self) {
@@ -185,7 +240,25 @@ impl Driver {
             .collect();
         let generation = self.generation;
         for (s, n, launch) in launches {
+            let restored = match self.shards.get(s).and_then(|sh| sh.nodes.get(n).map(|node| (sh.index, node))) {
+                Some((index, node)) if node.needs_restore => {
+                    if node.restore_retry_at.is_some_and(|t| Instant::now() < t) {
+                        continue;
+                    }
+                    Some(self.restore_before_start(index, node))
+                }
+                _ => None,
+            };
             let Some(node) = self.shards.get_mut(s).and_then(|sh| sh.nodes.get_mut(n)) else { continue };
+            match restored {
+                Some(Err(e)) => {
+                    tracing::error!(node = %node.name, error = %e, "cannot restore the node's data; it stays down and the restore is tried again");
+                    node.restore_retry_at = Some(Instant::now() + RESTORE_RETRY);
+                    continue;
+                }
+                Some(Ok(())) => node.needs_restore = false,
+                None => {}
+            }
             match NodeProcess::start(&launch) {
                 Ok(p) => {
                     tracing::info!(node = %node.name, pid = p.pid(), port = node.port, "started node");
@@ -501,6 +574,12 @@ impl Driver {
         }
         let change = spec::diff(&self.spec.settings, &new.settings);
         tracing::info!(replicas = new.replicas, ?change, "cluster file changed");
+        if new.snapshots != self.spec.snapshots {
+            match snapshots::Settings::new(&new.name, new.shards, new.snapshots.as_ref(), &self.opts.snapshot_root, self.opts.snapshot_every) {
+                Ok(settings) => self.snapshots.reconfigure(settings),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "the edited snapshots settings are invalid; keeping the running ones"),
+            }
+        }
         self.spec = new;
         if let Err(e) = self.write_conf() {
             tracing::error!(error = %e, "cannot write node.conf");
@@ -564,7 +643,18 @@ impl Driver {
                 }
             })
             .collect::<Vec<_>>();
-        let status = StatusFile { cluster: self.spec.name.clone(), shards, last_failover: self.last_failover.clone() };
+        let sched = &self.snapshots;
+        let snapshots = sched.destination().map(|destination| SnapshotsEntry {
+            destination,
+            kept: sched.kept.clone(),
+            taken: sched.taken,
+            failed: sched.failed,
+            next: sched.next_due().map(|t| t.to_string()),
+            in_progress: sched.in_progress().map(str::to_string),
+            busy: sched.busy(),
+            last_error: sched.last_error.clone(),
+        });
+        let status = StatusFile { cluster: self.spec.name.clone(), shards, last_failover: self.last_failover.clone(), snapshots };
         if !self.printed_endpoints && status.shards.iter().all(|s| s.nodes.iter().all(|n| n.in_sync)) {
             self.printed_endpoints = true;
             for s in &status.shards {
@@ -581,6 +671,7 @@ impl Driver {
 
     /// Stops every node this driver started.
     pub async fn shutdown(&mut self) {
+        self.snapshots.abort();
         let nodes: Vec<Node> = self.shards.iter_mut().flat_map(|s| s.nodes.drain(..)).collect();
         join_all(nodes.into_iter().map(|n| self.stop_node(n))).await;
     }

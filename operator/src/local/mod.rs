@@ -7,10 +7,16 @@
 //! - `probe`: RESP calls to the nodes.
 //! - `driver`: the loop.
 //! - `status`: `DIR/status.json`.
+//! - `schedule`: cron schedules in a time zone (when scheduled snapshots fire).
+//! - `snapshots`: scheduled snapshots and their retention.
+//! - `restore`: seeding a new cluster from `restoreFrom`.
 
 pub mod driver;
 pub mod probe;
 pub mod process;
+pub mod restore;
+pub mod schedule;
+pub mod snapshots;
 pub mod spec;
 pub mod status;
 
@@ -38,12 +44,29 @@ pub struct LocalArgs {
     /// Log format: json or text.
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    /// Root of snapshot files: destination pvc is `DIR/<cluster>-snapshots` (the claim's
+    /// directory), and `restoreFrom: {location: pvc://CLAIM/NAME}` reads `DIR/CLAIM/NAME`.
+    /// Default: `<data-dir>/snapshots`.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Take scheduled snapshots every SECONDS instead of on spec.snapshots.schedule (for tests).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub snapshot_every: Option<u64>,
 }
 
 pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     let node_binary = process::find_node_binary(args.node_binary.as_deref()).map_err(anyhow::Error::msg)?;
-    let opts = driver::Options { file: args.file, data_dir: args.data_dir, node_binary, base_port: args.base_port, host: args.host };
+    let snapshot_root = args.snapshot_dir.clone().unwrap_or_else(|| args.data_dir.join("snapshots"));
+    let opts = driver::Options {
+        file: args.file,
+        data_dir: args.data_dir,
+        node_binary,
+        base_port: args.base_port,
+        host: args.host,
+        snapshot_root,
+        snapshot_every: args.snapshot_every.map(std::time::Duration::from_secs),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let mut driver = driver::Driver::new(opts)?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cache_node::config::params;
 
-use crate::api::CacheCluster;
+use crate::api::{CacheCluster, RestoreSpec, SnapshotsSpec};
 use crate::controller::validate;
 use crate::resources::{config, sizing};
 
@@ -25,6 +25,8 @@ pub struct LocalSpec {
     pub conf_text: String,
     /// The same settings by name (values unquoted), to tell live changes from rolls.
     pub settings: BTreeMap<String, String>,
+    pub snapshots: Option<SnapshotsSpec>,
+    pub restore_from: Option<RestoreSpec>,
 }
 
 /// Reads and validates a CacheCluster YAML.
@@ -48,6 +50,8 @@ pub fn load(yaml: &str) -> anyhow::Result<LocalSpec> {
         detection: Duration::from_secs(u64::try_from(failover.detection_seconds).unwrap_or(1).max(1)),
         settings: settings(&conf_text),
         conf_text,
+        snapshots: spec.snapshots.clone(),
+        restore_from: spec.restore_from.clone(),
     })
 }
 

@@ -1,4 +1,5 @@
-//! `DIR/status.json`: where each node listens, its role and PID, and the last failover.
+//! `DIR/status.json`: where each node listens, its role and PID, the last failover, and
+//! the scheduled snapshots kept.
 //! Written to a temporary file and renamed, so a reader never sees half a file.
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,44 @@ pub struct StatusFile {
     pub shards: Vec<ShardEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverEntry>,
+    /// Scheduled snapshots, absent when the cluster takes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<SnapshotsEntry>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SnapshotsEntry {
+    /// Where they are written: a directory or s3://bucket/prefix.
+    pub destination: String,
+    /// The complete snapshots kept by retention, oldest first.
+    pub kept: Vec<SnapshotEntry>,
+    /// Snapshots taken, and runs that failed, since the driver started.
+    pub taken: u64,
+    pub failed: u64,
+    /// RFC 3339 time of the next scheduled run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The snapshot being taken now (a listing or retention pass may run without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<String>,
+    /// Whether a run (a snapshot, or listing and retention) is under way.
+    pub busy: bool,
+    /// Why the last run failed; cleared by a run that succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One snapshot of the whole cluster: a file per shard, `<location>-shard-<i>`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SnapshotEntry {
+    pub name: String,
+    /// RFC 3339 (UTC) of its first shard.
+    pub time: String,
+    pub shards: i32,
+    pub keys: u64,
+    pub bytes: u64,
+    /// What `restoreFrom.location` takes to seed a new cluster with it.
+    pub location: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -79,6 +118,12 @@ mod tests {
             cluster: "c".into(),
             shards: vec![ShardEntry { index: 0, epoch: 2, primary: Some("127.0.0.1:7000".into()), nodes: vec![] }],
             last_failover: Some(FailoverEntry { shard: 0, from: "c-0-0".into(), to: "c-0-1".into(), reason: "r".into(), duration_ms: 5, at_unix_ms: 1 }),
+            snapshots: Some(SnapshotsEntry {
+                destination: "/d".into(),
+                kept: vec![SnapshotEntry { name: "c-snapshots-20261127-184500".into(), shards: 1, keys: 2, ..SnapshotEntry::default() }],
+                taken: 1,
+                ..SnapshotsEntry::default()
+            }),
         };
         write_atomic(&path, &status).unwrap();
         assert_eq!(read(&path).unwrap(), status);
