@@ -5,6 +5,9 @@
 #     clients, pipeline 1 and 16) with 0 and with 2 replicas, for each server;
 #   - replica lag under that load: a probe writes a fresh value to the primary every
 #     50 ms and times how long until a replica returns it (median and max, ms).
+#   - the primary's own CPU time per SET (its process only, from /proc) with 0 and with 2
+#     replicas: on a machine too small to give the replicas cores of their own, this is
+#     what the replicas cost the primary itself, apart from their competing for its cores.
 # Each server's primary and replicas run on this machine, one server kind after the other,
 # REPS times; medians are printed.
 #   scripts/bench-replication.sh            # REPS=3 N=300000
@@ -41,6 +44,15 @@ server_cmd() { # kind port extra...
 sets() { # port pipeline: SET requests per second
   redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n "$N" -P "$2" -r 1000000 -t set -q --csv 2>/dev/null |
     awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+}
+
+# "requests-per-second primary-cpu-microseconds-per-request" of one SET run.
+measure() { # port pipeline
+  local t0 t1 rps
+  t0=$(lib_session_ticks "$SRV_SID")
+  rps=$(sets "$1" "$2")
+  t1=$(lib_session_ticks "$SRV_SID")
+  echo "$rps $(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l)"
 }
 
 # Starts a replica (in this shell, so its PID is remembered and stopped); sets REPLICA_PORT.
@@ -95,11 +107,17 @@ declare -A r
 for rep in $(seq 1 "$REPS"); do
   for kind in redis node; do
     lib_start "$(server_cmd "$kind" "{port}")" "$out/$kind.log"
-    for p in 1 16; do r[$kind,alone,$p]+="$(sets "$SRV_PORT" "$p") "; done
+    for p in 1 16; do
+      read -r rps cpu < <(measure "$SRV_PORT" "$p")
+      r[$kind,alone,$p]+="$rps "; r[$kind,alonecpu,$p]+="$cpu "
+    done
     start_replica "$kind" "$SRV_PORT"
     a=$REPLICA_PORT
     start_replica "$kind" "$SRV_PORT"
-    for p in 1 16; do r[$kind,two,$p]+="$(sets "$SRV_PORT" "$p") "; done
+    for p in 1 16; do
+      read -r rps cpu < <(measure "$SRV_PORT" "$p")
+      r[$kind,two,$p]+="$rps "; r[$kind,twocpu,$p]+="$cpu "
+    done
     # Lag while a steady P16 load runs.
     redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 100000000 -P 16 -r 1000000 -t set -q >/dev/null 2>&1 &
     BENCH_PID=$!
@@ -121,10 +139,17 @@ for p in 1 16; do
     a=$(echo "${r[$kind,alone,$p]}" | median); b=$(echo "${r[$kind,two,$p]}" | median)
     r[$kind,cost,$p]=$(echo "1 - $b / $a" | bc -l)
     r[$kind,a,$p]=$a; r[$kind,b,$p]=$b
+    a=$(echo "${r[$kind,alonecpu,$p]}" | median); b=$(echo "${r[$kind,twocpu,$p]}" | median)
+    r[$kind,ca,$p]=$a; r[$kind,cb,$p]=$b
+    # Throughput a CPU-bound primary loses when each SET costs it b instead of a.
+    r[$kind,ccost,$p]=$(echo "1 - $a / $b" | bc -l)
   done
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, no replica" "${r[redis,a,$p]}" "${r[node,a,$p]}"
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, 2 replicas" "${r[redis,b,$p]}" "${r[node,b,$p]}"
   printf '%-40s %11.1f%% %11.1f%%\n' "throughput cost of 2 replicas, P$p" "$(echo "${r[redis,cost,$p]} * 100" | bc -l)" "$(echo "${r[node,cost,$p]} * 100" | bc -l)"
+  printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, no replica" "${r[redis,ca,$p]}" "${r[node,ca,$p]}"
+  printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, 2 replicas" "${r[redis,cb,$p]}" "${r[node,cb,$p]}"
+  printf '%-40s %11.1f%% %11.1f%%\n' "primary's own cost of 2 replicas, P$p" "$(echo "${r[redis,ccost,$p]} * 100" | bc -l)" "$(echo "${r[node,ccost,$p]} * 100" | bc -l)"
 done
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, median (ms)" "$(echo "${r[redis,lagmed]}" | median)" "$(echo "${r[node,lagmed]}" | median)"
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, max (ms)" "$(echo "${r[redis,lagmax]}" | median)" "$(echo "${r[node,lagmax]}" | median)"

@@ -374,3 +374,50 @@ fn replicas_converge_with_evictions_scripts_and_transactions() {
     // Replicas evicted nothing themselves: they applied the primary's DELs.
     assert_eq!(info_field(&q::<String>(&mut c1, &["INFO", "stats"]), "evicted_keys").as_deref(), Some("0"));
 }
+
+fn sync_full(primary: &mut redis::Connection) -> u64 {
+    let text: String = q(primary, &["INFO", "stats"]);
+    info_field(&text, "sync_full").unwrap().parse().unwrap()
+}
+
+/// A replica behind by far more than `repl-backlog-size` keeps its link: the primary holds
+/// the stream it still needs (within its output-buffer limit), through a full sync under
+/// writes and while the replica's process is stopped. One full sync, then convergence;
+/// before, the link was dropped and the replica resynced again and again.
+#[test]
+fn a_replica_further_behind_than_the_backlog_keeps_its_link() {
+    let primary = Node::start(&["--repl-backlog-size", "16kb"]);
+    let mut p = primary.client();
+    let value = "v".repeat(300);
+    for batch in 0..30 {
+        let mut cmd = redis::cmd("MSET");
+        for i in 0..1000 {
+            cmd.arg(format!("pre{batch}:{i}")).arg(&value);
+        }
+        let _: () = cmd.query(&mut p).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_load(&primary, stop.clone(), 2);
+    let replica = replica_of(&primary, &[]);
+    let mut r = replica.client();
+
+    // Stop the replica while the stream grows to many times the backlog size.
+    let pid = replica.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let from: u64 = info(&mut p, "master_repl_offset").parse().unwrap();
+    let grew = wait_for(Duration::from_secs(30), || info(&mut p, "master_repl_offset").parse::<u64>().unwrap() > from + 2_000_000);
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    assert!(grew, "the write load did not grow the stream");
+    stop.store(true, Ordering::Relaxed);
+    for h in load {
+        h.join().unwrap();
+    }
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(sync_full(&mut p), 1, "the replica was dropped and fully resynced again");
+    assert!(wait_for(Duration::from_secs(10), || (0..100).all(|i| q::<i64>(&mut p, &["EXISTS", &format!("ttl{i}")]) == 0)));
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut r, 16), &dataset(&mut p, 16), "replica");
+    // Caught up: nothing is kept beyond the backlog size any more.
+    let mem: String = q(&mut p, &["INFO", "memory"]);
+    assert_eq!(info_field(&mem, "mem_not_counted_for_evict").as_deref(), Some("0"));
+}

@@ -94,11 +94,11 @@ impl Eviction {
     }
 }
 
-/// Bytes that count against `maxmemory` (Redis's used_memory less what it does not
-/// count for eviction: replica output buffers and the AOF buffer, which live outside
-/// the allocator's count here).
+/// Bytes that count against `maxmemory`: Redis's used_memory less what it does not count
+/// for eviction, the replication stream kept for lagging replicas beyond the backlog
+/// size (their output buffers). Evicting data because a replica is slow would not help it.
 pub fn used_for_eviction() -> u64 {
-    accounting::used()
+    accounting::used().saturating_sub(crate::replication::backlog::retained_for_replicas())
 }
 
 /// The dispatcher's check before a DENYOOM command: true when the command must be

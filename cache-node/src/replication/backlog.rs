@@ -1,63 +1,107 @@
 //! The replication backlog: the last `repl-backlog-size` bytes of the replication stream,
 //! addressed by replication offset, so a replica that reconnects can continue from where
 //! it stopped (PSYNC partial resync) and every replica link streams from one buffer.
+//!
+//! A connected replica holds its place in the stream (`Hold`): bytes it has yet to receive
+//! are kept even beyond `repl-backlog-size`, up to the replica output-buffer hard limit,
+//! as Redis 7 keeps a lagging replica's share of its replication buffer. Without that, a
+//! replica behind by more than the backlog (a full sync under heavy writes, a burst of
+//! pipelined writes) was dropped and resynced again and again.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+/// Bytes kept past `repl-backlog-size` for replicas (process-wide, like the allocator's
+/// count): not counted against `maxmemory`, as Redis does not count replica buffers.
+static RETAINED_FOR_REPLICAS: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes held beyond the backlog size for replicas still receiving them.
+pub fn retained_for_replicas() -> u64 {
+    RETAINED_FOR_REPLICAS.load(Relaxed)
+}
+
+/// Default replica output-buffer hard limit (256 MiB), until a link sets the configured one.
+const DEFAULT_HOLD_LIMIT: usize = 256 << 20;
+
 struct Ring {
-    buf: Vec<u8>,
+    /// The stream from `end - buf.len()` to `end`.
+    buf: VecDeque<u8>,
     /// Capacity in bytes (`repl-backlog-size`).
     cap: usize,
     /// Replication offset just past the last byte appended (`master_repl_offset`).
     end: u64,
-    /// Bytes held: the stream from `end - len` to `end`.
-    len: usize,
+    /// (hold id, first offset that replica still needs).
+    holds: Vec<(u64, u64)>,
+    next_hold: u64,
+    /// Most bytes kept for a hold (the replica class's hard output-buffer limit; 0: none).
+    hold_limit: usize,
 }
 
 impl Ring {
+    fn new(cap: usize, end: u64) -> Ring {
+        Ring { buf: VecDeque::new(), cap, end, holds: Vec::new(), next_hold: 0, hold_limit: DEFAULT_HOLD_LIMIT }
+    }
+
+    fn start(&self) -> u64 {
+        self.end - self.buf.len() as u64
+    }
+
     /// Copies the stream from `from` into `out` (at most `max` bytes); None when `from` is
     /// no longer (or not yet) held.
     fn read(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Option<usize> {
-        let start = self.end - self.len as u64;
-        if from < start || from > self.end {
+        if from < self.start() || from > self.end {
             return None;
         }
         let n = ((self.end - from) as usize).min(max);
-        if n == 0 || self.cap == 0 {
-            return Some(0);
-        }
-        // Position of `from` in the ring: the byte at offset `o` lives at `o % cap`.
-        let mut pos = (from % self.cap as u64) as usize;
-        let mut left = n;
-        while left > 0 {
-            let chunk = left.min(self.cap - pos);
-            out.extend_from_slice(&self.buf[pos..pos + chunk]);
-            left -= chunk;
-            pos = 0;
+        let skip = (from - self.start()) as usize;
+        let (a, b) = self.buf.as_slices();
+        if skip < a.len() {
+            let first = n.min(a.len() - skip);
+            out.extend_from_slice(&a[skip..skip + first]);
+            out.extend_from_slice(&b[..n - first]);
+        } else {
+            let s = skip - a.len();
+            out.extend_from_slice(&b[s..s + n]);
         }
         Some(n)
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        let n = bytes.len();
-        self.end += n as u64;
-        if self.cap == 0 {
+        self.end += bytes.len() as u64;
+        if self.cap == 0 && self.holds.is_empty() {
+            self.buf.clear();
             return;
         }
-        if self.buf.len() < self.cap {
-            // Grown lazily: an idle node pays nothing for a large backlog setting.
-            self.buf.resize(self.cap, 0);
+        // Only what can be kept is copied: a write larger than the ring keeps its tail.
+        let keep = self.keep();
+        let tail = if bytes.len() > keep { &bytes[bytes.len() - keep..] } else { bytes };
+        self.buf.extend(tail);
+        self.trim();
+    }
+
+    /// Bytes to keep: the backlog size, or more while a replica still needs them (within
+    /// the hold limit).
+    fn keep(&self) -> usize {
+        let needed = self.holds.iter().map(|&(_, pos)| self.end.saturating_sub(pos)).max().unwrap_or(0);
+        let limit = if self.hold_limit == 0 { usize::MAX } else { self.hold_limit };
+        self.cap.max(usize::try_from(needed).unwrap_or(usize::MAX).min(limit))
+    }
+
+    fn trim(&mut self) {
+        let keep = self.keep();
+        if self.buf.len() > keep {
+            self.buf.drain(..self.buf.len() - keep);
         }
-        let mut tail = if n > self.cap { &bytes[n - self.cap..] } else { bytes };
-        let mut pos = ((self.end - tail.len() as u64) % self.cap as u64) as usize;
-        while !tail.is_empty() {
-            let chunk = tail.len().min(self.cap - pos);
-            self.buf[pos..pos + chunk].copy_from_slice(&tail[..chunk]);
-            tail = &tail[chunk..];
-            pos = 0;
+        // Give back what a replica that caught up no longer needs.
+        let floor = keep.max(self.buf.len()).max(1 << 20);
+        if self.buf.capacity() > 4 * floor {
+            self.buf.shrink_to(2 * floor);
         }
-        self.len = (self.len + n).min(self.cap);
+        RETAINED_FOR_REPLICAS.store(self.buf.len().saturating_sub(self.cap) as u64, Relaxed);
     }
 }
 
@@ -67,11 +111,37 @@ pub struct Backlog {
     end_tx: watch::Sender<u64>,
 }
 
+/// A replica link's place in the stream: bytes from `pos` on are kept for it (within the
+/// hold limit) until it advances. Released on drop.
+pub struct Hold {
+    backlog: Arc<Backlog>,
+    id: u64,
+}
+
+impl Hold {
+    /// The replica has been sent everything before `pos`.
+    pub fn advance(&self, pos: u64) {
+        let mut r = self.backlog.ring.lock();
+        if let Some(h) = r.holds.iter_mut().find(|h| h.0 == self.id) {
+            h.1 = pos;
+        }
+        r.trim();
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut r = self.backlog.ring.lock();
+        r.holds.retain(|h| h.0 != self.id);
+        r.trim();
+    }
+}
+
 impl Backlog {
     /// An empty backlog whose stream starts at `offset`.
     pub fn new(cap: usize, offset: u64) -> Backlog {
         let (end_tx, _) = watch::channel(offset);
-        Backlog { ring: Mutex::new(Ring { buf: Vec::new(), cap, end: offset, len: 0 }), end_tx }
+        Backlog { ring: Mutex::new(Ring::new(cap, offset)), end_tx }
     }
 
     pub fn append(&self, bytes: &[u8]) -> u64 {
@@ -93,7 +163,13 @@ impl Backlog {
     /// numbering) and bytes held (`repl_backlog_histlen`).
     pub fn range(&self) -> (u64, usize) {
         let r = self.ring.lock();
-        (r.end - r.len as u64, r.len)
+        (r.start(), r.buf.len())
+    }
+
+    /// Bytes held beyond the backlog size for replicas.
+    pub fn retained(&self) -> usize {
+        let r = self.ring.lock();
+        r.buf.len().saturating_sub(r.cap)
     }
 
     pub fn capacity(&self) -> usize {
@@ -109,31 +185,61 @@ impl Backlog {
     /// Whether a partial resync from `from` can be served.
     pub fn holds(&self, from: u64) -> bool {
         let r = self.ring.lock();
-        from >= r.end - r.len as u64 && from <= r.end
+        from >= r.start() && from <= r.end
+    }
+
+    /// Holds the stream from its current end (a full resync's cut): returns the hold and
+    /// that offset.
+    pub fn hold_end(self: &Arc<Self>) -> (Hold, u64) {
+        let mut r = self.ring.lock();
+        let (id, end) = (r.next_hold, r.end);
+        r.next_hold += 1;
+        r.holds.push((id, end));
+        drop(r);
+        (Hold { backlog: self.clone(), id }, end)
+    }
+
+    /// Holds the stream from `from` (a partial resync), if it is still there.
+    pub fn hold_from(self: &Arc<Self>, from: u64) -> Option<Hold> {
+        let mut r = self.ring.lock();
+        if from < r.start() || from > r.end {
+            return None;
+        }
+        let id = r.next_hold;
+        r.next_hold += 1;
+        r.holds.push((id, from));
+        drop(r);
+        Some(Hold { backlog: self.clone(), id })
+    }
+
+    /// Most bytes kept for one replica (its output-buffer hard limit; 0: no limit).
+    pub fn set_hold_limit(&self, bytes: u64) {
+        let mut r = self.ring.lock();
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        if r.hold_limit != bytes {
+            r.hold_limit = bytes;
+            r.trim();
+        }
     }
 
     /// Resizes (CONFIG SET repl-backlog-size), keeping the newest bytes that fit.
     pub fn resize(&self, cap: usize) {
         let mut r = self.ring.lock();
-        if cap == r.cap {
-            return;
-        }
-        let keep = r.len.min(cap);
-        let mut tail = Vec::with_capacity(keep);
-        let from = r.end - keep as u64;
-        let _ = r.read(from, keep, &mut tail);
-        let end = r.end;
-        *r = Ring { buf: Vec::new(), cap, end: end - keep as u64, len: 0 };
-        r.append(&tail);
-        debug_assert_eq!(r.end, end);
+        r.cap = cap;
+        r.trim();
     }
 
     /// Empties the backlog and restarts its stream at `offset` (a replica after a full
     /// sync takes its primary's offset).
     pub fn reset(&self, offset: u64) {
         let mut r = self.ring.lock();
-        let cap = r.cap;
-        *r = Ring { buf: Vec::new(), cap, end: offset, len: 0 };
+        r.buf.clear();
+        r.end = offset;
+        // Links of the old stream are being closed; their places mean nothing now.
+        for h in &mut r.holds {
+            h.1 = offset;
+        }
+        r.trim();
         drop(r);
         self.end_tx.send_replace(offset);
     }
@@ -175,6 +281,39 @@ mod tests {
         out.clear();
         assert_eq!(b.read(117, 10, &mut out), Some(4));
         assert_eq!(out, b"6789");
+    }
+
+    #[test]
+    fn a_hold_keeps_what_its_replica_still_needs_up_to_the_limit() {
+        let b = Arc::new(Backlog::new(4, 0));
+        let (hold, at) = b.hold_end();
+        assert_eq!(at, 0);
+        b.append(b"abcdef");
+        b.append(b"ghij");
+        // Beyond the backlog size, kept for the replica.
+        assert_eq!(b.range(), (0, 10));
+        assert_eq!(b.retained(), 6);
+        let mut out = Vec::new();
+        assert_eq!(b.read(0, 100, &mut out), Some(10));
+        assert_eq!(out, b"abcdefghij");
+        // Sent up to 8: only the backlog size (or what the replica needs) is kept.
+        hold.advance(8);
+        assert_eq!(b.range(), (6, 4));
+        // Past the limit the replica's bytes go: it is dropped and resyncs.
+        b.set_hold_limit(6);
+        b.append(b"0123456789");
+        assert_eq!(b.range(), (14, 6));
+        assert_eq!(b.read(8, 1, &mut out), None);
+        drop(hold);
+        assert_eq!(b.range(), (16, 4));
+        assert_eq!(b.retained(), 0);
+        // A partial resync can only hold what is there.
+        assert!(b.hold_from(15).is_none());
+        let h = b.hold_from(16).unwrap();
+        b.append(b"xyz");
+        assert_eq!(b.range(), (17, 6), "within the limit of 6");
+        drop(h);
+        assert_eq!(b.range(), (19, 4));
     }
 
     proptest! {

@@ -149,7 +149,7 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "rss_overhead_bytes", "{}", m.rss as i128 - m.resident as i128);
     field!(out, "mem_fragmentation_ratio", "{:.2}", ratio(m.rss, m.allocated));
     field!(out, "mem_fragmentation_bytes", "{}", m.rss as i128 - m.allocated as i128);
-    field!(out, "mem_not_counted_for_evict", "0");
+    field!(out, "mem_not_counted_for_evict", "{}", crate::replication::backlog::retained_for_replicas());
     field!(out, "mem_replication_backlog", "{}", b.replication_backlog);
     field!(out, "mem_total_replication_buffers", "{}", b.replication_backlog);
     field!(out, "mem_clients_slaves", "{}", b.clients_slaves);

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::{LinkState, PsyncRequest, ReplicaInfo, rdb_feed, refresh};
 use crate::protocol::request::{Request, parse_i64, parse_request};
+use crate::replication::backlog::{Backlog, Hold};
 use crate::replication::psync::{self, Decision};
 use crate::server::clients::ClientInfo;
 use crate::server::session::Session;
@@ -53,8 +54,15 @@ async fn sync_and_stream(srv: &Arc<Server>, mut wr: OwnedWriteHalf, req: &PsyncR
     let (first, held) = backlog.range();
     let decision = if req.legacy_sync { Decision::Full } else { psync::decide(&ids, &req.replid, req.offset, active, (first, first + held as u64)) };
     let counters = &srv.replication.replicas;
-    let start = match decision {
-        Decision::Continue { from } => {
+    sync_hold_limit(srv);
+    // The replica's place in the stream is held before anything is sent, so the bytes it
+    // still needs stay while it catches up.
+    let continued = match decision {
+        Decision::Continue { from } => backlog.hold_from(from).map(|hold| (from, hold)),
+        Decision::Full => None,
+    };
+    let (start, hold) = match continued {
+        Some((from, hold)) => {
             counters.sync_partial_ok.fetch_add(1, Relaxed);
             // Replicas before PSYNC2 do not expect the id.
             let line = if link.capa.capa_psync2 { format!("+CONTINUE {}\r\n", ids.replid) } else { "+CONTINUE\r\n".to_string() };
@@ -63,15 +71,15 @@ async fn sync_and_stream(srv: &Arc<Server>, mut wr: OwnedWriteHalf, req: &PsyncR
             }
             info!(id = link.client_id, from, "partial resync accepted");
             go_online(srv, link);
-            from
+            (from, hold)
         }
-        Decision::Full => {
+        None => {
             if !req.legacy_sync && req.replid != "?" {
                 counters.sync_partial_err.fetch_add(1, Relaxed);
             }
             counters.sync_full.fetch_add(1, Relaxed);
             match full_sync(srv, &mut wr, req, link).await {
-                Ok(offset) => offset,
+                Ok(started) => started,
                 Err(reason) => return reason,
             }
         }
@@ -79,7 +87,13 @@ async fn sync_and_stream(srv: &Arc<Server>, mut wr: OwnedWriteHalf, req: &PsyncR
     if link.capa.rdb_only {
         return "snapshot sent (rdb-only)".into();
     }
-    stream_from(srv, &backlog, &mut wr, start).await
+    stream_from(srv, &backlog, &mut wr, start, &hold).await
+}
+
+/// Bytes kept for one lagging replica follow its output-buffer hard limit.
+fn sync_hold_limit(srv: &Server) {
+    let limit = srv.pubsub.limits.get(crate::server::pubsub::output_limits::Class::Replica);
+    srv.replication.backlog.set_hold_limit(limit.hard);
 }
 
 fn go_online(srv: &Server, link: &ReplicaInfo) {
@@ -89,8 +103,8 @@ fn go_online(srv: &Server, link: &ReplicaInfo) {
     srv.replication.replicas.acked.notify_waiters();
 }
 
-/// Sends `+FULLRESYNC` and a snapshot; returns the offset the stream continues from.
-async fn full_sync(srv: &Arc<Server>, wr: &mut OwnedWriteHalf, req: &PsyncRequest, link: &ReplicaInfo) -> Result<u64, String> {
+/// Sends `+FULLRESYNC` and a snapshot; returns the offset the stream continues from, held.
+async fn full_sync(srv: &Arc<Server>, wr: &mut OwnedWriteHalf, req: &PsyncRequest, link: &ReplicaInfo) -> Result<(u64, Hold), String> {
     let eof = link.capa.capa_eof;
     // One snapshot at a time (a BGSAVE or another replica's): wait for it to end.
     let mut feed = loop {
@@ -128,7 +142,7 @@ async fn full_sync(srv: &Arc<Server>, wr: &mut OwnedWriteHalf, req: &PsyncReques
         wr.write_all(&rdb).await.map_err(werr)?;
     }
     go_online(srv, link);
-    Ok(feed.offset)
+    Ok((feed.offset, feed.hold))
 }
 
 async fn wait_first_ack(srv: &Server, link: &ReplicaInfo) -> Result<(), String> {
@@ -152,7 +166,7 @@ async fn wait_first_ack(srv: &Server, link: &ReplicaInfo) -> Result<(), String> 
 const COALESCE_BYTES: usize = 16 * 1024;
 
 /// Writes the stream from `pos` as the backlog grows.
-async fn stream_from(srv: &Server, backlog: &crate::replication::backlog::Backlog, wr: &mut OwnedWriteHalf, mut pos: u64) -> String {
+async fn stream_from(srv: &Server, backlog: &Backlog, wr: &mut OwnedWriteHalf, mut pos: u64, hold: &Hold) -> String {
     let mut end = backlog.watch();
     let mut buf = Vec::with_capacity(STREAM_CHUNK);
     let mut soft_since = None;
@@ -204,6 +218,8 @@ async fn stream_from(srv: &Server, backlog: &crate::replication::backlog::Backlo
                     }
                 }
                 pos += n as u64;
+                hold.advance(pos);
+                sync_hold_limit(srv);
             }
         }
     }

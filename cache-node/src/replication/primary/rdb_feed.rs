@@ -7,12 +7,15 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::persist::save::write_rdb;
+use crate::replication::backlog::Hold;
 use crate::server::state::{Server, now_ms};
 
 /// A snapshot under way: the stream offset it matches and its RDB bytes.
 pub struct Feed {
     /// Replication offset at the cut: the replica's stream starts here.
     pub offset: u64,
+    /// Keeps the stream from the cut while the snapshot is sent.
+    pub hold: Hold,
     /// RDB bytes in order (all in one chunk when asked `whole`); an error ends it.
     pub chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
 }
@@ -47,11 +50,11 @@ impl Write for ChanWriter {
 /// Takes a snapshot and starts serializing it. `whole`: one chunk holding the whole RDB
 /// (its length is sent first). None when another snapshot is in progress.
 pub async fn start(srv: Arc<Server>, whole: bool) -> Option<Feed> {
-    let (cut_tx, cut_rx) = oneshot::channel();
+    let (cut_tx, cut_rx) = oneshot::channel::<Option<(u64, Hold)>>();
     let (tx, chunks) = mpsc::channel(8);
     let spawned = std::thread::Builder::new().name("repl-snapshot".into()).spawn(move || {
         let backlog = srv.replication.backlog.clone();
-        let mut offset = 0;
+        let mut held = None;
         let mut cut = 0;
         let run = srv.keyspace.begin_snapshot(|| {
             cut = now_ms();
@@ -64,13 +67,13 @@ pub async fn start(srv: Arc<Server>, whole: bool) -> Option<Feed> {
             // The replica's stream client starts in database 0: the stream after the cut
             // must begin with a SELECT.
             srv.journal.restart_db();
-            offset = backlog.end();
+            held = Some(backlog.hold_end());
         });
-        let Some(run) = run else {
+        let (Some(run), Some((hold, offset))) = (run, held) else {
             let _ = cut_tx.send(None);
             return;
         };
-        let _ = cut_tx.send(Some(offset));
+        let _ = cut_tx.send(Some((offset, hold)));
         let mut params = srv.save_params(cut, false);
         params.progress = None;
         let result = if whole {
@@ -85,6 +88,6 @@ pub async fn start(srv: Arc<Server>, whole: bool) -> Option<Feed> {
     if spawned.is_err() {
         return None;
     }
-    let offset = cut_rx.await.ok().flatten()?;
-    Some(Feed { offset, chunks })
+    let (offset, hold) = cut_rx.await.ok().flatten()?;
+    Some(Feed { offset, hold, chunks })
 }
