@@ -401,6 +401,20 @@ impl<'a> Conn<'a> {
                         clock = Instant::now();
                     }
                 }
+                After::ScriptExec => {
+                    scripts.run(self.srv, &mut self.session, &mut self.out).await;
+                    let reply = crate::scripting::run_exec(self.srv, &mut self.session, &mut self.out).await;
+                    if reply_on {
+                        self.out.buf.extend_from_slice(&reply);
+                    }
+                    // A queued QUIT or CLIENT KILL of itself closes after EXEC's reply.
+                    if std::mem::take(&mut self.session.after) == After::Close {
+                        next = Next::Close("closed by command");
+                        break;
+                    }
+                    now = now_ms();
+                    clock = Instant::now();
+                }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.
                     wait_durable(self.srv, &mut self.session).await;

@@ -24,6 +24,9 @@ pub enum After {
     WaitReplicas { replicas: usize, offset: u64, deadline_ms: Option<i64> },
     /// EVAL and friends: run this on the script thread and reply with its outcome.
     Script(Box<crate::scripting::EvalRequest>),
+    /// EXEC of a transaction holding scripts: lend the session to the script thread,
+    /// which runs the transaction (commands/multi.rs).
+    ScriptExec,
 }
 
 /// CLIENT REPLY modes.
