@@ -302,3 +302,26 @@ fn the_commands_scripts_run_count_in_commandstats_and_metrics() {
     let _: () = q(&mut c, &["CONFIG", "RESETSTAT"]);
     assert_eq!(calls(&q::<String>(&mut c, &["INFO", "commandstats"]), "incr"), 0);
 }
+
+#[test]
+fn a_script_queued_in_a_replayed_aof_does_not_leave_the_loader_in_multi() {
+    // An AOF holds scripts' effects, never scripts; one written by an old Redis that
+    // replicated scripts verbatim must still load everything after its transaction.
+    let dir = temp_dir("scripting-multi-load");
+    {
+        let node = start_in(&dir, &["--appendonly", "yes"]);
+        let mut c = node.client();
+        let _: () = q(&mut c, &["SET", "a", "1"]);
+    }
+    let incr = incr_files(&dir).pop().unwrap();
+    let mut aof = std::fs::read(&incr).unwrap();
+    for cmd in [&["MULTI"][..], &["EVAL", "return redis.call('set', 'b', '2')", "0"], &["INCR", "a"], &["EXEC"], &["SET", "after", "3"]] {
+        let a: Vec<&[u8]> = cmd.iter().map(|x| x.as_bytes()).collect();
+        aof.extend(resp(&a));
+    }
+    std::fs::write(&incr, &aof).unwrap();
+    let node = start_in(&dir, &["--appendonly", "yes"]);
+    let mut c = node.client();
+    assert_eq!(q::<Vec<Option<String>>>(&mut c, &["MGET", "a", "after"]), vec![Some("2".into()), Some("3".into())]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -176,9 +176,11 @@ fn oom_refusal(ctx: &Ctx<'_>) -> Option<String> {
 /// is held.
 fn exec(ctx: &mut Ctx<'_>, stats: &ThreadStats, clock: &mut Instant) {
     let Some(queue) = ctx.session.tx.queue.take() else { return };
-    // Scripts run on the script thread only: the whole transaction goes there, where it
-    // runs behind the script gate and its scripts join its atomic run.
-    if !crate::scripting::on_script_thread() && queue.cmds.iter().any(|c| needs_script_thread(c)) {
+    // Scripts run on the script thread only: a connection's whole transaction goes
+    // there, where it runs behind the script gate and its scripts join its atomic run.
+    // (Replayed or replicated streams hold scripts' effects, never scripts: there a
+    // queued script answers that the engine is not available.)
+    if ctx.session.on_connection && !crate::scripting::on_script_thread() && queue.cmds.iter().any(|c| needs_script_thread(c)) {
         ctx.session.tx.queue = Some(queue);
         ctx.session.after = After::ScriptExec;
         return;

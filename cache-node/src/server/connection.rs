@@ -39,7 +39,9 @@ const KEEP_CAPACITY: usize = 1024 * 1024;
 /// Serves a newly accepted connection on the calling worker.
 pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>, worker: usize) {
     let authenticated = !srv.tun.has_password.load(Relaxed);
-    let parked = Parked { stream: None, session: Session::new(info, authenticated), inbuf: BytesMut::with_capacity(READ_CHUNK), resp: RespVersion::Resp2 };
+    let mut session = Session::new(info, authenticated);
+    session.on_connection = true;
+    let parked = Parked { stream: None, session, inbuf: BytesMut::with_capacity(READ_CHUNK), resp: RespVersion::Resp2 };
     drive(srv, stream, parked, stats, worker).await;
 }
 

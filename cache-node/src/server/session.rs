@@ -63,6 +63,9 @@ pub struct Session {
     pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
     /// MULTI queue and WATCHed keys (commands/multi.rs).
     pub tx: crate::commands::multi::Tx,
+    /// A client connection's session, which EXEC can lend to the script thread (not the
+    /// AOF loader's or the replica link's).
+    pub on_connection: bool,
 }
 
 impl Session {
@@ -79,6 +82,7 @@ impl Session {
             is_master: false,
             pubsub: None,
             tx: Default::default(),
+            on_connection: false,
         }
     }
 
