@@ -67,13 +67,12 @@ pub fn run_scoped<R>(ctx: &mut Ctx<'_>, plan: Plan<'_>, f: impl FnOnce(&mut Ctx<
     r
 }
 
-/// Runs `f` as one atomic run whose commands lock for themselves (scripts, which run
-/// while no other command does: see the script runner).
-pub fn run_unscoped<R>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let outer = ctx.atomic.replace(Atomic { scoped: false, pending: Vec::new() });
-    let r = f(ctx);
-    end(ctx, outer);
-    r
+/// Ends a run opened as `Atomic::default()`, whose commands lock for themselves, and
+/// carried from command to command (a script's, which runs while no other command does:
+/// scripting/gate.rs): journals its writes as one block.
+pub fn finish(ctx: &mut Ctx<'_>, run: Atomic) {
+    ctx.atomic = Some(run);
+    end(ctx, None);
 }
 
 fn end(ctx: &mut Ctx<'_>, outer: Option<Atomic>) {

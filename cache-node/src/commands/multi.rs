@@ -176,6 +176,15 @@ fn oom_refusal(ctx: &Ctx<'_>) -> Option<String> {
 /// is held.
 fn exec(ctx: &mut Ctx<'_>, stats: &ThreadStats, clock: &mut Instant) {
     let Some(queue) = ctx.session.tx.queue.take() else { return };
+    // Scripts run on the script thread only: a connection's whole transaction goes
+    // there, where it runs behind the script gate and its scripts join its atomic run.
+    // (Replayed or replicated streams hold scripts' effects, never scripts: there a
+    // queued script answers that the engine is not available.)
+    if ctx.session.on_connection && !crate::scripting::on_script_thread() && queue.cmds.iter().any(|c| needs_script_thread(c)) {
+        ctx.session.tx.queue = Some(queue);
+        ctx.session.after = After::ScriptExec;
+        return;
+    }
     if queue.aborted {
         end_transaction(ctx);
         super::reply_error(ctx, &CmdError::other("EXECABORT Transaction discarded because of previous errors."));
@@ -210,6 +219,25 @@ fn exec(ctx: &mut Ctx<'_>, stats: &ThreadStats, clock: &mut Instant) {
     end_transaction(ctx);
 }
 
+/// EXEC of a transaction holding scripts, on the script thread (the connection lent its
+/// session: see `scripting::run_exec`).
+pub fn exec_on_script_thread(ctx: &mut Ctx<'_>, stats: &ThreadStats) {
+    exec(ctx, stats, &mut Instant::now());
+}
+
+/// Leaves MULTI without running the queue (the script thread is not available).
+pub fn discard_queue(session: &mut crate::server::session::Session) {
+    session.tx.queue = None;
+    session.info.multi.store(-1, Relaxed);
+    session.info.multi_mem.store(0, Relaxed);
+}
+
+/// Queued commands that only the script thread can run: EVAL and friends, SCRIPT LOAD.
+fn needs_script_thread(argv: &[Vec<u8>]) -> bool {
+    let Some(name) = argv.first() else { return false };
+    crate::scripting::batch::is_script_call(name) || (args::is(name, "script") && argv.get(1).is_some_and(|s| args::is(s, "load")))
+}
+
 /// What a queued command asked the connection to do next, done the way Redis does it
 /// inside EXEC: WAIT answers with the replicas that acknowledged so far, DEBUG SLEEP
 /// sleeps right there (holding the transaction's partitions, as Redis blocks the whole
@@ -227,8 +255,10 @@ fn after_queued_command(ctx: &mut Ctx<'_>) {
             // Blocking commands answer their timeout inside an atomic run; never wait here.
             ctx.session.block = None;
         }
-        // PSYNC/SYNC are NO_MULTI: never queued. EVAL answers inside the run itself.
-        After::Replica(_) | After::Script(_) => {}
+        // EXEC brought its scripts to the script thread, where this runs.
+        After::Script(req) => crate::scripting::run_in_exec(ctx, &req),
+        // PSYNC/SYNC are NO_MULTI: never queued; EXEC is not queued either.
+        After::Replica(_) | After::ScriptExec => {}
     }
 }
 

@@ -82,10 +82,7 @@ fn check_numkeys(argv: &[&[u8]]) -> Result<usize, CmdError> {
 
 fn start(ctx: &mut Ctx<'_>, argv: &[&[u8]], source: Source, read_only: bool) -> CmdResult {
     let numkeys = check_numkeys(argv)?;
-    if ctx.in_atomic() {
-        // The VM lives on the script thread, which a command inside EXEC cannot wait for.
-        return Err(CmdError::other("ERR EVAL is not supported inside MULTI yet"));
-    }
+    // Inside EXEC (on the script thread) the script runs right after this handler.
     let keys = argv[3..3 + numkeys].iter().map(|a| a.to_vec()).collect();
     let args = argv[3 + numkeys..].iter().map(|a| a.to_vec()).collect();
     ctx.session.after = After::Script(Box::new(EvalRequest { source, keys, args, read_only, db: ctx.db(), resp: ctx.out.version }));

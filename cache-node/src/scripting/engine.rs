@@ -2,16 +2,19 @@
 //! sandbox (scripts/prelude.lua), and one script's run with its calls dispatched as
 //! ordinary commands on a session of the caller's.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::time::Instant;
 
 use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState};
 
-use super::convert::{lua_to_reply, reply_to_lua};
+use super::call;
+use super::convert::lua_to_reply;
 use super::shebang;
-use crate::commands::{self, Ctx, flag};
+use crate::commands::atomic::Atomic;
+use crate::commands::{self, Ctx};
 use crate::protocol::{Reply, RespVersion};
 use crate::server::clients::ClientInfo;
 use crate::server::session::Session;
@@ -21,7 +24,11 @@ use crate::server::stats::ThreadStats;
 /// Instructions between two checks for SCRIPT KILL.
 const HOOK_EVERY: u32 = 100_000;
 /// Registry slot for the error table a Rust function of the library raises.
-const PENDING: &str = "script_error";
+pub(super) const PENDING: &str = "script_error";
+/// Scripts between two incremental steps of the Lua collector, and the step's size: a
+/// step every run costs more than a short script's garbage is worth.
+const GC_EVERY: u32 = 50;
+const GC_STEP_KB: i32 = 50;
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 struct Cached {
@@ -60,16 +67,16 @@ pub struct Outcome {
 
 pub struct Engine {
     lua: Lua,
+    /// Calls a script's function under the error handler (prelude.lua).
     run: Function,
     env: Table,
-    set_args: Function,
-    /// The `redis` table (scripts see it read-only); call/pcall/setresp are set per run.
-    redis: Table,
+    /// The table behind scripts' globals (KEYS and ARGV go there).
+    allowed: Table,
     scripts: HashMap<String, Cached>,
     srv: Arc<Server>,
-    /// The client that scripts' commands run as.
-    info: Arc<ClientInfo>,
-    stats: ThreadStats,
+    /// What `redis.call` works with (the client that scripts' commands run as...).
+    state: call::Shared,
+    runs_since_gc: u32,
 }
 
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -77,7 +84,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 impl Engine {
-    pub fn new(srv: Arc<Server>) -> mlua::Result<Self> {
+    /// `stats`: where the commands scripts run are counted.
+    pub fn new(srv: Arc<Server>, stats: Arc<ThreadStats>) -> mlua::Result<Self> {
         // SAFETY: `debug` is loaded for the error handler only (scripts/prelude.lua); it is
         // not among the globals scripts can reach.
         let lua = unsafe { Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, mlua::LuaOptions::new()) };
@@ -139,9 +147,11 @@ impl Engine {
         )?;
         rt.set("bit", super::bit::library(&lua)?)?;
         rt.set("cjson", super::cjson::library(&lua, raise)?)?;
-        let (run, env, set_args, redis): (Function, Table, Function, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
+        let (run, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
         // The runtime's own globals are no business of scripts'.
         let info = Arc::new(ClientInfo::new(srv.clients.next_id(), ([127, 0, 0, 1], 0).into(), ([127, 0, 0, 1], 0).into(), -1, now_ms()));
+        let state = Rc::new(RefCell::new(call::Run::new(Session::new(info, true), stats)));
+        call::install(&lua, &redis, srv.clone(), state.clone())?;
         let killer = srv.clone();
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             if killer.scripting.kill.load(Relaxed) {
@@ -149,7 +159,7 @@ impl Engine {
             }
             Ok(VmState::Continue)
         });
-        Ok(Engine { lua, run, env, set_args, redis, scripts: HashMap::new(), stats: ThreadStats::new(commands::table::all().len()), srv, info })
+        Ok(Engine { lua, run, env, allowed, scripts: HashMap::new(), srv, state, runs_since_gc: 0 })
     }
 
     pub fn used_memory(&self) -> usize {
@@ -178,19 +188,40 @@ impl Engine {
         Ok(sha)
     }
 
-    /// Runs one EVAL / EVALSHA and returns its reply in the caller's protocol.
+    /// Runs one EVAL / EVALSHA (or SCRIPT LOAD) of its own and returns its reply in the
+    /// caller's protocol.
     pub fn eval(&mut self, req: EvalRequest) -> Outcome {
-        let mut reply = Reply::new(req.resp);
-        let sha = match &req.source {
+        // Sized to the reply: `Reply::new`'s connection-sized buffer would be a large
+        // allocation per script, freed on another thread.
+        let mut reply = Reply { buf: Vec::new(), version: req.resp };
+        let (durable_wait, repl_offset) = self.execute(&req, &mut reply, None);
+        Outcome { reply: reply.buf, durable_wait, repl_offset }
+    }
+
+    /// Runs a script queued in a transaction, inside EXEC's atomic run: its commands
+    /// take no scope of their own (EXEC holds every partition) and its writes join the
+    /// transaction's, journaled with them as one MULTI ... EXEC.
+    pub fn eval_in_exec(&mut self, ctx: &mut Ctx<'_>, req: &EvalRequest) {
+        self.execute(req, ctx.out, Some(&mut ctx.atomic));
+    }
+
+    /// Writes `req`'s reply to `reply`; returns how far the caller waits for its writes
+    /// (AOF position, replication offset) when it ran in an atomic run of its own.
+    fn execute(&mut self, req: &EvalRequest, reply: &mut Reply, mut exec: Option<&mut Option<Atomic>>) -> (u64, u64) {
+        let loaded;
+        let sha: &str = match &req.source {
             Source::Body(body) => match self.load(body) {
-                Ok(sha) => sha,
+                Ok(sha) => {
+                    loaded = sha;
+                    &loaded
+                }
                 Err(e) => {
                     self.srv.stats.record_error("ERR");
                     reply.error(&e);
-                    return Outcome { reply: reply.buf, ..Default::default() };
+                    return (0, 0);
                 }
             },
-            Source::Sha(sha) => sha.clone(),
+            Source::Sha(sha) => sha,
             Source::Load(body) => {
                 match self.load(body) {
                     Ok(sha) => reply.bulk(sha.as_bytes()),
@@ -199,113 +230,65 @@ impl Engine {
                         reply.error(&e);
                     }
                 }
-                return Outcome { reply: reply.buf, ..Default::default() };
+                return (0, 0);
             }
         };
-        let Some(script) = self.scripts.get(&sha) else {
+        let Some(script) = self.scripts.get(sha) else {
             self.srv.stats.record_error("NOSCRIPT");
             reply.error(super::NOSCRIPT);
-            return Outcome { reply: reply.buf, ..Default::default() };
+            return (0, 0);
         };
         let func = script.func.clone();
         let read_only = req.read_only || script.flags & shebang::NO_WRITES != 0;
-        if let Some(msg) = super::oom::refuse_script(&self.srv, script.flags) {
+        if let Some(msg) = super::oom::refuse_script(&self.srv, script.flags, exec.is_some()) {
             reply.error(msg);
-            return Outcome { reply: reply.buf, ..Default::default() };
+            return (0, 0);
         }
-        let mut session = Session::new(self.info.clone(), true);
-        session.db = req.db;
-        let mut out = Reply::new(RespVersion::Resp2);
-        let resp = std::cell::Cell::new(RespVersion::Resp2);
-        let result = self.run_script(&func, &req, read_only, &mut session, &mut out, &resp);
+        let atomic = match exec.as_mut() {
+            Some(outer) => outer.take().unwrap_or_default(),
+            None => Atomic::default(),
+        };
+        self.state.borrow_mut().start(req.db, read_only, atomic);
+        let result = self.run_script(&func, req);
+        let mut state = self.state.borrow_mut();
+        let script_resp3 = state.resp == RespVersion::Resp3;
+        let atomic = state.atomic.take().unwrap_or_default();
+        let waits = match exec {
+            // Back to EXEC, which journals the whole transaction when it ends.
+            Some(outer) => {
+                *outer = Some(atomic);
+                (0, 0)
+            }
+            None => {
+                let call::Run { session, out, .. } = &mut *state;
+                let mut ctx = Ctx::new(&self.srv, session, out, now_ms());
+                commands::atomic::finish(&mut ctx, atomic);
+                (session.durable_wait, session.repl_offset)
+            }
+        };
+        drop(state);
         match result {
-            Ok(v) => lua_to_reply(&v, &mut reply, resp.get() == RespVersion::Resp3),
+            Ok(v) => lua_to_reply(&v, reply, script_resp3),
             Err(e) => {
                 let code = e.split(' ').next().unwrap_or("ERR").to_string();
                 self.srv.stats.record_error(&code);
-                reply.error(&format_script_error(&e, &sha));
+                reply.error(&format_script_error(&e, sha));
             }
         }
-        Outcome { reply: reply.buf, durable_wait: session.durable_wait, repl_offset: session.repl_offset }
+        self.collect_garbage();
+        waits
     }
 
     /// Runs the function; Err holds the error table flattened as `msg\0source\0line`.
-    fn run_script(
-        &mut self,
-        func: &Function,
-        req: &EvalRequest,
-        read_only: bool,
-        session: &mut Session,
-        out: &mut Reply,
-        resp: &std::cell::Cell<RespVersion>,
-    ) -> Result<Value, String> {
-        let lua = &self.lua;
+    fn run_script(&mut self, func: &Function, req: &EvalRequest) -> Result<Value, String> {
         let srv = &*self.srv;
-        let stats = &self.stats;
-        let to_table = |items: &[Vec<u8>]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, a) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(a)?)?;
-            }
-            Ok(t)
-        };
-        let setup = to_table(&req.keys).and_then(|k| Ok((k, to_table(&req.args)?))).and_then(|(k, a)| self.set_args.call::<()>((k, a)));
-        if let Err(e) = setup {
+        if let Err(e) = self.set_args(&req.keys, &req.args) {
             return Err(format!("ERR {e}"));
         }
         srv.scripting.kill.store(false, SeqCst);
         srv.scripting.wrote.store(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(now_ms(), SeqCst);
-        let mut ctx = Ctx::new(srv, session, out, now_ms());
-        let run = &self.run;
-        let redis = &self.redis;
-        let result: mlua::Result<(bool, Value)> = commands::atomic::run_unscoped(&mut ctx, |ctx| {
-            let mut clock = Instant::now();
-            let clock = &mut clock;
-            let ctx = std::cell::RefCell::new(ctx);
-            let clock = std::cell::RefCell::new(clock);
-            let (ctx, clock) = (&ctx, &clock);
-            lua.scope(move |scope| {
-                let call_fn = move |protected: bool| {
-                    move |lua: &Lua, args: MultiValue| {
-                        let (Ok(mut ctx), Ok(mut clock)) = (ctx.try_borrow_mut(), clock.try_borrow_mut()) else {
-                            return Err(raise(lua, "ERR redis.call is not reentrant"));
-                        };
-                        ctx.out.version = resp.get();
-                        match call_command(lua, &mut ctx, stats, &mut clock, read_only, args)? {
-                            (false, v) if !protected => {
-                                lua.set_named_registry_value(PENDING, v)?;
-                                Err(mlua::Error::runtime("redis.call failed"))
-                            }
-                            (_, v) => Ok(v),
-                        }
-                    }
-                };
-                let call = scope.create_function(call_fn(false))?;
-                let pcall = scope.create_function(call_fn(true))?;
-                let setresp = scope.create_function(move |lua, args: MultiValue| {
-                    if args.len() != 1 {
-                        return Err(raise(lua, "ERR redis.setresp() requires one argument."));
-                    }
-                    match args.into_iter().next() {
-                        Some(Value::Integer(2)) => resp.set(RespVersion::Resp2),
-                        Some(Value::Integer(3)) => resp.set(RespVersion::Resp3),
-                        Some(Value::Number(2.0)) => resp.set(RespVersion::Resp2),
-                        Some(Value::Number(3.0)) => resp.set(RespVersion::Resp3),
-                        _ => return Err(raise(lua, "ERR RESP version must be 2 or 3.")),
-                    }
-                    Ok(())
-                })?;
-                redis.raw_set("call", call)?;
-                redis.raw_set("pcall", pcall)?;
-                redis.raw_set("setresp", setresp)?;
-                let r = run.call::<(bool, Value)>(func.clone());
-                for f in ["call", "pcall", "setresp"] {
-                    redis.raw_set(f, Value::Nil)?;
-                }
-                r
-            })
-        });
+        let result = self.run.call::<(bool, Value)>(func);
         let killed = srv.scripting.kill.swap(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(0, SeqCst);
         match result {
@@ -328,6 +311,35 @@ impl Engine {
             Err(e) => Err(format!("ERR {e}")),
         }
     }
+
+    /// Fresh KEYS and ARGV tables for each script (a script may change them; Redis also
+    /// gives each run its own).
+    fn set_args(&self, keys: &[Vec<u8>], args: &[Vec<u8>]) -> mlua::Result<()> {
+        let lua = &self.lua;
+        let keys = lua.create_sequence_from(keys.iter().map(|k| Bytes(k)))?;
+        let args = lua.create_sequence_from(args.iter().map(|a| Bytes(a)))?;
+        self.allowed.raw_set("KEYS", keys)?;
+        self.allowed.raw_set("ARGV", args)
+    }
+
+    /// An incremental collection step every few scripts, as Redis does, so garbage is
+    /// reclaimed at a steady pace instead of in the middle of some later script.
+    fn collect_garbage(&mut self) {
+        self.runs_since_gc += 1;
+        if self.runs_since_gc >= GC_EVERY {
+            self.runs_since_gc = 0;
+            let _ = self.lua.gc_step_kbytes(GC_STEP_KB);
+        }
+    }
+}
+
+/// A byte string handed to Lua as a string.
+struct Bytes<'a>(&'a [u8]);
+
+impl mlua::IntoLua for Bytes<'_> {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        lua.create_string(self.0).map(Value::String)
+    }
 }
 
 /// Redis's text for a failed script: the error, then where it happened.
@@ -342,59 +354,10 @@ fn format_script_error(e: &str, sha: &str) -> String {
 
 /// Raises `msg` as a Redis error table from a Rust function of the library (see the
 /// error handler in prelude.lua).
-fn raise(lua: &Lua, msg: &str) -> mlua::Error {
+pub(super) fn raise(lua: &Lua, msg: &str) -> mlua::Error {
     let t = lua.create_table().and_then(|t| t.raw_set("err", msg).map(|_| t));
     if let Ok(t) = t {
         let _ = lua.set_named_registry_value(PENDING, t);
     }
     mlua::Error::runtime(msg.to_string())
-}
-
-fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
-    let t = lua.create_table()?;
-    t.raw_set("err", msg)?;
-    Ok((false, Value::Table(t)))
-}
-
-/// `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
-fn call_command(lua: &Lua, ctx: &mut Ctx<'_>, stats: &ThreadStats, clock: &mut Instant, read_only: bool, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for v in args {
-        match &v {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v)? {
-                Some(s) => argv.push(s.as_bytes().to_vec()),
-                None => return err_table(lua, "ERR Lua redis lib command arguments must be strings or integers"),
-            },
-            _ => return err_table(lua, "ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    let Some(name) = argv.first() else {
-        return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
-    };
-    let Some((_, spec)) = commands::lookup(name) else {
-        return err_table(lua, "ERR Unknown Redis command called from script");
-    };
-    if spec.has(flag::NOSCRIPT) {
-        return err_table(lua, "ERR This Redis command is not allowed from script");
-    }
-    if !spec.arity_ok(argv.len()) {
-        return err_table(lua, "ERR Wrong number of args calling Redis command from script");
-    }
-    if spec.has(flag::WRITE) {
-        if read_only {
-            return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
-        }
-        ctx.srv.scripting.wrote.store(true, SeqCst);
-    }
-    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    ctx.out.buf.clear();
-    ctx.now_ms = now_ms();
-    commands::dispatch(ctx, &refs, stats, clock);
-    ctx.session.after = Default::default();
-    let mut pos = 0;
-    let v = reply_to_lua(lua, &ctx.out.buf, &mut pos)?;
-    ctx.out.buf.clear();
-    let failed = matches!(&v, Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|e| e.is_string()));
-    Ok((!failed, v))
 }

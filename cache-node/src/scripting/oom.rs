@@ -6,10 +6,14 @@ use super::shebang::{ALLOW_OOM, LEGACY, NO_WRITES};
 use crate::server::state::{Server, now_ms};
 
 /// `Some(error)` when a script with these shebang flags must not start because memory
-/// is over the limit (after trying to evict).
-pub fn refuse_script(srv: &Server, flags: u32) -> Option<&'static str> {
+/// is over the limit (after trying to evict). Inside EXEC, which holds every partition,
+/// nothing is evicted: the limit is only compared, as Redis uses the state it had
+/// before the transaction.
+pub fn refuse_script(srv: &Server, flags: u32, in_exec: bool) -> Option<&'static str> {
     if flags & (LEGACY | NO_WRITES | ALLOW_OOM) != 0 {
         return None;
     }
-    crate::memory::evict::refuse(srv, now_ms()).then_some("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'")
+    let limit = srv.eviction.maxmemory();
+    let over = if in_exec { limit > 0 && crate::memory::evict::used_for_eviction() > limit } else { crate::memory::evict::refuse(srv, now_ms()) };
+    over.then_some("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'")
 }

@@ -73,14 +73,11 @@ function allowed.rawset(t, k, v)
   return rawset(t, k, v)
 end
 
+-- Globals are looked up in `allowed` as a table (no Lua call per global a script
+-- reads); only a missing one reaches the function that raises.
 local env = {}
 setmetatable(env, {
-  __index = function(_, k)
-    if k == '_G' then return env end
-    local v = allowed[k]
-    if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
-    return v
-  end,
+  __index = allowed,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
@@ -98,9 +95,12 @@ for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'bit', 
   if allowed[name] then allowed[name] = freeze(allowed[name]) end
 end
 
-local function set_args(keys, argv)
-  allowed.KEYS = keys
-  allowed.ARGV = argv
-end
+allowed._G = env
+setmetatable(allowed, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+})
 
-return run, env, set_args, redis
+-- KEYS and ARGV are set in `allowed` for each script by the engine.
+return run, env, allowed, redis

@@ -39,7 +39,9 @@ const KEEP_CAPACITY: usize = 1024 * 1024;
 /// Serves a newly accepted connection on the calling worker.
 pub async fn serve(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>, stats: Arc<ThreadStats>, worker: usize) {
     let authenticated = !srv.tun.has_password.load(Relaxed);
-    let parked = Parked { stream: None, session: Session::new(info, authenticated), inbuf: BytesMut::with_capacity(READ_CHUNK), resp: RespVersion::Resp2 };
+    let mut session = Session::new(info, authenticated);
+    session.on_connection = true;
+    let parked = Parked { stream: None, session, inbuf: BytesMut::with_capacity(READ_CHUNK), resp: RespVersion::Resp2 };
     drive(srv, stream, parked, stats, worker).await;
 }
 
@@ -400,6 +402,20 @@ impl<'a> Conn<'a> {
                         now = now_ms();
                         clock = Instant::now();
                     }
+                }
+                After::ScriptExec => {
+                    scripts.run(self.srv, &mut self.session, &mut self.out).await;
+                    let reply = crate::scripting::run_exec(self.srv, &mut self.session, &mut self.out).await;
+                    if reply_on {
+                        self.out.buf.extend_from_slice(&reply);
+                    }
+                    // A queued QUIT or CLIENT KILL of itself closes after EXEC's reply.
+                    if std::mem::take(&mut self.session.after) == After::Close {
+                        next = Next::Close("closed by command");
+                        break;
+                    }
+                    now = now_ms();
+                    clock = Instant::now();
                 }
                 After::Sleep(d) => {
                     // Reply to what ran so far, then pause this connection only.

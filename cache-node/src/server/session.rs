@@ -24,6 +24,9 @@ pub enum After {
     WaitReplicas { replicas: usize, offset: u64, deadline_ms: Option<i64> },
     /// EVAL and friends: run this on the script thread and reply with its outcome.
     Script(Box<crate::scripting::EvalRequest>),
+    /// EXEC of a transaction holding scripts: lend the session to the script thread,
+    /// which runs the transaction (commands/multi.rs).
+    ScriptExec,
 }
 
 /// CLIENT REPLY modes.
@@ -60,6 +63,9 @@ pub struct Session {
     pub pubsub: Option<Box<super::pubsub::ClientSubs>>,
     /// MULTI queue and WATCHed keys (commands/multi.rs).
     pub tx: crate::commands::multi::Tx,
+    /// A client connection's session, which EXEC can lend to the script thread (not the
+    /// AOF loader's or the replica link's).
+    pub on_connection: bool,
 }
 
 impl Session {
@@ -76,6 +82,7 @@ impl Session {
             is_master: false,
             pubsub: None,
             tx: Default::default(),
+            on_connection: false,
         }
     }
 

@@ -73,6 +73,9 @@ pub struct Stats {
     /// Clients waiting in a blocking command (INFO clients).
     pub blocked_clients: std::sync::atomic::AtomicUsize,
     threads: Mutex<Vec<Arc<ThreadStats>>>,
+    /// Threads that run commands but are not workers (the script thread): counted in
+    /// the totals, left out of `threads()`, whose order is the workers'.
+    others: Mutex<Vec<Arc<ThreadStats>>>,
 }
 
 /// Totals over all threads for INFO.
@@ -92,13 +95,27 @@ impl Stats {
         t
     }
 
+    /// Counters for a thread that runs commands but serves no connection.
+    pub fn register_other(&self, commands: usize) -> Arc<ThreadStats> {
+        let t = Arc::new(ThreadStats::new(commands));
+        self.others.lock().push(t.clone());
+        t
+    }
+
+    /// Every thread's counters (workers first).
+    fn all_threads(&self) -> Vec<Arc<ThreadStats>> {
+        let mut all = self.threads.lock().clone();
+        all.extend(self.others.lock().iter().cloned());
+        all
+    }
+
     /// Per-worker counters, in worker order.
     pub fn threads(&self) -> Vec<Arc<ThreadStats>> {
         self.threads.lock().clone()
     }
 
     pub fn totals(&self) -> Totals {
-        let threads = self.threads.lock();
+        let threads = self.all_threads();
         let n = threads.first().map(|t| t.per_command.len()).unwrap_or(0);
         let mut out = Totals { per_command: vec![(0, 0, 0, 0); n], ..Totals::default() };
         for t in threads.iter() {
@@ -120,7 +137,7 @@ impl Stats {
     /// One command's latency histogram over all threads.
     pub fn histogram(&self, idx: usize) -> [u64; super::latency::BUCKETS] {
         let mut h = [0u64; super::latency::BUCKETS];
-        for t in self.threads.lock().iter() {
+        for t in self.all_threads().iter() {
             if let Some(s) = t.per_command.get(idx) {
                 for (o, c) in h.iter_mut().zip(s.hist.iter()) {
                     *o += c.load(Relaxed);
@@ -138,7 +155,7 @@ impl Stats {
     /// CONFIG RESETSTAT. Thread counters have a single writer, so a reset racing with a
     /// command may lose that one increment, which is acceptable for statistics.
     pub fn reset(&self) {
-        for t in self.threads.lock().iter() {
+        for t in self.all_threads().iter() {
             t.reset();
         }
         self.connections_received.store(0, Relaxed);

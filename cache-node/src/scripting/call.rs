@@ -1,0 +1,198 @@
+//! `redis.call`, `redis.pcall` and `redis.setresp`: a script's commands, run through the
+//! ordinary dispatcher on the script's own session. The functions are made once per VM;
+//! what they need while a script runs (session, reply buffer, the script's atomic run,
+//! its RESP version) lives in `Run`, which the engine refills for each script, so a
+//! run builds no closures and a call allocates nothing of its own once the buffers
+//! have grown.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Instant;
+
+use mlua::{Lua, MultiValue, Table, Value};
+use smallvec::SmallVec;
+
+use super::convert::reply_to_lua;
+use super::engine::{PENDING, raise};
+use crate::commands::atomic::Atomic;
+use crate::commands::{self, Ctx, flag};
+use crate::protocol::{Reply, RespVersion};
+use crate::server::session::{After, ReplyMode, Session};
+use crate::server::state::{Server, now_ms};
+use crate::server::stats::ThreadStats;
+
+/// The running script's side of its calls.
+#[derive(Debug)]
+pub struct Run {
+    pub session: Session,
+    /// A command's reply, converted to Lua and cleared.
+    pub out: Reply,
+    /// The script's atomic run (or the EXEC's it belongs to) while it runs.
+    pub atomic: Option<Atomic>,
+    pub read_only: bool,
+    /// The protocol of the script's calls (`redis.setresp`).
+    pub resp: RespVersion,
+    pub stats: Arc<ThreadStats>,
+    clock: Instant,
+    /// The arguments of the call being made, end to end, and where each one ends.
+    args: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+pub type Shared = Rc<RefCell<Run>>;
+
+impl Run {
+    pub fn new(session: Session, stats: Arc<ThreadStats>) -> Self {
+        Run {
+            session,
+            out: Reply::new(RespVersion::Resp2),
+            atomic: None,
+            read_only: false,
+            resp: RespVersion::Resp2,
+            stats,
+            clock: Instant::now(),
+            args: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Readies the state for a new script (nothing of the previous one's may leak).
+    pub fn start(&mut self, db: usize, read_only: bool, atomic: Atomic) {
+        let s = &mut self.session;
+        s.db = db;
+        s.durable_wait = 0;
+        s.repl_offset = 0;
+        s.after = After::Continue;
+        s.reply_mode = ReplyMode::On;
+        s.block = None;
+        self.atomic = Some(atomic);
+        self.read_only = read_only;
+        self.resp = RespVersion::Resp2;
+        self.clock = Instant::now();
+    }
+}
+
+/// Puts `call`, `pcall` and `setresp` in the `redis` table, for good.
+pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua::Result<()> {
+    for (name, protected) in [("call", false), ("pcall", true)] {
+        let (srv, run) = (srv.clone(), run.clone());
+        let f = lua.create_function(move |lua, args: MultiValue| {
+            let Ok(mut run) = run.try_borrow_mut() else {
+                return Err(raise(lua, "ERR redis.call is not reentrant"));
+            };
+            match command(lua, &srv, &mut run, &args)? {
+                (false, v) if !protected => {
+                    lua.set_named_registry_value(PENDING, v)?;
+                    Err(mlua::Error::runtime("redis.call failed"))
+                }
+                (_, v) => Ok(v),
+            }
+        })?;
+        redis.raw_set(name, f)?;
+    }
+    let setresp = lua.create_function(move |lua, args: MultiValue| {
+        if args.len() != 1 {
+            return Err(raise(lua, "ERR redis.setresp() requires one argument."));
+        }
+        let version = match args.front() {
+            Some(Value::Integer(2)) => RespVersion::Resp2,
+            Some(Value::Integer(3)) => RespVersion::Resp3,
+            Some(Value::Number(n)) if *n == 2.0 => RespVersion::Resp2,
+            Some(Value::Number(n)) if *n == 3.0 => RespVersion::Resp3,
+            _ => return Err(raise(lua, "ERR RESP version must be 2 or 3.")),
+        };
+        let Ok(mut run) = run.try_borrow_mut() else {
+            return Err(raise(lua, "ERR redis.setresp is not reentrant"));
+        };
+        run.resp = version;
+        Ok(())
+    })?;
+    redis.raw_set("setresp", setresp)
+}
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok((false, Value::Table(t)))
+}
+
+/// Lua prints numbers with `%.14g`; below 10^14 an integer's digits are the same.
+const PLAIN_INTEGER: i64 = 100_000_000_000_000;
+
+/// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
+fn command(lua: &Lua, srv: &Server, run: &mut Run, args: &MultiValue) -> mlua::Result<(bool, Value)> {
+    const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
+    let Run { session, out, atomic, read_only, resp, stats, clock, args: bytes, ends } = run;
+    bytes.clear();
+    ends.clear();
+    for v in args {
+        match v {
+            Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
+                // Writing to a Vec cannot fail.
+                let _ = write!(bytes, "{n}");
+            }
+            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
+                Some(s) => bytes.extend_from_slice(&s.as_bytes()),
+                None => return err_table(lua, NOT_STRING),
+            },
+            _ => return err_table(lua, NOT_STRING),
+        }
+        ends.push(bytes.len());
+    }
+    let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::with_capacity(ends.len());
+    let mut from = 0;
+    for &end in ends.iter() {
+        argv.push(&bytes[from..end]);
+        from = end;
+    }
+    let Some(name) = argv.first() else {
+        return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
+    };
+    let Some((_, spec)) = commands::lookup(name) else {
+        return err_table(lua, "ERR Unknown Redis command called from script");
+    };
+    if spec.has(flag::NOSCRIPT) {
+        return err_table(lua, "ERR This Redis command is not allowed from script");
+    }
+    if !spec.arity_ok(argv.len()) {
+        return err_table(lua, "ERR Wrong number of args calling Redis command from script");
+    }
+    if spec.has(flag::WRITE) {
+        if *read_only {
+            return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
+        }
+        srv.scripting.wrote.store(true, SeqCst);
+    }
+    out.buf.clear();
+    out.version = *resp;
+    let mut ctx = Ctx::new(srv, session, out, now_ms());
+    ctx.atomic = atomic.take();
+    commands::dispatch(&mut ctx, &argv, stats, clock);
+    *atomic = ctx.atomic.take();
+    ctx.session.after = After::Continue;
+    let failed = out.buf.first() == Some(&b'-');
+    let v = reply_to_lua(lua, &out.buf, &mut 0)?;
+    out.buf.clear();
+    Ok((!failed, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PLAIN_INTEGER;
+
+    #[test]
+    fn integers_below_the_limit_print_as_lua_prints_them() {
+        let lua = mlua::Lua::new();
+        for n in [0i64, 1, -1, 42, PLAIN_INTEGER - 1, -(PLAIN_INTEGER - 1)] {
+            let lua_text: String = lua.load(format!("return tostring({n})")).eval().unwrap();
+            assert_eq!(lua_text, n.to_string());
+        }
+        // At the limit Lua switches to exponent notation, which the slow path keeps.
+        let lua_text: String = lua.load(format!("return tostring({})", PLAIN_INTEGER * 10)).eval().unwrap();
+        assert_eq!(lua_text, "1e+15");
+    }
+}
