@@ -89,15 +89,17 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// 2^63, where int64 ends.
+pub const TWO_63: f64 = (1u64 << 63) as f64;
+
 /// x86-64's double to int64 conversion (cvttsd2si): what C's `(long)d` gives when `d`
 /// is out of range or NaN.
 pub fn c_to_i64(d: f64) -> i64 {
-    if d.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&d) { i64::MIN } else { d as i64 }
+    if d.is_nan() || !(-TWO_63..TWO_63).contains(&d) { i64::MIN } else { d as i64 }
 }
 
 /// What gcc's x86-64 code makes of `(unsigned long)d` for any double.
 pub fn c_to_u64(d: f64) -> u64 {
-    const TWO_63: f64 = 9.223_372_036_854_775_808e18;
     if d >= TWO_63 { (c_to_i64(d - TWO_63) as u64) ^ (1 << 63) } else { c_to_i64(d) as u64 }
 }
 
@@ -224,8 +226,8 @@ mod tests {
         assert_eq!(c_to_u64(-1.0), u64::MAX);
         assert_eq!(c_to_u64(1e300), 0);
         assert_eq!(c_to_u64(f64::NAN), 1 << 63);
-        assert_eq!(c_to_u64(9.223_372_036_854_775_808e18), 1 << 63);
-        assert_eq!(c_to_u64(1.8446744073709550e19), 18_446_744_073_709_549_568);
+        assert_eq!(c_to_u64(TWO_63), 1 << 63);
+        assert_eq!(c_to_u64(2.0 * TWO_63 - 2048.0), u64::MAX - 2047);
     }
 
     #[test]

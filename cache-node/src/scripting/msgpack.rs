@@ -213,7 +213,7 @@ pub fn decode<B: Builder>(b: &mut B, cur: &mut Cursor<'_>, top: usize) -> Result
         0xca => num(f64::from(f32::from_bits(cur.be(4)? as u32))),
         0xcb => num(f64::from_bits(cur.be(8)?)),
         0xa0..=0xbf => Scalar::Str(cur.take(usize::from(tag & 0x1f))?),
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let len = cur.be(1 << (tag - 0xd9))? as usize;
             Scalar::Str(cur.take(len)?)
         }
@@ -380,6 +380,7 @@ pub fn unpack_trees(input: &[u8]) -> Result<Vec<Tree>, LibError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scripting::lib_args::TWO_63;
 
     fn int(n: i64) -> Vec<u8> {
         let mut out = Vec::new();
@@ -430,8 +431,8 @@ mod tests {
         assert_eq!(number(0.1)[0], 0xcb);
         assert_eq!(number(f64::NAN)[0], 0xcb);
         // 2^63 holds no int64: a float, and float32 holds it.
-        assert_eq!(number(9.223_372_036_854_775_808e18), [0xca, 0x5f, 0, 0, 0]);
-        assert_eq!(number(-9.223_372_036_854_775_808e18)[0], 0xd3);
+        assert_eq!(number(TWO_63), [0xca, 0x5f, 0, 0, 0]);
+        assert_eq!(number(-TWO_63)[0], 0xd3);
         assert_eq!(number(-0.0), [0x00]);
         for d in [0.5, 0.1, -1.5e300, 3.25] {
             assert_eq!(unpack_trees(&number(d)), Ok(vec![Tree::Num(d)]));
