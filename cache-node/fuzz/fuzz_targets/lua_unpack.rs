@@ -35,7 +35,7 @@ fn msgpack_case(data: &[u8]) {
     }
     let mut b = TreeBuilder::default();
     for offset in [0, data.len() / 2, data.len()] {
-        let _ = msgpack::unpack(&mut b, data, 1, offset as i64, 1);
+        let _ = msgpack::unpack(&mut b, data, 1, offset as i64, 1, |_, _| Ok(()));
     }
     let mut cur = Cursor::new(data, 0);
     let _ = msgpack::decode(&mut b, &mut cur, 0).map(|v| b.finish(v));

@@ -76,60 +76,113 @@ fn pack(args: &Args<'_>) -> Result<Vec<u8>, LibError> {
     }
     let mut out = Vec::new();
     for i in 1..=args.count {
-        encode(&args.get(i).unwrap_or(Value::Nil), &mut out, 0).map_err(|e| LibError::Bare(e.to_string()))?;
+        encode(&args.get(i).unwrap_or(Value::Nil), &mut out, 0).map_err(lua_err)?;
     }
     Ok(out)
 }
 
-/// Builds Lua values; tables are filled as lua-cmsgpack fills them.
-struct LuaBuilder<'l>(&'l Lua);
+/// A decoded value while the decoder holds it: scalars as they are, strings and tables
+/// in a slot of `LuaBuilder::held` (an open table and its pending key at each of ~4000
+/// nesting levels would exhaust mlua's references if Rust held them).
+enum Held {
+    Nil,
+    Bool(bool),
+    Num(f64),
+    Slot(usize),
+}
 
-impl Builder for LuaBuilder<'_> {
-    type Value = Value;
-    type Error = LibError;
+/// Builds Lua values; tables are filled as lua-cmsgpack fills them. Slots are used last
+/// in, first out, as the decoder completes values.
+struct LuaBuilder<'l> {
+    lua: &'l Lua,
+    held: Table,
+    top: usize,
+}
 
-    fn scalar(&mut self, s: Scalar<'_>) -> Result<Value, LibError> {
-        Ok(match s {
-            Scalar::Nil => Value::Nil,
-            Scalar::Bool(b) => Value::Boolean(b),
-            Scalar::Num(n) => Value::Number(n),
-            Scalar::Str(s) => Value::String(self.0.create_string(s).map_err(|e| LibError::Bare(e.to_string()))?),
+fn lua_err(e: mlua::Error) -> LibError {
+    LibError::Bare(e.to_string())
+}
+
+impl LuaBuilder<'_> {
+    fn hold(&mut self, v: Value) -> Result<Held, LibError> {
+        self.top += 1;
+        self.held.raw_set(self.top, v).map_err(lua_err)?;
+        Ok(Held::Slot(self.top))
+    }
+
+    /// The value, its slot freed (with every slot above it).
+    fn take(&mut self, h: Held) -> Result<Value, LibError> {
+        Ok(match h {
+            Held::Nil => Value::Nil,
+            Held::Bool(b) => Value::Boolean(b),
+            Held::Num(n) => Value::Number(n),
+            Held::Slot(i) => {
+                let v = self.held.raw_get::<Value>(i).map_err(lua_err)?;
+                for j in i..=self.top {
+                    self.held.raw_set(j, Value::Nil).map_err(lua_err)?;
+                }
+                self.top = i - 1;
+                v
+            }
         })
     }
+}
 
-    fn table(&mut self) -> Result<Value, LibError> {
-        self.0.create_table().map(Value::Table).map_err(|e| LibError::Bare(e.to_string()))
+impl Builder for LuaBuilder<'_> {
+    type Value = Held;
+    type Error = LibError;
+
+    fn scalar(&mut self, s: Scalar<'_>) -> Result<Held, LibError> {
+        match s {
+            Scalar::Nil => Ok(Held::Nil),
+            Scalar::Bool(b) => Ok(Held::Bool(b)),
+            Scalar::Num(n) => Ok(Held::Num(n)),
+            Scalar::Str(s) => {
+                let s = self.lua.create_string(s).map_err(lua_err)?;
+                self.hold(Value::String(s))
+            }
+        }
     }
 
-    fn set(&mut self, t: &Value, key: Value, value: Value) -> Result<(), LibError> {
+    fn table(&mut self) -> Result<Held, LibError> {
+        let t = self.lua.create_table().map_err(lua_err)?;
+        self.hold(Value::Table(t))
+    }
+
+    fn set(&mut self, t: &Held, key: Held, value: Held) -> Result<(), LibError> {
         match key {
-            Value::Nil => return Err(LibError::Bare("table index is nil".into())),
-            Value::Number(n) if n.is_nan() => return Err(LibError::Bare("table index is NaN".into())),
+            Held::Nil => return Err(LibError::Bare("table index is nil".into())),
+            Held::Num(n) if n.is_nan() => return Err(LibError::Bare("table index is NaN".into())),
             _ => {}
         }
-        if let Value::Table(t) = t {
-            t.raw_set(key, value).map_err(|e| LibError::Bare(e.to_string()))?;
+        // The value sits above the key: take it first.
+        let value = self.take(value)?;
+        let key = self.take(key)?;
+        if let Held::Slot(i) = t {
+            let t: Table = self.held.raw_get(*i).map_err(lua_err)?;
+            t.raw_set(key, value).map_err(lua_err)?;
         }
         Ok(())
     }
 }
 
-/// Runs one of the unpackers; returns its results as a table and their count.
+/// Runs one of the unpackers; returns its results as a table and their count. Each
+/// value goes into the table as soon as it is decoded (see `msgpack::unpack`).
 fn unpack(lua: &Lua, args: &Args<'_>, limit: i64, offset: i64, base: usize) -> Result<(Value, usize), LibError> {
     let input = args.string(1)?;
-    let (values, next) = msgpack::unpack(&mut LuaBuilder(lua), &input.as_bytes(), limit, offset, base)?;
-    let lua_err = |e: mlua::Error| LibError::Bare(e.to_string());
-    let out = lua.create_table_with_capacity(values.len() + 1, 0).map_err(lua_err)?;
-    let mut n = 0;
+    let out = lua.create_table().map_err(lua_err)?;
+    let mut builder = LuaBuilder { lua, held: lua.create_table().map_err(lua_err)?, top: 0 };
+    // Slot 1 is kept for the offset, which Redis returns first.
+    let first = if limit == 0 && offset == 0 { 1 } else { 2 };
+    let mut n = first - 1;
+    let (count, next) = msgpack::unpack(&mut builder, &input.as_bytes(), limit, offset, base, |b, v| {
+        n += 1;
+        out.raw_set(n, b.take(v)?).map_err(lua_err)
+    })?;
     if let Next::Offset(o) = next {
-        n += 1;
-        out.raw_set(n, o as f64).map_err(lua_err)?;
+        out.raw_set(1, o as f64).map_err(lua_err)?;
     }
-    for v in values {
-        n += 1;
-        out.raw_set(n, v).map_err(lua_err)?;
-    }
-    Ok((Value::Table(out), n))
+    Ok((Value::Table(out), count + first - 1))
 }
 
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
@@ -137,7 +190,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "pack",
         lua.create_function(|lua, (n, a): (usize, Table)| {
-            let r = pack(&Args::new(lua, n, a)).and_then(|b| lua.create_string(&b).map(|s| (Value::String(s), 1)).map_err(|e| LibError::Bare(e.to_string())));
+            let r = pack(&Args::new(lua, n, a)).and_then(|b| lua.create_string(&b).map(|s| (Value::String(s), 1)).map_err(lua_err));
             Ok(lib_args::answer(lua, r))
         })?,
     )?;

@@ -273,9 +273,18 @@ pub enum Next {
 }
 
 /// lua-cmsgpack's `mp_unpack_full`: up to `limit` values from `offset` (0 and 0: all
-/// values, no offset returned). `base` is the number of the call's arguments left on
-/// Redis's stack. Argument errors come first, with its texts.
-pub fn unpack<B: Builder>(b: &mut B, input: &[u8], limit: i64, offset: i64, base: usize) -> Result<(Vec<B::Value>, Next), B::Error>
+/// values, no offset returned), each handed to `emit` as soon as it is complete (a
+/// caller holding thousands of Lua values at once would run out of references).
+/// `base` is the number of the call's arguments left on Redis's stack. Argument errors
+/// come first, with its texts. Returns how many values were emitted.
+pub fn unpack<B: Builder>(
+    b: &mut B,
+    input: &[u8],
+    limit: i64,
+    offset: i64,
+    base: usize,
+    mut emit: impl FnMut(&mut B, B::Value) -> Result<(), B::Error>,
+) -> Result<(usize, Next), B::Error>
 where
     B::Error: From<LibError>,
 {
@@ -290,19 +299,20 @@ where
     let all = limit == 0 && offset == 0;
     let limit = if all { i64::from(i32::MAX) } else { limit };
     let mut cur = Cursor::new(input, offset as usize);
-    let mut values = Vec::new();
-    while cur.left() > 0 && (values.len() as i64) < limit {
-        let v = decode(b, &mut cur, base + values.len())?;
-        values.push(v);
+    let mut count = 0usize;
+    while cur.left() > 0 && (count as i64) < limit {
+        let v = decode(b, &mut cur, base + count)?;
+        emit(b, v)?;
+        count += 1;
     }
     if all {
-        return Ok((values, Next::None));
+        return Ok((count, Next::None));
     }
-    if base + values.len() + 1 > MAX_C_STACK {
+    if base + count + 1 > MAX_C_STACK {
         return Err(DecodeError::StackOverflow("in function mp_unpack_full").into());
     }
     let next = if cur.left() == 0 { -1 } else { cur.pos() as i64 };
-    Ok((values, Next::Offset(next)))
+    Ok((count, Next::Offset(next)))
 }
 
 /// A decoded value as plain data (tests and fuzzing).
@@ -373,8 +383,12 @@ impl Builder for TreeBuilder {
 /// Decodes a whole input as `cmsgpack.unpack` does, into trees.
 pub fn unpack_trees(input: &[u8]) -> Result<Vec<Tree>, LibError> {
     let mut b = TreeBuilder::default();
-    let (values, _) = unpack(&mut b, input, 0, 0, 1)?;
-    Ok(values.into_iter().map(|v| b.finish(v)).collect())
+    let mut values = Vec::new();
+    unpack(&mut b, input, 0, 0, 1, |b, v| {
+        values.push(b.finish(v));
+        Ok(())
+    })?;
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -489,14 +503,13 @@ mod tests {
     fn offsets_and_limits() {
         let input = [0x01, 0x02, 0x03];
         let mut b = TreeBuilder::default();
-        let (v, next) = unpack(&mut b, &input, 1, 0, 1).unwrap();
-        assert_eq!((v.len(), next), (1, Next::Offset(1)));
-        let (v, next) = unpack(&mut b, &input, 5, 1, 1).unwrap();
-        assert_eq!((v.len(), next), (2, Next::Offset(-1)));
-        let (v, next) = unpack(&mut b, &input, 0, 1, 1).unwrap();
-        assert_eq!((v.len(), next), (0, Next::Offset(1)));
-        assert!(matches!(unpack(&mut b, &input, -1, 0, 1), Err(LibError::Located(m)) if m == "Invalid request to unpack with offset of 0 and limit of 3."));
-        assert!(matches!(unpack(&mut b, &input, 1, 4, 1), Err(LibError::Located(m)) if m == "Start offset 4 greater than input length 3."));
+        let mut run = |limit, offset| unpack(&mut b, &input, limit, offset, 1, |_, _| Ok(()));
+        assert_eq!(run(1, 0), Ok((1, Next::Offset(1))));
+        assert_eq!(run(5, 1), Ok((2, Next::Offset(-1))));
+        assert_eq!(run(0, 1), Ok((0, Next::Offset(1))));
+        assert_eq!(run(0, 0), Ok((3, Next::None)));
+        assert_eq!(run(-1, 0), Err(LibError::Located("Invalid request to unpack with offset of 0 and limit of 3.".into())));
+        assert_eq!(run(1, 4), Err(LibError::Located("Start offset 4 greater than input length 3.".into())));
     }
 
     #[test]
