@@ -20,8 +20,9 @@ pub const MAX_C_STACK: usize = 8000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LibError {
     /// `luaL_argerror` (the function's name is filled in when raised).
-    #[error("bad argument #{arg} to '{{}}' ({msg})")]
-    Arg { arg: i64, msg: String },
+    /// Bytes: an invalid format option is quoted as the byte it is.
+    #[error("bad argument #{arg} to '{{}}' ({})", String::from_utf8_lossy(.msg))]
+    Arg { arg: i64, msg: Vec<u8> },
     /// `luaL_error`: prefixed with the calling script line.
     #[error("{0}")]
     Located(String),
@@ -31,7 +32,7 @@ pub enum LibError {
 }
 
 impl LibError {
-    pub fn arg(arg: i64, msg: impl Into<String>) -> Self {
+    pub fn arg(arg: i64, msg: impl Into<Vec<u8>>) -> Self {
         LibError::Arg { arg, msg: msg.into() }
     }
 
@@ -41,11 +42,16 @@ impl LibError {
     }
 
     /// The text the C library raises: `luaL_error` puts the calling script line first.
-    pub fn message(&self, lua: &Lua) -> String {
+    pub fn message(&self, lua: &Lua) -> Vec<u8> {
         match self {
-            LibError::Bare(m) => m.clone(),
-            LibError::Arg { arg, msg } => format!("{}bad argument #{arg} to '{}' ({msg})", location(lua), function_name(lua)),
-            other => format!("{}{other}", location(lua)),
+            LibError::Bare(m) => m.clone().into_bytes(),
+            LibError::Arg { arg, msg } => {
+                let mut m = format!("{}bad argument #{arg} to '{}' (", location(lua), function_name(lua)).into_bytes();
+                m.extend_from_slice(msg);
+                m.push(b')');
+                m
+            }
+            other => format!("{}{other}", location(lua)).into_bytes(),
         }
     }
 }

@@ -110,7 +110,7 @@ fn control(opt: u8, fmt: &mut Format<'_>, h: &mut Header) -> Result<(), LibError
             let mut msg = b"invalid format option '".to_vec();
             msg.push(opt);
             msg.push(b'\'');
-            return Err(LibError::arg(1, String::from_utf8_lossy(&msg)));
+            return Err(LibError::arg(1, msg));
         }
     }
     Ok(())
@@ -413,6 +413,8 @@ mod tests {
         assert!(err("return struct.size('c0')").contains("option 'c0' has no fixed size"));
         assert!(err("return struct.unpack(string.rep('b', 7998), string.rep('a', 7998))").contains("stack overflow (too many results)"));
         assert!(err("local p = struct.pack return p('y')").contains("to 'p'"));
+        // pcall sees the C text, the option quoted as the raw byte it is.
+        assert_eq!(eval("return select(2, pcall(struct.pack, '\\200'))").unwrap(), b"bad argument #1 to '?' (invalid format option '\xc8')");
     }
 
     #[test]
