@@ -147,6 +147,8 @@ impl Engine {
         )?;
         rt.set("bit", super::bit::library(&lua)?)?;
         rt.set("cjson", super::cjson::library(&lua, raise)?)?;
+        rt.set("struct", super::lua_struct::library(&lua)?)?;
+        rt.set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         let (run, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
         // The runtime's own globals are no business of scripts'.
         let info = Arc::new(ClientInfo::new(srv.clients.next_id(), ([127, 0, 0, 1], 0).into(), ([127, 0, 0, 1], 0).into(), -1, now_ms()));

@@ -8,9 +8,13 @@ pub mod batch;
 pub mod bit;
 pub mod call;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod gate;
+pub mod lib_args;
+pub mod lua_struct;
+pub mod msgpack;
 pub mod oom;
 pub mod shebang;
 

@@ -68,6 +68,8 @@ end
 allowed.redis = redis
 allowed.bit = rt.bit
 allowed.cjson = rt.cjson
+allowed.struct = rt.struct
+allowed.cmsgpack = rt.cmsgpack
 function allowed.rawset(t, k, v)
   if t == nil or rawequal(getmetatable(t), false) then error('Attempt to modify a readonly table', 0) end
   return rawset(t, k, v)
@@ -91,7 +93,7 @@ local function freeze(t)
   })
   return proxy
 end
-for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson' }) do
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'bit', 'cjson', 'struct', 'cmsgpack' }) do
   if allowed[name] then allowed[name] = freeze(allowed[name]) end
 end
 
