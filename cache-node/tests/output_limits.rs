@@ -7,6 +7,8 @@ mod common;
 use common::*;
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
@@ -57,9 +59,14 @@ fn config_set_merges_classes_and_errors_as_redis() {
 }
 
 /// Publishes `count` messages of `size` bytes, pipelined in batches, reading every reply.
-fn publish_many(p: &mut Raw, count: usize, size: usize) {
+/// Before each batch it waits (bounded) until the reading subscriber has taken all but the
+/// last batch, so only the subscriber that never reads can pass its limit, however slowly
+/// the reader's thread gets scheduled.
+fn publish_many(p: &mut Raw, count: usize, size: usize, read: &AtomicUsize) {
     let payload = vec![b'x'; size];
-    for _ in 0..count / 50 {
+    for batch in 0..count / 50 {
+        let behind_ok = wait_for(Duration::from_secs(30), || read.load(Ordering::Relaxed) + 50 >= batch * 50);
+        assert!(behind_ok, "the reading subscriber stalled");
         let mut req = Vec::new();
         for _ in 0..50 {
             req.extend(resp(&[b"PUBLISH", b"feed", &payload]));
@@ -79,11 +86,14 @@ fn slow_subscriber_is_closed_others_keep_receiving() {
     // A subscriber that reads everything, on its own thread.
     let mut fast = node.raw();
     rt(&mut fast, "SUBSCRIBE feed", "*3\r\n$9\r\nsubscribe\r\n$4\r\nfeed\r\n:1\r\n");
+    let read = Arc::new(AtomicUsize::new(0));
+    let progress = read.clone();
     let reader = std::thread::spawn(move || {
         let frame = format!("*3\r\n$7\r\nmessage\r\n$4\r\nfeed\r\n${size}\r\n{}\r\n", "x".repeat(size));
         for i in 0..count {
             let got = fast.read_exact_len(frame.len());
             assert!(got == frame.as_bytes(), "message {i} differs");
+            progress.store(i + 1, Ordering::Relaxed);
         }
         fast
     });
@@ -92,7 +102,7 @@ fn slow_subscriber_is_closed_others_keep_receiving() {
     slow.0.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     rt(&mut slow, "SUBSCRIBE feed", "*3\r\n$9\r\nsubscribe\r\n$4\r\nfeed\r\n:1\r\n");
     let mut p = node.raw();
-    publish_many(&mut p, count, size);
+    publish_many(&mut p, count, size, &read);
     let mut fast = reader.join().expect("the reading subscriber lost messages");
     rt(&mut fast, "PING", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     // The slow one was closed: what reached its socket ends in end-of-stream.

@@ -108,7 +108,16 @@ async fn failover_to_hands_a_real_primary_s_role_to_its_replica_and_config_set_a
     client.replicate_from(&addr(b.port), Some(("127.0.0.1", a.port))).await.unwrap();
     wait_for_role(&client, &addr(b.port), |r| matches!(r, ReportedRole::Replica { in_sync: true, .. })).await;
 
-    client.failover_to(&addr(a.port), ("127.0.0.1", b.port), Duration::from_secs(5)).await.unwrap();
+    // The replica reports its link up a moment before the primary counts it online (at
+    // its first ACK); until then the primary refuses the handover.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.failover_to(&addr(a.port), ("127.0.0.1", b.port), Duration::from_secs(5)).await {
+            Ok(()) => break,
+            Err(e) if e.to_string().contains("not online") && Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
     wait_for_role(&client, &addr(b.port), |r| matches!(r, ReportedRole::Primary { .. })).await;
     let old = wait_for_role(&client, &addr(a.port), |r| matches!(r, ReportedRole::Replica { .. })).await;
     assert!(matches!(old, ReportedRole::Replica { primary_port, .. } if primary_port == b.port), "{old:?}");
