@@ -6,6 +6,9 @@
 #     primary, and its throughput is measured over DURATION seconds (commands processed,
 #     from INFO) without, then with `cache-node snapshot save` copying the replica
 #     back to back for the whole window. Goal: the primary keeps at least 95%.
+#     Also the primary's own CPU time per SET (its process only, from /proc) in both
+#     runs: what the snapshot costs the primary itself, apart from the cores the replica
+#     and the copy take on a machine too small to give them cores of their own.
 #   - how long a snapshot takes: `cache-node snapshot save --from <replica>` of the
 #     idle KEYS keys, against redis-server's own BGSAVE of the same keys. Goal: no longer.
 # REPS repetitions (the order of the two throughput runs alternates); medians are printed.
@@ -95,9 +98,9 @@ throughput() { # primary-port replica-port plain|snapshot
     LOOP_PID=$!
     sleep 0.2
   fi
-  c0=$(info_field "$1" stats total_commands_processed); t0=$(lib_now)
+  c0=$(info_field "$1" stats total_commands_processed); t0=$(lib_now); k0=$(lib_session_ticks "$SRV_SID")
   sleep "$DURATION"
-  c1=$(info_field "$1" stats total_commands_processed); t1=$(lib_now)
+  c1=$(info_field "$1" stats total_commands_processed); t1=$(lib_now); k1=$(lib_session_ticks "$SRV_SID")
   if [ -n "$LOOP_PID" ]; then
     # The loop first, then the copy it may be running (its child), so none outlives the window.
     kill "$LOOP_PID" 2>/dev/null || true
@@ -107,7 +110,7 @@ throughput() { # primary-port replica-port plain|snapshot
   fi
   kill "$BENCH_PID" 2>/dev/null || true; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=
   echo "$copies" >"$out/copies"
-  echo "($c1 - $c0) / ($t1 - $t0)" | bc -l
+  echo "$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l) $(echo "($k1 - $k0) * 1000000 / $(getconf CLK_TCK) / ($c1 - $c0)" | bc -l)"
 }
 
 # Seconds of `cache-node snapshot save` of the replica (idle).
@@ -147,7 +150,8 @@ for rep in $(seq 1 "$REPS"); do
   order=(plain snapshot)
   [ $((rep % 2)) = 0 ] && order=(snapshot plain)
   for mode in "${order[@]}"; do
-    r[$mode]+="$(throughput "$SRV_PORT" "$REPLICA_PORT" "$mode") "
+    read -r rps cpu < <(throughput "$SRV_PORT" "$REPLICA_PORT" "$mode")
+    r[$mode]+="$rps "; r[${mode}cpu]+="$cpu "
     [ "$mode" = snapshot ] && r[copies]+="$(cat "$out/copies") "
   done
   stop_others
@@ -163,12 +167,16 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 plain=$(echo "${r[plain]}" | median); snap=$(echo "${r[snapshot]}" | median)
 save=$(echo "${r[save]}" | median); bgsave=$(echo "${r[bgsave]}" | median)
+plaincpu=$(echo "${r[plaincpu]}" | median); snapcpu=$(echo "${r[snapshotcpu]}" | median)
 echo "runs: plain ${r[plain]}| snapshot ${r[snapshot]}| copies done/refused ${r[copies]}| save ${r[save]}| bgsave ${r[bgsave]}" >&2
 [ -s "$out/save.log" ] && { echo "copies refused:" >&2; sort "$out/save.log" | uniq -c >&2; }
 printf '%-58s %12s\n' measure median
 printf '%-58s %12.0f\n' "primary SET/s, P$P, no snapshot" "$plain"
 printf '%-58s %12.0f\n' "primary SET/s, P$P, snapshots of the replica back to back" "$snap"
 printf '%-58s %12.3f\n' "ratio (goal >= 0.95)" "$(echo "$snap / $plain" | bc -l)"
+printf '%-58s %12.2f\n' "primary CPU us per SET, no snapshot" "$plaincpu"
+printf '%-58s %12.2f\n' "primary CPU us per SET, snapshots back to back" "$snapcpu"
+printf '%-58s %12.3f\n' "primary's own throughput ratio (CPU-bound; goal >= 0.95)" "$(echo "$plaincpu / $snapcpu" | bc -l)"
 printf '%-58s %12.2f\n' "snapshot save of $KEYS keys from the replica (s)" "$save"
 printf '%-58s %12.2f\n' "redis-server BGSAVE of $KEYS keys (s)" "$bgsave"
 printf '%-58s %12.3f\n' "ratio save / BGSAVE (goal <= 1)" "$(echo "$save / $bgsave" | bc -l)"
