@@ -135,8 +135,15 @@ pub fn resume(view: &mut ShardView, record: &FailoverRecord) -> bool {
     if !view.nodes.iter().any(|n| n.name == record.to && n.reachable()) {
         return false;
     }
+    adopt_primary(view, &record.to, epoch);
+    true
+}
+
+/// Makes `name` the shard's labelled primary at `epoch` in the view (a decided failover or
+/// switchover being finished), so the plan re-points the others to it.
+pub fn adopt_primary(view: &mut ShardView, name: &str, epoch: u64) {
     for node in &mut view.nodes {
-        if node.name == record.to {
+        if node.name == name {
             // The newest epoch wins among labelled primaries (choose_primary).
             node.labelled = Some(Role::Primary);
             node.epoch = Some(epoch);
@@ -147,5 +154,4 @@ pub fn resume(view: &mut ShardView, record: &FailoverRecord) -> bool {
     view.epoch = view.epoch.max(epoch);
     // The decision was made; it is not made twice.
     view.primary_failed = false;
-    true
 }

@@ -147,16 +147,7 @@ pub fn resume(views: &mut [(i32, ShardView)], record: Option<&SwitchoverRecord>,
     let reports_primary = |name: &str| view.nodes.iter().any(|n| n.name == name && n.reports_primary());
     if reports_primary(&record.to) {
         let epoch = u64::try_from(record.epoch).unwrap_or(view.epoch);
-        for node in &mut view.nodes {
-            if node.name == record.to {
-                node.labelled = Some(Role::Primary);
-                node.epoch = Some(epoch);
-            } else {
-                node.epoch = None;
-            }
-        }
-        view.epoch = view.epoch.max(epoch);
-        view.primary_failed = false;
+        super::failover::adopt_primary(view, &record.to, epoch);
         return Resume::Finish(record);
     }
     if reports_primary(&record.from) {

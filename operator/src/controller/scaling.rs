@@ -15,7 +15,7 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use std::collections::{BTreeMap, BTreeSet};
@@ -353,17 +353,6 @@ async fn switch_over(input: &Inputs<'_>, ctx: &Context, state: &mut PassState<'_
     Ok(())
 }
 
-fn condition(type_: &str, status: bool, reason: &str, message: String, generation: Option<i64>, now: &Time) -> Condition {
-    Condition {
-        type_: type_.to_string(),
-        status: if status { "True" } else { "False" }.to_string(),
-        reason: reason.to_string(),
-        message,
-        observed_generation: generation,
-        last_transition_time: now.clone(),
-    }
-}
-
 fn reason_of<'a>(s: Option<&'a CacheClusterStatus>, type_: &str) -> Option<&'a str> {
     s?.conditions.iter().find(|c| c.type_ == type_).map(|c| c.reason.as_str())
 }
@@ -392,10 +381,10 @@ pub fn annotate(new: &mut CacheClusterStatus, report: &Report, old: Option<&Cach
     }
     let base_message = new.conditions.iter().find(|c| c.type_ == status::READY).map(|c| c.message.clone()).unwrap_or_default();
     let message = if report.active() { format!("{}; {base_message}", report.summary()) } else { format!("new replicas syncing; {base_message}") };
-    status::set_condition(new, condition(status::READY, false, REASON_SCALING, message.clone(), generation, now));
-    status::set_condition(new, condition(status::PROGRESSING, true, REASON_SCALING, message, generation, now));
+    status::set_condition(new, status::condition(status::READY, false, REASON_SCALING, message.clone(), generation, now));
+    status::set_condition(new, status::condition(status::PROGRESSING, true, REASON_SCALING, message, generation, now));
     // Pods coming and going on purpose are not a fault.
-    status::set_condition(new, condition(status::DEGRADED, false, "AsExpected", "no fault seen".to_string(), generation, now));
+    status::set_condition(new, status::condition(status::DEGRADED, false, "AsExpected", "no fault seen".to_string(), generation, now));
     new.phase = Some(Phase::Updating);
     None
 }
@@ -498,8 +487,8 @@ mod tests {
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let with_ready = |reason: &str| CacheClusterStatus {
             conditions: vec![
-                condition(status::READY, reason == "ClusterReady", reason, "base".into(), None, &now),
-                condition(status::DEGRADED, reason != "ClusterReady", reason, "base".into(), None, &now),
+                status::condition(status::READY, reason == "ClusterReady", reason, "base".into(), None, &now),
+                status::condition(status::DEGRADED, reason != "ClusterReady", reason, "base".into(), None, &now),
             ],
             phase: Some(Phase::Degraded),
             ..Default::default()
