@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
-use mlua::{Lua, MultiValue, Table, Value};
+use std::os::raw::c_int;
+
+use mlua::{Lua, MultiValue, Table, Value, ffi};
 use smallvec::SmallVec;
 
 use super::convert::reply_to_lua;
@@ -75,22 +77,32 @@ impl Run {
     }
 }
 
-/// Puts `call`, `pcall` and `setresp` in the `redis` table, for good.
+/// Beyond this many arguments a call's arguments reach Rust in one table: mlua holds a
+/// Lua reference per string argument it hands over, and has about 8000 in all.
+const FEW_ARGS: usize = 256;
+
+/// Puts `call`, `pcall` and `setresp` in the `redis` table, for good. `call` and
+/// `pcall` are each a C function (`entry`) over two Rust ones: arguments one by one,
+/// or in one table.
 pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua::Result<()> {
     for (name, protected) in [("call", false), ("pcall", true)] {
-        let (srv, run) = (srv.clone(), run.clone());
-        let f = lua.create_function(move |lua, args: MultiValue| {
-            let Ok(mut run) = run.try_borrow_mut() else {
+        let (srv1, run1) = (srv.clone(), run.clone());
+        let few = lua.create_function(move |lua, args: MultiValue| {
+            let Ok(mut run) = run1.try_borrow_mut() else {
                 return Err(raise(lua, "ERR redis.call is not reentrant"));
             };
-            match command(lua, &srv, &mut run, &args)? {
-                (false, v) if !protected => {
-                    lua.set_named_registry_value(PENDING, v)?;
-                    Err(mlua::Error::runtime("redis.call failed"))
-                }
-                (_, v) => Ok(v),
-            }
+            finish(lua, protected, command(lua, &srv1, &mut run, args.into_iter().map(Ok))?)
         })?;
+        let (srv2, run2) = (srv.clone(), run.clone());
+        let many = lua.create_function(move |lua, (n, t): (usize, Table)| {
+            let Ok(mut run) = run2.try_borrow_mut() else {
+                return Err(raise(lua, "ERR redis.call is not reentrant"));
+            };
+            // One value at a time: each reference is dropped before the next is taken.
+            finish(lua, protected, command(lua, &srv2, &mut run, (1..=n).map(|i| t.raw_get::<Value>(i)))?)
+        })?;
+        // SAFETY: `entry` takes its two upvalues from the stack, which holds exactly them.
+        let f: mlua::Function = unsafe { lua.exec_raw((few, many), |state| ffi::lua_pushcclosure(state, entry, 2))? };
         redis.raw_set(name, f)?;
     }
     let setresp = lua.create_function(move |lua, args: MultiValue| {
@@ -113,6 +125,43 @@ pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua:
     redis.raw_set("setresp", setresp)
 }
 
+/// `redis.call` raises a failed command's error; `redis.pcall` returns it.
+fn finish(lua: &Lua, protected: bool, outcome: (bool, Value)) -> mlua::Result<Value> {
+    match outcome {
+        (false, v) if !protected => {
+            lua.set_named_registry_value(PENDING, v)?;
+            Err(mlua::Error::runtime("redis.call failed"))
+        }
+        (_, v) => Ok(v),
+    }
+}
+
+/// What scripts call: hands its arguments to the first upvalue as they are, or, when
+/// there are many, to the second as (count, table). A C function rather than a Lua one,
+/// so `return redis.call(..)` is no tail call and errors still name the script's line.
+unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: plain Lua C API use; Lua guarantees LUA_MINSTACK (20) free slots above the
+    // arguments, and this frame owns nothing an error's longjmp could leak.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        if n as usize <= FEW_ARGS {
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(state, 1);
+            ffi::lua_call(state, n, 1);
+            return 1;
+        }
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(2));
+        ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+        ffi::lua_createtable(state, n, 0);
+        for i in 1..=n {
+            ffi::lua_pushvalue(state, i);
+            ffi::lua_rawseti(state, -2, i as _);
+        }
+        ffi::lua_call(state, 2, 1);
+        1
+    }
+}
+
 fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     let t = lua.create_table()?;
     t.raw_set("err", msg)?;
@@ -123,19 +172,20 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
-fn command(lua: &Lua, srv: &Server, run: &mut Run, args: &MultiValue) -> mlua::Result<(bool, Value)> {
+fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
     let Run { session, out, atomic, read_only, resp, stats, clock, args: bytes, ends } = run;
     bytes.clear();
     ends.clear();
     for v in args {
-        match v {
+        let v = v?;
+        match &v {
             Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
-            Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
+            &Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
                 // Writing to a Vec cannot fail.
                 let _ = write!(bytes, "{n}");
             }
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
+            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v)? {
                 Some(s) => bytes.extend_from_slice(&s.as_bytes()),
                 None => return err_table(lua, NOT_STRING),
             },
