@@ -144,12 +144,17 @@ fn calls_with_thousands_of_arguments_answer_as_redis() {
         // A bad argument among thousands, a nil one, numbers.
         cmds.push(eval("ARGV[#ARGV] = {} return redis.pcall('RPUSH', 'x', unpack(ARGV))", &[], numbered(n)));
         cmds.push(eval("return redis.pcall('RPUSH', 'x', 'a', nil, unpack(ARGV))", &[], numbered(n)));
-        cmds.push(eval("ARGV[#ARGV] = 2^40 ARGV[1] = 1.5 return redis.call('RPUSH', 'y', unpack(ARGV))", &[], numbered(n)));
+        cmds.push(eval("ARGV[#ARGV] = 2^60 + 0.5 ARGV[1] = 0.1 ARGV[2] = 1e15 return redis.call('RPUSH', 'y', unpack(ARGV))", &[], numbered(n)));
         cmds.push(eval("return redis.call(unpack(ARGV))", &[], numbered(n)));
         cmds.push(eval("return redis.call('MGET', unpack(ARGV))", &[], numbered(n)));
     }
     cmds.push(vec![b"LRANGE".to_vec(), b"y".to_vec(), b"0".to_vec(), b"2".to_vec()]);
     cmds.push(vec![b"LINDEX".to_vec(), b"y".to_vec(), b"-1".to_vec()]);
+    // Numbers as arguments: C's %.17g, as Redis writes them (not Lua's %.14g).
+    let numbers = "local t = {0.1, 1/3, 2^53 + 1, 2^63, 1e15, 123456789012345, -1e300, 1e-5, 1/0, -1/0, 0/0, -(0/0), 3, -7}
+        for i, v in ipairs(t) do redis.call('SET', 'n' .. i, v) end
+        local r = {} for i = 1, #t do r[i] = redis.call('GET', 'n' .. i) end return r";
+    cmds.push(eval(numbers, &[], []));
     cmds.push(vec![b"FLUSHALL".to_vec()]);
     let diffs = diff(redis.port, node.port, &cmds);
     assert!(diffs.is_empty(), "{} replies differ:\n{}", diffs.len(), diffs.join("\n"));

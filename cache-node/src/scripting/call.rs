@@ -7,12 +7,11 @@
 
 use std::cell::RefCell;
 use std::io::Write as _;
+use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
-
-use std::os::raw::c_int;
 
 use mlua::{Lua, MultiValue, Table, Value, ffi};
 use smallvec::SmallVec;
@@ -168,7 +167,16 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
-/// Lua prints numbers with `%.14g`; below 10^14 an integer's digits are the same.
+/// A number argument as Redis writes it: C's `%.17g` (not Lua's `%.14g`, which loses
+/// digits), NaN with its sign as glibc prints it.
+fn number_arg(d: f64) -> String {
+    match d {
+        d if d.is_nan() && d.is_sign_negative() => "-nan".into(),
+        d => super::convert::format_g17(d),
+    }
+}
+
+/// Below 10^14 an integer's `%.17g` digits are its plain digits.
 const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
@@ -185,10 +193,8 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
                 // Writing to a Vec cannot fail.
                 let _ = write!(bytes, "{n}");
             }
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v)? {
-                Some(s) => bytes.extend_from_slice(&s.as_bytes()),
-                None => return err_table(lua, NOT_STRING),
-            },
+            &Value::Integer(n) => bytes.extend_from_slice(number_arg(n as f64).as_bytes()),
+            &Value::Number(d) => bytes.extend_from_slice(number_arg(d).as_bytes()),
             _ => return err_table(lua, NOT_STRING),
         }
         ends.push(bytes.len());
@@ -232,17 +238,23 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
 
 #[cfg(test)]
 mod tests {
-    use super::PLAIN_INTEGER;
+    use super::{PLAIN_INTEGER, number_arg};
 
     #[test]
-    fn integers_below_the_limit_print_as_lua_prints_them() {
-        let lua = mlua::Lua::new();
+    fn integers_below_the_limit_print_as_redis_prints_them() {
         for n in [0i64, 1, -1, 42, PLAIN_INTEGER - 1, -(PLAIN_INTEGER - 1)] {
-            let lua_text: String = lua.load(format!("return tostring({n})")).eval().unwrap();
-            assert_eq!(lua_text, n.to_string());
+            assert_eq!(number_arg(n as f64), n.to_string());
         }
-        // At the limit Lua switches to exponent notation, which the slow path keeps.
-        let lua_text: String = lua.load(format!("return tostring({})", PLAIN_INTEGER * 10)).eval().unwrap();
-        assert_eq!(lua_text, "1e+15");
+    }
+
+    #[test]
+    fn numbers_print_with_17_digits() {
+        assert_eq!(number_arg(0.1), "0.10000000000000001");
+        assert_eq!(number_arg(1e15), "1000000000000000");
+        assert_eq!(number_arg(2f64.powi(60)), "1.152921504606847e+18");
+        assert_eq!(number_arg(f64::INFINITY), "inf");
+        assert_eq!(number_arg(f64::NEG_INFINITY), "-inf");
+        assert_eq!(number_arg(f64::NAN), "nan");
+        assert_eq!(number_arg(-f64::NAN), "-nan");
     }
 }
