@@ -7,12 +7,13 @@
 
 use std::cell::RefCell;
 use std::io::Write as _;
+use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, MultiValue, Table, Value, ffi};
 use smallvec::SmallVec;
 
 use super::convert::reply_to_lua;
@@ -75,22 +76,32 @@ impl Run {
     }
 }
 
-/// Puts `call`, `pcall` and `setresp` in the `redis` table, for good.
+/// Beyond this many arguments a call's arguments reach Rust in one table: mlua holds a
+/// Lua reference per string argument it hands over, and has about 8000 in all.
+const FEW_ARGS: usize = 256;
+
+/// Puts `call`, `pcall` and `setresp` in the `redis` table, for good. `call` and
+/// `pcall` are each a C function (`entry`) over two Rust ones: arguments one by one,
+/// or in one table.
 pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua::Result<()> {
     for (name, protected) in [("call", false), ("pcall", true)] {
-        let (srv, run) = (srv.clone(), run.clone());
-        let f = lua.create_function(move |lua, args: MultiValue| {
-            let Ok(mut run) = run.try_borrow_mut() else {
+        let (srv1, run1) = (srv.clone(), run.clone());
+        let few = lua.create_function(move |lua, args: MultiValue| {
+            let Ok(mut run) = run1.try_borrow_mut() else {
                 return Err(raise(lua, "ERR redis.call is not reentrant"));
             };
-            match command(lua, &srv, &mut run, &args)? {
-                (false, v) if !protected => {
-                    lua.set_named_registry_value(PENDING, v)?;
-                    Err(mlua::Error::runtime("redis.call failed"))
-                }
-                (_, v) => Ok(v),
-            }
+            finish(lua, protected, command(lua, &srv1, &mut run, args.into_iter().map(Ok))?)
         })?;
+        let (srv2, run2) = (srv.clone(), run.clone());
+        let many = lua.create_function(move |lua, (n, t): (usize, Table)| {
+            let Ok(mut run) = run2.try_borrow_mut() else {
+                return Err(raise(lua, "ERR redis.call is not reentrant"));
+            };
+            // One value at a time: each reference is dropped before the next is taken.
+            finish(lua, protected, command(lua, &srv2, &mut run, (1..=n).map(|i| t.raw_get::<Value>(i)))?)
+        })?;
+        // SAFETY: `entry` takes its two upvalues from the stack, which holds exactly them.
+        let f: mlua::Function = unsafe { lua.exec_raw((few, many), |state| ffi::lua_pushcclosure(state, entry, 2))? };
         redis.raw_set(name, f)?;
     }
     let setresp = lua.create_function(move |lua, args: MultiValue| {
@@ -113,32 +124,77 @@ pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua:
     redis.raw_set("setresp", setresp)
 }
 
+/// `redis.call` raises a failed command's error; `redis.pcall` returns it.
+fn finish(lua: &Lua, protected: bool, outcome: (bool, Value)) -> mlua::Result<Value> {
+    match outcome {
+        (false, v) if !protected => {
+            lua.set_named_registry_value(PENDING, v)?;
+            Err(mlua::Error::runtime("redis.call failed"))
+        }
+        (_, v) => Ok(v),
+    }
+}
+
+/// What scripts call: hands its arguments to the first upvalue as they are, or, when
+/// there are many, to the second as (count, table). A C function rather than a Lua one,
+/// so `return redis.call(..)` is no tail call and errors still name the script's line.
+unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: plain Lua C API use; Lua guarantees LUA_MINSTACK (20) free slots above the
+    // arguments, and this frame owns nothing an error's longjmp could leak.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        if n as usize <= FEW_ARGS {
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(state, 1);
+            ffi::lua_call(state, n, 1);
+            return 1;
+        }
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(2));
+        ffi::lua_pushinteger(state, n as ffi::lua_Integer);
+        ffi::lua_createtable(state, n, 0);
+        for i in 1..=n {
+            ffi::lua_pushvalue(state, i);
+            ffi::lua_rawseti(state, -2, i as _);
+        }
+        ffi::lua_call(state, 2, 1);
+        1
+    }
+}
+
 fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     let t = lua.create_table()?;
     t.raw_set("err", msg)?;
     Ok((false, Value::Table(t)))
 }
 
-/// Lua prints numbers with `%.14g`; below 10^14 an integer's digits are the same.
+/// A number argument as Redis writes it: C's `%.17g` (not Lua's `%.14g`, which loses
+/// digits), NaN with its sign as glibc prints it.
+fn number_arg(d: f64) -> String {
+    match d {
+        d if d.is_nan() && d.is_sign_negative() => "-nan".into(),
+        d => super::convert::format_g17(d),
+    }
+}
+
+/// Below 10^14 an integer's `%.17g` digits are its plain digits.
 const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
-fn command(lua: &Lua, srv: &Server, run: &mut Run, args: &MultiValue) -> mlua::Result<(bool, Value)> {
+fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
     let Run { session, out, atomic, read_only, resp, stats, clock, args: bytes, ends } = run;
     bytes.clear();
     ends.clear();
     for v in args {
-        match v {
+        let v = v?;
+        match &v {
             Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
-            Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
+            &Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
                 // Writing to a Vec cannot fail.
                 let _ = write!(bytes, "{n}");
             }
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
-                Some(s) => bytes.extend_from_slice(&s.as_bytes()),
-                None => return err_table(lua, NOT_STRING),
-            },
+            &Value::Integer(n) => bytes.extend_from_slice(number_arg(n as f64).as_bytes()),
+            &Value::Number(d) => bytes.extend_from_slice(number_arg(d).as_bytes()),
             _ => return err_table(lua, NOT_STRING),
         }
         ends.push(bytes.len());
@@ -182,17 +238,23 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: &MultiValue) -> mlua::R
 
 #[cfg(test)]
 mod tests {
-    use super::PLAIN_INTEGER;
+    use super::{PLAIN_INTEGER, number_arg};
 
     #[test]
-    fn integers_below_the_limit_print_as_lua_prints_them() {
-        let lua = mlua::Lua::new();
+    fn integers_below_the_limit_print_as_redis_prints_them() {
         for n in [0i64, 1, -1, 42, PLAIN_INTEGER - 1, -(PLAIN_INTEGER - 1)] {
-            let lua_text: String = lua.load(format!("return tostring({n})")).eval().unwrap();
-            assert_eq!(lua_text, n.to_string());
+            assert_eq!(number_arg(n as f64), n.to_string());
         }
-        // At the limit Lua switches to exponent notation, which the slow path keeps.
-        let lua_text: String = lua.load(format!("return tostring({})", PLAIN_INTEGER * 10)).eval().unwrap();
-        assert_eq!(lua_text, "1e+15");
+    }
+
+    #[test]
+    fn numbers_print_with_17_digits() {
+        assert_eq!(number_arg(0.1), "0.10000000000000001");
+        assert_eq!(number_arg(1e15), "1000000000000000");
+        assert_eq!(number_arg(2f64.powi(60)), "1.152921504606847e+18");
+        assert_eq!(number_arg(f64::INFINITY), "inf");
+        assert_eq!(number_arg(f64::NEG_INFINITY), "-inf");
+        assert_eq!(number_arg(f64::NAN), "nan");
+        assert_eq!(number_arg(-f64::NAN), "-nan");
     }
 }

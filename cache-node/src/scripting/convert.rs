@@ -122,7 +122,9 @@ fn string_field(t: &Table, key: &str) -> Option<Vec<u8>> {
 
 fn write_table(t: &Table, out: &mut Reply, depth: usize, r3: bool) {
     if let Some(err) = string_field(t, "err") {
-        out.error_bytes(&err);
+        // Redis formats the text with `%s`: it ends at a NUL.
+        let end = err.iter().position(|&b| b == 0).unwrap_or(err.len());
+        out.error_bytes(&err[..end]);
         return;
     }
     if let Some(ok) = string_field(t, "ok") {

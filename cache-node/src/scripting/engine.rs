@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -29,10 +30,13 @@ pub(super) const PENDING: &str = "script_error";
 /// step every run costs more than a short script's garbage is worth.
 const GC_EVERY: u32 = 50;
 const GC_STEP_KB: i32 = 50;
+/// The reply of a script whose run panicked in the runtime (a bug, never the script's).
+const ENGINE_FAILED: &str = "ERR the script failed in the script engine";
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
+/// A cached script: its slot in the Lua table of compiled functions, and its flags.
 struct Cached {
-    func: Function,
+    slot: i64,
     flags: u32,
 }
 
@@ -73,6 +77,9 @@ pub struct Engine {
     /// The table behind scripts' globals (KEYS and ARGV go there).
     allowed: Table,
     scripts: HashMap<String, Cached>,
+    /// The compiled functions, by slot. Kept in Lua so the cache costs one reference
+    /// however many scripts it holds (mlua has room for about 8000 in all).
+    functions: Table,
     srv: Arc<Server>,
     /// What `redis.call` works with (the client that scripts' commands run as...).
     state: call::Shared,
@@ -161,7 +168,8 @@ impl Engine {
             }
             Ok(VmState::Continue)
         });
-        Ok(Engine { lua, run, env, allowed, scripts: HashMap::new(), srv, state, runs_since_gc: 0 })
+        let functions = lua.create_table()?;
+        Ok(Engine { lua, run, env, allowed, scripts: HashMap::new(), functions, srv, state, runs_since_gc: 0 })
     }
 
     pub fn used_memory(&self) -> usize {
@@ -171,23 +179,46 @@ impl Engine {
     /// SCRIPT FLUSH.
     pub fn flush(&mut self) {
         self.scripts.clear();
+        if let Ok(t) = self.lua.create_table() {
+            self.functions = t;
+        } else if let Err(e) = self.functions.clear() {
+            tracing::warn!(error = %e, "cannot empty the script cache");
+        }
         self.lua.gc_collect().ok();
     }
 
     /// Compiles `body` into the cache (EVAL, SCRIPT LOAD); returns its SHA1.
-    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+    pub fn load(&mut self, body: &[u8]) -> Result<String, Vec<u8>> {
         let sha = sha1_hex(body);
         if self.scripts.contains_key(&sha) {
             return Ok(sha);
         }
-        let (flags, code) = shebang::parse(body).map_err(|e| format!("ERR {e}"))?;
-        let func = self.lua.load(&*code).set_name("@user_script").set_environment(self.env.clone()).into_function().map_err(|e| match e {
-            mlua::Error::SyntaxError { message, .. } => format!("ERR Error compiling script (new function): {message}"),
-            other => format!("ERR Error compiling script (new function): {other}"),
+        let (flags, code) = shebang::parse(body).map_err(|e| format!("ERR {e}").into_bytes())?;
+        const FAILED: &[u8] = b"ERR Error compiling script (new function): ";
+        let func = self.lua.load(&*code).set_name("@user_script").set_environment(self.env.clone()).into_function().map_err(|e| {
+            let mut msg = FAILED.to_vec();
+            match e {
+                // mlua's text of the message is lossy; Lua's own holds the script's bytes.
+                mlua::Error::SyntaxError { message, .. } => match self.compile_error(&code) {
+                    Some(raw) => msg.extend_from_slice(&raw),
+                    None => msg.extend_from_slice(message.as_bytes()),
+                },
+                other => msg.extend_from_slice(other.to_string().as_bytes()),
+            }
+            msg
         })?;
-        self.scripts.insert(sha.clone(), Cached { func, flags });
+        let slot = self.scripts.len() as i64 + 1;
+        self.functions.raw_set(slot, func).map_err(|e| format!("ERR Error compiling script (new function): {e}").into_bytes())?;
+        self.scripts.insert(sha.clone(), Cached { slot, flags });
         self.srv.scripting.known.lock().insert(sha.clone());
         Ok(sha)
+    }
+
+    /// The parser's message for `code` that failed to compile, as Lua's bytes.
+    fn compile_error(&self, code: &[u8]) -> Option<Vec<u8>> {
+        let loadstring: Function = self.lua.globals().raw_get("loadstring").ok()?;
+        let (_, msg) = loadstring.call::<(Value, Option<mlua::String>)>((self.lua.create_string(code).ok()?, "@user_script")).ok()?;
+        msg.map(|m| m.as_bytes().to_vec())
     }
 
     /// Runs one EVAL / EVALSHA (or SCRIPT LOAD) of its own and returns its reply in the
@@ -196,15 +227,41 @@ impl Engine {
         // Sized to the reply: `Reply::new`'s connection-sized buffer would be a large
         // allocation per script, freed on another thread.
         let mut reply = Reply { buf: Vec::new(), version: req.resp };
-        let (durable_wait, repl_offset) = self.execute(&req, &mut reply, None);
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| self.execute(&req, &mut reply, None)));
+        let (durable_wait, repl_offset) = ran.unwrap_or_else(|_| {
+            self.recover(&mut reply);
+            (0, 0)
+        });
         Outcome { reply: reply.buf, durable_wait, repl_offset }
+    }
+
+    /// After a panic outside the script's own run (which `run_script` catches): the
+    /// script fails with an error, the engine stays up for the next one.
+    fn recover(&mut self, reply: &mut Reply) {
+        tracing::error!("a script panicked in the script engine; it failed, the engine carries on");
+        self.srv.scripting.gate.script_started_ms.store(0, SeqCst);
+        self.srv.scripting.kill.store(false, SeqCst);
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.atomic = None;
+            state.out.buf.clear();
+        }
+        reply.buf.clear();
+        self.srv.stats.record_error("ERR");
+        reply.error(ENGINE_FAILED);
     }
 
     /// Runs a script queued in a transaction, inside EXEC's atomic run: its commands
     /// take no scope of their own (EXEC holds every partition) and its writes join the
     /// transaction's, journaled with them as one MULTI ... EXEC.
     pub fn eval_in_exec(&mut self, ctx: &mut Ctx<'_>, req: &EvalRequest) {
-        self.execute(req, ctx.out, Some(&mut ctx.atomic));
+        let start = ctx.out.buf.len();
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| self.execute(req, ctx.out, Some(&mut ctx.atomic))));
+        if ran.is_err() {
+            let mut reply = Reply { buf: Vec::new(), version: ctx.out.version };
+            self.recover(&mut reply);
+            ctx.out.buf.truncate(start);
+            ctx.out.buf.extend_from_slice(&reply.buf);
+        }
     }
 
     /// Writes `req`'s reply to `reply`; returns how far the caller waits for its writes
@@ -219,7 +276,7 @@ impl Engine {
                 }
                 Err(e) => {
                     self.srv.stats.record_error("ERR");
-                    reply.error(&e);
+                    reply.error_bytes(&e);
                     return (0, 0);
                 }
             },
@@ -229,7 +286,7 @@ impl Engine {
                     Ok(sha) => reply.bulk(sha.as_bytes()),
                     Err(e) => {
                         self.srv.stats.record_error("ERR");
-                        reply.error(&e);
+                        reply.error_bytes(&e);
                     }
                 }
                 return (0, 0);
@@ -240,7 +297,14 @@ impl Engine {
             reply.error(super::NOSCRIPT);
             return (0, 0);
         };
-        let func = script.func.clone();
+        let func = match self.functions.raw_get::<Function>(script.slot) {
+            Ok(f) => f,
+            Err(e) => {
+                self.srv.stats.record_error("ERR");
+                reply.error(&format!("ERR {e}"));
+                return (0, 0);
+            }
+        };
         let read_only = req.read_only || script.flags & shebang::NO_WRITES != 0;
         if let Some(msg) = super::oom::refuse_script(&self.srv, script.flags, exec.is_some()) {
             reply.error(msg);
@@ -272,45 +336,64 @@ impl Engine {
         match result {
             Ok(v) => lua_to_reply(&v, reply, script_resp3),
             Err(e) => {
-                let code = e.split(' ').next().unwrap_or("ERR").to_string();
+                let code = e.split(|&b| b == b' ').next().map(String::from_utf8_lossy).unwrap_or_default();
                 self.srv.stats.record_error(&code);
-                reply.error(&format_script_error(&e, sha));
+                reply.error_bytes(&format_script_error(&e, sha));
             }
         }
         self.collect_garbage();
         waits
     }
 
-    /// Runs the function; Err holds the error table flattened as `msg\0source\0line`.
-    fn run_script(&mut self, func: &Function, req: &EvalRequest) -> Result<Value, String> {
+    /// Runs the function; Err holds the error table flattened as `msg\0source\0line`,
+    /// as bytes: Redis replies with a script's error text as it is, UTF-8 or not.
+    fn run_script(&mut self, func: &Function, req: &EvalRequest) -> Result<Value, Vec<u8>> {
         let srv = &*self.srv;
         if let Err(e) = self.set_args(&req.keys, &req.args) {
-            return Err(format!("ERR {e}"));
+            return Err(format!("ERR {e}").into_bytes());
         }
         srv.scripting.kill.store(false, SeqCst);
         srv.scripting.wrote.store(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(now_ms(), SeqCst);
-        let result = self.run.call::<(bool, Value)>(func);
+        // A panic in the runtime under a script fails that script alone: the VM and the
+        // cache stay in service for the next.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run.call::<(bool, Value)>(func)));
         let killed = srv.scripting.kill.swap(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(0, SeqCst);
+        let Ok(result) = result else {
+            tracing::error!("a script's run panicked; it failed, the engine carries on");
+            return Err(ENGINE_FAILED.as_bytes().to_vec());
+        };
         match result {
             Ok((true, v)) => Ok(v),
             Ok((false, Value::Table(t))) => {
-                let msg = if killed {
-                    KILLED.to_string()
+                let mut msg = if killed {
+                    KILLED.as_bytes().to_vec()
                 } else {
-                    t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()).unwrap_or_else(|_| "ERR unknown error".into())
+                    t.raw_get::<mlua::String>("err").map(|s| s.as_bytes().to_vec()).unwrap_or_else(|_| b"ERR unknown error".to_vec())
                 };
-                let source = t.raw_get::<mlua::String>("source").ok().map(|s| s.to_string_lossy());
-                let line = t.raw_get::<i64>("line").ok();
-                Err(match (source, line) {
-                    (Some(s), Some(l)) => format!("{msg}\0{s}\0{l}"),
-                    _ => msg,
-                })
+                // Redis formats the text with `%s`: it ends at a NUL.
+                if let Some(end) = msg.iter().position(|&b| b == 0) {
+                    msg.truncate(end);
+                }
+                let source = t.raw_get::<mlua::String>("source").ok();
+                if let (Some(s), Ok(l)) = (source, t.raw_get::<i64>("line")) {
+                    msg.push(0);
+                    msg.extend_from_slice(&s.as_bytes());
+                    msg.push(0);
+                    msg.extend_from_slice(l.to_string().as_bytes());
+                }
+                Err(msg)
             }
-            Ok((false, other)) => Err(format!("ERR {}", other.to_string().unwrap_or_default())),
-            Err(_) if killed => Err(KILLED.to_string()),
-            Err(e) => Err(format!("ERR {e}")),
+            Ok((false, other)) => {
+                let mut msg = b"ERR ".to_vec();
+                if let Ok(Some(s)) = self.lua.coerce_string(other) {
+                    msg.extend_from_slice(&s.as_bytes());
+                }
+                Err(msg)
+            }
+            Err(_) if killed => Err(KILLED.as_bytes().to_vec()),
+            Err(e) => Err(format!("ERR {e}").into_bytes()),
         }
     }
 
@@ -345,12 +428,20 @@ impl mlua::IntoLua for Bytes<'_> {
 }
 
 /// Redis's text for a failed script: the error, then where it happened.
-fn format_script_error(e: &str, sha: &str) -> String {
-    let mut parts = e.split('\0');
+fn format_script_error(e: &[u8], sha: &str) -> Vec<u8> {
+    let mut parts = e.split(|&b| b == 0);
     let msg = parts.next().unwrap_or_default();
     match (parts.next(), parts.next()) {
-        (Some(source), Some(line)) => format!("{msg} script: {sha}, on {source}:{line}."),
-        _ => msg.to_string(),
+        (Some(source), Some(line)) => {
+            let mut out = msg.to_vec();
+            out.extend_from_slice(format!(" script: {sha}, on ").as_bytes());
+            out.extend_from_slice(source);
+            out.push(b':');
+            out.extend_from_slice(line);
+            out.push(b'.');
+            out
+        }
+        _ => msg.to_vec(),
     }
 }
 
@@ -362,4 +453,31 @@ pub(super) fn raise(lua: &Lua, msg: &str) -> mlua::Error {
         let _ = lua.set_named_registry_value(PENDING, t);
     }
     mlua::Error::runtime(msg.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: &str) -> EvalRequest {
+        EvalRequest { source: Source::Body(body.into()), keys: vec![], args: vec![], read_only: false, db: 0, resp: RespVersion::Resp2 }
+    }
+
+    #[test]
+    fn a_panic_under_a_script_fails_that_script_only() {
+        let srv = Arc::new(Server::new(crate::config::Config::default()));
+        let stats = srv.stats.register_other(crate::commands::table::all().len());
+        let mut engine = Engine::new(srv.clone(), stats).unwrap();
+        let boom = engine.lua.create_function(|_, ()| -> mlua::Result<()> { panic!("a bug") }).unwrap();
+        engine.allowed.raw_set("boom", boom).unwrap();
+        let out = engine.eval(request("redis.call('SET', 'k', 'v') return boom()"));
+        // mlua turns a callback's panic into a Lua error, which the script's run catches.
+        assert!(out.reply.starts_with(b"-ERR "), "{:?}", String::from_utf8_lossy(&out.reply));
+        assert_eq!(srv.scripting.gate.script_started_ms.load(SeqCst), 0);
+        // The engine and its cache serve the next script.
+        let out = engine.eval(request("return redis.call('GET', 'k')"));
+        assert_eq!(out.reply, b"$1\r\nv\r\n");
+        let out = engine.eval(request("return 1 + 1"));
+        assert_eq!(out.reply, b":2\r\n");
+    }
 }
