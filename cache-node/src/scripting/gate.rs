@@ -25,11 +25,12 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Flags for `workers` worker threads, plus one for the replica link (`LINK`).
+    /// Flags for `workers` worker threads, plus one for the cron thread and one for the
+    /// replica link.
     pub fn new(workers: usize) -> Self {
         Gate {
             closed: AtomicBool::new(false),
-            inside: (0..workers + 1).map(|_| Inside::default()).collect(),
+            inside: (0..workers + 2).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
         }
@@ -68,6 +69,13 @@ impl Gate {
     /// The flag of the replica link's thread (which applies its primary's stream).
     pub fn link_slot(&self) -> usize {
         self.inside.len() - 1
+    }
+
+    /// The flag of the cron thread: its active expiry and eviction delete keys, which must
+    /// not happen in the middle of a script (the script's writes reach the journal when
+    /// it ends, so a deletion in between would reach replicas in the wrong order).
+    pub fn cron_slot(&self) -> usize {
+        self.inside.len() - 2
     }
 
     /// `enter` for a thread that may block (the replica link): waits for the gate.
@@ -124,7 +132,7 @@ mod tests {
     #[test]
     fn a_closed_gate_turns_workers_away_and_an_open_one_lets_them_in() {
         let g = Gate::new(2);
-        assert_eq!(g.link_slot(), 2);
+        assert_eq!((g.cron_slot(), g.link_slot()), (2, 3));
         assert!(g.enter(0));
         g.leave(0);
         g.close();
@@ -133,7 +141,7 @@ mod tests {
         assert!(g.enter(1));
         g.leave(1);
         // A worker index past the table (a thread with no flag) is never held.
-        assert!(g.enter(7));
+        assert!(g.enter(9));
     }
 
     #[test]

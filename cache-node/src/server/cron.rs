@@ -21,10 +21,15 @@ fn run(srv: &Arc<Server>) {
     while !srv.is_shutting_down() {
         let hz = srv.tun.hz.load(Relaxed).clamp(1, 500);
         let started = Instant::now();
-        let deleted = expire::cycle(&srv.keyspace, &mut cursor, now_ms());
-        srv.stats.expired_keys_active.fetch_add(deleted, Relaxed);
-        // A limit lowered by CONFIG SET is reached without waiting for writes.
-        crate::memory::evict::cron(srv, now_ms(), 25_000);
+        // Deletions wait while a script runs (this tick is skipped): see Gate::cron_slot.
+        let gate = &srv.scripting.gate;
+        if gate.enter(gate.cron_slot()) {
+            let deleted = expire::cycle(&srv.keyspace, &mut cursor, now_ms());
+            srv.stats.expired_keys_active.fetch_add(deleted, Relaxed);
+            // A limit lowered by CONFIG SET is reached without waiting for writes.
+            crate::memory::evict::cron(srv, now_ms(), 25_000);
+            gate.leave(gate.cron_slot());
+        }
         balancer.tick(srv);
         if last_idle_check.elapsed() >= Duration::from_secs(1) {
             last_idle_check = Instant::now();
