@@ -4,9 +4,14 @@
 #   - throughput of LPUSH, LPOP, SADD, HSET, ZADD and ZRANGE of 100 members, with
 #     redis-benchmark, 50 clients, pipeline 1 and 16, servers interleaved A,B,A,B,A,B,
 #     medians and the ratio cache-node / redis;
+#   - the server's own CPU time per request in the same runs (all its threads, from
+#     /proc), which says which server does less work when the client is the bottleneck;
 #   - memory per element of one 1M-member hash, set and sorted set (INFO used_memory
 #     growth / elements).
-#   scripts/bench-types.sh            # REPS=3 N=200000 MEMBERS=1000000
+#   scripts/bench-types.sh            # REPS=3 N=200000 MEMBERS=1000000 CLIENT_THREADS=1
+# NO_BUILD=1 uses the release binary already built.
+# CLIENT_THREADS=2 runs redis-benchmark with two threads: one client thread saturates its
+# core on replies of 100 members, and then both servers read the same rate.
 # Needs redis-server and redis-benchmark; reuses ../shared/bench/lib.sh to start and stop
 # servers (own session, free loopback port, stopped by PID).
 set -euo pipefail
@@ -17,7 +22,8 @@ BENCH=${BENCH_DIR:-../shared/bench}
 REPS=${REPS:-3}
 N=${N:-200000}
 MEMBERS=${MEMBERS:-1000000}
-cargo build --release -q -p cache-node
+CLIENT_THREADS=${CLIENT_THREADS:-1}
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p cache-node
 REDIS='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no'
 NODE='target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning'
 out=$(mktemp -d -t bench-types.XXXXXX)
@@ -27,6 +33,7 @@ trap 'lib_stop; rm -rf "$out"' EXIT
 row() { # port test pipeline
   local test=$2 p=$3
   local args=(-h 127.0.0.1 -p "$1" -c 50 -n "$N" -P "$p" -q --csv)
+  [ "$CLIENT_THREADS" = 1 ] || args+=(--threads "$CLIENT_THREADS")
   case $test in
     zrange100) args+=(-n "$((N / 4))" ZRANGE bench:z 0 99) ;;
     sadd) args+=(-r 100000 SADD bench:s "__rand_int__") ;;
@@ -37,6 +44,10 @@ row() { # port test pipeline
   redis-benchmark "${args[@]}" 2>/dev/null | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
 }
 
+requests() { # test: how many requests row() sends
+  case $1 in zrange100) echo $((N / 4)) ;; *) echo "$N" ;; esac
+}
+
 prefill() { # port: the sorted set ZRANGE reads its 100 members from
   redis-cli -p "$1" del bench:z >/dev/null
   local members=() i
@@ -44,7 +55,8 @@ prefill() { # port: the sorted set ZRANGE reads its 100 members from
   redis-cli -p "$1" zadd bench:z "${members[@]}" >/dev/null
 }
 
-declare -A results
+declare -A results cpu
+HZ=$(getconf CLK_TCK)
 for rep in $(seq 1 "$REPS"); do
   for server in redis node; do
     cmd=$REDIS; [ "$server" = node ] && cmd=$NODE
@@ -54,7 +66,11 @@ for rep in $(seq 1 "$REPS"); do
     prefill "$SRV_PORT"
     for p in 1 16; do
       for t in lpush lpop sadd hset zadd zrange100; do
+        t0=$(lib_session_ticks "$SRV_SID")
         results[$server,$t,$p]+="$(row "$SRV_PORT" "$t" "$p") "
+        t1=$(lib_session_ticks "$SRV_SID")
+        # Microseconds of server CPU per request.
+        cpu[$server,$t,$p]+="$(echo "($t1 - $t0) * 1000000 / $HZ / $(requests "$t")" | bc -l) "
       done
     done
     lib_stop
@@ -63,12 +79,15 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-printf '%-10s %3s %12s %12s %7s\n' test P redis cache-node ratio
+echo "redis-benchmark threads: $CLIENT_THREADS; cpu: server CPU us per request (medians)"
+printf '%-10s %3s %12s %12s %7s %10s %10s %7s\n' test P redis cache-node ratio 'cpu redis' 'cpu node' ratio
 for p in 1 16; do
   for t in lpush lpop sadd hset zadd zrange100; do
     a=$(echo "${results[redis,$t,$p]}" | median)
     b=$(echo "${results[node,$t,$p]}" | median)
-    printf '%-10s %3s %12.0f %12.0f %7.2f\n' "$t" "$p" "$a" "$b" "$(echo "$b / $a" | bc -l)"
+    ca=$(echo "${cpu[redis,$t,$p]}" | median)
+    cb=$(echo "${cpu[node,$t,$p]}" | median)
+    printf '%-10s %3s %12.0f %12.0f %7.2f %10.2f %10.2f %7.2f\n' "$t" "$p" "$a" "$b" "$(echo "$b / $a" | bc -l)" "$ca" "$cb" "$(echo "$cb / $ca" | bc -l)"
   done
 done
 
