@@ -7,7 +7,8 @@ mod random;
 use super::args;
 use super::scan_args as scan;
 use super::spec::{CommandSpec, acl, cmd, flag};
-use super::strings::counters::format_float;
+use super::strings::counters::parse_long_double;
+use super::strings::long_double::LongDouble;
 use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::Reply;
 use crate::store::hash::Hash;
@@ -250,35 +251,25 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis reads floats into a buffer of this size; longer text is never a valid float.
-const MAX_FLOAT_CHARS: usize = 5 * 1024;
-
-fn float(s: &[u8]) -> Option<f64> {
-    if s.len() >= MAX_FLOAT_CHARS {
-        return None;
-    }
-    args::float(s).ok()
-}
-
 /// HINCRBYFLOAT key field increment. The result is stored and returned in Redis's
-/// "human" format (see `format_float`).
+/// "human" format, computed in long double as Redis does (strings/long_double.rs).
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (key, field, now) = (argv[1], argv[2], ctx.now_ms);
-    let incr = float(argv[3]).ok_or(CmdError::NotFloat)?;
+    let incr = parse_long_double(argv[3]).ok_or(CmdError::NotFloat)?;
     if !incr.is_finite() {
         return Err(CmdError::other("ERR value is NaN or Infinity"));
     }
     let mut p = ctx.srv.keyspace.lock(ctx.db(), key);
     let text = upsert(&mut p, key, now, |h| {
         let old = match h.get(field) {
-            None => 0.0,
-            Some(v) => float(v).ok_or_else(|| CmdError::other("ERR hash value is not a float"))?,
+            None => LongDouble::Zero { neg: false },
+            Some(v) => parse_long_double(v).ok_or_else(|| CmdError::other("ERR hash value is not a float"))?,
         };
         let new = old + incr;
         if !new.is_finite() {
             return Err(CmdError::other("ERR increment would produce NaN or Infinity"));
         }
-        let text = format_float(new);
+        let text = new.to_human();
         h.set(field, text.as_bytes());
         Ok(text)
     })?;
@@ -311,18 +302,4 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     drop(p);
     scan::reply(ctx.out, next, n, &body);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_float;
-
-    #[test]
-    fn floats_format_like_redis() {
-        assert_eq!(format_float(10.5 + 0.1), "10.6");
-        assert_eq!(format_float(3.0), "3");
-        assert_eq!(format_float(-0.0), "0");
-        assert_eq!(format_float(1.5e20), "150000000000000000000");
-        assert_eq!(format_float(1e-20), "0");
-    }
 }

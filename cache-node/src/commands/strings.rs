@@ -1,8 +1,10 @@
 //! String commands: GET, SET and its variants, multi-key MGET/MSET, in-place edits
 //! (APPEND, SETRANGE), ranges, counters (`counters.rs`) and LCS (`lcs.rs`).
 
+mod big;
 pub(crate) mod counters;
 mod lcs;
+pub mod long_double;
 mod options;
 
 use std::sync::atomic::Ordering::Relaxed;
