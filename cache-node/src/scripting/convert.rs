@@ -128,7 +128,9 @@ fn write_table(t: &Table, out: &mut Reply, depth: usize, r3: bool) {
         return;
     }
     if let Some(ok) = string_field(t, "ok") {
-        let ok: Vec<u8> = ok.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
+        // Redis copies the text as a C string: it ends at a NUL.
+        let end = ok.iter().position(|&b| b == 0).unwrap_or(ok.len());
+        let ok: Vec<u8> = ok[..end].iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
         out.buf.push(b'+');
         out.buf.extend_from_slice(&ok);
         out.buf.extend_from_slice(b"\r\n");
