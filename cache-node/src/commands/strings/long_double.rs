@@ -233,27 +233,11 @@ fn parse_decimal(s: &[u8]) -> Option<Exact> {
     if !any {
         return None;
     }
-    let mut e10 = 0i64;
-    if let Some(b'e' | b'E') = s.get(i) {
-        let (sign, start) = match s.get(i + 1) {
-            Some(b'-') => (-1, i + 2),
-            Some(b'+') => (1, i + 2),
-            _ => (1, i + 1),
-        };
-        let digits = s.get(start..).unwrap_or_default();
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        for &d in digits {
-            // Saturates far beyond any range that matters.
-            e10 = (e10 * 10 + i64::from(d - b'0')).min(1 << 40);
-        }
-        e10 *= sign;
-        i = s.len();
-    }
-    if i != s.len() {
-        return None;
-    }
+    let e10 = match s.get(i) {
+        None => 0,
+        Some(b'e' | b'E') => exponent(&s[i + 1..])?,
+        Some(_) => return None,
+    };
     if significant == 0 {
         return Some(Exact::Zero);
     }
@@ -276,6 +260,24 @@ fn parse_decimal(s: &[u8]) -> Option<Exact> {
         let (q, e2, sticky) = n.div_top_bits(den);
         Some(Exact::Value(q, e2, sticky))
     }
+}
+
+/// The rest of the text after `e` or `p`: `[±]digits`, nothing else. Saturates far
+/// beyond any exponent that matters.
+fn exponent(s: &[u8]) -> Option<i64> {
+    let (sign, digits) = match s.first() {
+        Some(b'-') => (-1, &s[1..]),
+        Some(b'+') => (1, &s[1..]),
+        _ => (1, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut e = 0i64;
+    for &d in digits {
+        e = (e * 10 + i64::from(d - b'0')).min(1 << 40);
+    }
+    Some(sign * e)
 }
 
 /// The part after `0x`: `hex[.hex][p[±]digits]` (at least one hex digit).
@@ -313,26 +315,11 @@ fn parse_hex(s: &[u8]) -> Option<Exact> {
     if !any {
         return None;
     }
-    if let Some(b'p' | b'P') = s.get(i) {
-        let (sign, start) = match s.get(i + 1) {
-            Some(b'-') => (-1, i + 2),
-            Some(b'+') => (1, i + 2),
-            _ => (1, i + 1),
-        };
-        let digits = s.get(start..).unwrap_or_default();
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let mut p = 0i64;
-        for &d in digits {
-            p = (p * 10 + i64::from(d - b'0')).min(1 << 40);
-        }
-        e2 += sign * p;
-        i = s.len();
-    }
-    if i != s.len() {
-        return None;
-    }
+    e2 += match s.get(i) {
+        None => 0,
+        Some(b'p' | b'P') => exponent(&s[i + 1..])?,
+        Some(_) => return None,
+    };
     if !nonzero {
         return Some(Exact::Zero);
     }
