@@ -8,10 +8,9 @@ mod common;
 mod persistence;
 mod redis_server;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
+use common::oracle;
 use common::*;
 use redis_server::{RedisServer, temp_dir};
 
@@ -33,51 +32,13 @@ fn cases() -> Vec<Vec<Vec<u8>>> {
 
 /// Sends each command on one connection and collects each complete reply.
 fn replies(port: u16, resp3: bool, cmds: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let send = |s: &mut TcpStream, args: &[Vec<u8>]| {
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        s.write_all(&resp(&refs)).unwrap();
-        read_reply(s)
-    };
-    send(&mut s, &[b"FLUSHALL".to_vec()]);
-    send(&mut s, &[b"SCRIPT".to_vec(), b"FLUSH".to_vec()]);
+    let mut s = oracle::connect(port, false);
+    oracle::send(&mut s, &[b"FLUSHALL".to_vec()]);
+    oracle::send(&mut s, &[b"SCRIPT".to_vec(), b"FLUSH".to_vec()]);
     if resp3 {
-        send(&mut s, &[b"HELLO".to_vec(), b"3".to_vec()]);
+        oracle::send(&mut s, &[b"HELLO".to_vec(), b"3".to_vec()]);
     }
-    cmds.iter().map(|c| send(&mut s, c)).collect()
-}
-
-/// Reads exactly one RESP2/RESP3 reply.
-fn read_reply(s: &mut TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    read_one(s, &mut out);
-    out
-}
-
-fn read_line_into(s: &mut TcpStream, out: &mut Vec<u8>) -> Vec<u8> {
-    let start = out.len();
-    let mut b = [0u8; 1];
-    while !out.ends_with(b"\r\n") || out.len() - start < 2 {
-        s.read_exact(&mut b).unwrap();
-        out.push(b[0]);
-    }
-    out[start..out.len() - 2].to_vec()
-}
-
-fn read_one(s: &mut TcpStream, out: &mut Vec<u8>) {
-    let line = read_line_into(s, out);
-    let n: i64 = std::str::from_utf8(&line[1..]).unwrap_or("0").parse().unwrap_or(0);
-    match line[0] {
-        b'$' | b'=' | b'!' if n >= 0 => {
-            let mut body = vec![0u8; n as usize + 2];
-            s.read_exact(&mut body).unwrap();
-            out.extend_from_slice(&body);
-        }
-        b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| read_one(s, out)),
-        b'%' | b'|' => (0..2 * n.max(0)).for_each(|_| read_one(s, out)),
-        _ => {}
-    }
+    cmds.iter().map(|c| oracle::send(&mut s, c)).collect()
 }
 
 #[test]

@@ -7,70 +7,11 @@
 mod common;
 mod redis_server;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::Write;
 
+use common::oracle::{connect, diff, read_one, send, show};
 use common::*;
 use redis_server::{RedisServer, temp_dir};
-
-fn connect(port: u16, resp3: bool) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut s = BufReader::new(s);
-    if resp3 {
-        send(&mut s, &[b"HELLO".to_vec(), b"3".to_vec()]);
-    }
-    s
-}
-
-fn send(s: &mut BufReader<TcpStream>, args: &[Vec<u8>]) -> Vec<u8> {
-    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    s.get_mut().write_all(&resp(&refs)).unwrap();
-    let mut out = Vec::new();
-    read_one(s, &mut out);
-    out
-}
-
-/// Reads exactly one RESP2/RESP3 reply into `out`.
-fn read_one(s: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
-    let start = out.len();
-    s.read_until(b'\n', out).unwrap();
-    assert!(out.ends_with(b"\r\n"), "connection closed mid-reply: {:?}", String::from_utf8_lossy(&out[start..]));
-    let line = out[start..out.len() - 2].to_vec();
-    let n: i64 = std::str::from_utf8(&line[1..]).unwrap_or("0").parse().unwrap_or(0);
-    match line[0] {
-        b'$' | b'=' | b'!' if n >= 0 => {
-            let mut body = vec![0u8; n as usize + 2];
-            s.read_exact(&mut body).unwrap();
-            out.extend_from_slice(&body);
-        }
-        b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| read_one(s, out)),
-        b'%' | b'|' => (0..2 * n.max(0)).for_each(|_| read_one(s, out)),
-        _ => {}
-    }
-}
-
-fn show(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    if s.len() > 300 { format!("{}... ({} bytes)", &s[..300], b.len()) } else { s.into_owned() }
-}
-
-/// Runs `cmds` on both servers (RESP2, then RESP3) and lists every reply that differs.
-fn diff(redis: u16, node: u16, cmds: &[Vec<Vec<u8>>]) -> Vec<String> {
-    let mut diffs = Vec::new();
-    for resp3 in [false, true] {
-        let (mut r, mut n) = (connect(redis, resp3), connect(node, resp3));
-        for c in cmds {
-            let (want, got) = (send(&mut r, c), send(&mut n, c));
-            if want != got {
-                let c: Vec<String> = c.iter().take(4).map(|a| show(a)).collect();
-                diffs.push(format!("resp3={resp3} {c:?}...\n  redis: {:?}\n  ours:  {:?}", show(&want), show(&got)));
-            }
-        }
-    }
-    diffs
-}
 
 fn eval(script: &str, keys: &[&str], args: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
     let mut c = vec![b"EVAL".to_vec(), script.as_bytes().to_vec(), keys.len().to_string().into_bytes()];

@@ -6,10 +6,11 @@
 mod common;
 mod redis_server;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::oracle::read_one;
 use common::*;
 use redis_server::{RedisServer, temp_dir};
 
@@ -23,32 +24,12 @@ fn pipeline(port: u16, cmds: &[Vec<Vec<u8>>], replies: usize) -> Vec<u8> {
         req.extend(resp(&refs));
     }
     s.write_all(&req).unwrap();
+    let mut s = std::io::BufReader::new(s);
     let mut out = Vec::new();
     for _ in 0..replies {
         read_one(&mut s, &mut out);
     }
     out
-}
-
-fn read_one(s: &mut TcpStream, out: &mut Vec<u8>) {
-    let start = out.len();
-    let mut b = [0u8; 1];
-    while out.len() - start < 2 || !out.ends_with(b"\r\n") {
-        s.read_exact(&mut b).unwrap();
-        out.push(b[0]);
-    }
-    let line = out[start..out.len() - 2].to_vec();
-    let n: i64 = std::str::from_utf8(&line[1..]).unwrap_or("0").parse().unwrap_or(0);
-    match line[0] {
-        b'$' | b'=' | b'!' if n >= 0 => {
-            let mut body = vec![0u8; n as usize + 2];
-            s.read_exact(&mut body).unwrap();
-            out.extend_from_slice(&body);
-        }
-        b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| read_one(s, out)),
-        b'%' | b'|' => (0..2 * n.max(0)).for_each(|_| read_one(s, out)),
-        _ => {}
-    }
 }
 
 fn cmd(args: &[&str]) -> Vec<Vec<u8>> {

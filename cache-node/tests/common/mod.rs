@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod oracle;
+
 pub struct Node {
     child: Child,
     pub port: u16,
