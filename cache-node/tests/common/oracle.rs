@@ -70,3 +70,33 @@ pub fn diff(redis: u16, node: u16, cmds: &[Vec<Vec<u8>>]) -> Vec<String> {
     }
     diffs
 }
+
+/// Sends `cmds` pipelined on a fresh connection (after HELLO 3 when `resp3`) and returns
+/// every reply byte as text, read until the reply of a closing ECHO marker.
+pub fn transcript<C: AsRef<[S]>, S: AsRef<str>>(port: u16, resp3: bool, cmds: &[C]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read_until = |s: &mut TcpStream, end: &[u8]| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(end) {
+            let n = std::io::Read::read(s, &mut buf).expect("reply");
+            assert!(n > 0, "closed; got {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    };
+    if resp3 {
+        s.write_all(&resp(&[b"HELLO", b"3"])).unwrap();
+        read_until(&mut s, b"modules\r\n*0\r\n");
+    }
+    let mut req = Vec::new();
+    for c in cmds {
+        let a: Vec<&[u8]> = c.as_ref().iter().map(|x| x.as_ref().as_bytes()).collect();
+        req.extend(resp(&a));
+    }
+    req.extend(resp(&[b"ECHO", b"--end--"]));
+    s.write_all(&req).unwrap();
+    let got = read_until(&mut s, b"$7\r\n--end--\r\n");
+    String::from_utf8_lossy(&got[..got.len() - 13]).into_owned()
+}
