@@ -1,6 +1,6 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. The handlers check arguments on the
-//! worker; the script itself runs on the script thread (scripting/), which the
-//! connection awaits (`After::Script`).
+//! worker; the script itself runs after the handler (`After::Script`): inline on the
+//! worker or on the script thread, which the connection awaits (scripting/).
 
 use super::args;
 use super::command::{reply_help, run_subcommand};
@@ -94,9 +94,8 @@ fn script(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let known = ctx.srv.scripting.known.lock();
-    let found: Vec<bool> = argv[2..].iter().map(|s| known.contains(&args::text(s).to_ascii_lowercase())).collect();
-    drop(known);
+    let cache = &ctx.srv.scripting.cache;
+    let found: Vec<bool> = argv[2..].iter().map(|s| cache.contains(&args::text(s).to_ascii_lowercase())).collect();
     ctx.out.array(found.len());
     for f in found {
         ctx.out.int(i64::from(f));
@@ -110,7 +109,8 @@ fn flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(m) if argv.len() == 3 && (args::is(m, "sync") || args::is(m, "async")) => {}
         Some(_) => return Err(CmdError::other("ERR SCRIPT FLUSH only support SYNC|ASYNC option")),
     }
-    ctx.srv.scripting.known.lock().clear();
+    // Every engine drops its copies before its next run (the cache's generation).
+    ctx.srv.scripting.cache.flush();
     ctx.srv.scripting.send(ctx.srv, Job::Flush);
     ctx.out.ok();
     Ok(())

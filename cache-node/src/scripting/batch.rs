@@ -1,9 +1,11 @@
-//! A connection's pipelined scripts, handed to the script thread as one job: a round
-//! trip to that thread costs more than a short script, so consecutive EVAL / EVALSHA
-//! requests of one read wait here and go together, and their replies are put back where
-//! each request's reply belongs.
+//! A connection's pipelined scripts: consecutive EVAL / EVALSHA requests of one read
+//! wait here, then run in order, inline on the worker one by one while they may
+//! (inline.rs), the rest handed to the script thread as one job (a round trip to that
+//! thread costs more than a short script); their replies are put back where each
+//! request's reply belongs.
 
 use super::EvalRequest;
+use super::inline::{self, Ran};
 use crate::protocol::Reply;
 use crate::server::session::Session;
 use crate::server::state::Server;
@@ -13,12 +15,18 @@ pub const MAX_BATCH: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct Pending {
+    /// The worker (its gate slot) the connection is served on.
+    worker: usize,
     reqs: Vec<EvalRequest>,
     /// Where in the output each reply goes, and whether it is sent at all (CLIENT REPLY).
     places: Vec<(usize, bool)>,
 }
 
 impl Pending {
+    pub fn on_worker(worker: usize) -> Self {
+        Pending { worker, ..Pending::default() }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
@@ -37,22 +45,41 @@ impl Pending {
         if self.reqs.is_empty() {
             return;
         }
-        let reqs = std::mem::take(&mut self.reqs);
+        let mut reqs = std::mem::take(&mut self.reqs);
         let n = reqs.len();
-        let done = super::run_evals(srv, reqs).await;
         let mut replies: Vec<Vec<u8>> = Vec::with_capacity(n);
-        match done {
-            Some(outcomes) => {
-                for o in outcomes {
-                    session.durable_wait = session.durable_wait.max(o.durable_wait);
-                    session.repl_offset = session.repl_offset.max(o.repl_offset);
+        let mut waits = |o: &super::Outcome| {
+            session.durable_wait = session.durable_wait.max(o.durable_wait);
+            session.repl_offset = session.repl_offset.max(o.repl_offset);
+        };
+        for req in &reqs {
+            match inline::try_run(srv, self.worker, req) {
+                Ran::Done(o) => {
+                    waits(&o);
                     replies.push(o.reply);
                 }
+                Ran::Moved(o) => {
+                    waits(&o);
+                    break;
+                }
+                Ran::Elsewhere => break,
             }
-            None => {
-                let mut r = Reply::new(out.version);
-                r.error("ERR the script engine is not available");
-                replies.resize(n, r.buf);
+        }
+        if replies.len() < n {
+            let rest = reqs.split_off(replies.len());
+            drop(reqs);
+            match super::run_evals(srv, rest).await {
+                Some(outcomes) => {
+                    for o in outcomes {
+                        waits(&o);
+                        replies.push(o.reply);
+                    }
+                }
+                None => {
+                    let mut r = Reply::new(out.version);
+                    r.error("ERR the script engine is not available");
+                    replies.resize(n, r.buf);
+                }
             }
         }
         place(&mut out.buf, &self.places, &replies);

@@ -18,6 +18,7 @@ use smallvec::SmallVec;
 
 use super::convert::reply_to_lua;
 use super::engine::{PENDING, raise};
+use super::inline::{Budget, MOVING};
 use crate::commands::atomic::Atomic;
 use crate::commands::{self, Ctx, flag};
 use crate::protocol::{Reply, RespVersion};
@@ -37,6 +38,9 @@ pub struct Run {
     /// The protocol of the script's calls (`redis.setresp`).
     pub resp: RespVersion,
     pub stats: Arc<ThreadStats>,
+    /// An inline run's clock: past it, before its first write, the run stops and moves
+    /// to the script thread (scripting/inline.rs).
+    budget: Rc<Budget>,
     clock: Instant,
     /// The arguments of the call being made, end to end, and where each one ends.
     args: Vec<u8>,
@@ -46,7 +50,7 @@ pub struct Run {
 pub type Shared = Rc<RefCell<Run>>;
 
 impl Run {
-    pub fn new(session: Session, stats: Arc<ThreadStats>) -> Self {
+    pub fn new(session: Session, stats: Arc<ThreadStats>, budget: Rc<Budget>) -> Self {
         Run {
             session,
             out: Reply::new(RespVersion::Resp2),
@@ -54,6 +58,7 @@ impl Run {
             read_only: false,
             resp: RespVersion::Resp2,
             stats,
+            budget,
             clock: Instant::now(),
             args: Vec::new(),
             ends: Vec::new(),
@@ -182,7 +187,11 @@ const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
 fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
-    let Run { session, out, atomic, read_only, resp, stats, clock, args: bytes, ends } = run;
+    let Run { session, out, atomic, read_only, resp, stats, budget, clock, args: bytes, ends } = run;
+    // A run that moves does nothing more here (it may have caught the hook's error).
+    if budget.moving() {
+        return err_table(lua, MOVING);
+    }
     bytes.clear();
     ends.clear();
     for v in args {
@@ -217,10 +226,19 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     if !spec.arity_ok(argv.len()) {
         return err_table(lua, "ERR Wrong number of args calling Redis command from script");
     }
-    if spec.has(flag::WRITE) {
-        if *read_only {
-            return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
+    let writes = spec.has(flag::WRITE);
+    if writes && *read_only {
+        return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
+    }
+    // An inline run past its budget moves now, while it has done nothing a second run
+    // would do again (a write, a PUBLISH...).
+    if writes || spec.has(flag::MAY_REPLICATE) || spec.has(flag::PUBSUB) {
+        if budget.over() {
+            return err_table(lua, MOVING);
         }
+        budget.wrote();
+    }
+    if writes {
         srv.scripting.wrote.store(true, SeqCst);
     }
     out.buf.clear();

@@ -5,6 +5,11 @@
 //!
 //! Both sides use SeqCst (a store then a load each): either the worker sees the gate
 //! closed, or the script thread sees the worker inside and waits for it.
+//!
+//! Whoever runs a script (the script thread, or a worker running one inline) first
+//! takes the runner claim, so one runner at a time closes the gate. A worker never
+//! waits for the claim (it hands its script to the script thread instead); the script
+//! thread, which serves nobody else, does.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
 
@@ -18,6 +23,8 @@ struct Inside(AtomicBool);
 #[derive(Debug)]
 pub struct Gate {
     closed: AtomicBool,
+    /// Taken by whoever runs scripts, for as long as it holds the gate closed.
+    runner: AtomicBool,
     inside: Box<[Inside]>,
     opened: Notify,
     /// Unix ms when the script now running started (0: none runs).
@@ -30,6 +37,7 @@ impl Gate {
     pub fn new(workers: usize) -> Self {
         Gate {
             closed: AtomicBool::new(false),
+            runner: AtomicBool::new(false),
             inside: (0..workers + 2).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
@@ -100,12 +108,51 @@ impl Gate {
         let _ = tokio::time::timeout(max, opened).await;
     }
 
-    /// The script thread: closes the gate and waits until every worker has left the
-    /// command it was in. `except`: a worker known to be waiting for this thread
-    /// (never inside), none here.
+    /// Takes the runner claim if nobody holds it (a worker about to run a script).
+    pub fn try_claim(&self) -> bool {
+        self.runner.compare_exchange(false, true, SeqCst, SeqCst).is_ok()
+    }
+
+    /// Takes the runner claim, waiting for a worker's inline run to end (the script
+    /// thread). Inline runs are short: their scripts have a history of ending within
+    /// a budget of milliseconds.
+    pub fn claim(&self) {
+        let mut spins = 0u32;
+        while !self.try_claim() {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 1024 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+
+    pub fn release(&self) {
+        self.runner.store(false, SeqCst);
+    }
+
+    /// The runner claim is held (a script runs or is about to).
+    pub fn claimed(&self) -> bool {
+        self.runner.load(SeqCst)
+    }
+
+    /// The script thread (holding the claim): closes the gate and waits until every
+    /// worker has left the command it was in.
     pub fn close(&self) {
+        self.close_for(usize::MAX);
+    }
+
+    /// `close` by the runner in slot `me`, whose own flag is not waited for (a worker
+    /// running a script inline is not inside a command, and could not leave one).
+    pub fn close_for(&self, me: usize) {
         self.closed.store(true, SeqCst);
-        for w in self.inside.iter() {
+        for (i, w) in self.inside.iter().enumerate() {
+            if i == me {
+                continue;
+            }
             let mut spins = 0u32;
             while w.0.load(SeqCst) {
                 spins += 1;
@@ -142,6 +189,24 @@ mod tests {
         g.leave(1);
         // A worker index past the table (a thread with no flag) is never held.
         assert!(g.enter(9));
+    }
+
+    #[test]
+    fn one_runner_at_a_time_and_a_runner_does_not_wait_for_its_own_slot() {
+        let g = Gate::new(2);
+        assert!(g.try_claim());
+        assert!(g.claimed() && !g.try_claim());
+        // Worker 0's flag is up (as if it were inside): closing for it does not wait.
+        g.enter_anyway(0);
+        g.close_for(0);
+        assert!(g.is_closed() && !g.enter(1));
+        g.open();
+        g.release();
+        g.leave(0);
+        assert!(!g.claimed());
+        g.claim();
+        assert!(g.claimed());
+        g.release();
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl<'a> Conn<'a> {
         let mut pos = 0;
         let mut next = Next::Continue;
         // Consecutive scripts go to the script thread together (scripting/batch.rs).
-        let mut scripts = crate::scripting::batch::Pending::default();
+        let mut scripts = crate::scripting::batch::Pending::on_worker(self.worker);
         while pos < self.inbuf.len() {
             limits.unauthenticated = !self.session.authenticated;
             let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
