@@ -5,7 +5,7 @@
 //! request's reply belongs.
 
 use super::EvalRequest;
-use super::inline::{self, Ran};
+use super::inline::{self, Stop};
 use crate::protocol::Reply;
 use crate::server::session::Session;
 use crate::server::state::Server;
@@ -52,18 +52,43 @@ impl Pending {
             session.durable_wait = session.durable_wait.max(o.durable_wait);
             session.repl_offset = session.repl_offset.max(o.repl_offset);
         };
-        for req in &reqs {
-            match inline::try_run(srv, self.worker, req) {
-                Ran::Done(o) => {
-                    waits(&o);
-                    replies.push(o.reply);
-                }
-                Ran::Moved(o) => {
+        // Inline while they may (waiting for another worker's short inline run), the
+        // rest to the script thread in one job.
+        let mut inline = Vec::with_capacity(n);
+        let mut busy = None;
+        loop {
+            match inline::run(srv, self.worker, &reqs[inline.len()..], &mut inline) {
+                Stop::Done | Stop::Elsewhere => break,
+                Stop::Moved(o) => {
                     waits(&o);
                     break;
                 }
-                Ran::Elsewhere => break,
+                Stop::Wait if super::busy(srv) => {
+                    // As the commands waiting at the gate: BUSY for the rest.
+                    let mut r = Reply::new(out.version);
+                    r.error(super::BUSY);
+                    for _ in inline.len()..n {
+                        srv.stats.record_error("BUSY");
+                    }
+                    busy = Some(r.buf);
+                    break;
+                }
+                Stop::Wait => {
+                    let gate = &srv.scripting.gate;
+                    if gate.is_closed() {
+                        gate.wait_open(std::time::Duration::from_millis(5)).await;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                }
             }
+        }
+        for o in inline {
+            waits(&o);
+            replies.push(o.reply);
+        }
+        if let Some(r) = busy {
+            replies.resize(n, r);
         }
         if replies.len() < n {
             let rest = reqs.split_off(replies.len());

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -20,8 +20,16 @@ use parking_lot::Mutex;
 pub struct Script {
     pub body: Vec<u8>,
     ran: AtomicBool,
-    slow: AtomicBool,
+    /// Consecutive runs over the budget (or moved off a worker), up to `STRIKES`.
+    strikes: AtomicU8,
 }
+
+/// Consecutive runs over the budget after which a script is slow for good. Not one,
+/// and a run within the budget clears them: a run whose thread was preempted (a loaded
+/// machine) is over the budget too, and such runs must not keep a short script off the
+/// workers. (A run over the budget on a worker costs its clients at most the budget
+/// before it moves; the record only spares scripts that are always long the moves.)
+pub const STRIKES: u8 = 3;
 
 /// What is known of a script's runs, for the inline decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +38,13 @@ pub enum Record {
     Unproven,
     /// Every run so far ended within the budget.
     Fast,
-    /// A run once passed the budget (or was moved off a worker).
+    /// `STRIKES` runs in a row passed the budget (or were moved off a worker).
     Slow,
 }
 
 impl Script {
     pub fn record(&self) -> Record {
-        if self.slow.load(Relaxed) {
+        if self.strikes.load(Relaxed) >= STRIKES {
             Record::Slow
         } else if self.ran.load(Relaxed) {
             Record::Fast
@@ -45,18 +53,28 @@ impl Script {
         }
     }
 
-    /// Notes a run that took `took`; one past `budget` marks the script slow for good.
+    /// Notes a run that took `took`: past `budget`, a strike; within it, strikes short
+    /// of `STRIKES` are cleared.
     pub fn ran(&self, took: Duration, budget: Duration) {
         if took > budget {
-            self.mark_slow();
+            self.strike();
+        } else {
+            let n = self.strikes.load(Relaxed);
+            if n > 0 && n < STRIKES {
+                self.strikes.store(0, Relaxed);
+            }
         }
         if !self.ran.load(Relaxed) {
             self.ran.store(true, Relaxed);
         }
     }
 
-    pub fn mark_slow(&self) {
-        self.slow.store(true, Relaxed);
+    /// A run over the budget (racing strikes may count once: it only takes longer).
+    pub fn strike(&self) {
+        let n = self.strikes.load(Relaxed);
+        if n < STRIKES {
+            self.strikes.store(n + 1, Relaxed);
+        }
     }
 }
 
@@ -73,7 +91,7 @@ impl Cache {
         if let Some(s) = scripts.get(sha) {
             return s.clone();
         }
-        let s = Arc::new(Script { body: body.to_vec(), ran: AtomicBool::new(false), slow: AtomicBool::new(false) });
+        let s = Arc::new(Script { body: body.to_vec(), ran: AtomicBool::new(false), strikes: AtomicU8::new(0) });
         scripts.insert(sha.to_string(), s.clone());
         s
     }
@@ -114,16 +132,33 @@ mod tests {
     const BUDGET: Duration = Duration::from_millis(2);
 
     #[test]
-    fn a_script_is_unproven_until_it_runs_and_slow_for_good_once_over_budget() {
+    fn a_script_is_unproven_until_it_runs_and_slow_for_good_after_strikes() {
         let c = Cache::default();
         let s = c.insert("a", b"return 1");
         assert_eq!(s.record(), Record::Unproven);
         s.ran(Duration::from_micros(10), BUDGET);
         assert_eq!(s.record(), Record::Fast);
-        s.ran(Duration::from_millis(3), BUDGET);
+        // Strikes apart from each other are forgiven.
+        for _ in 0..10 {
+            for _ in 1..STRIKES {
+                s.ran(Duration::from_millis(3), BUDGET);
+                assert_eq!(s.record(), Record::Fast);
+            }
+            s.ran(Duration::from_micros(10), BUDGET);
+        }
+        for _ in 1..STRIKES {
+            s.ran(Duration::from_millis(3), BUDGET);
+        }
+        s.strike();
         assert_eq!(s.record(), Record::Slow);
         s.ran(Duration::from_micros(10), BUDGET);
         assert_eq!(s.record(), Record::Slow);
+        // Unproven scripts collect strikes too (a slow first run).
+        let t = c.insert("b", b"return 2");
+        for _ in 0..STRIKES {
+            t.ran(Duration::from_millis(3), BUDGET);
+        }
+        assert_eq!(t.record(), Record::Slow);
     }
 
     #[test]

@@ -410,7 +410,7 @@ impl Engine {
         let result = self.run_script(&func, req);
         let moved = self.budget.moving();
         if moved {
-            record.mark_slow();
+            record.strike();
         } else {
             record.ran(started.elapsed(), super::inline::BUDGET);
         }

@@ -8,10 +8,11 @@
 //!
 //! Whoever runs a script (the script thread, or a worker running one inline) first
 //! takes the runner claim, so one runner at a time closes the gate. A worker never
-//! waits for the claim (it hands its script to the script thread instead); the script
-//! thread, which serves nobody else, does.
+//! blocks its thread on the claim (it waits asynchronously for another worker's short
+//! inline run, or hands its script to the script thread); the script thread, which
+//! serves nobody else, does.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::SeqCst};
 
 use tokio::sync::Notify;
 
@@ -20,11 +21,20 @@ use tokio::sync::Notify;
 #[repr(align(128))]
 struct Inside(AtomicBool);
 
+/// Who runs scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// A worker, inline: short by its script's history.
+    Worker = 1,
+    ScriptThread = 2,
+}
+
 #[derive(Debug)]
 pub struct Gate {
     closed: AtomicBool,
-    /// Taken by whoever runs scripts, for as long as it holds the gate closed.
-    runner: AtomicBool,
+    /// Taken by whoever runs scripts, for as long as it holds the gate closed (a
+    /// `Runner` as u8, 0 when free).
+    runner: AtomicU8,
     inside: Box<[Inside]>,
     opened: Notify,
     /// Unix ms when the script now running started (0: none runs).
@@ -37,7 +47,7 @@ impl Gate {
     pub fn new(workers: usize) -> Self {
         Gate {
             closed: AtomicBool::new(false),
-            runner: AtomicBool::new(false),
+            runner: AtomicU8::new(0),
             inside: (0..workers + 2).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
@@ -108,9 +118,9 @@ impl Gate {
         let _ = tokio::time::timeout(max, opened).await;
     }
 
-    /// Takes the runner claim if nobody holds it (a worker about to run a script).
-    pub fn try_claim(&self) -> bool {
-        self.runner.compare_exchange(false, true, SeqCst, SeqCst).is_ok()
+    /// Takes the runner claim for `who` if nobody holds it.
+    pub fn try_claim(&self, who: Runner) -> bool {
+        self.runner.compare_exchange(0, who as u8, SeqCst, SeqCst).is_ok()
     }
 
     /// Takes the runner claim, waiting for a worker's inline run to end (the script
@@ -118,7 +128,7 @@ impl Gate {
     /// a budget of milliseconds.
     pub fn claim(&self) {
         let mut spins = 0u32;
-        while !self.try_claim() {
+        while !self.try_claim(Runner::ScriptThread) {
             spins += 1;
             if spins < 64 {
                 std::hint::spin_loop();
@@ -131,12 +141,16 @@ impl Gate {
     }
 
     pub fn release(&self) {
-        self.runner.store(false, SeqCst);
+        self.runner.store(0, SeqCst);
     }
 
-    /// The runner claim is held (a script runs or is about to).
-    pub fn claimed(&self) -> bool {
-        self.runner.load(SeqCst)
+    /// Who holds the runner claim (a script runs or is about to), if anyone.
+    pub fn holder(&self) -> Option<Runner> {
+        match self.runner.load(SeqCst) {
+            0 => None,
+            1 => Some(Runner::Worker),
+            _ => Some(Runner::ScriptThread),
+        }
     }
 
     /// The script thread (holding the claim): closes the gate and waits until every
@@ -194,8 +208,9 @@ mod tests {
     #[test]
     fn one_runner_at_a_time_and_a_runner_does_not_wait_for_its_own_slot() {
         let g = Gate::new(2);
-        assert!(g.try_claim());
-        assert!(g.claimed() && !g.try_claim());
+        assert!(g.try_claim(Runner::Worker));
+        assert_eq!(g.holder(), Some(Runner::Worker));
+        assert!(!g.try_claim(Runner::Worker) && !g.try_claim(Runner::ScriptThread));
         // Worker 0's flag is up (as if it were inside): closing for it does not wait.
         g.enter_anyway(0);
         g.close_for(0);
@@ -203,9 +218,9 @@ mod tests {
         g.open();
         g.release();
         g.leave(0);
-        assert!(!g.claimed());
+        assert_eq!(g.holder(), None);
         g.claim();
-        assert!(g.claimed());
+        assert_eq!(g.holder(), Some(Runner::ScriptThread));
         g.release();
     }
 

@@ -5,19 +5,21 @@
 //!
 //! A worker running Lua serves none of its other connections, so it only runs what
 //! cannot keep them waiting long: a script whose every run so far ended within
-//! `BUDGET` (never a first run, never a script once over it), not while another
-//! runner holds the gate, never inside MULTI (EXEC with scripts goes to the script
+//! `BUDGET` (never a first run, never a script over it a few times), once no other
+//! runner holds the gate (a worker waits asynchronously for it rather than hand an
+//! eligible script over), never inside MULTI (EXEC with scripts goes to the script
 //! thread). If an inline run passes the budget before it has written anything, it is
 //! stopped and run again from the start on the script thread (it changed nothing, so
-//! the new run is a fresh atomic run) and the script is marked slow: clients on this
-//! worker then get BUSY and SCRIPT KILL like everyone else. A run that has written
-//! finishes where it is.
+//! the new run is a fresh atomic run) and the script gets a strike (cache.rs: a few
+//! and it stays on the script thread): clients on this worker then get BUSY and SCRIPT
+//! KILL like everyone else. A run that has written finishes where it is.
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use super::cache::Record;
 use super::engine::{Engine, EvalRequest, Outcome, Source};
+use super::gate::Runner;
 use crate::server::state::Server;
 
 /// How long an inline run may go before it moves to the script thread, and how long a
@@ -36,11 +38,11 @@ pub enum Route {
     ScriptThread,
 }
 
-/// The decision, from what the worker knows: `record` of the script (None: not in the
-/// cache), whether the gate is closed, whether another runner holds the claim.
-pub fn route(source: &Source, record: Option<Record>, gate_closed: bool, claimed: bool) -> Route {
+/// The decision, from the script's `record` (None: not in the cache). (Another runner
+/// holding the gate makes the worker wait, not hand the script over: `Stop::Wait`.)
+pub fn route(source: &Source, record: Option<Record>) -> Route {
     let proven = record == Some(Record::Fast);
-    if matches!(source, Source::Load(_)) || !proven || gate_closed || claimed { Route::ScriptThread } else { Route::Inline }
+    if matches!(source, Source::Load(_)) || !proven { Route::ScriptThread } else { Route::Inline }
 }
 
 /// An inline run's clock: the hook and the first write check it.
@@ -97,26 +99,34 @@ thread_local! {
     static INLINE: RefCell<Slot> = const { RefCell::new(Slot::Untried) };
 }
 
-/// What became of a script offered to run inline.
-pub enum Ran {
-    Done(Outcome),
-    /// Stopped past its budget before it changed anything: send it to the script
-    /// thread (the outcome has no reply; its waits cover what the run journaled, such
-    /// as expired keys it deleted).
+/// Why `run` stopped before the end of the scripts it was given.
+pub enum Stop {
+    /// All of them ran.
+    Done,
+    /// The next one was stopped past its budget before it changed anything: it and
+    /// those after it go to the script thread (the outcome has no reply; its waits
+    /// cover what the run journaled, such as expired keys it deleted).
     Moved(Outcome),
-    /// Not run: send it to the script thread.
+    /// The next one may not run here: it and those after it go to the script thread.
     Elsewhere,
+    /// Another runner holds the gate: wait until it opens, then offer the rest again.
+    /// (Handing an eligible script to the script thread instead would keep that thread
+    /// busy, and every worker finding it busy would hand it more: under load, scripts
+    /// would never come back to the workers.)
+    Wait,
 }
 
-/// Runs `req` on this worker (slot `worker` of the gate) if it may; see the module doc.
-pub fn try_run(srv: &Server, worker: usize, req: &EvalRequest) -> Ran {
+/// Runs `reqs` in order on this worker (slot `worker` of the gate) while they may run
+/// inline (see the module doc), all under one closing of the gate; their outcomes are
+/// appended to `done`.
+pub fn run(srv: &Server, worker: usize, reqs: &[EvalRequest], done: &mut Vec<Outcome>) -> Stop {
     let gate = &srv.scripting.gate;
-    // The cheap refusals first (another runner, a first run of a body).
-    if matches!(req.source, Source::Load(_)) || gate.claimed() || gate.is_closed() {
-        return Ran::Elsewhere;
+    let Some(first) = reqs.first() else { return Stop::Done };
+    if matches!(first.source, Source::Load(_)) {
+        return Stop::Elsewhere;
     }
     INLINE.with(|slot| {
-        let Ok(mut slot) = slot.try_borrow_mut() else { return Ran::Elsewhere };
+        let Ok(mut slot) = slot.try_borrow_mut() else { return Stop::Elsewhere };
         if let Slot::Untried = *slot {
             *slot = match srv.arc().map(Engine::new_inline) {
                 Some(Ok(e)) => Slot::Ready(Box::new(e)),
@@ -127,16 +137,27 @@ pub fn try_run(srv: &Server, worker: usize, req: &EvalRequest) -> Ran {
                 None => Slot::Failed,
             };
         }
-        let Slot::Ready(engine) = &mut *slot else { return Ran::Elsewhere };
-        let record = engine.record(&req.source);
-        if route(&req.source, record, gate.is_closed(), gate.claimed()) == Route::ScriptThread || !gate.try_claim() {
-            return Ran::Elsewhere;
+        let Slot::Ready(engine) = &mut *slot else { return Stop::Elsewhere };
+        if route(&first.source, engine.record(&first.source)) == Route::ScriptThread {
+            return Stop::Elsewhere;
+        }
+        if gate.is_closed() || !gate.try_claim(Runner::Worker) {
+            return Stop::Wait;
         }
         gate.close_for(worker);
-        let held = Held(gate);
-        let (outcome, moved) = engine.eval_inline(req, BUDGET);
-        drop(held);
-        if moved { Ran::Moved(outcome) } else { Ran::Done(outcome) }
+        let _held = Held(gate);
+        for (i, req) in reqs.iter().enumerate() {
+            // The claim is ours: only the script's own record can send it elsewhere.
+            if i > 0 && route(&req.source, engine.record(&req.source)) == Route::ScriptThread {
+                return Stop::Elsewhere;
+            }
+            let (outcome, moved) = engine.eval_inline(req, BUDGET);
+            if moved {
+                return Stop::Moved(outcome);
+            }
+            done.push(outcome);
+        }
+        Stop::Done
     })
 }
 
@@ -156,20 +177,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_proven_fast_scripts_run_inline_and_only_when_nobody_else_runs() {
+    fn only_proven_fast_scripts_run_inline() {
         let sha = Source::Sha("a".repeat(40));
         let body = Source::Body(b"return 1".to_vec());
         let load = Source::Load(b"return 1".to_vec());
-        assert_eq!(route(&sha, Some(Record::Fast), false, false), Route::Inline);
-        assert_eq!(route(&body, Some(Record::Fast), false, false), Route::Inline);
+        assert_eq!(route(&sha, Some(Record::Fast)), Route::Inline);
+        assert_eq!(route(&body, Some(Record::Fast)), Route::Inline);
         // First runs, slow scripts, unknown ones, loads: the script thread.
-        assert_eq!(route(&sha, Some(Record::Unproven), false, false), Route::ScriptThread);
-        assert_eq!(route(&sha, Some(Record::Slow), false, false), Route::ScriptThread);
-        assert_eq!(route(&sha, None, false, false), Route::ScriptThread);
-        assert_eq!(route(&load, Some(Record::Fast), false, false), Route::ScriptThread);
-        // Another runner holds the gate or the claim.
-        assert_eq!(route(&sha, Some(Record::Fast), true, false), Route::ScriptThread);
-        assert_eq!(route(&sha, Some(Record::Fast), false, true), Route::ScriptThread);
+        assert_eq!(route(&sha, Some(Record::Unproven)), Route::ScriptThread);
+        assert_eq!(route(&sha, Some(Record::Slow)), Route::ScriptThread);
+        assert_eq!(route(&sha, None), Route::ScriptThread);
+        assert_eq!(route(&load, Some(Record::Fast)), Route::ScriptThread);
     }
 
     #[test]

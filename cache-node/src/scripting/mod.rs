@@ -334,6 +334,23 @@ pub async fn admit(srv: &Server, worker: usize, argv: &[&[u8]]) -> Admit {
     }
 }
 
+/// A worker about to run the command `name`: true if it may at once (see `Gate::enter`).
+/// EVAL and its kin only check their arguments there (the script runs afterwards, under
+/// a runner's own closing of the gate): they need not wait for another script, only
+/// answer BUSY once it is past `busy-reply-threshold`. (Waiting there for each other
+/// worker's inline run would cost two workers that both run scripts a wake-up per
+/// command.)
+#[inline]
+pub fn enter_command(srv: &Server, worker: usize, name: &[u8]) -> bool {
+    srv.scripting.gate.enter(worker) || (batch::is_script_call(name) && !busy(srv))
+}
+
+/// A script is running past `busy-reply-threshold` (commands get BUSY).
+pub fn busy(srv: &Server) -> bool {
+    let started = srv.scripting.gate.script_started_ms.load(std::sync::atomic::Ordering::SeqCst);
+    started > 0 && now_ms() - started >= srv.config.read().int("busy-reply-threshold").max(0)
+}
+
 /// Waits until the gate lets this worker in (no BUSY: for a blocked command's retry).
 pub async fn enter(srv: &Server, worker: usize) {
     while !srv.scripting.gate.enter(worker) {

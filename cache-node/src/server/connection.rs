@@ -328,7 +328,7 @@ impl<'a> Conn<'a> {
             }
             let mark = self.out.buf.len();
             // While a script runs, no command does (scripting/gate.rs).
-            if !self.srv.scripting.gate.enter(self.worker) {
+            if !crate::scripting::enter_command(self.srv, self.worker, argv[0]) {
                 if let crate::scripting::Admit::Busy = crate::scripting::admit(self.srv, self.worker, &argv).await {
                     self.srv.stats.record_error("BUSY");
                     self.out.error(crate::scripting::BUSY);
