@@ -23,7 +23,7 @@ use crate::commands::atomic::Atomic;
 use crate::commands::{self, Ctx, flag};
 use crate::protocol::{Reply, RespVersion};
 use crate::server::session::{After, ReplyMode, Session};
-use crate::server::state::{Server, now_ms};
+use crate::server::state::Server;
 use crate::server::stats::ThreadStats;
 
 /// The running script's side of its calls.
@@ -42,6 +42,7 @@ pub struct Run {
     /// to the script thread (scripting/inline.rs).
     budget: Rc<Budget>,
     clock: Instant,
+    now_ms: i64,
     /// The arguments of the call being made, end to end, and where each one ends.
     args: Vec<u8>,
     ends: Vec<usize>,
@@ -60,13 +61,17 @@ impl Run {
             stats,
             budget,
             clock: Instant::now(),
+            now_ms: 0,
             args: Vec::new(),
             ends: Vec::new(),
         }
     }
 
     /// Readies the state for a new script (nothing of the previous one's may leak).
-    pub fn start(&mut self, db: usize, read_only: bool, atomic: Atomic) {
+    /// `now_ms`: the script's start, the time of all its commands (as Redis freezes
+    /// time for a script: a key cannot expire in the middle of one); `clock`: the same
+    /// instant, where the commands' timing starts.
+    pub fn start(&mut self, db: usize, read_only: bool, atomic: Atomic, now_ms: i64, clock: Instant) {
         let s = &mut self.session;
         s.db = db;
         s.durable_wait = 0;
@@ -77,7 +82,8 @@ impl Run {
         self.atomic = Some(atomic);
         self.read_only = read_only;
         self.resp = RespVersion::Resp2;
-        self.clock = Instant::now();
+        self.clock = clock;
+        self.now_ms = now_ms;
     }
 }
 
@@ -187,7 +193,7 @@ const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
 fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
-    let Run { session, out, atomic, read_only, resp, stats, budget, clock, args: bytes, ends } = run;
+    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends } = run;
     // A run that moves does nothing more here (it may have caught the hook's error).
     if budget.moving() {
         return err_table(lua, MOVING);
@@ -243,7 +249,7 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     }
     out.buf.clear();
     out.version = *resp;
-    let mut ctx = Ctx::new(srv, session, out, now_ms());
+    let mut ctx = Ctx::new(srv, session, out, *now_ms);
     ctx.atomic = atomic.take();
     commands::dispatch(&mut ctx, &argv, stats, clock);
     *atomic = ctx.atomic.take();

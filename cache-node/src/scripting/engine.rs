@@ -4,6 +4,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -82,7 +84,9 @@ pub struct Engine {
     env: Table,
     /// The table behind scripts' globals (KEYS and ARGV go there).
     allowed: Table,
-    scripts: HashMap<String, Cached>,
+    scripts: HashMap<String, Cached, RandomState>,
+    /// The budget of the inline run being made (None on the script thread).
+    inline_budget: Option<Duration>,
     /// The compiled functions, by slot. Kept in Lua so the cache costs one reference
     /// however many scripts it holds (mlua has room for about 8000 in all).
     functions: Table,
@@ -197,7 +201,21 @@ impl Engine {
         let functions = lua.create_table()?;
         let generation = srv.scripting.cache.generation();
         let counters = srv.scripting.register_engine();
-        Ok(Engine { lua, run, env, allowed, scripts: HashMap::new(), functions, srv, state, runs_since_gc: 0, budget, generation, counters })
+        Ok(Engine {
+            lua,
+            run,
+            env,
+            allowed,
+            scripts: HashMap::default(),
+            inline_budget: None,
+            functions,
+            srv,
+            state,
+            runs_since_gc: 0,
+            budget,
+            generation,
+            counters,
+        })
     }
 
     /// Publishes this VM's memory for INFO (used_memory_lua sums every engine's).
@@ -293,8 +311,9 @@ impl Engine {
     /// moves; true with the outcome when it was stopped to move (its reply is empty, its
     /// waits are those of anything it journaled before, such as expired keys deleted).
     pub fn eval_inline(&mut self, req: &EvalRequest, budget: Duration) -> (Outcome, bool) {
-        self.budget.start(Some(Instant::now() + budget));
+        self.inline_budget = Some(budget);
         let outcome = self.eval_ref(req);
+        self.inline_budget = None;
         let moved = self.budget.moving();
         self.budget.start(None);
         let counter = if moved { &self.counters.moved } else { &self.counters.inline_runs };
@@ -405,9 +424,13 @@ impl Engine {
             Some(outer) => outer.take().unwrap_or_default(),
             None => Atomic::default(),
         };
-        self.state.borrow_mut().start(req.db, read_only, atomic);
+        // One clock reading each for the run's start (its budget, its timing, its
+        // commands' time) and end.
         let started = Instant::now();
-        let result = self.run_script(&func, req);
+        let now = now_ms();
+        self.budget.start(self.inline_budget.map(|b| started + b));
+        self.state.borrow_mut().start(req.db, read_only, atomic, now, started);
+        let result = self.run_script(&func, req, now);
         let moved = self.budget.moving();
         if moved {
             record.strike();
@@ -425,7 +448,7 @@ impl Engine {
             }
             None => {
                 let call::Run { session, out, .. } = &mut *state;
-                let mut ctx = Ctx::new(&self.srv, session, out, now_ms());
+                let mut ctx = Ctx::new(&self.srv, session, out, now);
                 commands::atomic::finish(&mut ctx, atomic);
                 (session.durable_wait, session.repl_offset)
             }
@@ -447,14 +470,14 @@ impl Engine {
 
     /// Runs the function; Err holds the error table flattened as `msg\0source\0line`,
     /// as bytes: Redis replies with a script's error text as it is, UTF-8 or not.
-    fn run_script(&mut self, func: &Function, req: &EvalRequest) -> Result<Value, Vec<u8>> {
+    fn run_script(&mut self, func: &Function, req: &EvalRequest, now: i64) -> Result<Value, Vec<u8>> {
         let srv = &*self.srv;
         if let Err(e) = self.set_args(&req.keys, &req.args) {
             return Err(format!("ERR {e}").into_bytes());
         }
         srv.scripting.kill.store(false, SeqCst);
         srv.scripting.wrote.store(false, SeqCst);
-        srv.scripting.gate.script_started_ms.store(now_ms(), SeqCst);
+        srv.scripting.gate.script_started_ms.store(now, SeqCst);
         // A panic in the runtime under a script fails that script alone: the VM and the
         // cache stay in service for the next.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run.call::<(bool, Value)>(func)));
