@@ -60,12 +60,14 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn by_sha(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
-    let sha = args::text(argv[1]).to_ascii_lowercase();
-    // Not a SHA1: answer here. An unknown one goes on all the same, as an EVAL of the
-    // same connection's pipeline may load it before this runs (scripting/batch.rs).
-    if sha.len() != 40 {
+    // Not a SHA1 (40 hex digits; any other byte names no script): answer here. An
+    // unknown one goes on all the same, as an EVAL of the same connection's pipeline
+    // may load it before this runs (scripting/batch.rs).
+    let raw = argv[1];
+    if raw.len() != 40 || !raw.is_ascii() {
         return Err(CmdError::other(scripting::NOSCRIPT));
     }
+    let sha: String = raw.iter().map(|b| char::from(b.to_ascii_lowercase())).collect();
     start(ctx, argv, Source::Sha(sha), read_only)
 }
 
