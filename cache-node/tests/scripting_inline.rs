@@ -204,6 +204,10 @@ fn an_inline_run_past_its_budget_moves_and_gets_busy_and_kill_from_every_worker(
     let node = start_two_workers(&["--busy-reply-threshold", "100"]);
     let mut admin = node.client();
     let [mut w0, mut w1] = clients_per_worker(&node, &mut admin, 2);
+    let fast = &load(&mut admin, "return 1");
+    for _ in 0..2 {
+        assert_eq!(q::<i64>(&mut w1[0], &["EVALSHA", fast, "0"]), 1);
+    }
     for (round, killer_side) in [0usize, 1].into_iter().enumerate() {
         let body = looping(&format!("round {round}"));
         let sha = load(&mut admin, &body);
@@ -231,6 +235,9 @@ fn an_inline_run_past_its_budget_moves_and_gets_busy_and_kill_from_every_worker(
                 });
                 assert!(busy, "never answered BUSY");
             }
+            // A script sent meanwhile, even one that would run inline, gets BUSY too.
+            let e = redis::cmd("EVALSHA").arg(fast).arg(0).query::<i64>(&mut w1[0]).unwrap_err();
+            assert_eq!(format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")), BUSY);
             let killer = if killer_side == 0 { &mut rest0[0] } else { &mut w1[0] };
             let _: () = q(killer, &["SCRIPT", "KILL"]);
             let reply = h.join().unwrap();
