@@ -1,6 +1,6 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. The handlers check arguments on the
-//! worker; the script itself runs on the script thread (scripting/), which the
-//! connection awaits (`After::Script`).
+//! worker; the script itself runs after the handler (`After::Script`): inline on the
+//! worker or on the script thread, which the connection awaits (scripting/).
 
 use super::args;
 use super::command::{reply_help, run_subcommand};
@@ -60,12 +60,14 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn by_sha(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
-    let sha = args::text(argv[1]).to_ascii_lowercase();
-    // Not a SHA1: answer here. An unknown one goes on all the same, as an EVAL of the
-    // same connection's pipeline may load it before this runs (scripting/batch.rs).
-    if sha.len() != 40 {
+    // Not a SHA1 (40 hex digits; any other byte names no script): answer here. An
+    // unknown one goes on all the same, as an EVAL of the same connection's pipeline
+    // may load it before this runs (scripting/batch.rs).
+    let raw = argv[1];
+    if raw.len() != 40 || !raw.is_ascii() {
         return Err(CmdError::other(scripting::NOSCRIPT));
     }
+    let sha: String = raw.iter().map(|b| char::from(b.to_ascii_lowercase())).collect();
     start(ctx, argv, Source::Sha(sha), read_only)
 }
 
@@ -94,9 +96,8 @@ fn script(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let known = ctx.srv.scripting.known.lock();
-    let found: Vec<bool> = argv[2..].iter().map(|s| known.contains(&args::text(s).to_ascii_lowercase())).collect();
-    drop(known);
+    let cache = &ctx.srv.scripting.cache;
+    let found: Vec<bool> = argv[2..].iter().map(|s| cache.contains(&args::text(s).to_ascii_lowercase())).collect();
     ctx.out.array(found.len());
     for f in found {
         ctx.out.int(i64::from(f));
@@ -110,7 +111,8 @@ fn flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(m) if argv.len() == 3 && (args::is(m, "sync") || args::is(m, "async")) => {}
         Some(_) => return Err(CmdError::other("ERR SCRIPT FLUSH only support SYNC|ASYNC option")),
     }
-    ctx.srv.scripting.known.lock().clear();
+    // Every engine drops its copies before its next run (the cache's generation).
+    ctx.srv.scripting.cache.flush();
     ctx.srv.scripting.send(ctx.srv, Job::Flush);
     ctx.out.ok();
     Ok(())

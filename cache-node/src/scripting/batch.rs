@@ -1,9 +1,11 @@
-//! A connection's pipelined scripts, handed to the script thread as one job: a round
-//! trip to that thread costs more than a short script, so consecutive EVAL / EVALSHA
-//! requests of one read wait here and go together, and their replies are put back where
-//! each request's reply belongs.
+//! A connection's pipelined scripts: consecutive EVAL / EVALSHA requests of one read
+//! wait here, then run in order, inline on the worker one by one while they may
+//! (inline.rs), the rest handed to the script thread as one job (a round trip to that
+//! thread costs more than a short script); their replies are put back where each
+//! request's reply belongs.
 
 use super::EvalRequest;
+use super::inline::{self, Stop};
 use crate::protocol::Reply;
 use crate::server::session::Session;
 use crate::server::state::Server;
@@ -13,12 +15,18 @@ pub const MAX_BATCH: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct Pending {
+    /// The worker (its gate slot) the connection is served on.
+    worker: usize,
     reqs: Vec<EvalRequest>,
     /// Where in the output each reply goes, and whether it is sent at all (CLIENT REPLY).
     places: Vec<(usize, bool)>,
 }
 
 impl Pending {
+    pub fn on_worker(worker: usize) -> Self {
+        Pending { worker, ..Pending::default() }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
@@ -37,22 +45,66 @@ impl Pending {
         if self.reqs.is_empty() {
             return;
         }
-        let reqs = std::mem::take(&mut self.reqs);
+        let mut reqs = std::mem::take(&mut self.reqs);
         let n = reqs.len();
-        let done = super::run_evals(srv, reqs).await;
         let mut replies: Vec<Vec<u8>> = Vec::with_capacity(n);
-        match done {
-            Some(outcomes) => {
-                for o in outcomes {
-                    session.durable_wait = session.durable_wait.max(o.durable_wait);
-                    session.repl_offset = session.repl_offset.max(o.repl_offset);
-                    replies.push(o.reply);
+        let mut waits = |o: &super::Outcome| {
+            session.durable_wait = session.durable_wait.max(o.durable_wait);
+            session.repl_offset = session.repl_offset.max(o.repl_offset);
+        };
+        // Inline while they may (waiting for another worker's short inline run), the
+        // rest to the script thread in one job.
+        let mut inline = Vec::with_capacity(n);
+        let mut busy = None;
+        loop {
+            match inline::run(srv, self.worker, &reqs[inline.len()..], &mut inline) {
+                Stop::Done | Stop::Elsewhere => break,
+                Stop::Moved(o) => {
+                    waits(&o);
+                    break;
+                }
+                Stop::Wait if super::busy(srv) => {
+                    // As the commands waiting at the gate: BUSY for the rest.
+                    let mut r = Reply::new(out.version);
+                    r.error(super::BUSY);
+                    for _ in inline.len()..n {
+                        srv.stats.record_error("BUSY");
+                    }
+                    busy = Some(r.buf);
+                    break;
+                }
+                Stop::Wait => {
+                    let gate = &srv.scripting.gate;
+                    if gate.is_closed() {
+                        gate.wait_open(std::time::Duration::from_millis(5)).await;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
                 }
             }
-            None => {
-                let mut r = Reply::new(out.version);
-                r.error("ERR the script engine is not available");
-                replies.resize(n, r.buf);
+        }
+        for o in inline {
+            waits(&o);
+            replies.push(o.reply);
+        }
+        if let Some(r) = busy {
+            replies.resize(n, r);
+        }
+        if replies.len() < n {
+            let rest = reqs.split_off(replies.len());
+            drop(reqs);
+            match super::run_evals(srv, rest).await {
+                Some(outcomes) => {
+                    for o in outcomes {
+                        waits(&o);
+                        replies.push(o.reply);
+                    }
+                }
+                None => {
+                    let mut r = Reply::new(out.version);
+                    r.error("ERR the script engine is not available");
+                    replies.resize(n, r.buf);
+                }
             }
         }
         place(&mut out.buf, &self.places, &replies);

@@ -18,11 +18,12 @@ use smallvec::SmallVec;
 
 use super::convert::reply_to_lua;
 use super::engine::{PENDING, raise};
+use super::inline::{Budget, MOVING};
 use crate::commands::atomic::Atomic;
 use crate::commands::{self, Ctx, flag};
 use crate::protocol::{Reply, RespVersion};
 use crate::server::session::{After, ReplyMode, Session};
-use crate::server::state::{Server, now_ms};
+use crate::server::state::Server;
 use crate::server::stats::ThreadStats;
 
 /// The running script's side of its calls.
@@ -37,7 +38,11 @@ pub struct Run {
     /// The protocol of the script's calls (`redis.setresp`).
     pub resp: RespVersion,
     pub stats: Arc<ThreadStats>,
+    /// An inline run's clock: past it, before its first write, the run stops and moves
+    /// to the script thread (scripting/inline.rs).
+    budget: Rc<Budget>,
     clock: Instant,
+    now_ms: i64,
     /// The arguments of the call being made, end to end, and where each one ends.
     args: Vec<u8>,
     ends: Vec<usize>,
@@ -46,7 +51,7 @@ pub struct Run {
 pub type Shared = Rc<RefCell<Run>>;
 
 impl Run {
-    pub fn new(session: Session, stats: Arc<ThreadStats>) -> Self {
+    pub fn new(session: Session, stats: Arc<ThreadStats>, budget: Rc<Budget>) -> Self {
         Run {
             session,
             out: Reply::new(RespVersion::Resp2),
@@ -54,14 +59,19 @@ impl Run {
             read_only: false,
             resp: RespVersion::Resp2,
             stats,
+            budget,
             clock: Instant::now(),
+            now_ms: 0,
             args: Vec::new(),
             ends: Vec::new(),
         }
     }
 
     /// Readies the state for a new script (nothing of the previous one's may leak).
-    pub fn start(&mut self, db: usize, read_only: bool, atomic: Atomic) {
+    /// `now_ms`: the script's start, the time of all its commands (as Redis freezes
+    /// time for a script: a key cannot expire in the middle of one); `clock`: the same
+    /// instant, where the commands' timing starts.
+    pub fn start(&mut self, db: usize, read_only: bool, atomic: Atomic, now_ms: i64, clock: Instant) {
         let s = &mut self.session;
         s.db = db;
         s.durable_wait = 0;
@@ -72,7 +82,8 @@ impl Run {
         self.atomic = Some(atomic);
         self.read_only = read_only;
         self.resp = RespVersion::Resp2;
-        self.clock = Instant::now();
+        self.clock = clock;
+        self.now_ms = now_ms;
     }
 }
 
@@ -182,7 +193,11 @@ const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
 fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
-    let Run { session, out, atomic, read_only, resp, stats, clock, args: bytes, ends } = run;
+    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends } = run;
+    // A run that moves does nothing more here (it may have caught the hook's error).
+    if budget.moving() {
+        return err_table(lua, MOVING);
+    }
     bytes.clear();
     ends.clear();
     for v in args {
@@ -217,15 +232,24 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     if !spec.arity_ok(argv.len()) {
         return err_table(lua, "ERR Wrong number of args calling Redis command from script");
     }
-    if spec.has(flag::WRITE) {
-        if *read_only {
-            return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
+    let writes = spec.has(flag::WRITE);
+    if writes && *read_only {
+        return err_table(lua, "ERR Write commands are not allowed from read-only scripts.");
+    }
+    // An inline run past its budget moves now, while it has done nothing a second run
+    // would do again (a write, a PUBLISH...).
+    if writes || spec.has(flag::MAY_REPLICATE) || spec.has(flag::PUBSUB) {
+        if budget.over() {
+            return err_table(lua, MOVING);
         }
+        budget.wrote();
+    }
+    if writes {
         srv.scripting.wrote.store(true, SeqCst);
     }
     out.buf.clear();
     out.version = *resp;
-    let mut ctx = Ctx::new(srv, session, out, now_ms());
+    let mut ctx = Ctx::new(srv, session, out, *now_ms);
     ctx.atomic = atomic.take();
     commands::dispatch(&mut ctx, &argv, stats, clock);
     *atomic = ctx.atomic.take();

@@ -4,15 +4,20 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::{Duration, Instant};
 
 use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState};
 
+use super::cache::{Record, Script};
 use super::call;
 use super::convert::lua_to_reply;
+use super::inline::{Budget, MOVING};
 use super::shebang;
 use crate::commands::atomic::Atomic;
 use crate::commands::{self, Ctx};
@@ -22,7 +27,8 @@ use crate::server::session::Session;
 use crate::server::state::{Server, now_ms};
 use crate::server::stats::ThreadStats;
 
-/// Instructions between two checks for SCRIPT KILL.
+/// Instructions between two checks for SCRIPT KILL on the script thread (a worker's
+/// engine checks more often: inline::HOOK_EVERY).
 const HOOK_EVERY: u32 = 100_000;
 /// Registry slot for the error table a Rust function of the library raises.
 pub(super) const PENDING: &str = "script_error";
@@ -34,10 +40,12 @@ const GC_STEP_KB: i32 = 50;
 const ENGINE_FAILED: &str = "ERR the script failed in the script engine";
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
-/// A cached script: its slot in the Lua table of compiled functions, and its flags.
+/// A cached script: its slot in the Lua table of compiled functions, its flags, and its
+/// entry in the shared cache (text and track record).
 struct Cached {
     slot: i64,
     flags: u32,
+    script: Arc<Script>,
 }
 
 /// What one EVAL asks for.
@@ -76,7 +84,9 @@ pub struct Engine {
     env: Table,
     /// The table behind scripts' globals (KEYS and ARGV go there).
     allowed: Table,
-    scripts: HashMap<String, Cached>,
+    scripts: HashMap<String, Cached, RandomState>,
+    /// The budget of the inline run being made (None on the script thread).
+    inline_budget: Option<Duration>,
     /// The compiled functions, by slot. Kept in Lua so the cache costs one reference
     /// however many scripts it holds (mlua has room for about 8000 in all).
     functions: Table,
@@ -84,6 +94,11 @@ pub struct Engine {
     /// What `redis.call` works with (the client that scripts' commands run as...).
     state: call::Shared,
     runs_since_gc: u32,
+    /// The inline run's clock (shared with the hook and `redis.call`).
+    budget: Rc<Budget>,
+    /// The shared cache's generation this engine's copies belong to.
+    generation: u64,
+    counters: Arc<super::EngineCounters>,
 }
 
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -91,8 +106,18 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 impl Engine {
-    /// `stats`: where the commands scripts run are counted.
+    /// The script thread's engine. `stats`: where the commands scripts run are counted.
     pub fn new(srv: Arc<Server>, stats: Arc<ThreadStats>) -> mlua::Result<Self> {
+        Self::build(srv, stats, HOOK_EVERY)
+    }
+
+    /// A worker's engine, for inline runs (scripting/inline.rs).
+    pub fn new_inline(srv: Arc<Server>) -> mlua::Result<Self> {
+        let stats = srv.stats.register_other(crate::commands::table::all().len());
+        Self::build(srv, stats, super::inline::HOOK_EVERY)
+    }
+
+    fn build(srv: Arc<Server>, stats: Arc<ThreadStats>, hook_every: u32) -> mlua::Result<Self> {
         // SAFETY: `debug` is loaded for the error handler only (scripts/prelude.lua); it is
         // not among the globals scripts can reach.
         let lua = unsafe { Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, mlua::LuaOptions::new()) };
@@ -159,25 +184,80 @@ impl Engine {
         let (run, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
         // The runtime's own globals are no business of scripts'.
         let info = Arc::new(ClientInfo::new(srv.clients.next_id(), ([127, 0, 0, 1], 0).into(), ([127, 0, 0, 1], 0).into(), -1, now_ms()));
-        let state = Rc::new(RefCell::new(call::Run::new(Session::new(info, true), stats)));
+        let budget = Rc::new(Budget::default());
+        let state = Rc::new(RefCell::new(call::Run::new(Session::new(info, true), stats, budget.clone())));
         call::install(&lua, &redis, srv.clone(), state.clone())?;
         let killer = srv.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+        let clock = budget.clone();
+        lua.set_hook(HookTriggers::new().every_nth_instruction(hook_every), move |_, _| {
             if killer.scripting.kill.load(Relaxed) {
                 return Err(mlua::Error::runtime(KILLED));
+            }
+            if clock.over() {
+                return Err(mlua::Error::runtime(MOVING));
             }
             Ok(VmState::Continue)
         });
         let functions = lua.create_table()?;
-        Ok(Engine { lua, run, env, allowed, scripts: HashMap::new(), functions, srv, state, runs_since_gc: 0 })
+        let generation = srv.scripting.cache.generation();
+        let counters = srv.scripting.register_engine();
+        Ok(Engine {
+            lua,
+            run,
+            env,
+            allowed,
+            scripts: HashMap::default(),
+            inline_budget: None,
+            functions,
+            srv,
+            state,
+            runs_since_gc: 0,
+            budget,
+            generation,
+            counters,
+        })
     }
 
-    pub fn used_memory(&self) -> usize {
-        self.lua.used_memory()
+    /// Publishes this VM's memory for INFO (used_memory_lua sums every engine's).
+    pub fn publish_memory(&self) {
+        self.counters.memory.store(self.lua.used_memory() as u64, Relaxed);
     }
 
-    /// SCRIPT FLUSH.
+    /// Drops this engine's copies if SCRIPT FLUSH emptied the shared cache since.
+    fn sync(&mut self) {
+        if self.srv.scripting.cache.generation() != self.generation {
+            self.flush();
+        }
+    }
+
+    /// The track record of the script `source` names (None: not in the cache),
+    /// compiling it here from the shared cache when it may run inline.
+    pub fn record(&mut self, source: &Source) -> Option<Record> {
+        self.sync();
+        let hashed;
+        let sha = match source {
+            Source::Sha(sha) => sha.as_str(),
+            Source::Body(body) => {
+                hashed = sha1_hex(body);
+                hashed.as_str()
+            }
+            Source::Load(_) => return None,
+        };
+        if let Some(c) = self.scripts.get(sha) {
+            return Some(c.script.record());
+        }
+        let shared = self.srv.scripting.cache.get(sha)?;
+        let record = shared.record();
+        if record == Record::Fast {
+            self.load(&shared.body).ok()?;
+        }
+        Some(record)
+    }
+
+    /// SCRIPT FLUSH (this engine's copies; the shared cache is emptied by the command).
     pub fn flush(&mut self) {
+        // Read first: a flush after this one is seen by the next `sync`.
+        self.generation = self.srv.scripting.cache.generation();
         self.scripts.clear();
         if let Ok(t) = self.lua.create_table() {
             self.functions = t;
@@ -209,8 +289,8 @@ impl Engine {
         })?;
         let slot = self.scripts.len() as i64 + 1;
         self.functions.raw_set(slot, func).map_err(|e| format!("ERR Error compiling script (new function): {e}").into_bytes())?;
-        self.scripts.insert(sha.clone(), Cached { slot, flags });
-        self.srv.scripting.known.lock().insert(sha.clone());
+        let script = self.srv.scripting.cache.insert(&sha, body);
+        self.scripts.insert(sha.clone(), Cached { slot, flags, script });
         Ok(sha)
     }
 
@@ -224,10 +304,29 @@ impl Engine {
     /// Runs one EVAL / EVALSHA (or SCRIPT LOAD) of its own and returns its reply in the
     /// caller's protocol.
     pub fn eval(&mut self, req: EvalRequest) -> Outcome {
+        self.eval_ref(&req)
+    }
+
+    /// Runs a script inline on a worker (scripting/inline.rs) with `budget` before it
+    /// moves; true with the outcome when it was stopped to move (its reply is empty, its
+    /// waits are those of anything it journaled before, such as expired keys deleted).
+    pub fn eval_inline(&mut self, req: &EvalRequest, budget: Duration) -> (Outcome, bool) {
+        self.inline_budget = Some(budget);
+        let outcome = self.eval_ref(req);
+        self.inline_budget = None;
+        let moved = self.budget.moving();
+        self.budget.start(None);
+        let counter = if moved { &self.counters.moved } else { &self.counters.inline_runs };
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
+        self.publish_memory();
+        (outcome, moved)
+    }
+
+    fn eval_ref(&mut self, req: &EvalRequest) -> Outcome {
         // Sized to the reply: `Reply::new`'s connection-sized buffer would be a large
         // allocation per script, freed on another thread.
         let mut reply = Reply { buf: Vec::new(), version: req.resp };
-        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| self.execute(&req, &mut reply, None)));
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| self.execute(req, &mut reply, None)));
         let (durable_wait, repl_offset) = ran.unwrap_or_else(|_| {
             self.recover(&mut reply);
             (0, 0)
@@ -241,6 +340,7 @@ impl Engine {
         tracing::error!("a script panicked in the script engine; it failed, the engine carries on");
         self.srv.scripting.gate.script_started_ms.store(0, SeqCst);
         self.srv.scripting.kill.store(false, SeqCst);
+        self.budget.start(None);
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.atomic = None;
             state.out.buf.clear();
@@ -267,6 +367,7 @@ impl Engine {
     /// Writes `req`'s reply to `reply`; returns how far the caller waits for its writes
     /// (AOF position, replication offset) when it ran in an atomic run of its own.
     fn execute(&mut self, req: &EvalRequest, reply: &mut Reply, mut exec: Option<&mut Option<Atomic>>) -> (u64, u64) {
+        self.sync();
         let loaded;
         let sha: &str = match &req.source {
             Source::Body(body) => match self.load(body) {
@@ -280,7 +381,15 @@ impl Engine {
                     return (0, 0);
                 }
             },
-            Source::Sha(sha) => sha,
+            Source::Sha(sha) => {
+                // Loaded by another engine: compiled here from the shared cache.
+                if !self.scripts.contains_key(sha.as_str())
+                    && let Some(shared) = self.srv.scripting.cache.get(sha)
+                {
+                    let _ = self.load(&shared.body);
+                }
+                sha
+            }
             Source::Load(body) => {
                 match self.load(body) {
                     Ok(sha) => reply.bulk(sha.as_bytes()),
@@ -306,6 +415,7 @@ impl Engine {
             }
         };
         let read_only = req.read_only || script.flags & shebang::NO_WRITES != 0;
+        let record = script.script.clone();
         if let Some(msg) = super::oom::refuse_script(&self.srv, script.flags, exec.is_some()) {
             reply.error(msg);
             return (0, 0);
@@ -314,8 +424,19 @@ impl Engine {
             Some(outer) => outer.take().unwrap_or_default(),
             None => Atomic::default(),
         };
-        self.state.borrow_mut().start(req.db, read_only, atomic);
-        let result = self.run_script(&func, req);
+        // One clock reading each for the run's start (its budget, its timing, its
+        // commands' time) and end.
+        let started = Instant::now();
+        let now = now_ms();
+        self.budget.start(self.inline_budget.map(|b| started + b));
+        self.state.borrow_mut().start(req.db, read_only, atomic, now, started);
+        let result = self.run_script(&func, req, now);
+        let moved = self.budget.moving();
+        if moved {
+            record.strike();
+        } else {
+            record.ran(started.elapsed(), super::inline::BUDGET);
+        }
         let mut state = self.state.borrow_mut();
         let script_resp3 = state.resp == RespVersion::Resp3;
         let atomic = state.atomic.take().unwrap_or_default();
@@ -327,13 +448,15 @@ impl Engine {
             }
             None => {
                 let call::Run { session, out, .. } = &mut *state;
-                let mut ctx = Ctx::new(&self.srv, session, out, now_ms());
+                let mut ctx = Ctx::new(&self.srv, session, out, now);
                 commands::atomic::finish(&mut ctx, atomic);
                 (session.durable_wait, session.repl_offset)
             }
         };
         drop(state);
         match result {
+            // Stopped to run again on the script thread: no reply, nothing counted.
+            _ if moved => {}
             Ok(v) => lua_to_reply(&v, reply, script_resp3),
             Err(e) => {
                 let code = e.split(|&b| b == b' ').next().map(String::from_utf8_lossy).unwrap_or_default();
@@ -347,14 +470,14 @@ impl Engine {
 
     /// Runs the function; Err holds the error table flattened as `msg\0source\0line`,
     /// as bytes: Redis replies with a script's error text as it is, UTF-8 or not.
-    fn run_script(&mut self, func: &Function, req: &EvalRequest) -> Result<Value, Vec<u8>> {
+    fn run_script(&mut self, func: &Function, req: &EvalRequest, now: i64) -> Result<Value, Vec<u8>> {
         let srv = &*self.srv;
         if let Err(e) = self.set_args(&req.keys, &req.args) {
             return Err(format!("ERR {e}").into_bytes());
         }
         srv.scripting.kill.store(false, SeqCst);
         srv.scripting.wrote.store(false, SeqCst);
-        srv.scripting.gate.script_started_ms.store(now_ms(), SeqCst);
+        srv.scripting.gate.script_started_ms.store(now, SeqCst);
         // A panic in the runtime under a script fails that script alone: the VM and the
         // cache stay in service for the next.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run.call::<(bool, Value)>(func)));

@@ -5,8 +5,14 @@
 //!
 //! Both sides use SeqCst (a store then a load each): either the worker sees the gate
 //! closed, or the script thread sees the worker inside and waits for it.
+//!
+//! Whoever runs a script (the script thread, or a worker running one inline) first
+//! takes the runner claim, so one runner at a time closes the gate. A worker never
+//! blocks its thread on the claim (it waits asynchronously for another worker's short
+//! inline run, or hands its script to the script thread); the script thread, which
+//! serves nobody else, does.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::SeqCst};
 
 use tokio::sync::Notify;
 
@@ -15,9 +21,20 @@ use tokio::sync::Notify;
 #[repr(align(128))]
 struct Inside(AtomicBool);
 
+/// Who runs scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// A worker, inline: short by its script's history.
+    Worker = 1,
+    ScriptThread = 2,
+}
+
 #[derive(Debug)]
 pub struct Gate {
     closed: AtomicBool,
+    /// Taken by whoever runs scripts, for as long as it holds the gate closed (a
+    /// `Runner` as u8, 0 when free).
+    runner: AtomicU8,
     inside: Box<[Inside]>,
     opened: Notify,
     /// Unix ms when the script now running started (0: none runs).
@@ -30,6 +47,7 @@ impl Gate {
     pub fn new(workers: usize) -> Self {
         Gate {
             closed: AtomicBool::new(false),
+            runner: AtomicU8::new(0),
             inside: (0..workers + 2).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
@@ -100,12 +118,55 @@ impl Gate {
         let _ = tokio::time::timeout(max, opened).await;
     }
 
-    /// The script thread: closes the gate and waits until every worker has left the
-    /// command it was in. `except`: a worker known to be waiting for this thread
-    /// (never inside), none here.
+    /// Takes the runner claim for `who` if nobody holds it.
+    pub fn try_claim(&self, who: Runner) -> bool {
+        self.runner.compare_exchange(0, who as u8, SeqCst, SeqCst).is_ok()
+    }
+
+    /// Takes the runner claim, waiting for a worker's inline run to end (the script
+    /// thread). Inline runs are short: their scripts have a history of ending within
+    /// a budget of milliseconds.
+    pub fn claim(&self) {
+        let mut spins = 0u32;
+        while !self.try_claim(Runner::ScriptThread) {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 1024 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+
+    pub fn release(&self) {
+        self.runner.store(0, SeqCst);
+    }
+
+    /// Who holds the runner claim (a script runs or is about to), if anyone.
+    pub fn holder(&self) -> Option<Runner> {
+        match self.runner.load(SeqCst) {
+            0 => None,
+            1 => Some(Runner::Worker),
+            _ => Some(Runner::ScriptThread),
+        }
+    }
+
+    /// The script thread (holding the claim): closes the gate and waits until every
+    /// worker has left the command it was in.
     pub fn close(&self) {
+        self.close_for(usize::MAX);
+    }
+
+    /// `close` by the runner in slot `me`, whose own flag is not waited for (a worker
+    /// running a script inline is not inside a command, and could not leave one).
+    pub fn close_for(&self, me: usize) {
         self.closed.store(true, SeqCst);
-        for w in self.inside.iter() {
+        for (i, w) in self.inside.iter().enumerate() {
+            if i == me {
+                continue;
+            }
             let mut spins = 0u32;
             while w.0.load(SeqCst) {
                 spins += 1;
@@ -142,6 +203,25 @@ mod tests {
         g.leave(1);
         // A worker index past the table (a thread with no flag) is never held.
         assert!(g.enter(9));
+    }
+
+    #[test]
+    fn one_runner_at_a_time_and_a_runner_does_not_wait_for_its_own_slot() {
+        let g = Gate::new(2);
+        assert!(g.try_claim(Runner::Worker));
+        assert_eq!(g.holder(), Some(Runner::Worker));
+        assert!(!g.try_claim(Runner::Worker) && !g.try_claim(Runner::ScriptThread));
+        // Worker 0's flag is up (as if it were inside): closing for it does not wait.
+        g.enter_anyway(0);
+        g.close_for(0);
+        assert!(g.is_closed() && !g.enter(1));
+        g.open();
+        g.release();
+        g.leave(0);
+        assert_eq!(g.holder(), None);
+        g.claim();
+        assert_eq!(g.holder(), Some(Runner::ScriptThread));
+        g.release();
     }
 
     #[test]

@@ -1,17 +1,20 @@
-//! Lua scripting (EVAL and friends). Scripts run on one dedicated thread that owns the
-//! Lua VM, never on a worker: a worker validates EVAL, hands the script over
-//! (`After::Script`) and awaits its reply while serving its other connections. The
-//! thread runs each batch of scripts behind the gate (gate.rs), so a script sees no
-//! other command run while it does, and SCRIPT KILL / BUSY work while it loops.
+//! Lua scripting (EVAL and friends). A worker validates EVAL (`After::Script`); a
+//! short script with a history of ending quickly then runs right there, on the
+//! worker's own VM (inline.rs); every other one goes to one dedicated thread with its
+//! own VM, which the worker awaits while serving its other connections. Either runner
+//! holds the gate (gate.rs) while a script runs, so a script sees no other command run
+//! while it does, and SCRIPT KILL / BUSY work while it loops.
 
 pub mod batch;
 pub mod bit;
+pub mod cache;
 pub mod call;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod gate;
+pub mod inline;
 pub mod lib_args;
 pub mod lua_struct;
 pub mod msgpack;
@@ -19,7 +22,6 @@ pub mod oom;
 pub mod shebang;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
@@ -80,10 +82,21 @@ pub struct Scripting {
     pub kill: AtomicBool,
     /// The running script has written (it can no longer be killed).
     pub wrote: AtomicBool,
-    /// SHA1s in the cache, for SCRIPT EXISTS and EVALSHA's early NOSCRIPT.
-    pub known: Mutex<HashSet<String>>,
-    pub lua_memory: AtomicU64,
+    /// Every loaded script (SCRIPT EXISTS, and what each engine compiles from).
+    pub cache: cache::Cache,
+    /// Each engine's counters (INFO sums them).
+    engines: Mutex<Vec<Arc<EngineCounters>>>,
     jobs: OnceLock<Mutex<mpsc::Sender<Job>>>,
+}
+
+/// One engine's figures, written by its thread only (on a line of its own).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct EngineCounters {
+    pub memory: AtomicU64,
+    /// Scripts a worker ran inline, and inline runs stopped and moved to the script thread.
+    pub inline_runs: AtomicU64,
+    pub moved: AtomicU64,
 }
 
 impl Scripting {
@@ -92,14 +105,31 @@ impl Scripting {
             gate: gate::Gate::new(workers),
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
-            known: Mutex::new(HashSet::new()),
-            lua_memory: AtomicU64::new(0),
+            cache: cache::Cache::default(),
+            engines: Mutex::new(Vec::new()),
             jobs: OnceLock::new(),
         }
     }
 
     pub fn cached_scripts(&self) -> usize {
-        self.known.lock().len()
+        self.cache.len()
+    }
+
+    /// Counters for a new engine.
+    pub fn register_engine(&self) -> Arc<EngineCounters> {
+        let c = Arc::new(EngineCounters::default());
+        self.engines.lock().push(c.clone());
+        c
+    }
+
+    /// Memory of every Lua VM (INFO used_memory_lua).
+    pub fn lua_memory(&self) -> u64 {
+        self.engines.lock().iter().map(|c| c.memory.load(Relaxed)).sum()
+    }
+
+    /// (scripts run inline on workers, inline runs moved to the script thread).
+    pub fn inline_counts(&self) -> (u64, u64) {
+        self.engines.lock().iter().fold((0, 0), |(r, m), c| (r + c.inline_runs.load(Relaxed), m + c.moved.load(Relaxed)))
     }
 
     /// Hands a job to the script thread, starting it on first use.
@@ -118,7 +148,7 @@ impl Scripting {
 const JOBS_PER_GATE: usize = 256;
 
 /// Room for converting deeply nested replies and for Lua's own C calls.
-const SCRIPT_STACK: usize = 16 * 1024 * 1024;
+pub const SCRIPT_STACK: usize = 16 * 1024 * 1024;
 
 fn start(srv: &Server) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
@@ -156,16 +186,26 @@ fn script_thread(srv: Arc<Server>, rx: mpsc::Receiver<Job>) {
             Job::Flush => false,
         });
         if gated {
+            // A worker's inline run may hold the gate: wait for its end.
+            srv.scripting.gate.claim();
             srv.scripting.gate.close();
         }
-        for job in batch.drain(..) {
+        // The last batch's replies go once the gate is open, so the worker that gets them
+        // finds it open for its next script (which may then run inline).
+        let mut last = None;
+        let jobs = batch.len();
+        for (i, job) in batch.drain(..).enumerate() {
             match job {
                 Job::Evals(reqs, reply) => {
                     let outcomes = ENGINE.with_borrow_mut(|e| match e {
                         Some(e) => reqs.into_iter().map(|r| e.eval(r)).collect(),
                         None => Vec::new(),
                     });
-                    let _ = reply.send(outcomes);
+                    if i + 1 == jobs {
+                        last = Some((reply, outcomes));
+                    } else {
+                        let _ = reply.send(outcomes);
+                    }
                 }
                 Job::Exec(job) => exec(&srv, &stats, *job),
                 Job::Flush => ENGINE.with_borrow_mut(|e| e.as_mut().map(engine::Engine::flush)).unwrap_or_default(),
@@ -173,9 +213,12 @@ fn script_thread(srv: Arc<Server>, rx: mpsc::Receiver<Job>) {
         }
         if gated {
             srv.scripting.gate.open();
+            srv.scripting.gate.release();
         }
-        let used = ENGINE.with_borrow(|e| e.as_ref().map_or(0, engine::Engine::used_memory));
-        srv.scripting.lua_memory.store(used as u64, Relaxed);
+        if let Some((reply, outcomes)) = last {
+            let _ = reply.send(outcomes);
+        }
+        ENGINE.with_borrow(|e| e.as_ref().map(engine::Engine::publish_memory));
     }
 }
 
@@ -289,6 +332,23 @@ pub async fn admit(srv: &Server, worker: usize, argv: &[&[u8]]) -> Admit {
         }
         gate.wait_open(Duration::from_millis(5)).await;
     }
+}
+
+/// A worker about to run the command `name`: true if it may at once (see `Gate::enter`).
+/// EVAL and its kin only check their arguments there (the script runs afterwards, under
+/// a runner's own closing of the gate): they need not wait for another script, only
+/// answer BUSY once it is past `busy-reply-threshold`. (Waiting there for each other
+/// worker's inline run would cost two workers that both run scripts a wake-up per
+/// command.)
+#[inline]
+pub fn enter_command(srv: &Server, worker: usize, name: &[u8]) -> bool {
+    srv.scripting.gate.enter(worker) || (batch::is_script_call(name) && !busy(srv))
+}
+
+/// A script is running past `busy-reply-threshold` (commands get BUSY).
+pub fn busy(srv: &Server) -> bool {
+    let started = srv.scripting.gate.script_started_ms.load(std::sync::atomic::Ordering::SeqCst);
+    started > 0 && now_ms() - started >= srv.config.read().int("busy-reply-threshold").max(0)
 }
 
 /// Waits until the gate lets this worker in (no BUSY: for a blocked command's retry).

@@ -284,7 +284,7 @@ impl<'a> Conn<'a> {
         let mut pos = 0;
         let mut next = Next::Continue;
         // Consecutive scripts go to the script thread together (scripting/batch.rs).
-        let mut scripts = crate::scripting::batch::Pending::default();
+        let mut scripts = crate::scripting::batch::Pending::on_worker(self.worker);
         while pos < self.inbuf.len() {
             limits.unauthenticated = !self.session.authenticated;
             let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
@@ -328,7 +328,7 @@ impl<'a> Conn<'a> {
             }
             let mark = self.out.buf.len();
             // While a script runs, no command does (scripting/gate.rs).
-            if !self.srv.scripting.gate.enter(self.worker) {
+            if !crate::scripting::enter_command(self.srv, self.worker, argv[0]) {
                 if let crate::scripting::Admit::Busy = crate::scripting::admit(self.srv, self.worker, &argv).await {
                     self.srv.stats.record_error("BUSY");
                     self.out.error(crate::scripting::BUSY);

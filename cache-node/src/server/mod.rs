@@ -130,7 +130,9 @@ fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<HandoffTx> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // Registered here, in worker order, so thread statistics line up with worker indexes.
     let stats = srv.stats.register_thread(table::all().len());
-    std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
+    // The script thread's stack: a worker runs short scripts inline (scripting/inline.rs).
+    let builder = std::thread::Builder::new().name(format!("worker-{i}")).stack_size(crate::scripting::SCRIPT_STACK);
+    builder.spawn(move || {
         rt.block_on(async move {
             while let Some(msg) = rx.recv().await {
                 match msg {

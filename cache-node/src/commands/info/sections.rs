@@ -124,7 +124,7 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "total_system_memory", "{total}");
     field!(out, "total_system_memory_human", "{}", human(total));
     // Scripts (EVAL) use the Lua VM; there are no functions (FUNCTION LOAD).
-    let lua = srv.scripting.lua_memory.load(std::sync::atomic::Ordering::Relaxed);
+    let lua = srv.scripting.lua_memory();
     field!(out, "used_memory_lua", "{lua}");
     field!(out, "used_memory_vm_eval", "{lua}");
     field!(out, "used_memory_lua_human", "{}", human(lua));
@@ -268,6 +268,11 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "dump_payload_sanitizations", "0");
     field!(out, "io_threaded_reads_processed", "0");
     field!(out, "io_threaded_writes_processed", "0");
+    // Ours: scripts run on the worker that received them, and inline runs that passed
+    // their budget and ran again on the script thread (scripting/inline.rs).
+    let (inline, moved) = srv.scripting.inline_counts();
+    field!(out, "eval_inline_runs", "{inline}");
+    field!(out, "eval_inline_moved", "{moved}");
 }
 
 /// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
