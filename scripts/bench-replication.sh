@@ -38,11 +38,14 @@ trap 'stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
 
 server_cmd() { # kind port extra...
   local kind=$1 port=$2; shift 2
+  # Each server in a fresh directory: a redis-server replica writes the snapshot it
+  # received to dump.rdb, which the next server started in a shared one would load.
+  local dir
+  dir=$(mktemp -d -p "$out" srv.XXXXXX)
   if [ "$kind" = redis ]; then
-    echo "redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no $*"
+    echo "redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir $dir $*"
   else
-    # No snapshot at shutdown: every server here starts empty, as redis-server does.
-    echo "target/release/cache-node --bind 127.0.0.1 --port $port --admin-port 0 --loglevel warning --save '' $*"
+    echo "target/release/cache-node --bind 127.0.0.1 --port $port --admin-port 0 --loglevel warning --save '' --dir $dir $*"
   fi
 }
 
