@@ -11,13 +11,18 @@ use crate::store::keyspace::Keyspace;
 /// Commands looked ahead at a time: their entries stay in cache until applied.
 pub(super) const WINDOW: usize = 64;
 
+/// Bytes looked at per window: a command still arriving is parsed again at every read,
+/// and one with a million arguments must not cost a million steps per read.
+const MAX_BYTES: usize = 64 * 1024;
+
 /// The (database, key) of each of the next `max` complete commands of `buf`, the key
 /// being a command's first argument: a guess (for the writes a stream carries it is the
 /// key) that costs only a wasted hint when wrong. `db` is the database selected before
 /// `buf`; SELECTs in `buf` are followed. Stops at an incomplete or malformed command
-/// (the apply loop reports those).
+/// (the apply loop reports those), or past `MAX_BYTES`.
 pub(super) fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) {
     out.clear();
+    let buf = &buf[..buf.len().min(MAX_BYTES)];
     let limits = Limits::default();
     let mut at = 0;
     while out.len() < max {
@@ -89,6 +94,15 @@ mod tests {
         bad.extend_from_slice(&stream(&[&["SET", "b", "2"]]));
         assert_eq!(keys(&bad, 0, 10), [(0, "a".into())]);
         assert!(keys(b"", 0, 10).is_empty());
+    }
+
+    #[test]
+    fn looks_no_further_than_its_byte_bound() {
+        let big = "v".repeat(MAX_BYTES);
+        let buf = stream(&[&["SET", "a", "1"], &["SET", "b", &big], &["SET", "c", "1"]]);
+        assert_eq!(keys(&buf, 0, 10), [(0, "a".into())], "b ends past the bound, c starts past it");
+        let buf = stream(&[&["SET", "a", "1"], &["SET", "b", "2"]]);
+        assert_eq!(keys(&buf, 0, 10).len(), 2);
     }
 
     #[test]
