@@ -7,7 +7,9 @@
 #     50 ms and times how long until a replica returns it (median and max, ms).
 #   - the primary's own CPU time per SET (its process only, from /proc) with 0 and with 2
 #     replicas: on a machine too small to give the replicas cores of their own, this is
-#     what the replicas cost the primary itself, apart from their competing for its cores.
+#     what the replicas cost the primary itself, apart from their competing for its cores;
+#   - each replica's CPU time per SET it applies (mean of the two, counted until they
+#     have caught up with the primary's offset).
 # Each server's primary and replicas run on this machine, one server kind after the other,
 # REPS times; medians are printed.
 #   scripts/bench-replication.sh            # REPS=3 N=300000
@@ -24,20 +26,26 @@ cargo build --release -q -p cache-node
 out=$(mktemp -d -t bench-replication.XXXXXX)
 export OUT_DIR=$out
 REPLICA_PIDS=()
+REPLICA_PORTS=()
 stop_replicas() {
   local p
   for p in "${REPLICA_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${REPLICA_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   REPLICA_PIDS=()
+  REPLICA_PORTS=()
 }
 trap 'stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
 
 server_cmd() { # kind port extra...
   local kind=$1 port=$2; shift 2
+  # Each server in a fresh directory: a redis-server replica writes the snapshot it
+  # received to dump.rdb, which the next server started in a shared one would load.
+  local dir
+  dir=$(mktemp -d -p "$out" srv.XXXXXX)
   if [ "$kind" = redis ]; then
-    echo "redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no $*"
+    echo "redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir $dir $*"
   else
-    echo "target/release/cache-node --bind 127.0.0.1 --port $port --admin-port 0 --loglevel warning $*"
+    echo "target/release/cache-node --bind 127.0.0.1 --port $port --admin-port 0 --loglevel warning --save '' --dir $dir $*"
   fi
 }
 
@@ -46,13 +54,36 @@ sets() { # port pipeline: SET requests per second
     awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
 }
 
-# "requests-per-second primary-cpu-microseconds-per-request" of one SET run.
+replica_ticks() { # utime+stime ticks of all replicas
+  local p t=0
+  for p in "${REPLICA_PIDS[@]}"; do t=$((t + $(lib_session_ticks "$p"))); done
+  echo "$t"
+}
+
+# Waits (at most 30 s) until every replica has applied the primary's whole stream.
+caught_up() { # primary-port
+  local want port ok
+  want=$(redis-cli -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "master_repl_offset" { print $2 }')
+  for _ in $(seq 1 600); do
+    ok=1
+    for port in "${REPLICA_PORTS[@]}"; do
+      [ "$(redis-cli -p "$port" info replication | tr -d '\r' | awk -F: '$1 == "slave_repl_offset" { print $2 }')" -ge "$want" ] 2>/dev/null || ok=
+    done
+    [ -n "$ok" ] && return
+    sleep 0.05
+  done
+}
+
+# "requests-per-second primary-cpu-us-per-request replica-cpu-us-per-request" of one SET
+# run (the replica figure is the mean over the replicas; 0 without replicas).
 measure() { # port pipeline
-  local t0 t1 rps
-  t0=$(lib_session_ticks "$SRV_SID")
+  local t0 t1 r0 r1 rps hz n=${#REPLICA_PIDS[@]}
+  hz=$(getconf CLK_TCK)
+  t0=$(lib_session_ticks "$SRV_SID"); r0=$(replica_ticks)
   rps=$(sets "$1" "$2")
-  t1=$(lib_session_ticks "$SRV_SID")
-  echo "$rps $(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l)"
+  caught_up "$1"
+  t1=$(lib_session_ticks "$SRV_SID"); r1=$(replica_ticks)
+  echo "$rps $(echo "($t1 - $t0) * 1000000 / $hz / $N" | bc -l) $(echo "($r1 - $r0) * 1000000 / $hz / $N / ($n + ($n == 0))" | bc -l)"
 }
 
 # Starts a replica (in this shell, so its PID is remembered and stopped); sets REPLICA_PORT.
@@ -68,6 +99,7 @@ start_replica() { # kind primary-port
     sleep 0.05
   done
   REPLICA_PORT=$port
+  REPLICA_PORTS+=("$port")
 }
 
 # Probe: every 50 ms SET a new value on the primary and time until the replica has it.
@@ -108,15 +140,15 @@ for rep in $(seq 1 "$REPS"); do
   for kind in redis node; do
     lib_start "$(server_cmd "$kind" "{port}")" "$out/$kind.log"
     for p in 1 16; do
-      read -r rps cpu < <(measure "$SRV_PORT" "$p")
+      read -r rps cpu _ < <(measure "$SRV_PORT" "$p")
       r[$kind,alone,$p]+="$rps "; r[$kind,alonecpu,$p]+="$cpu "
     done
     start_replica "$kind" "$SRV_PORT"
     a=$REPLICA_PORT
     start_replica "$kind" "$SRV_PORT"
     for p in 1 16; do
-      read -r rps cpu < <(measure "$SRV_PORT" "$p")
-      r[$kind,two,$p]+="$rps "; r[$kind,twocpu,$p]+="$cpu "
+      read -r rps cpu rcpu < <(measure "$SRV_PORT" "$p")
+      r[$kind,two,$p]+="$rps "; r[$kind,twocpu,$p]+="$cpu "; r[$kind,replcpu,$p]+="$rcpu "
     done
     # Lag while a steady P16 load runs.
     redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 100000000 -P 16 -r 1000000 -t set -q >/dev/null 2>&1 &
@@ -143,6 +175,7 @@ for p in 1 16; do
     r[$kind,ca,$p]=$a; r[$kind,cb,$p]=$b
     # Throughput a CPU-bound primary loses when each SET costs it b instead of a.
     r[$kind,ccost,$p]=$(echo "1 - $a / $b" | bc -l)
+    r[$kind,rc,$p]=$(echo "${r[$kind,replcpu,$p]}" | median)
   done
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, no replica" "${r[redis,a,$p]}" "${r[node,a,$p]}"
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, 2 replicas" "${r[redis,b,$p]}" "${r[node,b,$p]}"
@@ -150,6 +183,7 @@ for p in 1 16; do
   printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, no replica" "${r[redis,ca,$p]}" "${r[node,ca,$p]}"
   printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, 2 replicas" "${r[redis,cb,$p]}" "${r[node,cb,$p]}"
   printf '%-40s %11.1f%% %11.1f%%\n' "primary's own cost of 2 replicas, P$p" "$(echo "${r[redis,ccost,$p]} * 100" | bc -l)" "$(echo "${r[node,ccost,$p]} * 100" | bc -l)"
+  printf '%-40s %12.2f %12.2f\n' "replica CPU us/SET applied P$p" "${r[redis,rc,$p]}" "${r[node,rc,$p]}"
 done
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, median (ms)" "$(echo "${r[redis,lagmed]}" | median)" "$(echo "${r[node,lagmed]}" | median)"
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, max (ms)" "$(echo "${r[redis,lagmax]}" | median)" "$(echo "${r[node,lagmax]}" | median)"

@@ -148,11 +148,16 @@ pub fn parse_request_resume(buf: &[u8], limits: &Limits, spans: &mut Vec<(usize,
 /// `argv` as a RESP multibulk request: the form clients send, and the form the AOF and
 /// the replication stream carry.
 pub fn encode_command(argv: &[&[u8]], out: &mut Vec<u8>) {
-    use std::io::Write;
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "*{}\r\n", argv.len());
+    // Every write is encoded for the journal: itoa, not the formatting machinery.
+    let mut n = itoa::Buffer::new();
+    out.reserve(16 + argv.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.push(b'*');
+    out.extend_from_slice(n.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for arg in argv {
-        let _ = write!(out, "${}\r\n", arg.len());
+        out.push(b'$');
+        out.extend_from_slice(n.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }

@@ -10,10 +10,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Bytes kept past `repl-backlog-size` for replicas (process-wide, like the allocator's
 /// count): not counted against `maxmemory`, as Redis does not count replica buffers.
@@ -107,8 +107,32 @@ impl Ring {
 
 pub struct Backlog {
     ring: Mutex<Ring>,
-    /// The end offset, for links waiting for more.
-    end_tx: watch::Sender<u64>,
+    /// `ring.end`, stored under the ring's lock: the offset is read without it (INFO,
+    /// every link pass, every replica ACK).
+    end: AtomicU64,
+    /// Links waiting for the end to move. An append rings `moved` only when one is
+    /// waiting: on the write path that is one atomic load, where a watch channel
+    /// took a lock per waiter slot on every write.
+    waiting: AtomicUsize,
+    moved: Notify,
+    /// `ring.hold_limit`, stored under the ring's lock.
+    hold_limit: AtomicUsize,
+}
+
+/// Counts a link as waiting while it lives (also when its future is dropped mid-wait).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, SeqCst);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
 }
 
 /// A replica link's place in the stream: bytes from `pos` on are kept for it (within the
@@ -140,23 +164,52 @@ impl Drop for Hold {
 impl Backlog {
     /// An empty backlog whose stream starts at `offset`.
     pub fn new(cap: usize, offset: u64) -> Backlog {
-        let (end_tx, _) = watch::channel(offset);
-        Backlog { ring: Mutex::new(Ring::new(cap, offset)), end_tx }
+        Backlog {
+            ring: Mutex::new(Ring::new(cap, offset)),
+            end: AtomicU64::new(offset),
+            waiting: AtomicUsize::new(0),
+            moved: Notify::new(),
+            hold_limit: AtomicUsize::new(DEFAULT_HOLD_LIMIT),
+        }
     }
 
     pub fn append(&self, bytes: &[u8]) -> u64 {
         let end = {
             let mut r = self.ring.lock();
             r.append(bytes);
+            // SeqCst with the waiter's count and load (`moved_from`): either the waiter
+            // sees this end or this append sees the waiter.
+            self.end.store(r.end, SeqCst);
             r.end
         };
-        self.end_tx.send_replace(end);
+        self.wake();
         end
+    }
+
+    fn wake(&self) {
+        if self.waiting.load(SeqCst) > 0 {
+            self.moved.notify_waiters();
+        }
     }
 
     /// Offset just past the last byte (`master_repl_offset`).
     pub fn end(&self) -> u64 {
-        self.ring.lock().end
+        self.end.load(SeqCst)
+    }
+
+    /// Resolves once the end is no longer `pos` (bytes were appended, or the stream
+    /// was reset).
+    pub async fn moved_from(&self, pos: u64) {
+        loop {
+            let woken = self.moved.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let _waiting = Waiting::new(&self.waiting);
+            if self.end.load(SeqCst) != pos {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// First offset still held (`repl_backlog_first_byte_offset` is this + 1 in Redis's
@@ -214,8 +267,13 @@ impl Backlog {
 
     /// Most bytes kept for one replica (its output-buffer hard limit; 0: no limit).
     pub fn set_hold_limit(&self, bytes: u64) {
-        let mut r = self.ring.lock();
         let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        // Links call this after every write: the lock only when the limit changed.
+        if self.hold_limit.load(Relaxed) == bytes {
+            return;
+        }
+        let mut r = self.ring.lock();
+        self.hold_limit.store(bytes, Relaxed);
         if r.hold_limit != bytes {
             r.hold_limit = bytes;
             r.trim();
@@ -240,13 +298,9 @@ impl Backlog {
             h.1 = offset;
         }
         r.trim();
+        self.end.store(offset, SeqCst);
         drop(r);
-        self.end_tx.send_replace(offset);
-    }
-
-    /// Subscribes to the end offset (a link waits on it for new bytes).
-    pub fn watch(&self) -> watch::Receiver<u64> {
-        self.end_tx.subscribe()
+        self.wake();
     }
 }
 
@@ -314,6 +368,41 @@ mod tests {
         assert_eq!(b.range(), (17, 6), "within the limit of 6");
         drop(h);
         assert_eq!(b.range(), (19, 4));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_link_wakes_on_an_append_or_a_reset_and_only_then() {
+        use std::time::Duration;
+        let b = Arc::new(Backlog::new(16, 5));
+        // The end is elsewhere already: no wait.
+        b.moved_from(4).await;
+        let wait = |b: &Arc<Backlog>| {
+            let b = b.clone();
+            tokio::spawn(async move { b.moved_from(5).await })
+        };
+        let w = wait(&b);
+        tokio::task::yield_now().await;
+        assert!(!w.is_finished());
+        assert_eq!(b.waiting.load(SeqCst), 1, "the appender knows to ring");
+        b.append(b"x");
+        tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap();
+        assert_eq!(b.waiting.load(SeqCst), 0, "nobody waits: appends ring nothing");
+        b.reset(5);
+        let w = wait(&b);
+        tokio::task::yield_now().await;
+        assert!(!w.is_finished());
+        b.reset(9);
+        tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap();
+        // A wait given up (its link ended) is no longer counted.
+        let w = {
+            let b = b.clone();
+            tokio::spawn(async move { b.moved_from(9).await })
+        };
+        tokio::task::yield_now().await;
+        w.abort();
+        let _ = w.await;
+        assert_eq!(b.waiting.load(SeqCst), 0);
+        assert_eq!(b.end(), 9);
     }
 
     proptest! {

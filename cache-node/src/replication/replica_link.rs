@@ -12,8 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use super::replica::Status;
+use super::replica_applied::Applied;
 use super::replica_conn::{Conn, command};
+use super::replica_prefetch;
 use crate::commands::{Ctx, dispatch, table};
 use crate::protocol::request::{Limits, Progress, Request, parse_request_resume};
 use crate::protocol::{Reply, RespVersion};
@@ -277,45 +281,58 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
     let mut spans = Vec::new();
     let mut progress = Progress::default();
     let mut last_ack = Instant::now();
-    // The stream of an open MULTI: counted as applied (backlog, offset, ACKs) only once
-    // its EXEC ran, so a link that breaks inside it resumes from the MULTI, as in Redis.
-    let mut in_tx: Vec<u8> = Vec::new();
+    let mut applied = Applied::default();
+    // Commands of the buffer left before the next look-ahead (0: look at the next window).
+    let mut ahead = 0;
+    let (mut ahead_spans, mut ahead_keys, mut ahead_hashes) = (Vec::new(), Vec::new(), Vec::new());
+    // The clock commands see, read once per window: applying a window takes
+    // microseconds, and the stream's expiry times are absolute.
+    let mut now = now_ms();
     send_ack(srv, conn)?;
     loop {
-        loop {
-            let buf = &conn.buf[conn.pos..];
-            let req = match parse_request_resume(buf, &limits, &mut spans, &mut progress)? {
-                Some(r) => r,
-                None => break,
-            };
-            let consumed = req.consumed();
-            let inline_args;
-            let args: Vec<&[u8]> = match req {
-                Request::Multibulk { .. } => spans.iter().map(|&(s, e)| &buf[s..e]).collect(),
-                Request::Inline { args: a, .. } => {
-                    inline_args = a;
-                    inline_args.iter().map(Vec::as_slice).collect()
+        let mut append = |bytes: &[u8]| {
+            srv.replication.backlog.append(bytes);
+        };
+        let batch = (|| -> Result<(), LinkError> {
+            loop {
+                let buf = &conn.buf[conn.pos..];
+                if ahead == 0 {
+                    replica_prefetch::keys_ahead(buf, session.db, replica_prefetch::WINDOW, &mut ahead_spans, &mut ahead_keys);
+                    replica_prefetch::prefetch(&srv.keyspace, buf, &ahead_keys, &mut ahead_hashes);
+                    ahead = replica_prefetch::WINDOW;
+                    now = now_ms();
                 }
-            };
-            let raw = &buf[..consumed];
-            let ack_now = apply(srv, &args, &mut session, &mut out, &stats, &mut clock)?;
-            if session.tx.queue.is_some() {
-                in_tx.extend_from_slice(raw);
-            } else if in_tx.is_empty() {
-                srv.replication.backlog.append(raw);
-            } else {
-                in_tx.extend_from_slice(raw);
-                srv.replication.backlog.append(&in_tx);
-                in_tx.clear();
+                ahead -= 1;
+                let req = match parse_request_resume(buf, &limits, &mut spans, &mut progress)? {
+                    Some(r) => r,
+                    None => return Ok(()),
+                };
+                let consumed = req.consumed();
+                let inline_args;
+                let args: SmallVec<[&[u8]; 8]> = match req {
+                    Request::Multibulk { .. } => spans.iter().map(|&(s, e)| &buf[s..e]).collect(),
+                    Request::Inline { args: a, .. } => {
+                        inline_args = a;
+                        inline_args.iter().map(Vec::as_slice).collect()
+                    }
+                };
+                let ack_now = apply(srv, &args, &mut session, &mut out, &stats, &mut clock, now)?;
+                applied.applied(&conn.buf, conn.pos..conn.pos + consumed, session.tx.queue.is_some(), &mut append);
+                conn.pos += consumed;
+                if ack_now {
+                    // After counting the GETACK itself: a primary waiting for this replica
+                    // to hold its whole stream (FAILOVER) sees it at once, not at the next
+                    // periodic ACK.
+                    applied.flush(&conn.buf, &mut append);
+                    send_ack(srv, conn)?;
+                }
             }
-            conn.pos += consumed;
-            if ack_now {
-                // After counting the GETACK itself: a primary waiting for this replica to
-                // hold its whole stream (FAILOVER) sees it at once, not at the next
-                // periodic ACK.
-                send_ack(srv, conn)?;
-            }
-        }
+        })();
+        // Also when the link fails mid-read: what was applied is counted, so the next
+        // PSYNC continues after it, in the database it selected.
+        applied.flush(&conn.buf, &mut append);
+        link.db.store(session.db, Relaxed);
+        batch?;
         // The primary's writes reach this node's AOF file batch by batch, as a client's
         // do before its reply (an `always` fsync stays on the AOF thread).
         let wait = std::mem::take(&mut session.durable_wait);
@@ -324,8 +341,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
         {
             log.write_through(wait);
         }
-        link.db.store(session.db, Relaxed);
-        link.set_read_offset(srv.replication.offset() + (in_tx.len() + conn.buffered().len()) as u64);
+        link.set_read_offset(srv.replication.offset() + (applied.held_back() + conn.buffered().len()) as u64);
         if last_ack.elapsed() >= ACK_EVERY {
             send_ack(srv, conn)?;
             last_ack = Instant::now();
@@ -337,6 +353,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
             progress = Progress::default();
         }
         if conn.fill()? {
+            ahead = 0;
             link.touch();
         }
     }
@@ -345,7 +362,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
 /// Applies one command of the stream.
 #[allow(clippy::too_many_arguments)]
 /// Returns whether an ACK is due once the command is counted (REPLCONF GETACK).
-fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, stats: &ThreadStats, clock: &mut Instant) -> Result<bool, LinkError> {
+fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, stats: &ThreadStats, clock: &mut Instant, now: i64) -> Result<bool, LinkError> {
     let Some(name) = args.first() else { return Ok(false) };
     if is(name, "PING") {
         // PINGs only keep the link alive. (MULTI/EXEC go through the dispatcher: the
@@ -360,7 +377,7 @@ fn apply(srv: &Server, args: &[&[u8]], session: &mut Session, out: &mut Reply, s
     let gate = &srv.scripting.gate;
     gate.enter_blocking(gate.link_slot());
     crate::store::limits::applying_primary_stream(|| {
-        let mut ctx = Ctx::new(srv, session, out, now_ms());
+        let mut ctx = Ctx::new(srv, session, out, now);
         dispatch(&mut ctx, args, stats, clock);
     });
     gate.leave(gate.link_slot());

@@ -166,6 +166,22 @@ impl Keyspace {
         self.dbs.len()
     }
 
+    /// Cache hints for a batch of keys known ahead (a replica applying its primary's
+    /// stream): a first pass with `head` false loads their bucket slots, a second with
+    /// `head` true their first nodes, so the lookups find them in cache instead of
+    /// waiting on memory twice each. A busy partition is skipped: a hint never waits.
+    pub fn prefetch(&self, db: usize, hash: u64, head: bool) {
+        let Some(d) = self.dbs.get(db) else { return };
+        if let Some(p) = d.parts[(hash >> PART_SHIFT) as usize].0.try_lock() {
+            p.prefetch(hash, head);
+        }
+    }
+
+    /// The hash `prefetch` takes.
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// Partition index of a key.
     pub fn partition_of(&self, key: &[u8]) -> usize {
         (self.hasher.hash_one(key) >> PART_SHIFT) as usize

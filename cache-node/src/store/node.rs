@@ -135,6 +135,11 @@ impl Node {
         self.0.as_ptr()
     }
 
+    /// The node's address, for a cache prefetch hint only (never dereferenced).
+    pub(super) fn addr(self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
     fn meta(self) -> u32 {
         // SAFETY: liveness + layout: a live node's 16-byte header is initialised and
         // bytes 8..12 are 4-aligned.

@@ -78,6 +78,12 @@ impl Partition {
         self.expires.len()
     }
 
+    /// Cache hints for a key about to be looked up (`hash` by the keyspace's hasher,
+    /// which the table shares): its bucket slot, or with `head` its chain's first node.
+    pub fn prefetch(&self, hash: u64, head: bool) {
+        if head { self.table.prefetch_head(hash) } else { self.table.prefetch_slot(hash) }
+    }
+
     /// The live node for `key`, deleting it first if its TTL has passed.
     fn live(&mut self, key: &[u8], now: i64) -> Option<Node> {
         let n = self.table.find(key)?;

@@ -167,7 +167,6 @@ const COALESCE_BYTES: usize = 16 * 1024;
 
 /// Writes the stream from `pos` as the backlog grows.
 async fn stream_from(srv: &Server, backlog: &Backlog, wr: &mut OwnedWriteHalf, mut pos: u64, hold: &Hold) -> String {
-    let mut end = backlog.watch();
     let mut buf = Vec::with_capacity(STREAM_CHUNK);
     let mut soft_since = None;
     loop {
@@ -177,8 +176,6 @@ async fn stream_from(srv: &Server, backlog: &Backlog, wr: &mut OwnedWriteHalf, m
         if crate::server::pubsub::output_limits::replica_over_limit(srv, behind, &mut soft_since) {
             return "output buffer limit".into();
         }
-        // Seen before reading, so a change after the read wakes us.
-        end.borrow_and_update();
         buf.clear();
         match backlog.read(pos, STREAM_CHUNK, &mut buf) {
             None => {
@@ -186,9 +183,8 @@ async fn stream_from(srv: &Server, backlog: &Backlog, wr: &mut OwnedWriteHalf, m
                 return "fell out of the backlog".into();
             }
             Some(0) => {
-                if end.changed().await.is_err() {
-                    return "backlog gone".into();
-                }
+                // Rechecks the end after registering: an append after the read wakes us.
+                backlog.moved_from(pos).await;
                 // Let a burst of writes land before sending: one write of many commands
                 // instead of a system call (and a replica wake-up) per command, as Redis
                 // flushes replica buffers once per event-loop pass. Costs at most a

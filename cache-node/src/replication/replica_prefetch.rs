@@ -1,0 +1,125 @@
+//! Looking ahead in the primary's stream: a replica knows the next commands before it
+//! applies them, so it can have their keys' hash-table entries loaded into the cache
+//! for a whole window at once. Applying a write is otherwise dominated by two memory
+//! waits per key (the bucket, then the node), one command after the other.
+
+use std::ops::Range;
+
+use crate::protocol::request::{Limits, Request, parse_request};
+use crate::store::keyspace::Keyspace;
+
+/// Commands looked ahead at a time: their entries stay in cache until applied.
+pub(super) const WINDOW: usize = 64;
+
+/// Bytes looked at per window: a command still arriving is parsed again at every read,
+/// and one with a million arguments must not cost a million steps per read.
+const MAX_BYTES: usize = 64 * 1024;
+
+/// The (database, key) of each of the next `max` complete commands of `buf`, the key
+/// being a command's first argument: a guess (for the writes a stream carries it is the
+/// key) that costs only a wasted hint when wrong. `db` is the database selected before
+/// `buf`; SELECTs in `buf` are followed. Stops at an incomplete or malformed command
+/// (the apply loop reports those), or past `MAX_BYTES`.
+pub(super) fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) {
+    out.clear();
+    let buf = &buf[..buf.len().min(MAX_BYTES)];
+    let limits = Limits::default();
+    let mut at = 0;
+    while out.len() < max {
+        let Ok(Some(req)) = parse_request(&buf[at..], &limits, spans) else { return };
+        if let Request::Multibulk { .. } = req
+            && let [(ns, ne), (ks, ke), ..] = spans[..]
+        {
+            let (name, arg) = (&buf[at + ns..at + ne], at + ks..at + ke);
+            if name.eq_ignore_ascii_case(b"SELECT") {
+                if let Some(n) = std::str::from_utf8(&buf[arg]).ok().and_then(|s| s.parse().ok()) {
+                    db = n;
+                }
+            } else {
+                out.push((db, arg));
+            }
+        }
+        at += req.consumed();
+    }
+}
+
+/// Hints the cache for `keys` (from `keys_ahead` over `buf`): every bucket slot first,
+/// then every chain head, so the memory waits of the window overlap.
+pub(super) fn prefetch(ks: &Keyspace, buf: &[u8], keys: &[(usize, Range<usize>)], hashes: &mut Vec<(usize, u64)>) {
+    hashes.clear();
+    hashes.extend(keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
+    for head in [false, true] {
+        for &(db, hash) in hashes.iter() {
+            ks.prefetch(db, hash, head);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::request::encode_command;
+
+    fn stream(cmds: &[&[&str]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in cmds {
+            let args: Vec<&[u8]> = c.iter().map(|a| a.as_bytes()).collect();
+            encode_command(&args, &mut out);
+        }
+        out
+    }
+
+    fn keys(buf: &[u8], db: usize, max: usize) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        keys_ahead(buf, db, max, &mut Vec::new(), &mut out);
+        out.into_iter().map(|(d, r)| (d, String::from_utf8_lossy(&buf[r]).into_owned())).collect()
+    }
+
+    #[test]
+    fn first_arguments_in_their_databases() {
+        let buf =
+            stream(&[&["SET", "a", "1"], &["select", "3"], &["DEL", "b", "c"], &["MULTI"], &["INCR", "d"], &["SELECT", "x"], &["PING"], &["SET", "e", "2"]]);
+        assert_eq!(keys(&buf, 1, 10), [(1, "a".into()), (3, "b".into()), (3, "d".into()), (3, "e".into())]);
+        assert_eq!(keys(&buf, 0, 2), [(0, "a".into()), (3, "b".into())]);
+        assert!(keys(&buf, 0, 0).is_empty());
+    }
+
+    #[test]
+    fn stops_at_an_incomplete_or_bad_command() {
+        let mut buf = stream(&[&["SET", "a", "1"], &["SET", "b", "2"]]);
+        buf.truncate(buf.len() - 3);
+        assert_eq!(keys(&buf, 0, 10), [(0, "a".into())]);
+        let mut bad = stream(&[&["SET", "a", "1"]]);
+        bad.extend_from_slice(b"*2\r\n$x\r\n");
+        bad.extend_from_slice(&stream(&[&["SET", "b", "2"]]));
+        assert_eq!(keys(&bad, 0, 10), [(0, "a".into())]);
+        assert!(keys(b"", 0, 10).is_empty());
+    }
+
+    #[test]
+    fn looks_no_further_than_its_byte_bound() {
+        let big = "v".repeat(MAX_BYTES);
+        let buf = stream(&[&["SET", "a", "1"], &["SET", "b", &big], &["SET", "c", "1"]]);
+        assert_eq!(keys(&buf, 0, 10), [(0, "a".into())], "b ends past the bound, c starts past it");
+        let buf = stream(&[&["SET", "a", "1"], &["SET", "b", "2"]]);
+        assert_eq!(keys(&buf, 0, 10).len(), 2);
+    }
+
+    #[test]
+    fn hints_for_keys_anywhere_are_harmless() {
+        let ks = Keyspace::new(2);
+        for k in ["a", "c"] {
+            ks.lock(0, k.as_bytes()).set_str(k.as_bytes(), b"v", crate::store::partition::Ttl::Clear, 0);
+        }
+        // Present and absent keys, a held partition, a database that does not exist.
+        let buf = stream(&[&["SET", "a", "1"], &["GET", "b"], &["SET", "c", "1"], &["SELECT", "9"], &["SET", "b", "1"]]);
+        let mut out = Vec::new();
+        keys_ahead(&buf, 0, WINDOW, &mut Vec::new(), &mut out);
+        assert_eq!(out.len(), 4);
+        let held = ks.lock(0, b"c");
+        prefetch(&ks, &buf, &out, &mut Vec::new());
+        drop(held);
+        prefetch(&ks, &buf, &out, &mut Vec::new());
+        assert!(ks.lock(0, b"a").get(b"a", 0).is_some());
+    }
+}
