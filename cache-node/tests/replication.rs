@@ -15,32 +15,13 @@ use std::time::Duration;
 use common::*;
 use persistence::*;
 
-fn info(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = q(c, &["INFO", "replication"]);
-    info_field(&text, field).unwrap_or_default()
-}
-
-fn replica_of(primary: &Node, extra: &[&str]) -> Node {
-    let port = primary.port.to_string();
-    let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
-    args.extend_from_slice(extra);
-    let node = Node::start(&args);
-    let mut c = node.client();
-    assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"), "the replica never synced");
-    // And the primary counts it online (after its first ACK).
-    let mut pc = primary.client();
-    let line = format!("port={},state=online", node.port);
-    assert!(wait_for(Duration::from_secs(30), || q::<String>(&mut pc, &["INFO", "replication"]).contains(&line)), "the primary never saw the replica online");
-    node
-}
-
 /// Waits until the replica has processed everything the primary has written.
 fn wait_caught_up(primary: &mut redis::Connection, replica: &mut redis::Connection) {
     let ok = wait_for(Duration::from_secs(30), || {
-        let want = info(primary, "master_repl_offset");
-        info(replica, "master_link_status") == "up" && info(replica, "slave_repl_offset") == want
+        let want = repl_info(primary, "master_repl_offset");
+        repl_info(replica, "master_link_status") == "up" && repl_info(replica, "slave_repl_offset") == want
     });
-    assert!(ok, "replica did not catch up: primary {} replica {}", info(primary, "master_repl_offset"), info(replica, "slave_repl_offset"));
+    assert!(ok, "replica did not catch up: primary {} replica {}", repl_info(primary, "master_repl_offset"), repl_info(replica, "slave_repl_offset"));
 }
 
 fn write_load(node: &Node, stop: Arc<AtomicBool>, writers: usize) -> Vec<std::thread::JoinHandle<u64>> {
@@ -118,7 +99,7 @@ fn replicas_converge_under_load_and_come_back_partially() {
     let want = dataset(&mut p, 16);
     assert_same(&dataset(&mut c1, 16), &want, "replica 1");
     assert_same(&dataset(&mut c2, 16), &want, "replica 2");
-    assert_eq!(info(&mut p, "connected_slaves"), "2");
+    assert_eq!(repl_info(&mut p, "connected_slaves"), "2");
     let err = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut c1).unwrap_err();
     assert_eq!(err.code(), Some("READONLY"), "{err}");
 }
@@ -136,14 +117,14 @@ fn a_promoted_replica_keeps_the_history_for_its_sibling() {
     let mut c2 = r2.client();
     wait_caught_up(&mut p, &mut c1);
     wait_caught_up(&mut p, &mut c2);
-    let old_replid = info(&mut p, "master_replid");
-    let offset: u64 = info(&mut p, "master_repl_offset").parse().unwrap();
+    let old_replid = repl_info(&mut p, "master_replid");
+    let offset: u64 = repl_info(&mut p, "master_repl_offset").parse().unwrap();
     drop(primary);
     // Promote r1, re-point r2 at it.
     let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut c1).unwrap();
-    assert_eq!(info(&mut c1, "role"), "master");
-    assert_eq!(info(&mut c1, "master_replid2"), old_replid);
-    assert_eq!(info(&mut c1, "second_repl_offset"), (offset + 1).to_string());
+    assert_eq!(repl_info(&mut c1, "role"), "master");
+    assert_eq!(repl_info(&mut c1, "master_replid2"), old_replid);
+    assert_eq!(repl_info(&mut c1, "second_repl_offset"), (offset + 1).to_string());
     let _: () = redis::cmd("SET").arg("after").arg("promotion").query(&mut c1).unwrap();
     let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(r1.port).query(&mut c2).unwrap();
     wait_caught_up(&mut c1, &mut c2);
@@ -197,9 +178,9 @@ fn failover_hands_over_without_losing_an_acknowledged_write() {
     let code = writer.join().unwrap();
     assert_eq!(code.as_deref(), Some("READONLY"), "writes end with READONLY once the old primary is a replica");
     let mut c1 = r1.client();
-    assert!(wait_for(Duration::from_secs(10), || info(&mut c1, "role") == "master"), "the target did not take over");
-    assert!(wait_for(Duration::from_secs(10), || info(&mut p, "master_link_status") == "up"), "the old primary does not follow the new one");
-    assert_eq!(info(&mut p, "master_failover_state"), "no-failover");
+    assert!(wait_for(Duration::from_secs(10), || repl_info(&mut c1, "role") == "master"), "the target did not take over");
+    assert!(wait_for(Duration::from_secs(10), || repl_info(&mut p, "master_link_status") == "up"), "the old primary does not follow the new one");
+    assert_eq!(repl_info(&mut p, "master_failover_state"), "no-failover");
     let last = acked.load(Ordering::Acquire);
     let on_new: i64 = q(&mut c1, &["GET", "ctr"]);
     assert!(on_new >= last, "acknowledged {last}, the new primary has {on_new}");
@@ -235,7 +216,7 @@ fn after_a_crash_the_promoted_replica_has_every_waited_write_and_the_old_primary
     // Frozen replicas cannot reconnect; cutting their links keeps new writes from
     // reaching even their socket buffers.
     let _: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
-    assert!(wait_for(Duration::from_secs(10), || info(&mut p, "connected_slaves") == "0"));
+    assert!(wait_for(Duration::from_secs(10), || repl_info(&mut p, "connected_slaves") == "0"));
     for i in 0..50 {
         let _: () = redis::cmd("SET").arg(format!("lost{i}")).arg(i).query(&mut p).unwrap();
     }
@@ -275,7 +256,7 @@ fn a_replica_restarted_from_its_snapshot_continues_partially() {
     let args = ["--port", port.as_str(), "--dir", dir.to_str().unwrap(), "--replicaof", "127.0.0.1", pport.as_str()];
     let mut replica = Node::start(&args);
     let mut c = replica.client();
-    assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"));
+    assert!(wait_for(Duration::from_secs(30), || repl_info(&mut c, "master_link_status") == "up"));
     for i in 0..300 {
         let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut p).unwrap();
     }
@@ -404,8 +385,8 @@ fn a_replica_further_behind_than_the_backlog_keeps_its_link() {
     // Stop the replica while the stream grows to many times the backlog size.
     let pid = replica.pid().to_string();
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    let from: u64 = info(&mut p, "master_repl_offset").parse().unwrap();
-    let grew = wait_for(Duration::from_secs(30), || info(&mut p, "master_repl_offset").parse::<u64>().unwrap() > from + 2_000_000);
+    let from: u64 = repl_info(&mut p, "master_repl_offset").parse().unwrap();
+    let grew = wait_for(Duration::from_secs(30), || repl_info(&mut p, "master_repl_offset").parse::<u64>().unwrap() > from + 2_000_000);
     assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
     assert!(grew, "the write load did not grow the stream");
     stop.store(true, Ordering::Relaxed);

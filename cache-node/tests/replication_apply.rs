@@ -17,32 +17,16 @@ use std::time::Duration;
 use common::*;
 use persistence::*;
 
-fn info(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = q(c, &["INFO", "replication"]);
-    info_field(&text, field).unwrap_or_default()
-}
-
-fn replica_of(primary: &Node) -> Node {
-    let port = primary.port.to_string();
-    let node = Node::start(&["--replicaof", "127.0.0.1", &port]);
-    let mut c = node.client();
-    assert!(wait_for(Duration::from_secs(30), || info(&mut c, "master_link_status") == "up"), "the replica never synced");
-    let mut pc = primary.client();
-    let line = format!("port={},state=online", node.port);
-    assert!(wait_for(Duration::from_secs(30), || q::<String>(&mut pc, &["INFO", "replication"]).contains(&line)), "the primary never saw the replica online");
-    node
-}
-
 /// Waits until `replica` has applied everything `upstream` holds, then checks the
 /// offsets agree byte for byte.
 fn wait_caught_up(upstream: &mut redis::Connection, replica: &mut redis::Connection) {
     let ok = wait_for(Duration::from_secs(60), || {
-        let want = info(upstream, "master_repl_offset");
-        info(replica, "master_link_status") == "up" && info(replica, "slave_repl_offset") == want
+        let want = repl_info(upstream, "master_repl_offset");
+        repl_info(replica, "master_link_status") == "up" && repl_info(replica, "slave_repl_offset") == want
     });
-    assert!(ok, "replica did not catch up: upstream {} replica {}", info(upstream, "master_repl_offset"), info(replica, "slave_repl_offset"));
-    assert_eq!(info(replica, "master_repl_offset"), info(upstream, "master_repl_offset"));
-    assert_eq!(info(replica, "slave_read_repl_offset"), info(upstream, "master_repl_offset"));
+    assert!(ok, "replica did not catch up: upstream {} replica {}", repl_info(upstream, "master_repl_offset"), repl_info(replica, "slave_repl_offset"));
+    assert_eq!(repl_info(replica, "master_repl_offset"), repl_info(upstream, "master_repl_offset"));
+    assert_eq!(repl_info(replica, "slave_read_repl_offset"), repl_info(upstream, "master_repl_offset"));
 }
 
 /// One burst: `n` groups of writes in several databases, every tenth group a
@@ -84,8 +68,8 @@ fn assert_same_data(got: &mut redis::Connection, want: &mut redis::Connection, w
 fn pipelined_bursts_converge_down_a_chain_with_exact_offsets() {
     let primary = Node::start(&[]);
     let mut p = primary.client();
-    let r1 = replica_of(&primary);
-    let r2 = replica_of(&r1);
+    let r1 = replica_of(&primary, &[]);
+    let r2 = replica_of(&r1, &[]);
     let (mut c1, mut c2) = (r1.client(), r2.client());
     for round in 0..4 {
         burst(&mut p, round, 3000);
@@ -95,7 +79,7 @@ fn pipelined_bursts_converge_down_a_chain_with_exact_offsets() {
     }
     wait_caught_up(&mut p, &mut c1);
     wait_caught_up(&mut c1, &mut c2);
-    assert_eq!(info(&mut c2, "master_repl_offset"), info(&mut p, "master_repl_offset"));
+    assert_eq!(repl_info(&mut c2, "master_repl_offset"), repl_info(&mut p, "master_repl_offset"));
     assert_same_data(&mut c1, &mut p, "replica");
     assert_same_data(&mut c2, &mut p, "replica of the replica");
     let ctr: Vec<i64> = (0..3)
@@ -112,7 +96,7 @@ fn a_link_broken_mid_burst_resumes_partially_without_applying_twice() {
     // A backlog large enough for every reconnection to continue partially.
     let primary = Node::start(&["--repl-backlog-size", "64mb"]);
     let mut p = primary.client();
-    let r = replica_of(&primary);
+    let r = replica_of(&primary, &[]);
     let mut c = r.client();
     let stop = Arc::new(AtomicBool::new(false));
     // Cut the replica's link again and again while the bursts stream.

@@ -419,3 +419,24 @@ pub fn assert_changes(c: &mut redis::Connection, steps: &[(&str, i64)]) {
         assert_eq!(changes(c) - before, *want, "{cmd}");
     }
 }
+
+/// One field of INFO replication ("" when absent).
+pub fn repl_info(c: &mut redis::Connection, field: &str) -> String {
+    let text: String = q(c, &["INFO", "replication"]);
+    info_field(&text, field).unwrap_or_default()
+}
+
+/// Starts a node replicating `primary` (with `extra` arguments) and waits until its
+/// link is up and the primary counts it online (after its first ACK).
+pub fn replica_of(primary: &Node, extra: &[&str]) -> Node {
+    let port = primary.port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    let node = Node::start(&args);
+    let mut c = node.client();
+    assert!(wait_for(Duration::from_secs(30), || repl_info(&mut c, "master_link_status") == "up"), "the replica never synced");
+    let mut pc = primary.client();
+    let line = format!("port={},state=online", node.port);
+    assert!(wait_for(Duration::from_secs(30), || q::<String>(&mut pc, &["INFO", "replication"]).contains(&line)), "the primary never saw the replica online");
+    node
+}
