@@ -33,7 +33,7 @@ server_cmd() { # kind
   if [ "$1" = redis ]; then
     echo "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --client-output-buffer-limit 'pubsub 0 0 0'"
   else
-    echo "target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning --client-output-buffer-limit 'pubsub 0 0 0'"
+    echo "target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning --save '' --dir $out --client-output-buffer-limit 'pubsub 0 0 0'"
   fi
 }
 

@@ -25,8 +25,9 @@ MEMBERS=${MEMBERS:-1000000}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p cache-node
 REDIS='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no'
-NODE='target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning'
 out=$(mktemp -d -t bench-types.XXXXXX)
+# In a fresh directory: a dump.rdb left in the working directory would be loaded.
+NODE="target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning --save '' --dir $out"
 trap 'lib_stop; rm -rf "$out"' EXIT
 
 # One row: prints requests per second.

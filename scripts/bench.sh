@@ -10,7 +10,10 @@ BENCH=${BENCH_DIR:-../shared/bench}
 [ -x "$BENCH/compare.sh" ] || { echo "bench.sh: $BENCH/compare.sh not found (../shared beside the repo)" >&2; exit 2; }
 cargo build --release -p cache-node >/dev/null
 REDIS='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no'
-NODE='target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning'
+# In a directory of its own: a dump.rdb left in the working directory would be loaded.
+NODE_DIR=$(mktemp -d -t bench-node.XXXXXX)
+trap 'rm -rf "$NODE_DIR"' EXIT
+NODE="target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning --save '' --dir $NODE_DIR"
 case "${1:-throughput}" in
   throughput) "$BENCH/compare.sh" -a redis -b cache-node "$REDIS" "$NODE" ;;
   threads) "$BENCH/compare.sh" -a threads-default -b threads-1 "$NODE" "$NODE --threads 1" ;;
