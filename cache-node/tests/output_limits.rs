@@ -110,7 +110,7 @@ fn slow_subscriber_is_closed_others_keep_receiving() {
     let _ = slow.0.read_to_end(&mut sink);
     assert!(sink.len() < count * size, "the slow subscriber got everything");
     assert_eq!(disconnections(&node), 1);
-    assert!(node.log().iter().any(|l| l.contains("output buffer limits") && l.contains("pubsub")), "{:?}", node.log());
+    assert!(wait_for(Duration::from_secs(10), || node.log().iter().any(|l| l.contains("output buffer limits") && l.contains("pubsub"))), "{:?}", node.log());
     rt(&mut p, "PUBLISH feed last", ":1\r\n");
 }
 
@@ -185,5 +185,5 @@ fn replica_that_stops_reading_is_dropped() {
     });
     assert!(dropped, "the replica link was never dropped");
     assert_eq!(disconnections(&node), 1);
-    assert!(node.log().iter().any(|l| l.contains("output buffer limits") && l.contains("replica")), "{:?}", node.log());
+    assert!(wait_for(Duration::from_secs(10), || node.log().iter().any(|l| l.contains("output buffer limits") && l.contains("replica"))), "{:?}", node.log());
 }

@@ -242,7 +242,10 @@ fn after_a_crash_the_promoted_replica_has_every_waited_write_and_the_old_primary
     assert!(!want.keys().any(|(_, k)| k.starts_with(b"lost")), "the new primary never had them");
     assert_same(&dataset(&mut p, 16), &want, "the old primary after rejoining");
     assert_same(&dataset(&mut c2, 16), &want, "the re-pointed replica");
-    assert!(primary.log().iter().any(|l| l.contains("discarding this node's data set")), "the discarded writes are logged");
+    assert!(
+        wait_for(Duration::from_secs(10), || primary.log().iter().any(|l| l.contains("discarding this node's data set"))),
+        "the discarded writes are logged"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

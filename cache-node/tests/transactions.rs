@@ -541,7 +541,7 @@ fn an_unterminated_transaction_at_the_end_of_the_aof_is_dropped_as_configured() 
     assert_eq!(std::fs::read(&incr).unwrap(), open, "refusing must not touch the file");
     {
         let node = start_in(&dir, &["--appendonly", "yes", "--aof-load-truncated", "yes"]);
-        assert!(node.log().iter().any(|l| l.contains("incomplete MULTI/EXEC")), "{:?}", node.log());
+        assert!(wait_for(Duration::from_secs(10), || node.log().iter().any(|l| l.contains("incomplete MULTI/EXEC"))), "{:?}", node.log());
         let mut c = node.client();
         assert_eq!(q::<Vec<Option<String>>>(&mut c, &["MGET", "a", "z"]), vec![Some("1".into()), None]);
         assert_eq!(std::fs::read(&incr).unwrap(), good, "the half transaction is cut off the file");
