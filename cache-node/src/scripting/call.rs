@@ -223,7 +223,7 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     let Some(name) = argv.first() else {
         return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
     };
-    let Some((_, spec)) = commands::lookup(name) else {
+    let Some((idx, spec)) = commands::lookup(name) else {
         return err_table(lua, "ERR Unknown Redis command called from script");
     };
     if spec.has(flag::NOSCRIPT) {
@@ -251,7 +251,7 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     out.version = *resp;
     let mut ctx = Ctx::new(srv, session, out, *now_ms);
     ctx.atomic = atomic.take();
-    commands::dispatch(&mut ctx, &argv, stats, clock);
+    commands::dispatch_found(&mut ctx, &argv, idx, spec, stats, clock);
     *atomic = ctx.atomic.take();
     ctx.session.after = After::Continue;
     let failed = out.buf.first() == Some(&b'-');

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState};
+use std::os::raw::c_int;
+
+use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState, ffi};
 
 use super::cache::{Record, Script};
 use super::call;
@@ -522,12 +524,29 @@ impl Engine {
 
     /// Fresh KEYS and ARGV tables for each script (a script may change them; Redis also
     /// gives each run its own).
+    /// Built on the Lua stack in one protected call: through mlua's values each string
+    /// and table would take and release a reference of its own.
     fn set_args(&self, keys: &[Vec<u8>], args: &[Vec<u8>]) -> mlua::Result<()> {
-        let lua = &self.lua;
-        let keys = lua.create_sequence_from(keys.iter().map(|k| Bytes(k)))?;
-        let args = lua.create_sequence_from(args.iter().map(|a| Bytes(a)))?;
-        self.allowed.raw_set("KEYS", keys)?;
-        self.allowed.raw_set("ARGV", args)
+        if c_int::try_from(keys.len().max(args.len())).is_err() {
+            return Err(mlua::Error::runtime("too many arguments"));
+        }
+        // SAFETY: plain Lua C API use inside mlua's protected call (an allocation error
+        // unwinds through no Rust frame that owns anything); the stack holds `allowed`
+        // alone at index 1, and at most three values are pushed above it (a C function
+        // has LUA_MINSTACK free slots); indexes fit a c_int (checked above).
+        unsafe {
+            self.lua.exec_raw::<()>(&self.allowed, |state| {
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", args)] {
+                    ffi::lua_pushstring_(state, name.as_ptr());
+                    ffi::lua_createtable(state, items.len() as c_int, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring_(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                    }
+                    ffi::lua_rawset(state, 1);
+                }
+            })
+        }
     }
 
     /// An incremental collection step every few scripts, as Redis does, so garbage is
@@ -538,15 +557,6 @@ impl Engine {
             self.runs_since_gc = 0;
             let _ = self.lua.gc_step_kbytes(GC_STEP_KB);
         }
-    }
-}
-
-/// A byte string handed to Lua as a string.
-struct Bytes<'a>(&'a [u8]);
-
-impl mlua::IntoLua for Bytes<'_> {
-    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
-        lua.create_string(self.0).map(Value::String)
     }
 }
 
