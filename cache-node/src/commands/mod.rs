@@ -156,6 +156,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]], stats: &ThreadStats, clock: &
         reject(ctx, name, &err);
         return;
     };
+    dispatch_found(ctx, argv, idx, spec, stats, clock);
+}
+
+/// `dispatch` of a command already looked up (`lookup(argv[0])`): a script's call has
+/// looked it up for its own checks.
+pub fn dispatch_found(ctx: &mut Ctx<'_>, argv: &[&[u8]], idx: usize, spec: &'static CommandSpec, stats: &ThreadStats, clock: &mut Instant) {
     let cs = &stats.per_command[idx];
     if !spec.arity_ok(argv.len()) {
         bump(&cs.rejected, 1);

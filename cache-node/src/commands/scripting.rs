@@ -67,7 +67,10 @@ fn by_sha(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdResult {
     if raw.len() != 40 || !raw.is_ascii() {
         return Err(CmdError::other(scripting::NOSCRIPT));
     }
-    let sha: String = raw.iter().map(|b| char::from(b.to_ascii_lowercase())).collect();
+    // ASCII (checked above): always valid UTF-8.
+    let Ok(sha) = String::from_utf8(raw.to_ascii_lowercase()) else {
+        return Err(CmdError::other(scripting::NOSCRIPT));
+    };
     start(ctx, argv, Source::Sha(sha), read_only)
 }
 

@@ -43,9 +43,12 @@ pub struct Run {
     budget: Rc<Budget>,
     clock: Instant,
     now_ms: i64,
-    /// The arguments of the call being made, end to end, and where each one ends.
+    /// The arguments of the call being made, end to end, and where each one ends
+    /// (read off the Lua stack by `entry`); `bad_arg`: one was neither a string nor a
+    /// number.
     args: Vec<u8>,
     ends: Vec<usize>,
+    bad_arg: bool,
 }
 
 pub type Shared = Rc<RefCell<Run>>;
@@ -64,6 +67,38 @@ impl Run {
             now_ms: 0,
             args: Vec::new(),
             ends: Vec::new(),
+            bad_arg: false,
+        }
+    }
+
+    /// Copies the `n` arguments of a call from the Lua stack, as Redis reads them:
+    /// strings as they are, numbers with `%.17g`, anything else marks the call bad.
+    ///
+    /// # Safety
+    /// `state` is a Lua state inside a C function with at least `n` values on its stack.
+    unsafe fn read_args(&mut self, state: *mut ffi::lua_State, n: c_int) {
+        self.args.clear();
+        self.ends.clear();
+        self.bad_arg = false;
+        for i in 1..=n {
+            // SAFETY: `i` is a valid stack index (the caller's promise); reading a
+            // string or a number raises no Lua error; a string's bytes stay valid
+            // while it is on the stack.
+            unsafe {
+                match ffi::lua_type(state, i) {
+                    ffi::LUA_TSTRING => {
+                        let mut len = 0;
+                        let p = ffi::lua_tolstring(state, i, &mut len);
+                        self.args.extend_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len));
+                    }
+                    ffi::LUA_TNUMBER => write_number(&mut self.args, ffi::lua_tonumber(state, i)),
+                    _ => {
+                        self.bad_arg = true;
+                        return;
+                    }
+                }
+            }
+            self.ends.push(self.args.len());
         }
     }
 
@@ -87,32 +122,24 @@ impl Run {
     }
 }
 
-/// Beyond this many arguments a call's arguments reach Rust in one table: mlua holds a
-/// Lua reference per string argument it hands over, and has about 8000 in all.
-const FEW_ARGS: usize = 256;
-
 /// Puts `call`, `pcall` and `setresp` in the `redis` table, for good. `call` and
-/// `pcall` are each a C function (`entry`) over two Rust ones: arguments one by one,
-/// or in one table.
+/// `pcall` are each a C function (`entry`) that copies the arguments into the `Run`,
+/// over a Rust function that runs the command: through mlua's values, each argument
+/// would be a Lua reference taken and released.
 pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua::Result<()> {
     for (name, protected) in [("call", false), ("pcall", true)] {
         let (srv1, run1) = (srv.clone(), run.clone());
-        let few = lua.create_function(move |lua, args: MultiValue| {
+        let command_fn = lua.create_function(move |lua, ()| {
             let Ok(mut run) = run1.try_borrow_mut() else {
                 return Err(raise(lua, "ERR redis.call is not reentrant"));
             };
-            finish(lua, protected, command(lua, &srv1, &mut run, args.into_iter().map(Ok))?)
+            finish(lua, protected, command(lua, &srv1, &mut run)?)
         })?;
-        let (srv2, run2) = (srv.clone(), run.clone());
-        let many = lua.create_function(move |lua, (n, t): (usize, Table)| {
-            let Ok(mut run) = run2.try_borrow_mut() else {
-                return Err(raise(lua, "ERR redis.call is not reentrant"));
-            };
-            // One value at a time: each reference is dropped before the next is taken.
-            finish(lua, protected, command(lua, &srv2, &mut run, (1..=n).map(|i| t.raw_get::<Value>(i)))?)
-        })?;
+        // The `Run` outlives the function: `command_fn`, an upvalue of the same
+        // closure, holds it.
+        let cell = mlua::LightUserData(Rc::as_ptr(&run).cast_mut().cast());
         // SAFETY: `entry` takes its two upvalues from the stack, which holds exactly them.
-        let f: mlua::Function = unsafe { lua.exec_raw((few, many), |state| ffi::lua_pushcclosure(state, entry, 2))? };
+        let f: mlua::Function = unsafe { lua.exec_raw((command_fn, cell), |state| ffi::lua_pushcclosure(state, entry, 2))? };
         redis.raw_set(name, f)?;
     }
     let setresp = lua.create_function(move |lua, args: MultiValue| {
@@ -146,28 +173,26 @@ fn finish(lua: &Lua, protected: bool, outcome: (bool, Value)) -> mlua::Result<Va
     }
 }
 
-/// What scripts call: hands its arguments to the first upvalue as they are, or, when
-/// there are many, to the second as (count, table). A C function rather than a Lua one,
-/// so `return redis.call(..)` is no tail call and errors still name the script's line.
+/// What scripts call: copies its arguments into the `Run` (the second upvalue), then
+/// calls the first upvalue without arguments. A C function rather than a Lua one, so
+/// `return redis.call(..)` is no tail call and errors still name the script's line.
+/// (A call made while the `Run` is in use cannot take its arguments; the command
+/// function then fails it as not reentrant.)
 unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: plain Lua C API use; Lua guarantees LUA_MINSTACK (20) free slots above the
-    // arguments, and this frame owns nothing an error's longjmp could leak.
+    // arguments; the second upvalue points at the `Run` (see `install`), whose borrow
+    // ends before the call; this frame owns nothing an error's longjmp could leak.
     unsafe {
         let n = ffi::lua_gettop(state);
-        if n as usize <= FEW_ARGS {
-            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
-            ffi::lua_insert(state, 1);
-            ffi::lua_call(state, n, 1);
-            return 1;
+        let cell = ffi::lua_touserdata(state, ffi::lua_upvalueindex(2)).cast::<RefCell<Run>>().cast_const();
+        if let Some(cell) = cell.as_ref()
+            && let Ok(mut run) = cell.try_borrow_mut()
+        {
+            run.read_args(state, n);
         }
-        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(2));
-        ffi::lua_pushinteger(state, n as ffi::lua_Integer);
-        ffi::lua_createtable(state, n, 0);
-        for i in 1..=n {
-            ffi::lua_pushvalue(state, i);
-            ffi::lua_rawseti(state, -2, i as _);
-        }
-        ffi::lua_call(state, 2, 1);
+        ffi::lua_settop(state, 0);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_call(state, 0, 1);
         1
     }
 }
@@ -190,29 +215,28 @@ fn number_arg(d: f64) -> String {
 /// Below 10^14 an integer's `%.17g` digits are its plain digits.
 const PLAIN_INTEGER: i64 = 100_000_000_000_000;
 
+/// A number argument as Redis writes it (`number_arg`), integers without formatting
+/// machinery (-0 keeps its sign, as in `%.17g`).
+fn write_number(out: &mut Vec<u8>, d: f64) {
+    if d.fract() == 0.0 && d.abs() < PLAIN_INTEGER as f64 && !(d == 0.0 && d.is_sign_negative()) {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}", d as i64);
+    } else {
+        out.extend_from_slice(number_arg(d).as_bytes());
+    }
+}
+
 /// One `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
-fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<(bool, Value)> {
+/// The arguments are those `entry` read into `run`.
+fn command(lua: &Lua, srv: &Server, run: &mut Run) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
-    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends } = run;
+    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends, bad_arg } = run;
     // A run that moves does nothing more here (it may have caught the hook's error).
     if budget.moving() {
         return err_table(lua, MOVING);
     }
-    bytes.clear();
-    ends.clear();
-    for v in args {
-        let v = v?;
-        match &v {
-            Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
-            &Value::Integer(n) if n.unsigned_abs() < PLAIN_INTEGER as u64 => {
-                // Writing to a Vec cannot fail.
-                let _ = write!(bytes, "{n}");
-            }
-            &Value::Integer(n) => bytes.extend_from_slice(number_arg(n as f64).as_bytes()),
-            &Value::Number(d) => bytes.extend_from_slice(number_arg(d).as_bytes()),
-            _ => return err_table(lua, NOT_STRING),
-        }
-        ends.push(bytes.len());
+    if *bad_arg {
+        return err_table(lua, NOT_STRING);
     }
     let mut argv: SmallVec<[&[u8]; 8]> = SmallVec::with_capacity(ends.len());
     let mut from = 0;
@@ -223,7 +247,7 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     let Some(name) = argv.first() else {
         return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
     };
-    let Some((_, spec)) = commands::lookup(name) else {
+    let Some((idx, spec)) = commands::lookup(name) else {
         return err_table(lua, "ERR Unknown Redis command called from script");
     };
     if spec.has(flag::NOSCRIPT) {
@@ -251,7 +275,7 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
     out.version = *resp;
     let mut ctx = Ctx::new(srv, session, out, *now_ms);
     ctx.atomic = atomic.take();
-    commands::dispatch(&mut ctx, &argv, stats, clock);
+    commands::dispatch_found(&mut ctx, &argv, idx, spec, stats, clock);
     *atomic = ctx.atomic.take();
     ctx.session.after = After::Continue;
     let failed = out.buf.first() == Some(&b'-');
@@ -262,7 +286,17 @@ fn command(lua: &Lua, srv: &Server, run: &mut Run, args: impl Iterator<Item = ml
 
 #[cfg(test)]
 mod tests {
-    use super::{PLAIN_INTEGER, number_arg};
+    use super::{PLAIN_INTEGER, number_arg, write_number};
+
+    #[test]
+    fn a_number_argument_is_written_as_number_arg_writes_it() {
+        let p = PLAIN_INTEGER as f64;
+        for d in [0.0, -0.0, 1.0, -1.0, 0.5, 1e-20, -1e-300, p - 1.0, -(p - 1.0), p, 2f64.powi(53), f64::INFINITY, f64::NAN, -f64::NAN] {
+            let mut out = Vec::new();
+            write_number(&mut out, d);
+            assert_eq!(String::from_utf8(out).unwrap(), number_arg(d), "{d}");
+        }
+    }
 
     #[test]
     fn integers_below_the_limit_print_as_redis_prints_them() {

@@ -2,7 +2,7 @@
 //! sandbox (scripts/prelude.lua), and one script's run with its calls dispatched as
 //! ordinary commands on a session of the caller's.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState};
+use std::os::raw::c_int;
+
+use mlua::{Function, HookTriggers, Lua, MultiValue, StdLib, Table, Value, VmState, ffi};
 
 use super::cache::{Record, Script};
 use super::call;
@@ -33,9 +35,12 @@ const HOOK_EVERY: u32 = 100_000;
 /// Registry slot for the error table a Rust function of the library raises.
 pub(super) const PENDING: &str = "script_error";
 /// Scripts between two incremental steps of the Lua collector, and the step's size: a
-/// step every run costs more than a short script's garbage is worth.
-const GC_EVERY: u32 = 50;
-const GC_STEP_KB: i32 = 50;
+/// step every run costs more than a short script's garbage is worth, and each step
+/// that starts a cycle marks the whole heap (the libraries included), so few large
+/// steps cost less than many small ones for the same pace (Redis: 50 KB every 50
+/// scripts). Lua's own collector still runs when the heap doubles.
+const GC_EVERY: u32 = 500;
+const GC_STEP_KB: i32 = 500;
 /// The reply of a script whose run panicked in the runtime (a bug, never the script's).
 const ENGINE_FAILED: &str = "ERR the script failed in the script engine";
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
@@ -79,10 +84,15 @@ pub struct Outcome {
 
 pub struct Engine {
     lua: Lua,
-    /// Calls a script's function under the error handler (prelude.lua).
-    run: Function,
+    /// Calls a script's function under the error handler (prelude.lua) as xpcall
+    /// does, after giving it the KEYS and ARGV of `pending` (`start_script`).
+    starter: Function,
+    /// The request whose script `starter` is running (null outside its call). Boxed:
+    /// `starter` holds its address.
+    pending: Box<Cell<*const EvalRequest>>,
     env: Table,
-    /// The table behind scripts' globals (KEYS and ARGV go there).
+    /// The table behind scripts' globals (`starter` puts KEYS and ARGV there).
+    #[cfg(test)]
     allowed: Table,
     scripts: HashMap<String, Cached, RandomState>,
     /// The budget of the inline run being made (None on the script thread).
@@ -181,7 +191,7 @@ impl Engine {
         rt.set("cjson", super::cjson::library(&lua, raise)?)?;
         rt.set("struct", super::lua_struct::library(&lua)?)?;
         rt.set("cmsgpack", super::cmsgpack::library(&lua)?)?;
-        let (run, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
+        let (handler, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
         // The runtime's own globals are no business of scripts'.
         let info = Arc::new(ClientInfo::new(srv.clients.next_id(), ([127, 0, 0, 1], 0).into(), ([127, 0, 0, 1], 0).into(), -1, now_ms()));
         let budget = Rc::new(Budget::default());
@@ -198,13 +208,20 @@ impl Engine {
             }
             Ok(VmState::Continue)
         });
+        let pending: Box<Cell<*const EvalRequest>> = Box::new(Cell::new(std::ptr::null()));
+        let slot = mlua::LightUserData(std::ptr::from_ref(&*pending).cast_mut().cast());
+        // SAFETY: `start_script` takes its three upvalues from the stack, which holds
+        // exactly them.
+        let starter: Function = unsafe { lua.exec_raw((slot, allowed.clone(), handler), |state| ffi::lua_pushcclosure(state, start_script, 3))? };
         let functions = lua.create_table()?;
         let generation = srv.scripting.cache.generation();
         let counters = srv.scripting.register_engine();
         Ok(Engine {
             lua,
-            run,
+            starter,
+            pending,
             env,
+            #[cfg(test)]
             allowed,
             scripts: HashMap::default(),
             inline_budget: None,
@@ -472,15 +489,17 @@ impl Engine {
     /// as bytes: Redis replies with a script's error text as it is, UTF-8 or not.
     fn run_script(&mut self, func: &Function, req: &EvalRequest, now: i64) -> Result<Value, Vec<u8>> {
         let srv = &*self.srv;
-        if let Err(e) = self.set_args(&req.keys, &req.args) {
-            return Err(format!("ERR {e}").into_bytes());
+        if c_int::try_from(req.keys.len().max(req.args.len())).is_err() {
+            return Err(b"ERR too many arguments".to_vec());
         }
         srv.scripting.kill.store(false, SeqCst);
         srv.scripting.wrote.store(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(now, SeqCst);
         // A panic in the runtime under a script fails that script alone: the VM and the
         // cache stay in service for the next.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run.call::<(bool, Value)>(func)));
+        self.pending.set(req);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.starter.call::<(bool, Value)>(func)));
+        self.pending.set(std::ptr::null());
         let killed = srv.scripting.kill.swap(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(0, SeqCst);
         let Ok(result) = result else {
@@ -520,16 +539,6 @@ impl Engine {
         }
     }
 
-    /// Fresh KEYS and ARGV tables for each script (a script may change them; Redis also
-    /// gives each run its own).
-    fn set_args(&self, keys: &[Vec<u8>], args: &[Vec<u8>]) -> mlua::Result<()> {
-        let lua = &self.lua;
-        let keys = lua.create_sequence_from(keys.iter().map(|k| Bytes(k)))?;
-        let args = lua.create_sequence_from(args.iter().map(|a| Bytes(a)))?;
-        self.allowed.raw_set("KEYS", keys)?;
-        self.allowed.raw_set("ARGV", args)
-    }
-
     /// An incremental collection step every few scripts, as Redis does, so garbage is
     /// reclaimed at a steady pace instead of in the middle of some later script.
     fn collect_garbage(&mut self) {
@@ -541,12 +550,42 @@ impl Engine {
     }
 }
 
-/// A byte string handed to Lua as a string.
-struct Bytes<'a>(&'a [u8]);
-
-impl mlua::IntoLua for Bytes<'_> {
-    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
-        lua.create_string(self.0).map(Value::String)
+/// What runs a script: gives it fresh KEYS and ARGV tables (a script may change them;
+/// Redis also gives each run its own) from the pending request (first upvalue), in
+/// the table behind scripts' globals (second), then calls the script's function (its
+/// one argument) under the prelude's error handler (third) as xpcall does: returns
+/// true and its results, or false and the handler's error. Built on the Lua stack
+/// inside the call: through mlua's values each string and table would take and
+/// release a reference of its own, and a protected call of their own costs as much
+/// again. (Calling xpcall through a Lua function instead would take one more level of
+/// the C stack from scripts.)
+unsafe extern "C-unwind" fn start_script(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: plain Lua C API use; Lua guarantees LUA_MINSTACK (20) free slots above the
+    // arguments and at most two values are pushed at a time; the pending request lives
+    // for the whole call (`run_script`) and its counts fit a c_int (checked there); an
+    // allocation error unwinds through nothing this frame owns.
+    unsafe {
+        let slot = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)).cast::<Cell<*const EvalRequest>>().cast_const();
+        if let Some(slot) = slot.as_ref()
+            && let Some(req) = slot.get().as_ref()
+        {
+            for (name, items) in [(c"KEYS", &req.keys), (c"ARGV", &req.args)] {
+                ffi::lua_pushstring_(state, name.as_ptr());
+                ffi::lua_createtable(state, items.len() as c_int, 0);
+                for (i, item) in items.iter().enumerate() {
+                    ffi::lua_pushlstring_(state, item.as_ptr().cast(), item.len());
+                    ffi::lua_rawseti_(state, -2, i as c_int + 1);
+                }
+                ffi::lua_rawset(state, ffi::lua_upvalueindex(2));
+            }
+        }
+        ffi::lua_settop(state, 1);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(3));
+        ffi::lua_insert(state, 1);
+        let status = ffi::lua_pcall(state, 0, ffi::LUA_MULTRET, 1);
+        ffi::lua_pushboolean(state, c_int::from(status == 0));
+        ffi::lua_replace(state, 1);
+        ffi::lua_gettop(state)
     }
 }
 

@@ -27,9 +27,6 @@ local function handler(e)
   return e
 end
 
-local function run(f)
-  return xpcall(f, handler)
-end
 
 local redis = {}
 local function as_error(msg)
@@ -105,4 +102,5 @@ setmetatable(allowed, {
 })
 
 -- KEYS and ARGV are set in `allowed` for each script by the engine.
-return run, env, allowed, redis
+-- The engine calls a script's function under `handler` itself (as xpcall would).
+return handler, env, allowed, redis
