@@ -7,31 +7,9 @@
 mod common;
 mod redis_server;
 
-use std::io::Write;
-use std::net::TcpStream;
-use std::time::Duration;
-
-use common::oracle::read_one;
+use common::oracle;
 use common::*;
 use redis_server::{RedisServer, temp_dir};
-
-/// Sends all of `cmds` in one write and reads back one reply per command.
-fn pipeline(port: u16, cmds: &[Vec<Vec<u8>>]) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = Vec::new();
-    for c in cmds {
-        let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
-        req.extend(resp(&refs));
-    }
-    s.write_all(&req).unwrap();
-    let mut s = std::io::BufReader::new(s);
-    let mut out = Vec::new();
-    for _ in cmds {
-        read_one(&mut s, &mut out);
-    }
-    out
-}
 
 /// EVAL of `body` with `keys` and `args`, twice: the first run is on the script
 /// thread, the next ones may run inline on the worker (scripting/inline.rs).
@@ -47,8 +25,8 @@ fn same_as_redis(cmds: &[Vec<Vec<u8>>]) {
     let dir = temp_dir("scripting-call-args");
     let redis = RedisServer::start(&dir, &[]);
     let node = Node::start(&[]);
-    let want = pipeline(redis.port, cmds);
-    let got = pipeline(node.port, cmds);
+    let want = oracle::pipeline(redis.port, cmds, cmds.len());
+    let got = oracle::pipeline(node.port, cmds, cmds.len());
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
 }
 

@@ -6,31 +6,9 @@
 mod common;
 mod redis_server;
 
-use std::io::Write;
-use std::net::TcpStream;
-use std::time::Duration;
-
-use common::oracle::read_one;
+use common::oracle::pipeline;
 use common::*;
 use redis_server::{RedisServer, temp_dir};
-
-/// Sends all of `cmds` in one write and reads back one reply per command that replies.
-fn pipeline(port: u16, cmds: &[Vec<Vec<u8>>], replies: usize) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = Vec::new();
-    for c in cmds {
-        let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
-        req.extend(resp(&refs));
-    }
-    s.write_all(&req).unwrap();
-    let mut s = std::io::BufReader::new(s);
-    let mut out = Vec::new();
-    for _ in 0..replies {
-        read_one(&mut s, &mut out);
-    }
-    out
-}
 
 fn cmd(args: &[&str]) -> Vec<Vec<u8>> {
     args.iter().map(|a| a.as_bytes().to_vec()).collect()

@@ -100,3 +100,21 @@ pub fn transcript<C: AsRef<[S]>, S: AsRef<str>>(port: u16, resp3: bool, cmds: &[
     let got = read_until(&mut s, b"$7\r\n--end--\r\n");
     String::from_utf8_lossy(&got[..got.len() - 13]).into_owned()
 }
+
+/// Sends all of `cmds` in one write and reads back `replies` whole replies.
+pub fn pipeline(port: u16, cmds: &[Vec<Vec<u8>>], replies: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = Vec::new();
+    for c in cmds {
+        let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+        req.extend(resp(&refs));
+    }
+    s.write_all(&req).unwrap();
+    let mut s = BufReader::new(s);
+    let mut out = Vec::new();
+    for _ in 0..replies {
+        read_one(&mut s, &mut out);
+    }
+    out
+}
