@@ -81,20 +81,7 @@ impl LongDouble {
             n.to_decimal()
         } else {
             let n = u128::from(mant) * scale; // < 2^121
-            let shift = e.unsigned_abs();
-            let q = if shift >= 128 {
-                0
-            } else {
-                let q = n >> shift;
-                let rem = n & ((1u128 << shift) - 1);
-                let half = 1u128 << (shift - 1);
-                match rem.cmp(&half) {
-                    Ordering::Greater => q + 1,
-                    Ordering::Equal if q & 1 == 1 => q + 1,
-                    _ => q,
-                }
-            };
-            q.to_string()
+            shift_round(n, e.unsigned_abs(), false).to_string()
         };
         let digits = format!("{digits:0>18}");
         let (int, frac) = digits.split_at(digits.len() - DECIMALS as usize);
@@ -179,18 +166,8 @@ fn round(neg: bool, q: u128, e2: i32, sticky: bool) -> LongDouble {
     let kept = if drop <= 0 {
         // Exact (the caller gives spare bits whenever sticky is set).
         q << (-drop).min(127)
-    } else if drop > 128 {
-        0
     } else {
-        let drop = drop as u32;
-        let kept = if drop == 128 { 0 } else { q >> drop };
-        let rem = if drop == 128 { q } else { q & ((1u128 << drop) - 1) };
-        let half = 1u128 << (drop - 1);
-        match rem.cmp(&half) {
-            Ordering::Greater => kept + 1,
-            Ordering::Equal if sticky || kept & 1 == 1 => kept + 1,
-            _ => kept,
-        }
+        shift_round(q, drop as u32, sticky)
     };
     if kept == 0 {
         return Zero { neg };
@@ -203,6 +180,22 @@ fn round(neg: bool, q: u128, e2: i32, sticky: bool) -> LongDouble {
     }
     let mant = (kept << (128 - bits) >> 64) as u64;
     Finite { neg, exp, mant }
+}
+
+/// `(q + sticky·ε) / 2^drop` (drop ≥ 1) rounded to nearest, ties to even: `sticky` says
+/// nonzero bits below `q` were already dropped, which makes a tie round up.
+fn shift_round(q: u128, drop: u32, sticky: bool) -> u128 {
+    if drop > 128 {
+        return 0; // q < 2^128 ≤ half
+    }
+    let kept = if drop == 128 { 0 } else { q >> drop };
+    let rem = if drop == 128 { q } else { q & ((1u128 << drop) - 1) };
+    let half = 1u128 << (drop - 1);
+    match rem.cmp(&half) {
+        Ordering::Greater => kept + 1,
+        Ordering::Equal if sticky || kept & 1 == 1 => kept + 1,
+        _ => kept,
+    }
 }
 
 /// `digits[.digits][e[±]digits]` (at least one digit), nothing else.
