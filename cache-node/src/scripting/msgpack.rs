@@ -218,21 +218,13 @@ pub fn decode<B: Builder>(b: &mut B, cur: &mut Cursor<'_>, top: usize) -> Result
             Scalar::Str(cur.take(len)?)
         }
         0x90..=0x9f => return array(b, cur, top, usize::from(tag & 0x0f)),
-        0xdc => {
-            let len = cur.be(2)? as usize;
-            return array(b, cur, top, len);
-        }
-        0xdd => {
-            let len = cur.be(4)? as usize;
+        0xdc | 0xdd => {
+            let len = cur.be(2 << (tag - 0xdc))? as usize;
             return array(b, cur, top, len);
         }
         0x80..=0x8f => return map(b, cur, top, usize::from(tag & 0x0f)),
-        0xde => {
-            let len = cur.be(2)? as usize;
-            return map(b, cur, top, len);
-        }
-        0xdf => {
-            let len = cur.be(4)? as usize;
+        0xde | 0xdf => {
+            let len = cur.be(2 << (tag - 0xde))? as usize;
             return map(b, cur, top, len);
         }
         _ => return Err(DecodeError::BadFormat.into()),
