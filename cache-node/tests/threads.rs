@@ -117,3 +117,57 @@ fn connections_pack_spread_and_pack_again_keeping_their_state() {
     });
     assert!(packed, "light load stayed spread: {:?} {:?}", threads_of(&mut admin, "idle"), threads_of(&mut admin, "late"));
 }
+
+fn info_u64(c: &mut redis::Connection, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+    info_field(&info, name).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {name} in INFO"))
+}
+
+#[test]
+fn workers_contending_on_one_hot_key_are_folded_and_stay_folded() {
+    let node = Node::start(&["--threads", "2", "--adaptive-threads", "yes", "--adaptive-threads-idle", "0", "--hz", "20"]);
+    let mut admin = node.client();
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("admin").query(&mut admin).unwrap();
+
+    // Four pipelining clients that all write one key: a saturated worker spreads them,
+    // and then both workers mostly wait on that key's partition lock.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loaders: Vec<_> = (0..4)
+        .map(|n| {
+            let stop = stop.clone();
+            let mut raw = node.raw();
+            std::thread::spawn(move || {
+                raw.roundtrip(&resp(&[b"CLIENT", b"SETNAME", format!("hot{n}").as_bytes()]), b"+OK\r\n");
+                let req: Vec<u8> = (0..100).flat_map(|i| resp(&[b"SET", b"hot", format!("{n}:{i}").as_bytes()])).collect();
+                let want = b"+OK\r\n".repeat(100);
+                while !stop.load(Ordering::Relaxed) {
+                    raw.roundtrip(&req, &want);
+                }
+            })
+        })
+        .collect();
+
+    let folded = wait_for(Duration::from_secs(60), || info_u64(&mut admin, "worker_contended_folds") >= 1);
+    let first = info_u64(&mut admin, "worker_contended_folds");
+    // Spreading is held off after the fold: over the next 3 seconds of the same load the
+    // clients stay on one worker, instead of being spread and folded again every tick.
+    let mut together = 0;
+    let mut samples = 0;
+    if folded {
+        let until = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < until {
+            samples += 1;
+            together += usize::from(distinct(&threads_of(&mut admin, "hot")) == 1);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let after = info_u64(&mut admin, "worker_contended_folds");
+    stop.store(true, Ordering::Relaxed);
+    for l in loaders {
+        l.join().expect("a loader saw a wrong reply");
+    }
+    assert!(folded, "hot-key clients were never folded: {:?}", threads_of(&mut admin, "hot"));
+    assert!(info_u64(&mut admin, "keyspace_lock_contended") > 0);
+    assert!(after - first <= 1, "placement flapped: {first} then {after} folds in 3 s");
+    assert!(together * 10 >= samples * 8, "hot-key clients on one worker in only {together} of {samples} samples");
+}

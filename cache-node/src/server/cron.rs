@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use super::balance::{self, Load, Plan};
+use super::balance::{self, Hold, Load, Machine, Plan, Why};
 use super::clients::NO_MOVE;
 use super::state::{Server, now_ms};
 use crate::store::expire;
@@ -67,7 +67,16 @@ struct Balancer {
     last_cpu: Option<(u64, u64, f64)>,
     /// Ticks to wait after a move, so connections can migrate before the next decision.
     cooldown: u32,
+    /// Commands served and contended lock acquisitions at the last tick.
+    last_commands: u64,
+    last_contended: u64,
+    /// Milliseconds of balancing so far: the clock of `hold`.
+    clock_ms: u64,
+    hold: Hold,
 }
+
+/// Commands in one interval below which its contention is not judged (noise).
+const MIN_COMMANDS: u64 = 1_000;
 
 impl Balancer {
     fn tick(&mut self, srv: &Server) {
@@ -86,6 +95,7 @@ impl Balancer {
             return;
         };
         let elapsed = now.duration_since(last).as_nanos().max(1) as f64;
+        self.clock_ms += now.duration_since(last).as_millis() as u64;
         let loads: Vec<Load> = threads
             .iter()
             .zip(&busy)
@@ -99,12 +109,23 @@ impl Balancer {
             _ => 0.0,
         };
         self.last_cpu = cpu;
-        srv.home.store(balance::home(&loads), Relaxed);
+        let commands: u64 = threads.iter().map(|t| t.commands.load(Relaxed)).sum();
+        let contended = srv.keyspace.contended();
+        let served = commands.saturating_sub(std::mem::replace(&mut self.last_commands, commands));
+        let waited = contended.saturating_sub(std::mem::replace(&mut self.last_contended, contended));
+        let contention = if served >= MIN_COMMANDS { waited as f64 / served as f64 } else { 0.0 };
+        let held = self.hold.held(self.clock_ms);
+        srv.home.store(balance::home(&loads, held), Relaxed);
         if self.cooldown > 0 {
             self.cooldown -= 1;
             return;
         }
-        if let Plan::Move { from, to, count } = balance::plan(&loads, idle_cores, srv.tun.adaptive_idle_pct.load(Relaxed) as f64 / 100.0) {
+        let machine = Machine { idle_cores, spread_idle: srv.tun.adaptive_idle_pct.load(Relaxed) as f64 / 100.0, contention, held };
+        if let Plan::Move { from, to, count, why } = balance::plan(&loads, &machine) {
+            if why == Why::Contended {
+                self.hold.fold(self.clock_ms);
+                srv.stats.contended_folds.fetch_add(1, Relaxed);
+            }
             let mut marked = 0;
             for c in srv.clients.snapshot() {
                 if marked == count {
@@ -115,7 +136,7 @@ impl Balancer {
                     marked += 1;
                 }
             }
-            tracing::debug!(from, to, marked, ?loads, "moving connections between workers");
+            tracing::debug!(from, to, marked, ?why, ?loads, contention, "moving connections between workers");
             self.cooldown = 3;
         }
     }

@@ -68,6 +68,8 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
     pub expired_keys_active: AtomicU64,
     pub expired_stale_perc: AtomicU64,
+    /// Times the connection balancer folded workers that contended on partition locks.
+    pub contended_folds: AtomicU64,
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
     pub total_error_replies: AtomicU64,
     /// Clients waiting in a blocking command (INFO clients).

@@ -14,6 +14,7 @@
 //! under it to the write journal (`PartGuard`'s drop).
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -54,6 +55,10 @@ pub struct Keyspace {
     pub(super) snapshots: Snapshots,
     /// Clients' WATCHed keys (watch.rs).
     pub watches: Arc<super::watch::Watches>,
+    /// Lock acquisitions that found their partition held by another thread: the
+    /// connection balancer reads it to tell workers that slow each other down on a hot
+    /// key from workers that share the load (server/balance.rs).
+    contended: AtomicU64,
 }
 
 /// A locked (or lent) partition.
@@ -102,7 +107,7 @@ impl Keyspace {
     pub fn new(databases: usize) -> Self {
         let hasher = Hasher::with_seed(fastrand::u64(..));
         let dbs = (0..databases.max(1)).map(|_| Db { parts: (0..PARTITIONS).map(|_| Slot(Mutex::new(Partition::new(hasher)))).collect() }).collect();
-        Keyspace { dbs, hasher, journal: OnceLock::new(), snapshots: Snapshots::default(), watches: Default::default() }
+        Keyspace { dbs, hasher, journal: OnceLock::new(), snapshots: Snapshots::default(), watches: Default::default(), contended: AtomicU64::new(0) }
     }
 
     /// Installs the journal that hears about expired keys (once, at start-up).
@@ -128,7 +133,15 @@ impl Keyspace {
         let inner = match scope::lend(self, (db, part)) {
             Lookup::Lent(l) => Inner::Lent(l),
             Lookup::NotHeld => {
-                let mut g = self.slot(db, part).lock();
+                let slot = self.slot(db, part);
+                // The uncontended path is the same single compare-and-swap as `lock`.
+                let mut g = match slot.try_lock() {
+                    Some(g) => g,
+                    None => {
+                        self.contended.fetch_add(1, Relaxed);
+                        slot.lock()
+                    }
+                };
                 self.snapshots.on_lock(db, part, &mut g);
                 Inner::Own(g)
             }
@@ -160,6 +173,11 @@ impl Keyspace {
     /// A scope over every partition (FLUSHALL, SWAPDB).
     pub fn scope_all(&self) -> Scope<'_> {
         Scope::enter(self, self.lock_all())
+    }
+
+    /// Lock acquisitions so far that had to wait for another thread.
+    pub fn contended(&self) -> u64 {
+        self.contended.load(Relaxed)
     }
 
     pub fn databases(&self) -> usize {

@@ -273,6 +273,10 @@ fn stats(srv: &Server, out: &mut String) {
     let (inline, moved) = srv.scripting.inline_counts();
     field!(out, "eval_inline_runs", "{inline}");
     field!(out, "eval_inline_moved", "{moved}");
+    // Ours: lock acquisitions that waited for another thread, and the times the
+    // connection balancer folded workers because of it (server/balance.rs).
+    field!(out, "keyspace_lock_contended", "{}", srv.keyspace.contended());
+    field!(out, "worker_contended_folds", "{}", s.contended_folds.load(Relaxed));
 }
 
 /// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
