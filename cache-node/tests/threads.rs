@@ -125,28 +125,46 @@ fn info_u64(c: &mut redis::Connection, name: &str) -> u64 {
 
 #[test]
 fn workers_contending_on_one_hot_key_are_folded_and_stay_folded() {
+    // Four pipelining clients that all write one key: a saturated worker spreads them,
+    // and then both workers mostly wait on that key's partition lock.
+    folded_and_held("keyspace_lock_contended", |n| {
+        let req = (0..100).flat_map(|i| resp(&[b"SET", b"hot", format!("{n}:{i}").as_bytes()])).collect();
+        (req, b"+OK\r\n".repeat(100))
+    });
+}
+
+#[test]
+fn workers_taking_turns_running_scripts_are_folded_and_stay_folded() {
+    // Scripts on different keys: a script runs alone (the gate), so two workers that
+    // both run scripts mostly wait for each other's.
+    folded_and_held("script_gate_contended", |n| {
+        let req = (0..100).flat_map(|i| resp(&[b"EVAL", b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", format!("k{n}:{i}").as_bytes(), b"v"])).collect();
+        (req, b"+OK\r\n".repeat(100))
+    });
+}
+
+/// Loads a two-worker node from four clients, each sending `load(n)`'s request in a loop
+/// and expecting its reply, and checks that the balancer folds them onto one worker for
+/// the contention counted in INFO stats `counter`, and does not spread them again while
+/// the load goes on.
+fn folded_and_held(counter: &str, load: impl Fn(usize) -> (Vec<u8>, Vec<u8>)) {
     let node = Node::start(&["--threads", "2", "--adaptive-threads", "yes", "--adaptive-threads-idle", "0", "--hz", "20"]);
     let mut admin = node.client();
     let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("admin").query(&mut admin).unwrap();
-
-    // Four pipelining clients that all write one key: a saturated worker spreads them,
-    // and then both workers mostly wait on that key's partition lock.
     let stop = Arc::new(AtomicBool::new(false));
     let loaders: Vec<_> = (0..4)
         .map(|n| {
             let stop = stop.clone();
             let mut raw = node.raw();
+            let (req, want) = load(n);
             std::thread::spawn(move || {
                 raw.roundtrip(&resp(&[b"CLIENT", b"SETNAME", format!("hot{n}").as_bytes()]), b"+OK\r\n");
-                let req: Vec<u8> = (0..100).flat_map(|i| resp(&[b"SET", b"hot", format!("{n}:{i}").as_bytes()])).collect();
-                let want = b"+OK\r\n".repeat(100);
                 while !stop.load(Ordering::Relaxed) {
                     raw.roundtrip(&req, &want);
                 }
             })
         })
         .collect();
-
     let folded = wait_for(Duration::from_secs(60), || info_u64(&mut admin, "worker_contended_folds") >= 1);
     let first = info_u64(&mut admin, "worker_contended_folds");
     // Spreading is held off after the fold: over the next 3 seconds of the same load the
@@ -167,7 +185,7 @@ fn workers_contending_on_one_hot_key_are_folded_and_stay_folded() {
         l.join().expect("a loader saw a wrong reply");
     }
     assert!(folded, "hot-key clients were never folded: {:?}", threads_of(&mut admin, "hot"));
-    assert!(info_u64(&mut admin, "keyspace_lock_contended") > 0);
+    assert!(info_u64(&mut admin, counter) > 0, "no {counter}");
     assert!(after - first <= 1, "placement flapped: {first} then {after} folds in 3 s");
     assert!(together * 10 >= samples * 8, "hot-key clients on one worker in only {together} of {samples} samples");
 }

@@ -56,6 +56,7 @@ impl Pending {
         // rest to the script thread in one job.
         let mut inline = Vec::with_capacity(n);
         let mut busy = None;
+        let mut waited = false;
         loop {
             match inline::run(srv, self.worker, &reqs[inline.len()..], &mut inline) {
                 Stop::Done | Stop::Elsewhere => break,
@@ -75,6 +76,9 @@ impl Pending {
                 }
                 Stop::Wait => {
                     let gate = &srv.scripting.gate;
+                    if !std::mem::replace(&mut waited, true) {
+                        gate.note_waited(n - inline.len());
+                    }
                     if gate.is_closed() {
                         gate.wait_open(std::time::Duration::from_millis(5)).await;
                     } else {

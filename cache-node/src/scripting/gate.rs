@@ -12,7 +12,7 @@
 //! inline run, or hands its script to the script thread); the script thread, which
 //! serves nobody else, does.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 use tokio::sync::Notify;
 
@@ -39,6 +39,9 @@ pub struct Gate {
     opened: Notify,
     /// Unix ms when the script now running started (0: none runs).
     pub script_started_ms: AtomicI64,
+    /// Commands that had to wait for another runner's script: like contended partition
+    /// locks, a sign that workers slow each other down (server/balance.rs).
+    waited: AtomicU64,
 }
 
 impl Gate {
@@ -51,7 +54,18 @@ impl Gate {
             inside: (0..workers + 2).map(|_| Inside::default()).collect(),
             opened: Notify::new(),
             script_started_ms: AtomicI64::new(0),
+            waited: AtomicU64::new(0),
         }
+    }
+
+    /// Records `n` commands held up by a closed gate or another runner's claim.
+    pub fn note_waited(&self, n: usize) {
+        self.waited.fetch_add(n as u64, Relaxed);
+    }
+
+    /// Commands held up so far (`note_waited`).
+    pub fn waited(&self) -> u64 {
+        self.waited.load(Relaxed)
     }
 
     /// A worker about to run a command: true if it may (it is then inside until

@@ -315,9 +315,13 @@ pub enum Admit {
 pub async fn admit(srv: &Server, worker: usize, argv: &[&[u8]]) -> Admit {
     let gate = &srv.scripting.gate;
     let allowed = allowed_while_busy(argv);
+    let mut waited = false;
     loop {
         if gate.enter(worker) {
             return Admit::Run;
+        }
+        if !std::mem::replace(&mut waited, true) {
+            gate.note_waited(1);
         }
         let started = gate.script_started_ms.load(std::sync::atomic::Ordering::SeqCst);
         if started > 0 {

@@ -73,6 +73,8 @@ struct Balancer {
     /// Milliseconds of balancing so far: the clock of `hold`.
     clock_ms: u64,
     hold: Hold,
+    /// Why connections last moved.
+    last_why: Option<Why>,
 }
 
 /// Commands in one interval below which its contention is not judged (noise).
@@ -110,25 +112,40 @@ impl Balancer {
         };
         self.last_cpu = cpu;
         let commands: u64 = threads.iter().map(|t| t.commands.load(Relaxed)).sum();
-        let contended = srv.keyspace.contended();
+        let contended = srv.keyspace.contended() + srv.scripting.gate.waited();
         let served = commands.saturating_sub(std::mem::replace(&mut self.last_commands, commands));
         let waited = contended.saturating_sub(std::mem::replace(&mut self.last_contended, contended));
         let contention = if served >= MIN_COMMANDS { waited as f64 / served as f64 } else { 0.0 };
         let held = self.hold.held(self.clock_ms);
         srv.home.store(balance::home(&loads, held), Relaxed);
+        let machine = Machine { idle_cores, spread_idle: srv.tun.adaptive_idle_pct.load(Relaxed) as f64 / 100.0, contention, held };
+        let plan = balance::plan(&loads, &machine);
         if self.cooldown > 0 {
             self.cooldown -= 1;
-            return;
+            // A spread that made the workers contend is undone at once: every tick of it
+            // runs slower than one worker alone would.
+            let undo = matches!(plan, Plan::Move { why: Why::Contended, .. }) && self.last_why == Some(Why::Saturated);
+            if !undo {
+                return;
+            }
         }
-        let machine = Machine { idle_cores, spread_idle: srv.tun.adaptive_idle_pct.load(Relaxed) as f64 / 100.0, contention, held };
-        if let Plan::Move { from, to, count, why } = balance::plan(&loads, &machine) {
+        if let Plan::Move { from, to, count, why } = plan {
+            self.last_why = Some(why);
+            let mut marked = 0;
             if why == Why::Contended {
                 self.hold.fold(self.clock_ms);
                 srv.stats.contended_folds.fetch_add(1, Relaxed);
+                // Every connection of `from`, and those still on their way to it.
+                for c in srv.clients.snapshot() {
+                    let on_from = c.worker.load(Relaxed) == from && c.move_to.load(Relaxed) == NO_MOVE;
+                    if on_from || c.move_to.load(Relaxed) == from {
+                        c.move_to.store(to, Relaxed);
+                        marked += 1;
+                    }
+                }
             }
-            let mut marked = 0;
             for c in srv.clients.snapshot() {
-                if marked == count {
+                if marked >= count {
                     break;
                 }
                 if c.worker.load(Relaxed) == from && c.move_to.load(Relaxed) == NO_MOVE {

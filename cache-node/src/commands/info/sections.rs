@@ -273,9 +273,11 @@ fn stats(srv: &Server, out: &mut String) {
     let (inline, moved) = srv.scripting.inline_counts();
     field!(out, "eval_inline_runs", "{inline}");
     field!(out, "eval_inline_moved", "{moved}");
-    // Ours: lock acquisitions that waited for another thread, and the times the
-    // connection balancer folded workers because of it (server/balance.rs).
+    // Ours: lock acquisitions and commands that waited for another thread's partition
+    // lock or script, and the times the connection balancer folded workers because of
+    // them (server/balance.rs).
     field!(out, "keyspace_lock_contended", "{}", srv.keyspace.contended());
+    field!(out, "script_gate_contended", "{}", srv.scripting.gate.waited());
     field!(out, "worker_contended_folds", "{}", s.contended_folds.load(Relaxed));
 }
 
