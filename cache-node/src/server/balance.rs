@@ -30,6 +30,8 @@ pub const SPREAD_IDLE: f64 = 0.5;
 /// Keys spread over the 64 partitions collide on a small fraction of a percent of
 /// commands; one hot key shared by two busy workers collides on a large share of them.
 pub const CONTENDED: f64 = 0.1;
+/// Commands in one interval below which its contention is not judged (noise).
+pub const MIN_COMMANDS: u64 = 1_000;
 /// First hold on spreading after a fold for contention, and its ceiling (milliseconds).
 pub const HOLD_MIN_MS: u64 = 5_000;
 pub const HOLD_MAX_MS: u64 = 80_000;
@@ -81,6 +83,12 @@ pub enum Plan {
         count: usize,
         why: Why,
     },
+}
+
+/// Contended acquisitions per command over an interval that served `served` commands,
+/// 0 when too few to judge.
+pub fn contention(served: u64, waited: u64) -> f64 {
+    if served >= MIN_COMMANDS { waited as f64 / served as f64 } else { 0.0 }
 }
 
 /// Decides the next move from the current loads and the machine's state.

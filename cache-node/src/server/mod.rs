@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod balancer;
 pub mod blocking;
 pub mod clients;
 pub mod connection;
