@@ -47,6 +47,9 @@ impl Pending {
         }
         let mut reqs = std::mem::take(&mut self.reqs);
         let n = reqs.len();
+        if n > 1 {
+            prefetch_keys(srv, &reqs);
+        }
         let mut replies: Vec<Vec<u8>> = Vec::with_capacity(n);
         let mut waits = |o: &super::Outcome| {
             session.durable_wait = session.durable_wait.max(o.durable_wait);
@@ -113,6 +116,21 @@ impl Pending {
         }
         place(&mut out.buf, &self.places, &replies);
         self.places.clear();
+    }
+}
+
+/// Hints the cache for the KEYS of a pipeline's scripts before they run: the bucket
+/// slot of every key first, then every chain head, so their memory waits overlap
+/// instead of each script waiting for its first key in turn (as a replica does for its
+/// primary's stream, replication/replica_prefetch.rs).
+fn prefetch_keys(srv: &Server, reqs: &[super::EvalRequest]) {
+    let ks = &srv.keyspace;
+    let hashes: smallvec::SmallVec<[(usize, u64); MAX_BATCH]> =
+        reqs.iter().flat_map(|r| r.keys.iter().take(4).map(|k| (r.db, ks.key_hash(k)))).take(MAX_BATCH * 2).collect();
+    for head in [false, true] {
+        for &(db, hash) in &hashes {
+            ks.prefetch(db, hash, head);
+        }
     }
 }
 
