@@ -103,3 +103,27 @@ fn commands_before_the_threshold_wait_for_the_script_instead_of_failing() {
     });
     assert_eq!(q::<i64>(&mut c, &["GET", "done"]), 1);
 }
+
+#[test]
+fn a_script_cannot_catch_script_kill_with_pcall() {
+    let node = Node::start(&["--busy-reply-threshold", "200"]);
+    // Each kill raised inside the inner loop is caught by pcall; the outer loop would
+    // go on for ever if the kill were raised only as often as the periodic check.
+    let looping = "local n = 0 while true do pcall(function() while true do n = n + 1 end end) end";
+    for round in 0..2 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut c = node.client();
+        let h = std::thread::spawn(move || {
+            let _ = tx.send(eval_err(&mut c, looping));
+        });
+        wait_busy(&node);
+        let mut other = node.raw();
+        exact(&mut other, &["SCRIPT", "KILL"], "+OK\r\n");
+        let reply = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("round {round}: the killed script went on running"));
+        h.join().unwrap();
+        assert!(reply.starts_with("ERR Script killed by user with SCRIPT KILL... script: "), "{reply}");
+        // The next scripts run normally, pcall included.
+        let mut c = node.client();
+        assert_eq!(q::<i64>(&mut c, &["EVAL", "local ok = pcall(error, 'x') if ok then return 1 end return 2", "0"]), 2);
+    }
+}

@@ -106,9 +106,51 @@ pub struct Engine {
     runs_since_gc: u32,
     /// The inline run's clock (shared with the hook and `redis.call`).
     budget: Rc<Budget>,
+    hook: Hook,
     /// The shared cache's generation this engine's copies belong to.
     generation: u64,
     counters: Arc<super::EngineCounters>,
+}
+
+/// The VM's hook: stops a run that SCRIPT KILL killed or that must move to the script
+/// thread. It runs every `every` instructions; once it has stopped a run, on every line
+/// until that run ends, as Redis does, so a script that catches the error with `pcall`
+/// meets it again at its very next line instead of looping on for ever.
+#[derive(Clone)]
+struct Hook {
+    srv: Arc<Server>,
+    budget: Rc<Budget>,
+    every: u32,
+    escalated: Rc<Cell<bool>>,
+}
+
+impl Hook {
+    fn install(&self, lua: &Lua) {
+        let triggers = if self.escalated.get() { HookTriggers::EVERY_LINE } else { HookTriggers::new().every_nth_instruction(self.every) };
+        let hook = self.clone();
+        lua.set_hook(triggers, move |lua, _| hook.check(lua));
+    }
+
+    fn check(&self, lua: &Lua) -> mlua::Result<VmState> {
+        let stop = if self.srv.scripting.kill.load(Relaxed) {
+            KILLED
+        } else if self.budget.over() {
+            MOVING
+        } else {
+            return Ok(VmState::Continue);
+        };
+        if !self.escalated.replace(true) {
+            self.install(lua);
+        }
+        Err(mlua::Error::runtime(stop))
+    }
+
+    /// Back to the periodic check for the next run.
+    fn reset(&self, lua: &Lua) {
+        if self.escalated.replace(false) {
+            self.install(lua);
+        }
+    }
 }
 
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -197,17 +239,8 @@ impl Engine {
         let budget = Rc::new(Budget::default());
         let state = Rc::new(RefCell::new(call::Run::new(Session::new(info, true), stats, budget.clone())));
         call::install(&lua, &redis, srv.clone(), state.clone())?;
-        let killer = srv.clone();
-        let clock = budget.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(hook_every), move |_, _| {
-            if killer.scripting.kill.load(Relaxed) {
-                return Err(mlua::Error::runtime(KILLED));
-            }
-            if clock.over() {
-                return Err(mlua::Error::runtime(MOVING));
-            }
-            Ok(VmState::Continue)
-        });
+        let hook = Hook { srv: srv.clone(), budget: budget.clone(), every: hook_every, escalated: Rc::new(Cell::new(false)) };
+        hook.install(&lua);
         let pending: Box<Cell<*const EvalRequest>> = Box::new(Cell::new(std::ptr::null()));
         let slot = mlua::LightUserData(std::ptr::from_ref(&*pending).cast_mut().cast());
         // SAFETY: `start_script` takes its three upvalues from the stack, which holds
@@ -230,6 +263,7 @@ impl Engine {
             state,
             runs_since_gc: 0,
             budget,
+            hook,
             generation,
             counters,
         })
@@ -502,12 +536,14 @@ impl Engine {
         self.pending.set(std::ptr::null());
         let killed = srv.scripting.kill.swap(false, SeqCst);
         srv.scripting.gate.script_started_ms.store(0, SeqCst);
+        self.hook.reset(&self.lua);
         let Ok(result) = result else {
             tracing::error!("a script's run panicked; it failed, the engine carries on");
             return Err(ENGINE_FAILED.as_bytes().to_vec());
         };
         match result {
             Ok((true, v)) => Ok(v),
+
             Ok((false, Value::Table(t))) => {
                 let mut msg = if killed {
                     KILLED.as_bytes().to_vec()
@@ -527,6 +563,8 @@ impl Engine {
                 }
                 Err(msg)
             }
+            // However else the error came out (Lua's own "error in error handling").
+            Ok((false, _)) | Err(_) if killed => Err(KILLED.as_bytes().to_vec()),
             Ok((false, other)) => {
                 let mut msg = b"ERR ".to_vec();
                 if let Ok(Some(s)) = self.lua.coerce_string(other) {
@@ -534,7 +572,6 @@ impl Engine {
                 }
                 Err(msg)
             }
-            Err(_) if killed => Err(KILLED.as_bytes().to_vec()),
             Err(e) => Err(format!("ERR {e}").into_bytes()),
         }
     }
