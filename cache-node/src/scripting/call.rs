@@ -49,6 +49,8 @@ pub struct Run {
     args: Vec<u8>,
     ends: Vec<usize>,
     bad_arg: bool,
+    /// The command `redis.call` just ran failed: `entry` raises its error.
+    failed: bool,
 }
 
 pub type Shared = Rc<RefCell<Run>>;
@@ -68,6 +70,7 @@ impl Run {
             args: Vec::new(),
             ends: Vec::new(),
             bad_arg: false,
+            failed: false,
         }
     }
 
@@ -133,7 +136,9 @@ pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua:
             let Ok(mut run) = run1.try_borrow_mut() else {
                 return Err(raise(lua, "ERR redis.call is not reentrant"));
             };
-            finish(lua, protected, command(lua, &srv1, &mut run)?)
+            let outcome = command(lua, &srv1, &mut run)?;
+            run.failed = !protected && !outcome.0;
+            finish(lua, protected, outcome)
         })?;
         // The `Run` outlives the function: `command_fn`, an upvalue of the same
         // closure, holds it.
@@ -162,15 +167,15 @@ pub fn install(lua: &Lua, redis: &Table, srv: Arc<Server>, run: Shared) -> mlua:
     redis.raw_set("setresp", setresp)
 }
 
-/// `redis.call` raises a failed command's error; `redis.pcall` returns it.
+/// `redis.pcall` returns a failed command's error table; for `redis.call` the table
+/// also waits in the registry for the error handler, and `entry` raises its text.
 fn finish(lua: &Lua, protected: bool, outcome: (bool, Value)) -> mlua::Result<Value> {
-    match outcome {
-        (false, v) if !protected => {
-            lua.set_named_registry_value(PENDING, v)?;
-            Err(mlua::Error::runtime("redis.call failed"))
-        }
-        (_, v) => Ok(v),
+    if let (false, v) = &outcome
+        && !protected
+    {
+        lua.set_named_registry_value(PENDING, v)?;
     }
+    Ok(outcome.1)
 }
 
 /// What scripts call: copies its arguments into the `Run` (the second upvalue), then
@@ -193,6 +198,13 @@ unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
         ffi::lua_settop(state, 0);
         ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
         ffi::lua_call(state, 0, 1);
+        let failed = cell.as_ref().and_then(|c| c.try_borrow_mut().ok()).is_some_and(|mut run| std::mem::take(&mut run.failed));
+        if failed && ffi::lua_istable(state, -1) != 0 {
+            // Raised as its text, as Redis does: a script's `pcall` gets the message
+            // string; the error handler finds the table by that text (prelude.lua).
+            ffi::lua_getfield(state, -1, c"err".as_ptr());
+            ffi::lua_error(state);
+        }
         1
     }
 }
@@ -230,7 +242,7 @@ fn write_number(out: &mut Vec<u8>, d: f64) {
 /// The arguments are those `entry` read into `run`.
 fn command(lua: &Lua, srv: &Server, run: &mut Run) -> mlua::Result<(bool, Value)> {
     const NOT_STRING: &str = "ERR Lua redis lib command arguments must be strings or integers";
-    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends, bad_arg } = run;
+    let Run { session, out, atomic, read_only, resp, stats, budget, clock, now_ms, args: bytes, ends, bad_arg, .. } = run;
     // A run that moves does nothing more here (it may have caught the hook's error).
     if budget.moving() {
         return err_table(lua, MOVING);

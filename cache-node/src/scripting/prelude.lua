@@ -4,10 +4,13 @@ local rt = ...
 local getinfo = debug.getinfo
 
 local function handler(e)
-  -- An error raised by the runtime's Rust functions arrives as userdata; the table
-  -- they meant to raise waits in the runtime.
-  if type(e) ~= 'table' and type(e) ~= 'string' then
-    local pending = rt.take_error()
+  -- An error raised by the runtime's Rust functions arrives as userdata, and
+  -- redis.call's as its text; the table they stand for waits in the runtime (taken
+  -- either way, so one a script caught with pcall is not mistaken for a later error).
+  local pending = rt.take_error()
+  if type(e) == 'string' then
+    if pending and rawequal(pending.err, e) then e = pending end
+  elseif type(e) ~= 'table' then
     if pending then e = pending end
   end
   -- The frame to blame: the first one that is neither C nor this library.
