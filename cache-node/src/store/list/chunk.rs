@@ -38,6 +38,20 @@ fn encode(out: &mut Vec<u8>, v: &[u8]) {
     out.extend(groups[..k].iter().rev());
 }
 
+/// `encode` into a slice of exactly `entry_size(v.len())` bytes.
+fn encode_into(out: &mut [u8], v: &[u8]) {
+    let n = varint_len(v.len());
+    let mut len = v.len();
+    for i in 0..n {
+        let more = i + 1 < n;
+        let g = (len & 0x7f) as u8 | if more { 0x80 } else { 0 };
+        out[i] = g;
+        out[out.len() - 1 - i] = g;
+        len >>= 7;
+    }
+    out[n..n + v.len()].copy_from_slice(v);
+}
+
 fn encoded(v: &[u8]) -> Vec<u8> {
     let mut e = Vec::with_capacity(entry_size(v.len()));
     encode(&mut e, v);
@@ -154,15 +168,28 @@ impl Chunk {
     /// Into the dead prefix when it has room; otherwise the live bytes move up, a move
     /// bounded by the chunk size (as a listpack insert).
     pub fn push_front(&mut self, v: &[u8]) {
-        let e = encoded(v);
-        let h = self.head();
-        if e.len() <= h {
-            self.buf[h - e.len()..h].copy_from_slice(&e);
-            self.head -= e.len() as u32;
-        } else {
-            self.buf.splice(h..h, e);
+        let size = entry_size(v.len());
+        if size > self.head() {
+            self.open_gap(size);
         }
+        let h = self.head();
+        encode_into(&mut self.buf[h - size..h], v);
+        self.head -= size as u32;
         self.count += 1;
+    }
+
+    /// Moves the live bytes up to leave room for `size` bytes in front of them, plus as
+    /// many again as they hold (within the chunk's limit): a run of front pushes then
+    /// moves each byte a bounded number of times, as `push_back`'s doubling does, where
+    /// moving the whole chunk for every push cost up to 8 KB of copying each.
+    fn open_gap(&mut self, size: usize) {
+        let live = self.byte_len();
+        let gap = size + live.min(super::CHUNK_BYTES.saturating_sub(live + size));
+        let mut buf = Vec::with_capacity(gap + live);
+        buf.resize(gap, 0);
+        buf.extend_from_slice(self.bytes());
+        self.buf = buf;
+        self.head = gap as u32;
     }
 
     pub fn pop_front(&mut self) -> Vec<u8> {
@@ -326,6 +353,36 @@ mod tests {
             assert!(c.is_empty() && c.byte_len() == 0);
         }
         assert_eq!((varint_len(0), varint_len(127), varint_len(128), varint_len(usize::MAX)), (1, 1, 2, 10));
+    }
+
+    #[test]
+    fn encode_into_writes_what_encode_appends() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let v: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut a = Vec::new();
+            encode(&mut a, &v);
+            let mut b = vec![0xAA; entry_size(len)];
+            encode_into(&mut b, &v);
+            assert_eq!(a, b, "len {len}");
+        }
+    }
+
+    #[test]
+    fn front_pushes_move_the_chunk_a_logarithmic_number_of_times() {
+        let mut c = Chunk::with(b"0");
+        let mut moves = 0;
+        let mut n = 1;
+        while c.fits(entry_size(5)) {
+            moves += usize::from(c.head() < entry_size(5));
+            c.push_front(format!("{:05}", n).as_bytes());
+            n += 1;
+        }
+        c.check();
+        assert!(n > 1000, "{n}");
+        assert!(moves <= 12, "{moves} moves for {n} pushes");
+        assert_eq!(c.get(0), format!("{:05}", n - 1).as_bytes());
+        assert_eq!(c.get(n - 1), b"0");
+        assert!(c.byte_len() <= super::super::CHUNK_BYTES);
     }
 
     #[test]
