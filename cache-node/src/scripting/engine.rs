@@ -34,6 +34,8 @@ use crate::server::stats::ThreadStats;
 const HOOK_EVERY: u32 = 100_000;
 /// Registry slot for the error table a Rust function of the library raises.
 pub(super) const PENDING: &str = "script_error";
+/// `PENDING` for the C API.
+const PENDING_C: &std::ffi::CStr = c"script_error";
 /// Scripts between two incremental steps of the Lua collector, and the step's size: a
 /// step every run costs more than a short script's garbage is worth, and each step
 /// that starts a cycle marks the whole heap (the libraries included), so few large
@@ -229,6 +231,11 @@ impl Engine {
                 lua.named_registry_value::<Value>(PENDING).and_then(|v| lua.set_named_registry_value(PENDING, Value::Nil).map(|_| v))
             })?,
         )?;
+        // Errors of the Rust functions scripts call as `redis.*` reach a script's pcall
+        // as Redis's text (see `raise_text`).
+        for name in ["sha1hex", "log", "set_repl"] {
+            rt.set(name, text_errors(&lua, rt.get(name)?)?)?;
+        }
         rt.set("bit", super::bit::library(&lua)?)?;
         rt.set("cjson", super::cjson::library(&lua, raise)?)?;
         rt.set("struct", super::lua_struct::library(&lua)?)?;
@@ -239,6 +246,7 @@ impl Engine {
         let budget = Rc::new(Budget::default());
         let state = Rc::new(RefCell::new(call::Run::new(Session::new(info, true), stats, budget.clone())));
         call::install(&lua, &redis, srv.clone(), state.clone())?;
+        redis.raw_set("setresp", text_errors(&lua, redis.raw_get("setresp")?)?)?;
         let hook = Hook { srv: srv.clone(), budget: budget.clone(), every: hook_every, escalated: Rc::new(Cell::new(false)) };
         hook.install(&lua);
         let pending: Box<Cell<*const EvalRequest>> = Box::new(Cell::new(std::ptr::null()));
@@ -471,14 +479,15 @@ impl Engine {
             reply.error(msg);
             return (0, 0);
         }
-        let atomic = match exec.as_mut() {
-            Some(outer) => outer.take().unwrap_or_default(),
-            None => Atomic::default(),
-        };
         // One clock reading each for the run's start (its budget, its timing, its
         // commands' time) and end.
         let started = Instant::now();
         let now = now_ms();
+        let atomic = match exec.as_mut() {
+            Some(outer) => outer.take().unwrap_or_default(),
+            // Evicts before the script, never inside it (see `Atomic::oom_before`).
+            None => Atomic::for_script(!read_only && crate::memory::evict::refuse(&self.srv, now)),
+        };
         self.budget.start(self.inline_budget.map(|b| started + b));
         self.state.borrow_mut().start(req.db, read_only, atomic, now, started);
         let result = self.run_script(&func, req, now);
@@ -644,6 +653,48 @@ fn format_script_error(e: &[u8], sha: &str) -> Vec<u8> {
     }
 }
 
+/// `f` behind `raise_text`: a C closure, so `return redis.x()` in a script stays a
+/// call into C as in Redis (a Lua wrapper would make it a tail call that hides the
+/// script's line from the error handler).
+fn text_errors(lua: &Lua, f: Function) -> mlua::Result<Function> {
+    // SAFETY: `raise_text` takes its one upvalue from the stack, which holds exactly it.
+    unsafe { lua.exec_raw(f, |state| ffi::lua_pushcclosure(state, raise_text, 1)) }
+}
+
+/// Calls its upvalue with the arguments. A Rust function's error reaches Lua as mlua's
+/// userdata, with the Redis error table `raise` meant waiting in the registry: that
+/// table's text is raised instead, so a script's `pcall` gets the message string as
+/// from Redis, and the error handler still finds the table by that text. Any other
+/// error passes through unchanged.
+unsafe extern "C-unwind" fn raise_text(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: plain Lua C API use within the stack Lua guarantees (LUA_MINSTACK free
+    // slots above the arguments; this frame pushes at most three); this frame owns
+    // nothing an error's longjmp could leak.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        // A table left by an error a script caught earlier is not this call's.
+        ffi::lua_pushnil(state);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, PENDING_C.as_ptr());
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        if ffi::lua_pcall(state, n, ffi::LUA_MULTRET, 0) == 0 {
+            return ffi::lua_gettop(state);
+        }
+        if ffi::lua_type(state, -1) == ffi::LUA_TUSERDATA {
+            ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, PENDING_C.as_ptr());
+            if ffi::lua_istable(state, -1) != 0 {
+                ffi::lua_getfield(state, -1, c"err".as_ptr());
+                if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+                    ffi::lua_error(state);
+                }
+                ffi::lua_pop(state, 1);
+            }
+            ffi::lua_pop(state, 1);
+        }
+        ffi::lua_error(state)
+    }
+}
+
 /// Raises `msg` as a Redis error table from a Rust function of the library (see the
 /// error handler in prelude.lua).
 pub(super) fn raise(lua: &Lua, msg: &str) -> mlua::Error {
@@ -657,6 +708,11 @@ pub(super) fn raise(lua: &Lua, msg: &str) -> mlua::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pending_error_has_one_name() {
+        assert_eq!(PENDING_C.to_str().ok(), Some(PENDING));
+    }
 
     fn request(body: &str) -> EvalRequest {
         EvalRequest { source: Source::Body(body.into()), keys: vec![], args: vec![], read_only: false, db: 0, resp: RespVersion::Resp2 }
