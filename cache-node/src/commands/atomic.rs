@@ -17,6 +17,19 @@ pub struct Atomic {
     pub(super) scoped: bool,
     /// The run's writes, (database, command), journaled together when it ends.
     pub(super) pending: Vec<(usize, Vec<Vec<u8>>)>,
+    /// Memory was over `maxmemory` when the run (a script) started, after evicting: its
+    /// commands that may grow memory get OOM. Nothing is evicted inside a run, as in
+    /// Redis: an eviction's DEL is journaled at once, ahead of the run's own writes, so
+    /// evicting a key the run had already written would replay on replicas as the
+    /// write after the DEL.
+    pub(super) oom_before: bool,
+}
+
+impl Atomic {
+    /// A script's run, with the memory state before it (`oom_before`).
+    pub fn for_script(oom_before: bool) -> Self {
+        Atomic { oom_before, ..Atomic::default() }
+    }
 }
 
 /// The partitions a queue of commands touches: the union of their key positions, or
@@ -59,7 +72,7 @@ pub fn run_scoped<R>(ctx: &mut Ctx<'_>, plan: Plan<'_>, f: impl FnOnce(&mut Ctx<
         Plan::Db(db) => ks.scope_db(db),
         Plan::All => ks.scope_all(),
     };
-    let outer = ctx.atomic.replace(Atomic { scoped: true, pending: Vec::new() });
+    let outer = ctx.atomic.replace(Atomic { scoped: true, ..Atomic::default() });
     let r = f(ctx);
     held.locked().flush_expired();
     end(ctx, outer);

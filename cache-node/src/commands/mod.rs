@@ -196,8 +196,13 @@ pub fn dispatch_found(ctx: &mut Ctx<'_>, argv: &[&[u8]], idx: usize, spec: &'sta
     // Evicts to make room first; the primary's stream is exempt (replicas do not evict).
     // Inside EXEC the check was made for the whole queue before its partitions were
     // taken (eviction locks partitions of its own).
-    if spec.has(flag::DENYOOM) && !ctx.session.is_master && !ctx.atomic.as_ref().is_some_and(|a| a.scoped) && crate::memory::evict::refuse(ctx.srv, ctx.now_ms)
-    {
+    // Inside a script, the state before it decides (see `Atomic::oom_before`).
+    let oom = |ctx: &Ctx| match &ctx.atomic {
+        Some(a) if a.scoped => false,
+        Some(a) => a.oom_before,
+        None => crate::memory::evict::refuse(ctx.srv, ctx.now_ms),
+    };
+    if spec.has(flag::DENYOOM) && !ctx.session.is_master && oom(ctx) {
         bump(&cs.rejected, 1);
         reject(ctx, spec.name.as_bytes(), &CmdError::other(crate::memory::evict::OOM));
         return;
