@@ -31,7 +31,7 @@ pub fn free_port() -> u16 {
 impl Node {
     /// Starts a node with `--bind 127.0.0.1 --port 0 --admin-port <free>` plus `extra`.
     pub fn start(extra: &[&str]) -> Node {
-        let admin_port = free_port();
+        let mut admin_port = free_port();
         // Two workers dealing connections round-robin, whatever the machine: tests of
         // atomicity and concurrency must really run on two threads.
         let mut args: Vec<String> = vec![
@@ -47,11 +47,31 @@ impl Node {
             "no".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Self::start_args(&args, admin_port)
+        // The free admin port may be taken by another test's node before this one
+        // binds it: the node then exits, and a new port is drawn (bounded).
+        for _ in 0..4 {
+            match Self::launch(&args, admin_port) {
+                Ok(node) => return node,
+                Err(log) if log.contains("cannot listen on admin port") => {
+                    let fresh = free_port();
+                    if let Some(i) = args.iter().position(|a| a == "--admin-port") {
+                        args[i + 1] = fresh.to_string();
+                    }
+                    admin_port = fresh;
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+        panic!("cache-node found no free admin port");
     }
 
     /// Starts with exactly these arguments; `admin_port` is only recorded.
     pub fn start_args(args: &[String], admin_port: u16) -> Node {
+        Self::launch(args, admin_port).unwrap_or_else(|log| panic!("{log}"))
+    }
+
+    /// Starts a node and waits until it answers; on failure, what went wrong with its log.
+    fn launch(args: &[String], admin_port: u16) -> Result<Node, String> {
         let mut child = Command::new(bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cache-node");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
@@ -75,17 +95,23 @@ impl Node {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
-                panic!("cache-node did not start: {:?}", log.lock().unwrap());
+                let _ = child.wait();
+                return Err(format!("cache-node did not start: {:?}", log.lock().unwrap()));
             }
         };
-        let node = Node { child, port, admin_port, log };
-        node.wait_ready();
-        node
+        let mut node = Node { child, port, admin_port, log };
+        node.wait_ready()?;
+        Ok(node)
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // The log's reader threads may still be reading the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(format!("cache-node exited ({status}) before answering: {:?}", self.log.lock().unwrap()));
+            }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
                 if s.write_all(b"PING\r\n").is_ok() {
@@ -93,13 +119,13 @@ impl Node {
                     if let Ok(n) = s.read(&mut buf)
                         && n > 0
                     {
-                        return;
+                        return Ok(());
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("cache-node on port {} never answered", self.port);
+        Err(format!("cache-node on port {} never answered: {:?}", self.port, self.log.lock().unwrap()))
     }
 
     pub fn url(&self) -> String {
