@@ -43,16 +43,11 @@ pub(super) fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<
     }
 }
 
-/// Hints the cache for `keys` (from `keys_ahead` over `buf`): every bucket slot first,
-/// then every chain head, so the memory waits of the window overlap.
+/// Hints the cache for `keys` (from `keys_ahead` over `buf`), `Keyspace::prefetch`.
 pub(super) fn prefetch(ks: &Keyspace, buf: &[u8], keys: &[(usize, Range<usize>)], hashes: &mut Vec<(usize, u64)>) {
     hashes.clear();
     hashes.extend(keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
-    for head in [false, true] {
-        for &(db, hash) in hashes.iter() {
-            ks.prefetch(db, hash, head);
-        }
-    }
+    ks.prefetch(hashes);
 }
 
 #[cfg(test)]

@@ -119,19 +119,14 @@ impl Pending {
     }
 }
 
-/// Hints the cache for the KEYS of a pipeline's scripts before they run: the bucket
-/// slot of every key first, then every chain head, so their memory waits overlap
-/// instead of each script waiting for its first key in turn (as a replica does for its
-/// primary's stream, replication/replica_prefetch.rs).
+/// Hints the cache for the KEYS of a pipeline's scripts before they run
+/// (`Keyspace::prefetch`), so their memory waits overlap instead of each script waiting
+/// for its first key in turn.
 fn prefetch_keys(srv: &Server, reqs: &[super::EvalRequest]) {
     let ks = &srv.keyspace;
     let hashes: smallvec::SmallVec<[(usize, u64); MAX_BATCH]> =
         reqs.iter().flat_map(|r| r.keys.iter().take(4).map(|k| (r.db, ks.key_hash(k)))).take(MAX_BATCH * 2).collect();
-    for head in [false, true] {
-        for &(db, hash) in &hashes {
-            ks.prefetch(db, hash, head);
-        }
-    }
+    ks.prefetch(&hashes);
 }
 
 /// Inserts `replies[i]` at `places[i].0` (ascending offsets into `buf` before any

@@ -2,12 +2,14 @@
 //! utilisation, machine idle CPU and lock contention each cron tick, and marks the
 //! connections to move.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::balance::{self, Hold, Load, Machine, Plan, Why};
 use super::clients::NO_MOVE;
 use super::state::Server;
+use super::stats::ThreadStats;
 
 /// How often the cron thread probes contention after a spread, between its ticks: a
 /// spread that makes workers contend runs slower than one worker, so it is undone
@@ -47,9 +49,10 @@ pub struct Balancer {
     probe: Option<Probe>,
 }
 
-/// Commands served by the workers, and commands that waited on another thread.
-fn counters(srv: &Server) -> (u64, u64) {
-    let commands = srv.stats.threads().iter().map(|t| t.commands.load(Relaxed)).sum();
+/// Commands served by the workers (`threads`, from `srv.stats.threads()`), and commands
+/// that waited on another thread.
+fn counters(srv: &Server, threads: &[Arc<ThreadStats>]) -> (u64, u64) {
+    let commands = threads.iter().map(|t| t.commands.load(Relaxed)).sum();
     (commands, srv.keyspace.contended() + srv.scripting.gate.waited())
 }
 
@@ -84,7 +87,7 @@ impl Balancer {
             _ => 0.0,
         };
         self.last_cpu = cpu;
-        let (commands, contended) = counters(srv);
+        let (commands, contended) = counters(srv, &threads);
         let served = commands.saturating_sub(std::mem::replace(&mut self.last_commands, commands));
         let waited = contended.saturating_sub(std::mem::replace(&mut self.last_contended, contended));
         let contention = balance::contention(served, waited);
@@ -118,7 +121,6 @@ impl Balancer {
                     }
                 }
                 if why == Why::Saturated {
-                    let (commands, contended) = counters(srv);
                     self.probe = Some(Probe { at: Instant::now(), commands, contended, from, to });
                 }
             }
@@ -136,7 +138,7 @@ impl Balancer {
     /// mostly wait on each other.
     pub fn probe(&mut self, srv: &Server) {
         let Some(p) = &self.probe else { return };
-        let (commands, contended) = counters(srv);
+        let (commands, contended) = counters(srv, &srv.stats.threads());
         let served = commands.saturating_sub(p.commands);
         let contention = balance::contention(served, contended.saturating_sub(p.contended));
         if contention >= balance::CONTENDED {

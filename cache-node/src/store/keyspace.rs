@@ -184,14 +184,19 @@ impl Keyspace {
         self.dbs.len()
     }
 
-    /// Cache hints for a batch of keys known ahead (a replica applying its primary's
-    /// stream): a first pass with `head` false loads their bucket slots, a second with
-    /// `head` true their first nodes, so the lookups find them in cache instead of
-    /// waiting on memory twice each. A busy partition is skipped: a hint never waits.
-    pub fn prefetch(&self, db: usize, hash: u64, head: bool) {
-        let Some(d) = self.dbs.get(db) else { return };
-        if let Some(p) = d.parts[(hash >> PART_SHIFT) as usize].0.try_lock() {
-            p.prefetch(hash, head);
+    /// Cache hints for a batch of keys known ahead, as (database, `key_hash`) (a
+    /// replica applying its primary's stream, a pipeline of scripts): a first pass loads
+    /// their bucket slots, a second their first nodes, so the memory waits of the batch
+    /// overlap and the lookups find them in cache instead of waiting on memory twice
+    /// each. A busy partition is skipped: a hint never waits.
+    pub fn prefetch(&self, keys: &[(usize, u64)]) {
+        for head in [false, true] {
+            for &(db, hash) in keys {
+                let Some(d) = self.dbs.get(db) else { continue };
+                if let Some(p) = d.parts[(hash >> PART_SHIFT) as usize].0.try_lock() {
+                    p.prefetch(hash, head);
+                }
+            }
         }
     }
 
