@@ -2,13 +2,16 @@
 # Data-type benchmarks of cache-node against redis-server, side by side on this machine
 # (the goals of the data-structures work; results go to docs/benchmarks.md):
 #   - throughput of LPUSH, LPOP, SADD, HSET, ZADD and ZRANGE of 100 members, with
-#     redis-benchmark, 50 clients, pipeline 1 and 16, servers interleaved A,B,A,B,A,B,
-#     medians and the ratio cache-node / redis;
+#     redis-benchmark, 50 clients, pipeline 1 and 16 (N requests at P1, N16 at P16). Both
+#     servers run side by side and each row runs on them back to back REPS times
+#     (scripts/bench-pairs.sh): medians, and the median of the per-pair ratios
+#     cache-node / redis with its range;
 #   - the server's own CPU time per request in the same runs (all its threads, from
 #     /proc), which says which server does less work when the client is the bottleneck;
 #   - memory per element of one 1M-member hash, set and sorted set (INFO used_memory
 #     growth / elements).
-#   scripts/bench-types.sh            # REPS=3 N=200000 MEMBERS=1000000 CLIENT_THREADS=1
+#   scripts/bench-types.sh     # REPS=3 N=200000 N16=5*N MEMBERS=1000000 CLIENT_THREADS=1
+# MEMBERS=0 skips the memory part.
 # NO_BUILD=1 uses the release binary already built.
 # CLIENT_THREADS=2 runs redis-benchmark with two threads: one client thread saturates its
 # core on replies of 100 members, and then both servers read the same rate.
@@ -19,24 +22,27 @@ cd "$(dirname "$0")/.."
 BENCH=${BENCH_DIR:-../shared/bench}
 # shellcheck source=/dev/null
 . "$BENCH/lib.sh"
+# shellcheck source=scripts/bench-pairs.sh
+. scripts/bench-pairs.sh
 REPS=${REPS:-3}
 N=${N:-200000}
+N16=${N16:-$((N * 5))}
 MEMBERS=${MEMBERS:-1000000}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p cache-node
-REDIS='redis-server --port {port} --bind 127.0.0.1 --save "" --appendonly no'
 out=$(mktemp -d -t bench-types.XXXXXX)
 # In a fresh directory: a dump.rdb left in the working directory would be loaded.
+REDIS="redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir $out"
 NODE="target/release/cache-node --bind 127.0.0.1 --port {port} --admin-port 0 --loglevel warning --save '' --dir $out"
-trap 'lib_stop; rm -rf "$out"' EXIT
+trap 'pair_stop_all; lib_stop; rm -rf "$out"' EXIT
 
 # One row: prints requests per second.
 row() { # port test pipeline
   local test=$2 p=$3
-  local args=(-h 127.0.0.1 -p "$1" -c 50 -n "$N" -P "$p" -q --csv)
+  local args=(-h 127.0.0.1 -p "$1" -c 50 -n "$(requests "$test" "$p")" -P "$p" -q --csv)
   [ "$CLIENT_THREADS" = 1 ] || args+=(--threads "$CLIENT_THREADS")
   case $test in
-    zrange100) args+=(-n "$((N / 4))" ZRANGE bench:z 0 99) ;;
+    zrange100) args+=(ZRANGE bench:z 0 99) ;;
     sadd) args+=(-r 100000 SADD bench:s "__rand_int__") ;;
     hset) args+=(-r 100000 HSET bench:h "f:__rand_int__" v) ;;
     zadd) args+=(-r 100000 ZADD bench:zz "__rand_int__" "m:__rand_int__") ;;
@@ -45,8 +51,10 @@ row() { # port test pipeline
   redis-benchmark "${args[@]}" 2>/dev/null | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
 }
 
-requests() { # test: how many requests row() sends
-  case $1 in zrange100) echo $((N / 4)) ;; *) echo "$N" ;; esac
+requests() { # test pipeline: how many requests row() sends
+  local n=$N
+  [ "$2" = 1 ] || n=$N16
+  case $1 in zrange100) echo $((n / 4)) ;; *) echo "$n" ;; esac
 }
 
 prefill() { # port: the sorted set ZRANGE reads its 100 members from
@@ -56,39 +64,27 @@ prefill() { # port: the sorted set ZRANGE reads its 100 members from
   redis-cli -p "$1" zadd bench:z "${members[@]}" >/dev/null
 }
 
-declare -A results cpu
-HZ=$(getconf CLK_TCK)
-for rep in $(seq 1 "$REPS"); do
-  for server in redis node; do
-    cmd=$REDIS; [ "$server" = node ] && cmd=$NODE
-    lib_start "$cmd" "$out/$server.log"
-    # Warm up first (connections, allocator, thread placement), as compare.sh does.
-    redis-benchmark -h 127.0.0.1 -p "$SRV_PORT" -c 50 -n 200000 -t ping_mbulk -q >/dev/null 2>&1 || true
-    prefill "$SRV_PORT"
-    for p in 1 16; do
-      for t in lpush lpop sadd hset zadd zrange100; do
-        t0=$(lib_session_ticks "$SRV_SID")
-        results[$server,$t,$p]+="$(row "$SRV_PORT" "$t" "$p") "
-        t1=$(lib_session_ticks "$SRV_SID")
-        # Microseconds of server CPU per request.
-        cpu[$server,$t,$p]+="$(echo "($t1 - $t0) * 1000000 / $HZ / $(requests "$t")" | bc -l) "
-      done
-    done
-    lib_stop
-  done
-  echo "rep $rep/$REPS done" >&2
+pair_start redis "$REDIS" "$out/redis.log"
+pair_start node "$NODE" "$out/node.log"
+for server in redis node; do
+  # Warm up first (connections, allocator, thread placement), as compare.sh does.
+  redis-benchmark -h 127.0.0.1 -p "$(pair_port $server)" -c 50 -n 200000 -t ping_mbulk -q >/dev/null 2>&1 || true
+  prefill "$(pair_port $server)"
 done
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-echo "redis-benchmark threads: $CLIENT_THREADS; cpu: server CPU us per request (medians)"
-printf '%-10s %3s %12s %12s %7s %10s %10s %7s\n' test P redis cache-node ratio 'cpu redis' 'cpu node' ratio
 for p in 1 16; do
   for t in lpush lpop sadd hset zadd zrange100; do
-    a=$(echo "${results[redis,$t,$p]}" | median)
-    b=$(echo "${results[node,$t,$p]}" | median)
-    ca=$(echo "${cpu[redis,$t,$p]}" | median)
-    cb=$(echo "${cpu[node,$t,$p]}" | median)
-    printf '%-10s %3s %12.0f %12.0f %7.2f %10.2f %10.2f %7.2f\n' "$t" "$p" "$a" "$b" "$(echo "$b / $a" | bc -l)" "$ca" "$cb" "$(echo "$cb / $ca" | bc -l)"
+    pair_row "$t,$p" "$(requests "$t" "$p")" row "$t" "$p"
+    echo "$t P$p done" >&2
+  done
+done
+pair_stop_all
+
+echo "redis-benchmark threads: $CLIENT_THREADS; $REPS pairs per row; ratio: median of per-pair ratios (range);"
+echo "cpu: server CPU us per request (medians)"
+pair_header 14
+for p in 1 16; do
+  for t in lpush lpop sadd hset zadd zrange100; do
+    pair_line 14 "$t P$p" "$t,$p"
   done
 done
 
@@ -111,6 +107,7 @@ for s in range(0, n, 100):
         cmd([b"ZADD", b"big"] + [x for i in r for x in (b"%d" % i, b"member:%d" % i)])
 PY
 }
+[ "$MEMBERS" != 0 ] || exit 0
 printf '\n%-6s %14s %14s %7s   (bytes per element, %s elements)\n' type redis cache-node ratio "$MEMBERS"
 for kind in hash set zset; do
   declare -A per=()

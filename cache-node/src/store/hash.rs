@@ -135,13 +135,13 @@ impl Hash {
                 }
                 new
             }
-            Hash::Table(d) => match d.find(field) {
-                Some(i) => {
+            Hash::Table(d) => match d.lookup(field) {
+                Ok(i) => {
                     d.replace_at(i, Field::new(field, value));
                     false
                 }
-                None => {
-                    d.insert_new(Field::new(field, value));
+                Err(v) => {
+                    d.insert_vacant(v, Field::new(field, value));
                     true
                 }
             },

@@ -370,7 +370,7 @@ impl Keyspace {
 /// A set of held partition locks, sorted by (database, partition).
 pub struct Locked<'a> {
     ks: &'a Keyspace,
-    guards: SmallVec<[((usize, usize), PartGuard<'a>); 8]>,
+    guards: SmallVec<[((usize, usize), PartGuard<'a>); 4]>,
 }
 
 impl<'a> Locked<'a> {

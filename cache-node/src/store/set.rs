@@ -138,11 +138,14 @@ impl Set {
             }
         }
         match self {
-            Set::Table(d) if d.find(m).is_none() => {
-                d.insert_new(m.into());
-                true
-            }
-            _ => false,
+            Set::Table(d) => match d.lookup(m) {
+                Ok(_) => false,
+                Err(v) => {
+                    d.insert_vacant(v, m.into());
+                    true
+                }
+            },
+            Set::Ints(_) => false,
         }
     }
 

@@ -6,7 +6,9 @@
 //! entry indexes, so HSCAN/SSCAN can use Redis's reverse-binary cursor: an element that
 //! is present for the whole scan is returned at least once however the table is resized
 //! between calls (an element's bucket depends only on its hash and the table size, never
-//! on where the dense vector keeps it).
+//! on where the dense vector keeps it). Each entry's hash is kept beside its link
+//! (4 more bytes), so a chain walk compares keys only on a hash match and a resize never
+//! hashes a key again.
 //!
 //! Resizing rehashes in one go rather than incrementally as Redis does: a latency spike
 //! on the insert that doubles a million-entry table, in exchange for a single table.
@@ -36,11 +38,34 @@ fn hash(key: &[u8]) -> u64 {
     STATE.get_or_init(foldhash::fast::RandomState::default).hash_one(key)
 }
 
+/// The low 32 bits of a key's hash: its bucket is `hash & mask` (a table never has more
+/// than 2^32 buckets), and the whole of it is a tag compared before the key.
+type Hash32 = u32;
+
+fn hash32(key: &[u8]) -> Hash32 {
+    hash(key) as Hash32
+}
+
+/// An entry's chain link with its key's hash. Kept apart from the entries, so walking a
+/// chain reads one small array and dereferences an entry's key only on a tag match (a
+/// miss usually touches no key at all), and resizing never rehashes a key.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    hash: Hash32,
+    /// The entry after this one in its bucket's chain.
+    next: u32,
+}
+
+/// Where an absent key would go: returned by `lookup`, spent by `insert_vacant`, so an
+/// insert after a failed lookup does not hash the key again.
+#[derive(Clone, Copy, Debug)]
+pub struct Vacant(Hash32);
+
 #[derive(Clone, Debug)]
 pub struct Dict<E> {
     entries: Vec<E>,
-    /// `next[i]`: the entry after `entries[i]` in its bucket's chain.
-    next: Vec<u32>,
+    /// `links[i]`: `entries[i]`'s hash and chain link.
+    links: Vec<Link>,
     /// Index of the first entry of each bucket's chain.
     buckets: Box<[u32]>,
 }
@@ -54,14 +79,16 @@ impl<E: Keyed> Default for Dict<E> {
 impl<E: Keyed> Dict<E> {
     pub fn with_capacity(n: usize) -> Self {
         let size = n.next_power_of_two().max(MIN_BUCKETS);
-        Dict { entries: Vec::with_capacity(n), next: Vec::with_capacity(n), buckets: vec![NONE; size].into_boxed_slice() }
+        Dict { entries: Vec::with_capacity(n), links: Vec::with_capacity(n), buckets: vec![NONE; size].into_boxed_slice() }
     }
 
     /// Bytes of the entry, chain and bucket arrays, not counting what entries point to
     /// (MEMORY USAGE).
     pub fn table_bytes(&self) -> usize {
         use crate::memory::accounting::alloc_size;
-        alloc_size(self.entries.capacity() * std::mem::size_of::<E>()) + alloc_size(self.next.capacity() * 4) + alloc_size(self.buckets.len() * 4)
+        alloc_size(self.entries.capacity() * std::mem::size_of::<E>())
+            + alloc_size(self.links.capacity() * std::mem::size_of::<Link>())
+            + alloc_size(self.buckets.len() * 4)
     }
 
     pub fn len(&self) -> usize {
@@ -72,20 +99,27 @@ impl<E: Keyed> Dict<E> {
         self.entries.is_empty()
     }
 
-    fn bucket(&self, key: &[u8]) -> usize {
-        hash(key) as usize & (self.buckets.len() - 1)
+    fn bucket(&self, h: Hash32) -> usize {
+        h as usize & (self.buckets.len() - 1)
     }
 
     /// Index of the entry with this key.
     pub fn find(&self, key: &[u8]) -> Option<usize> {
-        let mut i = self.buckets[self.bucket(key)];
+        self.lookup(key).ok()
+    }
+
+    /// Index of the entry with this key, or where to insert it.
+    pub fn lookup(&self, key: &[u8]) -> Result<usize, Vacant> {
+        let h = hash32(key);
+        let mut i = self.buckets[self.bucket(h)];
         while i != NONE {
-            if self.entries[i as usize].key() == key {
-                return Some(i as usize);
+            let link = self.links[i as usize];
+            if link.hash == h && self.entries[i as usize].key() == key {
+                return Ok(i as usize);
             }
-            i = self.next[i as usize];
+            i = link.next;
         }
-        None
+        Err(Vacant(h))
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&E> {
@@ -105,13 +139,20 @@ impl<E: Keyed> Dict<E> {
 
     /// Adds an entry whose key the caller knows is absent.
     pub fn insert_new(&mut self, e: E) {
+        let v = Vacant(hash32(e.key()));
+        self.insert_vacant(v, e);
+    }
+
+    /// Adds `e`, whose key `lookup` just did not find (no change to the table since).
+    pub fn insert_vacant(&mut self, Vacant(h): Vacant, e: E) {
         debug_assert!(self.find(e.key()).is_none());
+        debug_assert_eq!(h, hash32(e.key()));
         if self.entries.len() >= self.buckets.len() {
             self.rehash(self.buckets.len() * 2);
         }
-        let b = self.bucket(e.key());
+        let b = self.bucket(h);
         let i = self.entries.len() as u32;
-        self.next.push(self.buckets[b]);
+        self.links.push(Link { hash: h, next: self.buckets[b] });
         self.buckets[b] = i;
         self.entries.push(e);
     }
@@ -125,14 +166,14 @@ impl<E: Keyed> Dict<E> {
     /// Removes and returns the entry at dense index `i < len` (SPOP's random pick).
     pub fn remove_at(&mut self, i: usize) -> E {
         let cur = i as u32;
-        self.relink(cur, self.next[i]);
+        self.relink(cur, self.links[i].next);
         let last = (self.entries.len() - 1) as u32;
         if cur != last {
             // The last entry moves into slot `cur`: point its link there.
             self.relink(last, cur);
         }
         let e = self.entries.swap_remove(i);
-        self.next.swap_remove(i);
+        self.links.swap_remove(i);
         self.shrink_if_sparse();
         e
     }
@@ -140,16 +181,16 @@ impl<E: Keyed> Dict<E> {
     /// Makes the link (bucket head or chain link) that points at entry `from` point at
     /// `to` instead.
     fn relink(&mut self, from: u32, to: u32) {
-        let b = self.bucket(self.entries[from as usize].key());
+        let b = self.bucket(self.links[from as usize].hash);
         if self.buckets[b] == from {
             self.buckets[b] = to;
             return;
         }
         let mut p = self.buckets[b];
-        while self.next[p as usize] != from {
-            p = self.next[p as usize];
+        while self.links[p as usize].next != from {
+            p = self.links[p as usize].next;
         }
-        self.next[p as usize] = to;
+        self.links[p as usize].next = to;
     }
 
     /// Gives memory back once a table is mostly empty (Redis shrinks below 10% fill).
@@ -160,15 +201,15 @@ impl<E: Keyed> Dict<E> {
         }
         if self.entries.capacity() > 64 && n * 4 < self.entries.capacity() {
             self.entries.shrink_to(n * 2);
-            self.next.shrink_to(n * 2);
+            self.links.shrink_to(n * 2);
         }
     }
 
     fn rehash(&mut self, size: usize) {
         self.buckets = vec![NONE; size].into_boxed_slice();
-        for i in 0..self.entries.len() {
-            let b = self.bucket(self.entries[i].key());
-            self.next[i] = self.buckets[b];
+        for (i, link) in self.links.iter_mut().enumerate() {
+            let b = link.hash as usize & (size - 1);
+            link.next = self.buckets[b];
             self.buckets[b] = i as u32;
         }
     }
@@ -184,7 +225,7 @@ impl<E: Keyed> Dict<E> {
         let mut i = self.buckets[(cursor & mask) as usize];
         while i != NONE {
             f(&self.entries[i as usize]);
-            i = self.next[i as usize];
+            i = self.links[i as usize].next;
         }
         (cursor | !mask).reverse_bits().wrapping_add(1).reverse_bits()
     }
@@ -192,15 +233,16 @@ impl<E: Keyed> Dict<E> {
     /// Panics unless every entry is reachable exactly once, from its own bucket.
     #[cfg(test)]
     pub fn check_invariants(&self) {
-        assert_eq!(self.entries.len(), self.next.len());
+        assert_eq!(self.entries.len(), self.links.len());
         let mut seen = vec![false; self.entries.len()];
         for b in 0..self.buckets.len() {
             let mut i = self.buckets[b];
             while i != NONE {
                 assert!(!seen[i as usize], "entry {i} linked twice");
                 seen[i as usize] = true;
-                assert_eq!(self.bucket(self.entries[i as usize].key()), b, "entry in the wrong bucket");
-                i = self.next[i as usize];
+                assert_eq!(self.links[i as usize].hash, hash32(self.entries[i as usize].key()), "stale hash");
+                assert_eq!(self.bucket(self.links[i as usize].hash), b, "entry in the wrong bucket");
+                i = self.links[i as usize].next;
             }
         }
         assert!(seen.iter().all(|s| *s), "unreachable entry");
@@ -237,6 +279,22 @@ mod tests {
         assert!(d.is_empty());
         assert_eq!(d.buckets.len(), MIN_BUCKETS, "an emptied table shrinks");
         d.check_invariants();
+    }
+
+    #[test]
+    fn lookup_then_insert_vacant_across_growth() {
+        let mut d: Dict<Box<[u8]>> = Dict::default();
+        for i in 0..5000 {
+            let k = key(i % 2500);
+            match d.lookup(&k) {
+                Ok(at) => assert_eq!(d.at(at), &k, "found the wrong entry"),
+                Err(v) => d.insert_vacant(v, k),
+            }
+        }
+        assert_eq!(d.len(), 2500);
+        d.check_invariants();
+        assert!((0..2500).all(|i| d.find(&key(i)).is_some()));
+        assert!(d.find(&key(2500)).is_none());
     }
 
     #[test]
