@@ -117,3 +117,74 @@ fn evictions_are_counted_in_info_and_metrics() {
     let metric: f64 = line.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(metric >= evicted && evicted > 0.0, "{line} vs {evicted}");
 }
+
+/// Waits (bounded) until `replica` has applied everything `primary` has journaled.
+fn caught_up(primary: &mut redis::Connection, replica: &mut redis::Connection) {
+    let ok = wait_for(Duration::from_secs(10), || {
+        let want = repl_info(primary, "master_repl_offset");
+        repl_info(replica, "master_link_status") == "up" && repl_info(replica, "slave_repl_offset") == want
+    });
+    assert!(ok, "replica did not catch up: primary {} replica {}", repl_info(primary, "master_repl_offset"), repl_info(replica, "slave_repl_offset"));
+}
+
+/// `key`'s value and absolute expiry (ms; -1 none, -2 no key) on one node.
+fn value_and_expiry(c: &mut redis::Connection, key: &str) -> (Option<String>, i64) {
+    (q(c, &["GET", key]), q(c, &["PEXPIRETIME", key]))
+}
+
+/// Guards the replication divergence of evicting *inside* a script: an eviction's DEL is
+/// journaled at once, a script's writes together at its end, so a key the script had
+/// already written and eviction then chose was gone on the primary while replicas
+/// replayed DEL, then the script's INCR, and kept it. Now a script evicts before it
+/// starts and never inside; a write in it gets OOM only if memory was over the limit
+/// before the script (as in Redis).
+///
+/// `k` is the only key with a TTL, so under `volatile-ttl` it is the one key eviction
+/// can pick. The script INCRs it, grows memory past the limit (SETRANGE, no Lua
+/// string), makes a DENYOOM write while over, and frees the memory again. The cron
+/// waits while a script runs, so nothing else can evict in between.
+#[test]
+fn a_script_evicts_before_it_runs_never_inside_so_replicas_keep_its_writes() {
+    let primary = Node::start(&["--maxmemory-policy", "volatile-ttl"]);
+    let replica = replica_of(&primary, &[]);
+    let mut p = primary.client();
+    let mut r = replica.client();
+    let _: () = q(&mut p, &["SET", "k", "5", "EX", "1000"]);
+    let limit = used(&mut p) + 1_000_000;
+    let _: () = q(&mut p, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    let script = "local n = redis.call('INCR', KEYS[1])
+        redis.call('SETRANGE', KEYS[2], ARGV[1], 'x')
+        redis.call('SET', KEYS[3], '1')
+        redis.call('DEL', KEYS[2])
+        return n";
+    // 2 MB: over the limit by about 1 MB, far more than the accounting's slack.
+    let eval = |c: &mut redis::Connection| -> redis::RedisResult<i64> {
+        redis::cmd("EVAL").arg(script).arg(3).arg("k").arg("big").arg("small").arg(2_000_000 - 1).query(c)
+    };
+
+    // Under the limit when the script starts: its writes all run, nothing is evicted,
+    // and the replica holds what the primary holds.
+    let reply = eval(&mut p);
+    caught_up(&mut p, &mut r);
+    let (on_primary, on_replica) = (value_and_expiry(&mut p, "k"), value_and_expiry(&mut r, "k"));
+    assert_eq!(on_replica, on_primary, "k (value, expiry) diverged, left the replica, right the primary; script reply {reply:?}");
+    assert_eq!(reply, Ok(6), "a script that started under the limit is never refused");
+    assert_eq!(on_primary.0.as_deref(), Some("6"));
+    assert!(on_primary.1 > 0, "INCR keeps k's TTL: {on_primary:?}");
+    let evicted = |c: &mut redis::Connection| info_field(&q::<String>(c, &["INFO", "stats"]), "evicted_keys");
+    assert_eq!(evicted(&mut p).as_deref(), Some("0"));
+    assert_eq!(q::<i64>(&mut p, &["EXISTS", "big"]), 0);
+
+    // Over the limit before the script (a 2 MB key without TTL): k is evicted before it
+    // runs (by its own check or the cron), which cannot free enough, so its first write
+    // gets OOM; the DEL reaches the replica too.
+    let _: i64 = q(&mut p, &["SETRANGE", "pad", "1999999", "x"]);
+    let e = eval(&mut p).expect_err("a write in a script that started over the limit");
+    assert_eq!(e.code(), Some("OOM"), "{e}");
+    assert!(e.to_string().contains("command not allowed when used memory > 'maxmemory'"), "{e}");
+    caught_up(&mut p, &mut r);
+    assert_eq!(value_and_expiry(&mut p, "k"), (None, -2), "k was evicted before the script");
+    assert_eq!(value_and_expiry(&mut r, "k"), (None, -2), "the eviction's DEL reached the replica");
+    assert_eq!(evicted(&mut p).as_deref(), Some("1"));
+    assert_eq!(q::<i64>(&mut r, &["EXISTS", "big", "small"]), 1, "only the first run's `small` is there");
+}
