@@ -3,6 +3,10 @@
 # (the goals of the replication work; results go to docs/benchmarks.md):
 #   - what 2 attached replicas cost the primary: SET throughput (redis-benchmark, 50
 #     clients, pipeline 1 and 16) with 0 and with 2 replicas, for each server;
+#   - the same with 2 stream sinks instead of replicas (scripts/replica_sink.py: they sync
+#     and read the stream but apply nothing). That is the primary's own cost of feeding
+#     two replicas, as in production where replicas run on other machines; real replicas
+#     on this machine also take the cores the primary and the client run on;
 #   - replica lag under that load: a probe writes a fresh value to the primary every
 #     50 ms and times how long until a replica returns it (median and max, ms).
 #   - the primary's own CPU time per SET (its process only, from /proc) with 0 and with 2
@@ -12,7 +16,7 @@
 #     have caught up with the primary's offset).
 # Each server's primary and replicas run on this machine, one server kind after the other,
 # REPS times; medians are printed.
-#   scripts/bench-replication.sh            # REPS=3 N=300000
+#   scripts/bench-replication.sh            # REPS=3 N=300000 (NO_BUILD=1: use the built binary)
 # Needs redis-server and redis-benchmark; reuses ../shared/bench/lib.sh to start and stop
 # servers (own session, free loopback port, stopped by PID).
 set -euo pipefail
@@ -22,7 +26,7 @@ BENCH=${BENCH_DIR:-../shared/bench}
 . "$BENCH/lib.sh"
 REPS=${REPS:-3}
 N=${N:-300000}
-cargo build --release -q -p cache-node
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p cache-node
 out=$(mktemp -d -t bench-replication.XXXXXX)
 export OUT_DIR=$out
 REPLICA_PIDS=()
@@ -34,7 +38,28 @@ stop_replicas() {
   REPLICA_PIDS=()
   REPLICA_PORTS=()
 }
-trap 'stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
+SINK_PIDS=()
+stop_sinks() {
+  local p
+  for p in "${SINK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${SINK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  SINK_PIDS=()
+}
+trap 'stop_sinks; stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
+
+# Attaches n stream sinks to the primary and waits (at most 15 s) until it reports them online.
+start_sinks() { # primary-port n
+  local i
+  for i in $(seq 1 "$2"); do
+    python3 scripts/replica_sink.py 127.0.0.1 "$1" </dev/null >>"$out/sink.log" 2>&1 &
+    SINK_PIDS+=($!)
+  done
+  for _ in $(seq 1 300); do
+    [ "$(redis-cli -p "$1" info replication | grep -c 'state=online')" -ge "$2" ] && return
+    sleep 0.05
+  done
+  echo "sinks never came online" >&2
+}
 
 server_cmd() { # kind port extra...
   local kind=$1 port=$2; shift 2
@@ -143,6 +168,12 @@ for rep in $(seq 1 "$REPS"); do
       read -r rps cpu _ < <(measure "$SRV_PORT" "$p")
       r[$kind,alone,$p]+="$rps "; r[$kind,alonecpu,$p]+="$cpu "
     done
+    start_sinks "$SRV_PORT" 2
+    for p in 1 16; do
+      read -r rps cpu _ < <(measure "$SRV_PORT" "$p")
+      r[$kind,sinks,$p]+="$rps "; r[$kind,sinkscpu,$p]+="$cpu "
+    done
+    stop_sinks
     start_replica "$kind" "$SRV_PORT"
     a=$REPLICA_PORT
     start_replica "$kind" "$SRV_PORT"
@@ -176,6 +207,10 @@ for p in 1 16; do
     # Throughput a CPU-bound primary loses when each SET costs it b instead of a.
     r[$kind,ccost,$p]=$(echo "1 - $a / $b" | bc -l)
     r[$kind,rc,$p]=$(echo "${r[$kind,replcpu,$p]}" | median)
+    r[$kind,s,$p]=$(echo "${r[$kind,sinks,$p]}" | median)
+    r[$kind,scost,$p]=$(echo "1 - ${r[$kind,s,$p]} / ${r[$kind,a,$p]}" | bc -l)
+    r[$kind,cs,$p]=$(echo "${r[$kind,sinkscpu,$p]}" | median)
+    r[$kind,cscost,$p]=$(echo "1 - ${r[$kind,ca,$p]} / ${r[$kind,cs,$p]}" | bc -l)
   done
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, no replica" "${r[redis,a,$p]}" "${r[node,a,$p]}"
   printf '%-40s %12.0f %12.0f\n' "SET/s P$p, 2 replicas" "${r[redis,b,$p]}" "${r[node,b,$p]}"
@@ -184,6 +219,10 @@ for p in 1 16; do
   printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, 2 replicas" "${r[redis,cb,$p]}" "${r[node,cb,$p]}"
   printf '%-40s %11.1f%% %11.1f%%\n' "primary's own cost of 2 replicas, P$p" "$(echo "${r[redis,ccost,$p]} * 100" | bc -l)" "$(echo "${r[node,ccost,$p]} * 100" | bc -l)"
   printf '%-40s %12.2f %12.2f\n' "replica CPU us/SET applied P$p" "${r[redis,rc,$p]}" "${r[node,rc,$p]}"
+  printf '%-40s %12.0f %12.0f\n' "SET/s P$p, 2 stream sinks" "${r[redis,s,$p]}" "${r[node,s,$p]}"
+  printf '%-40s %11.1f%% %11.1f%%\n' "throughput cost of 2 sinks, P$p" "$(echo "${r[redis,scost,$p]} * 100" | bc -l)" "$(echo "${r[node,scost,$p]} * 100" | bc -l)"
+  printf '%-40s %12.2f %12.2f\n' "primary CPU us/SET P$p, 2 sinks" "${r[redis,cs,$p]}" "${r[node,cs,$p]}"
+  printf '%-40s %11.1f%% %11.1f%%\n' "primary's own cost of 2 sinks, P$p" "$(echo "${r[redis,cscost,$p]} * 100" | bc -l)" "$(echo "${r[node,cscost,$p]} * 100" | bc -l)"
 done
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, median (ms)" "$(echo "${r[redis,lagmed]}" | median)" "$(echo "${r[node,lagmed]}" | median)"
 printf '%-40s %12.2f %12.2f\n' "replica lag under P16 load, max (ms)" "$(echo "${r[redis,lagmax]}" | median)" "$(echo "${r[node,lagmax]}" | median)"

@@ -24,6 +24,9 @@ pub fn retained_for_replicas() -> u64 {
     RETAINED_FOR_REPLICAS.load(Relaxed)
 }
 
+/// Most bytes a reader copies per hold of the ring's lock.
+const READ_SLICE: usize = 16 * 1024;
+
 /// Default replica output-buffer hard limit (256 MiB), until a link sets the configured one.
 const DEFAULT_HOLD_LIMIT: usize = 256 << 20;
 
@@ -230,9 +233,18 @@ impl Backlog {
     }
 
     /// Copies up to `max` bytes from offset `from`; None when they are gone (the
-    /// replica fell too far behind) or `from` is past the end.
+    /// replica fell too far behind) or `from` is past the end. The copy is made
+    /// `READ_SLICE` bytes per hold of the lock: every write command of every worker
+    /// appends under it, and one long copy made them all sleep on it.
     pub fn read(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Option<usize> {
-        self.ring.lock().read(from, max, out)
+        let mut got = self.ring.lock().read(from, max.min(READ_SLICE), out)?;
+        while got < max {
+            match self.ring.lock().read(from + got as u64, (max - got).min(READ_SLICE), out) {
+                Some(0) | None => break,
+                Some(n) => got += n,
+            }
+        }
+        Some(got)
     }
 
     /// Whether a partial resync from `from` can be served.

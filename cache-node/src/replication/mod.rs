@@ -16,7 +16,6 @@ pub mod replica;
 mod replica_applied;
 pub(crate) mod replica_conn;
 mod replica_link;
-mod replica_prefetch;
 pub mod state;
 
 /// `master_failover_state` (FAILOVER in progress or not).

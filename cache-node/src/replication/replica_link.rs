@@ -17,7 +17,6 @@ use smallvec::SmallVec;
 use super::replica::Status;
 use super::replica_applied::Applied;
 use super::replica_conn::{Conn, command};
-use super::replica_prefetch;
 use crate::commands::{Ctx, dispatch, table};
 use crate::protocol::request::{Limits, Progress, Request, parse_request_resume};
 use crate::protocol::{Reply, RespVersion};
@@ -25,6 +24,7 @@ use crate::server::clients::ClientInfo;
 use crate::server::session::Session;
 use crate::server::state::{Server, now_ms};
 use crate::server::stats::ThreadStats;
+use crate::store::lookahead;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_ATTEMPT: Duration = Duration::from_millis(500);
@@ -297,9 +297,9 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
             loop {
                 let buf = &conn.buf[conn.pos..];
                 if ahead == 0 {
-                    replica_prefetch::keys_ahead(buf, session.db, replica_prefetch::WINDOW, &mut ahead_spans, &mut ahead_keys);
-                    replica_prefetch::prefetch(&srv.keyspace, buf, &ahead_keys, &mut ahead_hashes);
-                    ahead = replica_prefetch::WINDOW;
+                    lookahead::keys_ahead(buf, session.db, lookahead::WINDOW, &mut ahead_spans, &mut ahead_keys);
+                    lookahead::prefetch(&srv.keyspace, buf, &ahead_keys, &mut ahead_hashes);
+                    ahead = lookahead::WINDOW;
                     now = now_ms();
                 }
                 ahead -= 1;

@@ -132,6 +132,8 @@ struct Conn<'a> {
     sent: usize,
     spans: Vec<(usize, usize)>,
     progress: Progress,
+    /// Cache hints for the keys of the pipeline's next commands (store/lookahead.rs).
+    lookahead: crate::store::lookahead::Lookahead,
     /// When pending output first went over the soft output buffer limit.
     soft_since: Option<Instant>,
 }
@@ -151,6 +153,7 @@ impl<'a> Conn<'a> {
             sent: 0,
             spans: Vec::with_capacity(16),
             progress: Progress::default(),
+            lookahead: Default::default(),
             soft_since: None,
         }
     }
@@ -285,7 +288,12 @@ impl<'a> Conn<'a> {
         let mut next = Next::Continue;
         // Consecutive scripts go to the script thread together (scripting/batch.rs).
         let mut scripts = crate::scripting::batch::Pending::on_worker(self.worker);
+        // End of the commands whose keys were last hinted to the cache.
+        let mut hinted = 0;
         while pos < self.inbuf.len() {
+            if pos >= hinted {
+                hinted = pos + self.lookahead.hint(&self.srv.keyspace, &self.inbuf[pos..], self.session.db);
+            }
             limits.unauthenticated = !self.session.authenticated;
             let req = match parse_request_resume(&self.inbuf[pos..], &limits, &mut self.spans, &mut self.progress) {
                 Ok(Some(r)) => r,

@@ -22,6 +22,11 @@ pub trait JournalSink: Send + Sync {
     fn write(&self, bytes: &[u8]) -> u64;
 }
 
+thread_local! {
+    /// Where a writer encodes its commands before taking the journal's lock.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Default)]
 pub struct WriteJournal {
     /// Whether anything consumes the journal. Only changed at a snapshot cut (every
@@ -63,24 +68,45 @@ impl WriteJournal {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Appends the commands that redo one change made in database `db`.
+    /// Appends the commands that redo one change made in database `db`. They are
+    /// encoded before the journal's lock is taken, in a buffer of this thread's, so the
+    /// lock that orders every writer of every worker covers only the copies.
     pub fn append<'a>(&self, db: usize, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Appended {
+        ENCODED.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            buf.clear();
+            for c in commands {
+                encode_command(c, &mut buf);
+            }
+            let at = self.append_encoded(db, &buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            at
+        })
+    }
+
+    /// Appends commands already encoded, after a SELECT when the database changes.
+    fn append_encoded(&self, db: usize, bytes: &[u8]) -> Appended {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        inner.buf.clear();
         if inner.db != Some(db) {
+            // Rare: one more write to each sink, still under the lock, so nothing lands
+            // between the SELECT and the command.
+            inner.buf.clear();
             encode_command(&[b"SELECT", db.to_string().as_bytes()], &mut inner.buf);
             inner.db = Some(db);
+            inner.offset += inner.buf.len() as u64;
+            if let Some(a) = &inner.aof {
+                a.write(&inner.buf);
+            }
+            if let Some(b) = &inner.backlog {
+                b.append(&inner.buf);
+            }
         }
-        for c in commands {
-            encode_command(c, &mut inner.buf);
-        }
-        inner.offset += inner.buf.len() as u64;
-        let aof = inner.aof.as_ref().map_or(0, |a| a.write(&inner.buf));
-        let repl = inner.backlog.as_ref().map_or(0, |b| b.append(&inner.buf));
-        if inner.buf.capacity() > 64 * 1024 {
-            inner.buf = Vec::new();
-        }
+        inner.offset += bytes.len() as u64;
+        let aof = inner.aof.as_ref().map_or(0, |a| a.write(bytes));
+        let repl = inner.backlog.as_ref().map_or(0, |b| b.append(bytes));
         Appended { aof, repl }
     }
 

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod limits;
 pub mod list;
+pub mod lookahead;
 mod node;
 pub mod partition;
 pub mod scope;

@@ -1,15 +1,16 @@
-//! Looking ahead in the primary's stream: a replica knows the next commands before it
-//! applies them, so it can have their keys' hash-table entries loaded into the cache
-//! for a whole window at once. Applying a write is otherwise dominated by two memory
-//! waits per key (the bucket, then the node), one command after the other.
+//! Looking ahead in a buffer of commands: a replica applying its primary's stream, and a
+//! connection running a client's pipeline, know the next commands before they run them,
+//! so they can have their keys' hash-table entries loaded into the cache for a whole
+//! window at once. Running a command on a big keyspace is otherwise dominated by two
+//! memory waits per key (the bucket, then the node), one command after the other.
 
 use std::ops::Range;
 
 use crate::protocol::request::{Limits, Request, parse_request};
 use crate::store::keyspace::Keyspace;
 
-/// Commands looked ahead at a time: their entries stay in cache until applied.
-pub(super) const WINDOW: usize = 64;
+/// Commands a replica looks ahead at a time: their entries stay in cache until applied.
+pub const WINDOW: usize = 64;
 
 /// Bytes looked at per window: a command still arriving is parsed again at every read,
 /// and one with a million arguments must not cost a million steps per read.
@@ -19,14 +20,17 @@ const MAX_BYTES: usize = 64 * 1024;
 /// being a command's first argument: a guess (for the writes a stream carries it is the
 /// key) that costs only a wasted hint when wrong. `db` is the database selected before
 /// `buf`; SELECTs in `buf` are followed. Stops at an incomplete or malformed command
-/// (the apply loop reports those), or past `MAX_BYTES`.
-pub(super) fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) {
+/// (the apply loop reports those), or past `MAX_BYTES`. Returns the bytes of the
+/// commands it went through.
+pub fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) -> usize {
     out.clear();
     let buf = &buf[..buf.len().min(MAX_BYTES)];
     let limits = Limits::default();
     let mut at = 0;
-    while out.len() < max {
-        let Ok(Some(req)) = parse_request(&buf[at..], &limits, spans) else { return };
+    let mut commands = 0;
+    while commands < max {
+        let Ok(Some(req)) = parse_request(&buf[at..], &limits, spans) else { return at };
+        commands += 1;
         if let Request::Multibulk { .. } = req
             && let [(ns, ne), (ks, ke), ..] = spans[..]
         {
@@ -41,13 +45,38 @@ pub(super) fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<
         }
         at += req.consumed();
     }
+    at
 }
 
 /// Hints the cache for `keys` (from `keys_ahead` over `buf`), `Keyspace::prefetch`.
-pub(super) fn prefetch(ks: &Keyspace, buf: &[u8], keys: &[(usize, Range<usize>)], hashes: &mut Vec<(usize, u64)>) {
+pub fn prefetch(ks: &Keyspace, buf: &[u8], keys: &[(usize, Range<usize>)], hashes: &mut Vec<(usize, u64)>) {
     hashes.clear();
     hashes.extend(keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
     ks.prefetch(hashes);
+}
+
+/// A connection's look-ahead over its pipeline, with its scratch space.
+#[derive(Default)]
+pub struct Lookahead {
+    spans: Vec<(usize, usize)>,
+    keys: Vec<(usize, Range<usize>)>,
+    hashes: Vec<(usize, u64)>,
+}
+
+/// Commands a connection looks ahead at a time (a client pipeline is rarely deeper).
+pub const CLIENT_WINDOW: usize = 32;
+
+impl Lookahead {
+    /// Hints the cache for the keys of the next commands of `buf` (database `db`
+    /// selected before it), when there are at least two: a lone command is about to run
+    /// anyway. Returns the bytes looked through, to look again past them.
+    pub fn hint(&mut self, ks: &Keyspace, buf: &[u8], db: usize) -> usize {
+        let n = keys_ahead(buf, db, CLIENT_WINDOW, &mut self.spans, &mut self.keys);
+        if self.keys.len() > 1 {
+            prefetch(ks, buf, &self.keys, &mut self.hashes);
+        }
+        n
+    }
 }
 
 #[cfg(test)]
@@ -75,8 +104,26 @@ mod tests {
         let buf =
             stream(&[&["SET", "a", "1"], &["select", "3"], &["DEL", "b", "c"], &["MULTI"], &["INCR", "d"], &["SELECT", "x"], &["PING"], &["SET", "e", "2"]]);
         assert_eq!(keys(&buf, 1, 10), [(1, "a".into()), (3, "b".into()), (3, "d".into()), (3, "e".into())]);
-        assert_eq!(keys(&buf, 0, 2), [(0, "a".into()), (3, "b".into())]);
+        assert_eq!(keys(&buf, 0, 3), [(0, "a".into()), (3, "b".into())], "max counts commands, SELECT too");
+        assert_eq!(keys(&buf, 0, 2), [(0, "a".into())]);
         assert!(keys(&buf, 0, 0).is_empty());
+    }
+
+    #[test]
+    fn returns_the_bytes_of_the_commands_it_went_through() {
+        let one = stream(&[&["SET", "a", "1"]]);
+        let mut buf = stream(&[&["SET", "a", "1"], &["SET", "b", "2"], &["GET", "c"]]);
+        let (mut spans, mut out) = (Vec::new(), Vec::new());
+        assert_eq!(keys_ahead(&buf, 0, 1, &mut spans, &mut out), one.len());
+        assert_eq!(keys_ahead(&buf, 0, 10, &mut spans, &mut out), buf.len());
+        buf.truncate(buf.len() - 1);
+        let two = stream(&[&["SET", "a", "1"], &["SET", "b", "2"]]);
+        assert_eq!(keys_ahead(&buf, 0, 10, &mut spans, &mut out), two.len(), "not into an incomplete command");
+        // A connection hints a window and then looks again past it.
+        let ks = Keyspace::new(1);
+        let mut la = Lookahead::default();
+        assert_eq!(la.hint(&ks, &buf, 0), two.len());
+        assert_eq!(la.hint(&ks, &buf[two.len()..], 0), 0);
     }
 
     #[test]
