@@ -16,7 +16,7 @@ pair_start() {
   lib_start "$2" "$3"
   PAIR_PID[$1]=$SRV_PID PAIR_SID[$1]=$SRV_SID PAIR_PORT[$1]=$SRV_PORT
   PAIR_SERVERS+=("$1")
-  SRV_PID= SRV_SID= SRV_PORT=
+  SRV_PID='' SRV_SID='' SRV_PORT=''
 }
 
 pair_port() { echo "${PAIR_PORT[$1]}"; }

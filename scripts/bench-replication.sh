@@ -49,8 +49,7 @@ trap 'stop_sinks; stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
 
 # Attaches n stream sinks to the primary and waits (at most 15 s) until it reports them online.
 start_sinks() { # primary-port n
-  local i
-  for i in $(seq 1 "$2"); do
+  for _ in $(seq 1 "$2"); do
     python3 scripts/replica_sink.py 127.0.0.1 "$1" </dev/null >>"$out/sink.log" 2>&1 &
     SINK_PIDS+=($!)
   done

@@ -55,7 +55,7 @@ def main():
     offset = int(reply.split()[2])
     # The snapshot, as "$<len>\r\n<bytes>"; a primary still saving sends bare newlines.
     while True:
-        while not self_has_line(link):
+        while not has_line(link):
             link.fill()
         if link.buf.startswith(b"\n"):
             link.buf = link.buf[1:]
@@ -90,7 +90,7 @@ def main():
             last_ack = now
 
 
-def self_has_line(link):
+def has_line(link):
     return link.buf.startswith(b"\n") or b"\r\n" in link.buf
 
 
