@@ -61,19 +61,39 @@ pub struct Lookahead {
     spans: Vec<(usize, usize)>,
     keys: Vec<(usize, Range<usize>)>,
     hashes: Vec<(usize, u64)>,
+    /// Commands to run before looking ahead again: a pipeline on one hot key (LPUSH to
+    /// one queue) gains nothing from hints, and would pay a second parse and hash of
+    /// every command for them.
+    idle: usize,
 }
 
 /// Commands a connection looks ahead at a time (a client pipeline is rarely deeper).
 pub const CLIENT_WINDOW: usize = 32;
 
+/// Commands a connection runs without looking ahead after a window on a single key.
+const IDLE_AFTER_ONE_KEY: usize = 4 * CLIENT_WINDOW;
+
 impl Lookahead {
     /// Hints the cache for the keys of the next commands of `buf` (database `db`
-    /// selected before it), when there are at least two: a lone command is about to run
-    /// anyway. Returns the bytes looked through, to look again past them.
+    /// selected before it), when they name at least two keys: a lone command is about
+    /// to run anyway. Returns the bytes looked through, to look again past them (0 while
+    /// idle: ask again at the next command).
     pub fn hint(&mut self, ks: &Keyspace, buf: &[u8], db: usize) -> usize {
+        if self.idle > 0 {
+            self.idle -= 1;
+            return 0;
+        }
         let n = keys_ahead(buf, db, CLIENT_WINDOW, &mut self.spans, &mut self.keys);
-        if self.keys.len() > 1 {
-            prefetch(ks, buf, &self.keys, &mut self.hashes);
+        if self.keys.len() < 2 {
+            return n;
+        }
+        self.hashes.clear();
+        self.hashes.extend(self.keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
+        self.hashes.dedup();
+        if self.hashes.len() > 1 {
+            ks.prefetch(&self.hashes);
+        } else {
+            self.idle = IDLE_AFTER_ONE_KEY;
         }
         n
     }
@@ -123,7 +143,23 @@ mod tests {
         let ks = Keyspace::new(1);
         let mut la = Lookahead::default();
         assert_eq!(la.hint(&ks, &buf, 0), two.len());
+        assert_eq!(la.idle, 0);
         assert_eq!(la.hint(&ks, &buf[two.len()..], 0), 0);
+    }
+
+    #[test]
+    fn a_pipeline_on_one_key_stops_looking_for_a_while() {
+        let ks = Keyspace::new(1);
+        let mut la = Lookahead::default();
+        let hot = stream(&[&["LPUSH", "q", "1"], &["LPUSH", "q", "2"], &["LPUSH", "q", "3"]]);
+        assert_eq!(la.hint(&ks, &hot, 0), hot.len());
+        assert_eq!(la.idle, IDLE_AFTER_ONE_KEY);
+        for _ in 0..IDLE_AFTER_ONE_KEY {
+            assert_eq!(la.hint(&ks, &hot, 0), 0, "idle: nothing looked at");
+        }
+        let spread = stream(&[&["SET", "a", "1"], &["SET", "b", "2"]]);
+        assert_eq!(la.hint(&ks, &spread, 0), spread.len());
+        assert_eq!(la.idle, 0, "two keys: hinted, keeps looking");
     }
 
     #[test]
