@@ -17,19 +17,28 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
         "encode",
         lua.create_function(move |lua, v: mlua::MultiValue| {
             if v.len() != 1 {
-                return Err(raise(lua, "ERR bad argument #1 to 'encode' (expected 1 argument)"));
+                return Err(raise(lua, &format!("{}bad argument #1 to '?' (expected 1 argument)", location(lua))));
             }
             let mut out = Vec::new();
             let v = v.into_iter().next().unwrap_or(Value::Nil);
-            encode(&v, &mut out, 0).map_err(|e| raise(lua, &format!("ERR {}{e}", location(lua))))?;
+            encode(&v, &mut out, 0).map_err(|e| raise(lua, &format!("{}{e}", location(lua))))?;
             lua.create_string(&out)
         })?,
     )?;
     t.set(
         "decode",
-        lua.create_function(move |lua, s: mlua::String| {
-            let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| raise(lua, &format!("ERR {}Expected value but found invalid token at character {}", location(lua), e.column().max(1))))?;
+        lua.create_function(move |lua, v: mlua::MultiValue| {
+            if v.len() != 1 {
+                return Err(raise(lua, &format!("{}bad argument #1 to '?' (expected 1 argument)", location(lua))));
+            }
+            let text = match v.into_iter().next().unwrap_or(Value::Nil) {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => n.to_string().into_bytes(),
+                Value::Number(n) => format_number(n).into_bytes(),
+                other => return Err(raise(lua, &format!("{}bad argument #1 to '?' (string expected, got {})", location(lua), lua_type_name(&other)))),
+            };
+            let parsed: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| raise(lua, &format!("{}Expected value but found invalid token at character {}", location(lua), e.column().max(1))))?;
             to_lua(lua, &parsed)
         })?,
     )?;
@@ -37,11 +46,27 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
     Ok(t)
 }
 
-/// Where the calling script is (`user_script:3: `), as `luaL_error` prefixes errors.
+/// Where the calling script is (`user_script:3: `), as `luaL_error` prefixes the
+/// errors of a C function with its caller's line: level 2, above this function and the
+/// `raise_text` closure it runs behind (engine.rs). Under `pcall` the caller is C and
+/// there is no prefix, as in Redis.
 fn location(lua: &Lua) -> String {
-    match lua.inspect_stack(1) {
+    match lua.inspect_stack(2) {
         Some(d) if d.curr_line() > 0 => format!("{}:{}: ", d.source().short_src.unwrap_or_default(), d.curr_line()),
         _ => String::new(),
+    }
+}
+
+/// Lua's name of a value's type, as `luaL_typerror` says it.
+fn lua_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "boolean",
+        Value::LightUserData(_) | Value::UserData(_) => "userdata",
+        Value::Table(_) => "table",
+        Value::Function(_) => "function",
+        Value::Thread(_) => "thread",
+        _ => v.type_name(),
     }
 }
 

@@ -237,7 +237,13 @@ impl Engine {
             rt.set(name, text_errors(&lua, rt.get(name)?)?)?;
         }
         rt.set("bit", super::bit::library(&lua)?)?;
-        rt.set("cjson", super::cjson::library(&lua, raise)?)?;
+        // lua-cjson raises plain strings: a script's pcall gets the text, and an
+        // uncaught one takes the location prefix any string error gets.
+        let cjson = super::cjson::library(&lua, raise_plain)?;
+        for name in ["encode", "decode"] {
+            cjson.set(name, text_errors(&lua, cjson.get(name)?)?)?;
+        }
+        rt.set("cjson", cjson)?;
         rt.set("struct", super::lua_struct::library(&lua)?)?;
         rt.set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         let (handler, env, allowed, redis): (Function, Table, Table, Table) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(rt.clone())?;
@@ -693,6 +699,17 @@ unsafe extern "C-unwind" fn raise_text(state: *mut ffi::lua_State) -> c_int {
         }
         ffi::lua_error(state)
     }
+}
+
+/// Raises `msg` from a Rust function of the library as a C library raises a plain
+/// string (behind `raise_text`): the handler in prelude.lua treats it as any string
+/// error, not as a finished Redis error table.
+fn raise_plain(lua: &Lua, msg: &str) -> mlua::Error {
+    let t = lua.create_table().and_then(|t| t.raw_set("err", msg).and_then(|_| t.raw_set("plain", true)).map(|_| t));
+    if let Ok(t) = t {
+        let _ = lua.set_named_registry_value(PENDING, t);
+    }
+    mlua::Error::runtime(msg.to_string())
 }
 
 /// Raises `msg` as a Redis error table from a Rust function of the library (see the

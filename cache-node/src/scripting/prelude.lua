@@ -9,7 +9,7 @@ local function handler(e)
   -- either way, so one a script caught with pcall is not mistaken for a later error).
   local pending = rt.take_error()
   if type(e) == 'string' then
-    if pending and rawequal(pending.err, e) then e = pending end
+    if pending and rawequal(pending.err, e) and not pending.plain then e = pending end
   elseif type(e) ~= 'table' then
     if pending then e = pending end
   end
