@@ -17,7 +17,7 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
         "encode",
         lua.create_function(move |lua, v: mlua::MultiValue| {
             if v.len() != 1 {
-                return Err(raise(lua, &format!("{}bad argument #1 to '?' (expected 1 argument)", location(lua))));
+                return Err(raise(lua, &bad_argument(lua, "expected 1 argument")));
             }
             let mut out = Vec::new();
             let v = v.into_iter().next().unwrap_or(Value::Nil);
@@ -29,13 +29,13 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
         "decode",
         lua.create_function(move |lua, v: mlua::MultiValue| {
             if v.len() != 1 {
-                return Err(raise(lua, &format!("{}bad argument #1 to '?' (expected 1 argument)", location(lua))));
+                return Err(raise(lua, &bad_argument(lua, "expected 1 argument")));
             }
             let text = match v.into_iter().next().unwrap_or(Value::Nil) {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Integer(n) => n.to_string().into_bytes(),
                 Value::Number(n) => format_number(n).into_bytes(),
-                other => return Err(raise(lua, &format!("{}bad argument #1 to '?' (string expected, got {})", location(lua), lua_type_name(&other)))),
+                other => return Err(raise(lua, &bad_argument(lua, &format!("string expected, got {}", super::lib_args::type_name(&other))))),
             };
             let parsed: serde_json::Value = serde_json::from_slice(&text)
                 .map_err(|e| raise(lua, &format!("{}Expected value but found invalid token at character {}", location(lua), e.column().max(1))))?;
@@ -51,23 +51,13 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
 /// `raise_text` closure it runs behind (engine.rs). Under `pcall` the caller is C and
 /// there is no prefix, as in Redis.
 fn location(lua: &Lua) -> String {
-    match lua.inspect_stack(2) {
-        Some(d) if d.curr_line() > 0 => format!("{}:{}: ", d.source().short_src.unwrap_or_default(), d.curr_line()),
-        _ => String::new(),
-    }
+    super::lib_args::location_at(lua, 2)
 }
 
-/// Lua's name of a value's type, as `luaL_typerror` says it.
-fn lua_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "boolean",
-        Value::LightUserData(_) | Value::UserData(_) => "userdata",
-        Value::Table(_) => "table",
-        Value::Function(_) => "function",
-        Value::Thread(_) => "thread",
-        _ => v.type_name(),
-    }
+/// `bad argument #1 to 'decode' (...)`, the function named as its caller called it
+/// (the `raise_text` closure's frame), `?` through pcall, as `luaL_argerror` says it.
+fn bad_argument(lua: &Lua, why: &str) -> String {
+    format!("{}bad argument #1 to '{}' ({why})", location(lua), super::lib_args::name_at(lua, 1))
 }
 
 /// lua-cjson's number format (`%.14g`).

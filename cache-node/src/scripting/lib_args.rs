@@ -69,7 +69,13 @@ fn caller_level(lua: &Lua) -> usize {
 /// `luaL_where(L, 1)`: the script line calling the library (`user_script:3: `), or
 /// nothing when a C function (pcall) called it.
 fn location(lua: &Lua) -> String {
-    match lua.inspect_stack(caller_level(lua) + 1) {
+    location_at(lua, caller_level(lua) + 1)
+}
+
+/// The line of the Lua function at stack `level` (`user_script:3: `), or nothing when
+/// that frame is C.
+pub(super) fn location_at(lua: &Lua, level: usize) -> String {
+    match lua.inspect_stack(level) {
         Some(d) if d.curr_line() > 0 => format!("{}:{}: ", d.source().short_src.unwrap_or_default(), d.curr_line()),
         _ => String::new(),
     }
@@ -78,11 +84,16 @@ fn location(lua: &Lua) -> String {
 /// The function's name as its caller called it (`pack` in `struct.pack(..)`, `p` after
 /// `local p = struct.pack`, `?` through pcall), as `luaL_argerror` finds it.
 fn function_name(lua: &Lua) -> String {
-    lua.inspect_stack(caller_level(lua)).and_then(|d| d.names().name.map(|n| n.into_owned())).unwrap_or_else(|| "?".into())
+    name_at(lua, caller_level(lua))
+}
+
+/// The name the function at stack `level` was called by, `?` when unknown.
+pub(super) fn name_at(lua: &Lua, level: usize) -> String {
+    lua.inspect_stack(level).and_then(|d| d.names().name.map(|n| n.into_owned())).unwrap_or_else(|| "?".into())
 }
 
 /// Lua's `lua_typename` for an argument (`no value` past the last one).
-fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Boolean(_) => "boolean",
