@@ -31,20 +31,19 @@ out=$(mktemp -d -t bench-replication.XXXXXX)
 export OUT_DIR=$out
 REPLICA_PIDS=()
 REPLICA_PORTS=()
-stop_replicas() {
+SINK_PIDS=()
+stop_pids() { # name of an array of PIDs this shell started: TERM each, reap each, empty it
+  local -n pids=$1
   local p
-  for p in "${REPLICA_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${REPLICA_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  REPLICA_PIDS=()
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+stop_replicas() {
+  stop_pids REPLICA_PIDS
   REPLICA_PORTS=()
 }
-SINK_PIDS=()
-stop_sinks() {
-  local p
-  for p in "${SINK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${SINK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  SINK_PIDS=()
-}
+stop_sinks() { stop_pids SINK_PIDS; }
 trap 'stop_sinks; stop_replicas; lib_cleanup; rm -rf "$out"' EXIT
 
 # Attaches n stream sinks to the primary and waits (at most 15 s) until it reports them online.

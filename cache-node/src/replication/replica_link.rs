@@ -284,7 +284,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
     let mut applied = Applied::default();
     // Commands of the buffer left before the next look-ahead (0: look at the next window).
     let mut ahead = 0;
-    let (mut ahead_spans, mut ahead_keys, mut ahead_hashes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut lookahead = lookahead::Lookahead::default();
     // The clock commands see, read once per window: applying a window takes
     // microseconds, and the stream's expiry times are absolute.
     let mut now = now_ms();
@@ -297,8 +297,7 @@ fn stream(srv: &Arc<Server>, conn: &mut Conn) -> Result<(), LinkError> {
             loop {
                 let buf = &conn.buf[conn.pos..];
                 if ahead == 0 {
-                    lookahead::keys_ahead(buf, session.db, lookahead::WINDOW, &mut ahead_spans, &mut ahead_keys);
-                    lookahead::prefetch(&srv.keyspace, buf, &ahead_keys, &mut ahead_hashes);
+                    lookahead.hint_window(&srv.keyspace, buf, session.db, lookahead::WINDOW);
                     ahead = lookahead::WINDOW;
                     now = now_ms();
                 }

@@ -22,7 +22,7 @@ const MAX_BYTES: usize = 64 * 1024;
 /// `buf`; SELECTs in `buf` are followed. Stops at an incomplete or malformed command
 /// (the apply loop reports those), or past `MAX_BYTES`. Returns the bytes of the
 /// commands it went through.
-pub fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) -> usize {
+fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize, usize)>, out: &mut Vec<(usize, Range<usize>)>) -> usize {
     out.clear();
     let buf = &buf[..buf.len().min(MAX_BYTES)];
     let limits = Limits::default();
@@ -48,14 +48,8 @@ pub fn keys_ahead(buf: &[u8], mut db: usize, max: usize, spans: &mut Vec<(usize,
     at
 }
 
-/// Hints the cache for `keys` (from `keys_ahead` over `buf`), `Keyspace::prefetch`.
-pub fn prefetch(ks: &Keyspace, buf: &[u8], keys: &[(usize, Range<usize>)], hashes: &mut Vec<(usize, u64)>) {
-    hashes.clear();
-    hashes.extend(keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
-    ks.prefetch(hashes);
-}
-
-/// A connection's look-ahead over its pipeline, with its scratch space.
+/// A look-ahead over a buffer of commands (a replica's stream, a connection's pipeline),
+/// with its scratch space.
 #[derive(Default)]
 pub struct Lookahead {
     spans: Vec<(usize, usize)>,
@@ -74,6 +68,16 @@ pub const CLIENT_WINDOW: usize = 32;
 const IDLE_AFTER_ONE_KEY: usize = 4 * CLIENT_WINDOW;
 
 impl Lookahead {
+    /// Hints the cache for the keys of the next `window` commands of `buf` (database
+    /// `db` selected before it), whatever they are (a replica: its stream rarely stays
+    /// on one key). Returns the bytes looked through.
+    pub fn hint_window(&mut self, ks: &Keyspace, buf: &[u8], db: usize, window: usize) -> usize {
+        let n = keys_ahead(buf, db, window, &mut self.spans, &mut self.keys);
+        self.hash_keys(ks, buf);
+        ks.prefetch(&self.hashes);
+        n
+    }
+
     /// Hints the cache for the keys of the next commands of `buf` (database `db`
     /// selected before it), when they name at least two keys: a lone command is about
     /// to run anyway. Returns the bytes looked through, to look again past them (0 while
@@ -87,8 +91,7 @@ impl Lookahead {
         if self.keys.len() < 2 {
             return n;
         }
-        self.hashes.clear();
-        self.hashes.extend(self.keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
+        self.hash_keys(ks, buf);
         self.hashes.dedup();
         if self.hashes.len() > 1 {
             ks.prefetch(&self.hashes);
@@ -96,6 +99,12 @@ impl Lookahead {
             self.idle = IDLE_AFTER_ONE_KEY;
         }
         n
+    }
+
+    /// `(database, key_hash)` of the keys `keys_ahead` found in `buf`.
+    fn hash_keys(&mut self, ks: &Keyspace, buf: &[u8]) {
+        self.hashes.clear();
+        self.hashes.extend(self.keys.iter().map(|(db, key)| (*db, ks.key_hash(&buf[key.clone()]))));
     }
 }
 
@@ -191,13 +200,12 @@ mod tests {
         }
         // Present and absent keys, a held partition, a database that does not exist.
         let buf = stream(&[&["SET", "a", "1"], &["GET", "b"], &["SET", "c", "1"], &["SELECT", "9"], &["SET", "b", "1"]]);
-        let mut out = Vec::new();
-        keys_ahead(&buf, 0, WINDOW, &mut Vec::new(), &mut out);
-        assert_eq!(out.len(), 4);
+        let mut la = Lookahead::default();
         let held = ks.lock(0, b"c");
-        prefetch(&ks, &buf, &out, &mut Vec::new());
+        assert_eq!(la.hint_window(&ks, &buf, 0, WINDOW), buf.len());
+        assert_eq!(la.hashes.len(), 4);
         drop(held);
-        prefetch(&ks, &buf, &out, &mut Vec::new());
+        la.hint_window(&ks, &buf, 0, WINDOW);
         assert!(ks.lock(0, b"a").get(b"a", 0).is_some());
     }
 }
