@@ -151,8 +151,15 @@ pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
         }
         freed += before - accounting::thread_net();
         count += 1;
-        if count.is_multiple_of(16) && budget.is_some_and(|b| start.elapsed().as_micros() as u64 >= b) {
-            return Outcome::Running;
+        if count.is_multiple_of(16) {
+            // CONFIG SET maxmemory during a long pass: start again from the new limit
+            // rather than keep freeing for the old one.
+            if ev.maxmemory.load(Relaxed) != limit {
+                return perform(srv, now_ms, budget_us);
+            }
+            if budget.is_some_and(|b| start.elapsed().as_micros() as u64 >= b) {
+                return Outcome::Running;
+            }
         }
     }
     Outcome::Ok
