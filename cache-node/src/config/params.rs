@@ -65,6 +65,13 @@ pub static PARAMS: &[Param] = &[
         true,
         "idle CPU, in percent of one core, needed before load is spread over another worker",
     ),
+    p(
+        "idle-poll-us",
+        Kind::Int { min: 0, max: 1_000_000 },
+        "50",
+        true,
+        "microseconds a worker busy over half the time keeps polling after its last request before it sleeps (0 = never poll)",
+    ),
     p("requirepass", Kind::Str, "", true, "password clients must AUTH with (empty = none)"),
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of logical databases"),
     p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true, "most simultaneous client connections"),

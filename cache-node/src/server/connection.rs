@@ -211,6 +211,7 @@ impl<'a> Conn<'a> {
                 return Exit::Ended("socket error");
             };
             let busy_since = Instant::now();
+            super::idle_poll::note_event();
             let step = self.on_ready(ready, &mut closing).await;
             bump(&self.stats.busy_nanos, busy_since.elapsed().as_nanos() as u64);
             if let Some(exit) = step {

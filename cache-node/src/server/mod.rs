@@ -7,6 +7,7 @@ pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod cron;
+pub mod idle_poll;
 pub mod journal;
 pub mod latency;
 pub mod listener;
@@ -135,6 +136,7 @@ fn spawn_worker(i: usize, srv: Arc<Server>) -> anyhow::Result<HandoffTx> {
     let builder = std::thread::Builder::new().name(format!("worker-{i}")).stack_size(crate::scripting::SCRIPT_STACK);
     builder.spawn(move || {
         rt.block_on(async move {
+            tokio::spawn(idle_poll::run(srv.clone()));
             while let Some(msg) = rx.recv().await {
                 match msg {
                     Handoff::New(s, info) => match TcpStream::from_std(s) {

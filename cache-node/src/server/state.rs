@@ -32,6 +32,8 @@ pub struct Tunables {
     pub adaptive_threads: AtomicBool,
     /// `adaptive-threads-idle`, in percent of one core.
     pub adaptive_idle_pct: AtomicU64,
+    /// `idle-poll-us` (server/idle_poll.rs).
+    pub idle_poll_us: AtomicU64,
 }
 
 impl Tunables {
@@ -47,6 +49,7 @@ impl Tunables {
         self.lazy_user_flush.store(c.bool("lazyfree-lazy-user-flush"), Relaxed);
         self.adaptive_threads.store(c.bool("adaptive-threads"), Relaxed);
         self.adaptive_idle_pct.store(c.int("adaptive-threads-idle") as u64, Relaxed);
+        self.idle_poll_us.store(c.int("idle-poll-us") as u64, Relaxed);
         let size = |name: &'static str| usize::try_from(c.int(name)).unwrap_or(usize::MAX);
         crate::store::limits::set(crate::store::limits::Limits {
             hash_entries: size("hash-max-listpack-entries"),

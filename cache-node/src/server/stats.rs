@@ -70,6 +70,10 @@ pub struct Stats {
     pub expired_stale_perc: AtomicU64,
     /// Times the connection balancer folded workers that contended on partition locks.
     pub contended_folds: AtomicU64,
+    /// Microseconds workers spent polling with no request to serve (server/idle_poll.rs).
+    pub idle_poll_us: AtomicU64,
+    /// Times a worker paused polling because another thread wanted its core.
+    pub idle_poll_pauses: AtomicU64,
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
     pub total_error_replies: AtomicU64,
     /// Clients waiting in a blocking command (INFO clients).

@@ -279,6 +279,11 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "keyspace_lock_contended", "{}", srv.keyspace.contended());
     field!(out, "script_gate_contended", "{}", srv.scripting.gate.waited());
     field!(out, "worker_contended_folds", "{}", s.contended_folds.load(Relaxed));
+    // Ours: CPU time busy workers spent polling between requests instead of sleeping,
+    // and the pauses of that polling when another thread wanted the core
+    // (server/idle_poll.rs).
+    field!(out, "worker_idle_poll_ms", "{}", s.idle_poll_us.load(Relaxed) / 1000);
+    field!(out, "worker_idle_poll_pauses", "{}", s.idle_poll_pauses.load(Relaxed));
 }
 
 /// A replication ID for this process: 40 random hex digits, fixed for its lifetime.
