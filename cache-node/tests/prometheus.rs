@@ -77,6 +77,11 @@ fn metrics_agree_with_info() {
     assert_eq!(sample(&m, "redis_keyspace_misses_total"), Some(field("keyspace_misses")));
     assert_eq!(sample(&m, "redis_expired_keys_total"), Some(field("expired_keys")));
     assert_eq!(sample(&m, "redis_evicted_keys_total"), Some(field("evicted_keys")));
+    assert_eq!(sample(&m, "cachefleet_worker_idle_poll_pauses_total"), Some(field("worker_idle_poll_pauses")));
+    // Counters that may move between the INFO call and the scrape: present and ordered.
+    assert!(sample(&m, "cachefleet_worker_idle_poll_seconds_total").unwrap() * 1000.0 >= field("worker_idle_poll_ms") - 1.0);
+    assert!(sample(&m, "redis_cpu_user_seconds_total").unwrap() >= field("used_cpu_user") - 0.011);
+    assert!(sample(&m, "redis_cpu_sys_seconds_total").unwrap() >= field("used_cpu_sys") - 0.011);
     assert_eq!(sample(&m, "redis_memory_max_bytes"), Some(field("maxmemory")));
     assert_eq!(sample(&m, "redis_connected_slaves"), Some(field("connected_slaves")));
     assert_eq!(sample(&m, "redis_master_repl_offset"), Some(field("master_repl_offset")));

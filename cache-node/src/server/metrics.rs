@@ -76,6 +76,21 @@ pub fn render(srv: &Server) -> String {
     s.int("redis_memory_used_peak_bytes", "Highest used_memory seen.", mem.peak as i64);
     s.int("redis_memory_max_bytes", "The maxmemory setting (0 = none).", srv.config.read().int("maxmemory"));
 
+    let (user, sys) = crate::commands::info::process::cpu_seconds();
+    s.fcounter("redis_cpu_user_seconds_total", "CPU seconds in user mode (INFO used_cpu_user).", &[], [(Vec::new(), user)]);
+    s.fcounter("redis_cpu_sys_seconds_total", "CPU seconds in kernel mode (INFO used_cpu_sys).", &[], [(Vec::new(), sys)]);
+    s.fcounter(
+        "cachefleet_worker_idle_poll_seconds_total",
+        "CPU seconds busy workers spent polling for requests instead of sleeping, included in the CPU counters (INFO worker_idle_poll_ms).",
+        &[],
+        [(Vec::new(), srv.stats.idle_poll_us.load(Relaxed) as f64 / 1e6)],
+    );
+    s.total(
+        "cachefleet_worker_idle_poll_pauses_total",
+        "Times a worker stopped polling because another thread wanted its core.",
+        srv.stats.idle_poll_pauses.load(Relaxed),
+    );
+
     let t = srv.stats.totals();
     let ks = srv.keyspace.stats();
     s.total("redis_commands_processed_total", "Commands run.", t.commands);
