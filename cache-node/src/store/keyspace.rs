@@ -231,10 +231,19 @@ impl Keyspace {
 
     /// Locks every partition holding one of the (database, key) pairs.
     pub fn lock_pairs<'k>(&self, pairs: impl IntoIterator<Item = (usize, &'k [u8])>) -> Locked<'_> {
-        let mut ids: SmallVec<[(usize, usize); 8]> = pairs.into_iter().map(|(db, k)| (db, self.partition_of(k))).collect();
+        let mut pairs = pairs.into_iter();
+        let (first, second) = (pairs.next(), pairs.next());
+        let mut guards = SmallVec::new();
+        // Most writes name one key: no list of partitions to sort and deduplicate.
+        if let (Some((db, k)), None) = (first, second) {
+            let p = self.partition_of(k);
+            guards.push(((db, p), self.acquire(db, p)));
+            return Locked { ks: self, guards };
+        }
+        let mut ids: SmallVec<[(usize, usize); 8]> = first.into_iter().chain(second).chain(pairs).map(|(db, k)| (db, self.partition_of(k))).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards = ids.into_iter().map(|(db, p)| ((db, p), self.acquire(db, p))).collect();
+        guards.extend(ids.into_iter().map(|(db, p)| ((db, p), self.acquire(db, p))));
         Locked { ks: self, guards }
     }
 
