@@ -140,7 +140,7 @@ pub async fn run(srv: Arc<Server>) {
         }
         let window_us = srv.tun.idle_poll_us.load(Relaxed);
         if should_poll(util, window_us) && !backoff.paused(now) {
-            let idle = spin(Duration::from_micros(window_us), &mut backoff).await;
+            let idle = spin(window_us, &mut backoff).await;
             polled += idle;
             srv.stats.idle_poll_us.fetch_add(idle.as_micros() as u64, Relaxed);
             if backoff.paused(Instant::now()) {
@@ -152,10 +152,11 @@ pub async fn run(srv: Arc<Server>) {
     }
 }
 
-/// Yields to the worker's other tasks until `window` passes with no event, or the
+/// Yields to the worker's other tasks until `window_us` passes with no event, or the
 /// guard sees contention; returns the time spent in turns that found nothing to do.
 /// Each yield makes the runtime poll its sockets without blocking before it runs them.
-async fn spin(window: Duration, backoff: &mut Backoff) -> Duration {
+async fn spin(window_us: u64, backoff: &mut Backoff) -> Duration {
+    let window = Duration::from_micros(window_us);
     let mut polled = Duration::ZERO;
     let Some(mut cpu_at) = thread_cpu() else {
         return polled;
@@ -184,7 +185,7 @@ async fn spin(window: Duration, backoff: &mut Backoff) -> Duration {
             backoff.after_window(now, contended(wall, used));
             // The load may have fallen while requests still come often enough to keep
             // the spin going: stop once the work no longer fills half the time.
-            if backoff.paused(now) || !should_poll(utilisation(used, polled.saturating_sub(polled_at), wall), window.as_micros() as u64) {
+            if backoff.paused(now) || !should_poll(utilisation(used, polled.saturating_sub(polled_at), wall), window_us) {
                 return polled;
             }
             (cpu_at, guard_at, polled_at) = (cpu, now, polled);

@@ -60,6 +60,10 @@ impl Scrape {
     fn total(&self, name: &str, help: &str, value: u64) {
         self.counter(name, help, &[], [(Vec::new(), value)]);
     }
+
+    fn ftotal(&self, name: &str, help: &str, value: f64) {
+        self.fcounter(name, help, &[], [(Vec::new(), value)]);
+    }
 }
 
 /// The text of one scrape.
@@ -77,13 +81,12 @@ pub fn render(srv: &Server) -> String {
     s.int("redis_memory_max_bytes", "The maxmemory setting (0 = none).", srv.config.read().int("maxmemory"));
 
     let (user, sys) = crate::commands::info::process::cpu_seconds();
-    s.fcounter("redis_cpu_user_seconds_total", "CPU seconds in user mode (INFO used_cpu_user).", &[], [(Vec::new(), user)]);
-    s.fcounter("redis_cpu_sys_seconds_total", "CPU seconds in kernel mode (INFO used_cpu_sys).", &[], [(Vec::new(), sys)]);
-    s.fcounter(
+    s.ftotal("redis_cpu_user_seconds_total", "CPU seconds in user mode (INFO used_cpu_user).", user);
+    s.ftotal("redis_cpu_sys_seconds_total", "CPU seconds in kernel mode (INFO used_cpu_sys).", sys);
+    s.ftotal(
         "cachefleet_worker_idle_poll_seconds_total",
         "CPU seconds busy workers spent polling for requests instead of sleeping, included in the CPU counters (INFO worker_idle_poll_ms).",
-        &[],
-        [(Vec::new(), srv.stats.idle_poll_us.load(Relaxed) as f64 / 1e6)],
+        srv.stats.idle_poll_us.load(Relaxed) as f64 / 1e6,
     );
     s.total(
         "cachefleet_worker_idle_poll_pauses_total",
