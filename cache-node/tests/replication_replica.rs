@@ -256,18 +256,37 @@ fn role_reports_the_link() {
 
 #[test]
 fn a_full_sync_in_progress_shows_in_info_and_replicaof_no_one_stops_it_promptly() {
-    let dir = temp_dir("rrep-slow");
+    // Redis waits `repl-diskless-sync-delay` (5 s by default) before it sends the
+    // snapshot: the link is stopped while it waits for the snapshot's header.
+    replicaof_no_one_during_a_full_sync("rrep-slow", &[], false);
+}
+
+#[test]
+fn replicaof_no_one_stops_a_snapshot_in_the_middle_of_its_transfer() {
+    // The transfer starts at once and the link is stopped while the snapshot loader
+    // waits for the next bytes.
+    replicaof_no_one_during_a_full_sync("rrep-midway", &["--repl-diskless-sync-delay", "0"], true);
+}
+
+fn replicaof_no_one_during_a_full_sync(name: &str, primary_args: &[&str], midway: bool) {
+    let dir = temp_dir(name);
     // Every key takes 20 ms to save: the transfer lasts seconds.
-    let primary = Redis::start_on(&dir, free_port(), &["--rdb-key-save-delay", "20000"]);
+    let mut args = vec!["--rdb-key-save-delay", "20000"];
+    args.extend_from_slice(primary_args);
+    let primary = Redis::start_on(&dir, free_port(), &args);
     let mut pc = primary.client();
     populate(&mut pc, 21);
     let node = Node::start(&[]);
     let mut rc = node.client();
     follow(&node, primary.port);
     assert!(wait_for(Duration::from_secs(10), || field(&mut rc, "replication", "master_sync_in_progress") == "1"));
+    if midway {
+        assert!(wait_for(Duration::from_secs(10), || int_field(&mut rc, "replication", "master_sync_read_bytes") > 0));
+    }
     let i = info(&mut rc, "replication");
     // The disk-less format announces no size (Redis reports -1 as well).
     assert_eq!(info_field(&i, "master_sync_total_bytes").as_deref(), Some("-1"), "{i}");
+    assert_eq!(info_field(&i, "master_sync_in_progress").as_deref(), Some("1"), "the transfer ended before the test stopped it: {i}");
     for f in ["master_sync_read_bytes", "master_sync_left_bytes", "master_sync_perc", "master_sync_last_io_seconds_ago", "master_link_down_since_seconds"] {
         assert!(info_field(&i, f).is_some(), "{f} missing in {i}");
     }

@@ -50,7 +50,9 @@ impl Conn {
     /// do its periodic work). Errors: EOF, timeout, stopped, or the socket's error.
     pub fn fill(&mut self) -> io::Result<bool> {
         if !(self.alive)() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "replication link stopped"));
+            // Not `Interrupted`: `read_exact` (the snapshot loader's reads) retries that
+            // kind, and would spin here for ever instead of giving up.
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "replication link stopped"));
         }
         if self.pos == self.buf.len() {
             self.buf.clear();
@@ -169,8 +171,27 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(3));
         let (mut c, _p, alive2) = pair(Duration::from_secs(60));
         alive2.store(false, Ordering::Relaxed);
-        assert_eq!(c.line().unwrap_err().kind(), io::ErrorKind::Interrupted);
+        assert_eq!(c.line().unwrap_err().kind(), io::ErrorKind::ConnectionAborted);
         drop(alive);
+    }
+
+    /// The snapshot loader reads with `read_exact`, which retries some errors: a link
+    /// stopped in the middle of a snapshot must still end the read.
+    #[test]
+    fn a_stopped_link_ends_a_read_exact_in_progress() {
+        let (mut c, mut p, alive) = pair(Duration::from_secs(60));
+        p.write_all(b"REDIS").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // On its own thread: with the bug this read never returns.
+        std::thread::spawn(move || {
+            let mut body = [0u8; 9];
+            let _ = tx.send(c.read_exact(&mut body).map_err(|e| e.kind()));
+        });
+        // The read has the 5 bytes and waits for the rest when the link stops.
+        std::thread::sleep(POLL);
+        alive.store(false, Ordering::Relaxed);
+        let got = rx.recv_timeout(Duration::from_secs(5)).expect("read_exact still running 5 s after the link stopped");
+        assert_eq!(got, Err(io::ErrorKind::ConnectionAborted));
     }
 
     #[test]
