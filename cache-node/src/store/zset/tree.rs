@@ -75,26 +75,40 @@ impl Tree {
         if t == NIL { 0 } else { self.nodes[t as usize].size as usize }
     }
 
-    fn update(&mut self, t: u32) {
-        let n = &self.nodes[t as usize];
-        let size = 1 + self.size(n.left) + self.size(n.right);
-        self.nodes[t as usize].size = size as u32;
+    /// Makes `child` the root (no parent) or `parent`'s right or left child.
+    fn set_child(&mut self, parent: u32, right: bool, child: u32) {
+        if parent == NIL {
+            self.root = child;
+        } else if right {
+            self.nodes[parent as usize].right = child;
+        } else {
+            self.nodes[parent as usize].left = child;
+        }
     }
 
-    /// Splits `t` into the nodes for which `before` holds (a prefix) and the rest.
-    fn split(&mut self, t: u32, before: &dyn Fn(&Node) -> bool) -> (u32, u32) {
+    // Subtree sizes are kept up to date from the nodes on the path only (a node's size
+    // changes by what joined or left below it), never by re-reading both children: the
+    // child off the path is a cache miss in a large set, and one per level doubled the
+    // cost of a ZADD.
+
+    /// Splits `t` into the nodes ordered before (`score`, `member`) and the rest.
+    fn split(&mut self, t: u32, score: f64, member: &[u8]) -> (u32, u32) {
         if t == NIL {
             return (NIL, NIL);
         }
-        if before(&self.nodes[t as usize]) {
-            let (l, r) = self.split(self.nodes[t as usize].right, before);
-            self.nodes[t as usize].right = l;
-            self.update(t);
+        if self.before(t, score, member) {
+            let (l, r) = self.split(self.nodes[t as usize].right, score, member);
+            let gone = self.size(r) as u32;
+            let n = &mut self.nodes[t as usize];
+            n.right = l;
+            n.size -= gone;
             (t, r)
         } else {
-            let (l, r) = self.split(self.nodes[t as usize].left, before);
-            self.nodes[t as usize].left = r;
-            self.update(t);
+            let (l, r) = self.split(self.nodes[t as usize].left, score, member);
+            let gone = self.size(l) as u32;
+            let n = &mut self.nodes[t as usize];
+            n.left = r;
+            n.size -= gone;
             (l, t)
         }
     }
@@ -108,13 +122,17 @@ impl Tree {
         let ls = self.size(left);
         if k <= ls {
             let (l, r) = self.split_rank(left, k);
-            self.nodes[t as usize].left = r;
-            self.update(t);
+            let gone = self.size(l) as u32;
+            let n = &mut self.nodes[t as usize];
+            n.left = r;
+            n.size -= gone;
             (l, t)
         } else {
             let (l, r) = self.split_rank(self.nodes[t as usize].right, k - ls - 1);
-            self.nodes[t as usize].right = l;
-            self.update(t);
+            let gone = self.size(r) as u32;
+            let n = &mut self.nodes[t as usize];
+            n.right = l;
+            n.size -= gone;
             (t, r)
         }
     }
@@ -127,15 +145,18 @@ impl Tree {
         if b == NIL {
             return a;
         }
+        let (sa, sb) = (self.nodes[a as usize].size, self.nodes[b as usize].size);
         if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
             let r = self.merge(self.nodes[a as usize].right, b);
-            self.nodes[a as usize].right = r;
-            self.update(a);
+            let n = &mut self.nodes[a as usize];
+            n.right = r;
+            n.size += sb;
             a
         } else {
             let l = self.merge(a, self.nodes[b as usize].left);
-            self.nodes[b as usize].left = l;
-            self.update(b);
+            let n = &mut self.nodes[b as usize];
+            n.left = l;
+            n.size += sa;
             b
         }
     }
@@ -146,65 +167,54 @@ impl Tree {
         order(n.score, &n.member, score, member) == Ordering::Less
     }
 
-    /// Links the detached node `idx` into subtree `t`: descend by key to where its
-    /// priority belongs, and split only the subtree found there (expected O(log n), one
-    /// descent).
-    fn link(&mut self, t: u32, idx: u32) -> u32 {
+    /// Links the detached node `idx` into the tree: descend by key to where its priority
+    /// belongs, and split only the subtree found there (expected O(log n), one descent).
+    fn link(&mut self, idx: u32) {
         // The member is taken out of its (detached) node while the tree is searched, so
         // it can be read next to mutable access to the other nodes; it goes back after.
         let member = std::mem::take(&mut self.nodes[idx as usize].member);
-        let root = self.link_key(t, idx, &member);
-        self.nodes[idx as usize].member = member;
-        root
-    }
-
-    fn link_key(&mut self, t: u32, idx: u32, member: &[u8]) -> u32 {
-        if t == NIL {
-            return idx;
-        }
         let (score, prio) = (self.nodes[idx as usize].score, self.nodes[idx as usize].prio);
-        if prio > self.nodes[t as usize].prio {
-            let (l, r) = self.split(t, &|n| order(n.score, &n.member, score, member) == Ordering::Less);
-            let n = &mut self.nodes[idx as usize];
-            n.left = l;
-            n.right = r;
-            self.update(idx);
-            return idx;
+        let (mut parent, mut right, mut t) = (NIL, false, self.root);
+        while t != NIL && self.nodes[t as usize].prio >= prio {
+            let goes_right = self.before(t, score, &member);
+            let n = &mut self.nodes[t as usize];
+            n.size += 1;
+            (parent, right) = (t, goes_right);
+            t = if goes_right { n.right } else { n.left };
         }
-        if self.before(t, score, member) {
-            let r = self.link_key(self.nodes[t as usize].right, idx, member);
-            self.nodes[t as usize].right = r;
-        } else {
-            let l = self.link_key(self.nodes[t as usize].left, idx, member);
-            self.nodes[t as usize].left = l;
-        }
-        self.update(t);
-        t
+        let below = self.size(t) as u32;
+        let (l, r) = self.split(t, score, &member);
+        let n = &mut self.nodes[idx as usize];
+        n.left = l;
+        n.right = r;
+        n.size = below + 1;
+        n.member = member;
+        self.set_child(parent, right, idx);
     }
 
-    /// Unlinks the node `idx` (whose key is `score`, `member`) from subtree `t`: descend
-    /// to it and put the merge of its children in its place (one descent).
-    fn unlink(&mut self, t: u32, idx: u32, score: f64, member: &[u8]) -> u32 {
-        if t == NIL {
-            return NIL;
-        }
-        if t == idx {
-            let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+    /// Unlinks the node `idx` (whose key is `score`, `member`): descend to it and put the
+    /// merge of its children in its place (one descent).
+    fn unlink(&mut self, idx: u32, score: f64, member: &[u8]) {
+        let (mut parent, mut right, mut t) = (NIL, false, self.root);
+        while t != idx {
+            // Not reached: `idx` comes from the index, so it is in the tree.
+            if t == NIL {
+                debug_assert!(false, "unlinking a node that is not in the tree");
+                return;
+            }
+            let goes_right = self.before(t, score, member);
             let n = &mut self.nodes[t as usize];
-            n.left = NIL;
-            n.right = NIL;
-            n.size = 1;
-            return self.merge(l, r);
+            n.size -= 1;
+            (parent, right) = (t, goes_right);
+            t = if goes_right { n.right } else { n.left };
         }
-        if self.before(t, score, member) {
-            let r = self.unlink(self.nodes[t as usize].right, idx, score, member);
-            self.nodes[t as usize].right = r;
-        } else {
-            let l = self.unlink(self.nodes[t as usize].left, idx, score, member);
-            self.nodes[t as usize].left = l;
-        }
-        self.update(t);
-        t
+        let n = &mut self.nodes[idx as usize];
+        let (l, r) = (n.left, n.right);
+        n.left = NIL;
+        n.right = NIL;
+        n.size = 1;
+        let m = self.merge(l, r);
+        self.set_child(parent, right, m);
     }
 
     /// Inserts a member known to be absent.
@@ -218,7 +228,7 @@ impl Tree {
         self.nodes.push(Node { member: member.into(), score, left: NIL, right: NIL, size: 1, prio: fastrand::u32(..) });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hasher.hash_one(member), idx, |&i| hasher.hash_one(&*nodes[i as usize].member));
-        self.root = self.link(self.root, idx);
+        self.link(idx);
     }
 
     /// Moves an existing member to a new score, reusing its node (no allocation, no
@@ -227,9 +237,9 @@ impl Tree {
     pub fn update_score(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let idx = self.find(member)?;
         let old = self.nodes[idx as usize].score;
-        self.root = self.unlink(self.root, idx, old, member);
+        self.unlink(idx, old, member);
         self.nodes[idx as usize].score = score;
-        self.root = self.link(self.root, idx);
+        self.link(idx);
         Some(old)
     }
 
@@ -237,7 +247,7 @@ impl Tree {
         let idx = self.find(member)?;
         let score = self.nodes[idx as usize].score;
         self.unindex(idx);
-        self.root = self.unlink(self.root, idx, score, member);
+        self.unlink(idx, score, member);
         self.free(idx);
         Some(score)
     }
