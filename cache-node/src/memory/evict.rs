@@ -123,12 +123,12 @@ pub fn cron(srv: &Server, now_ms: i64, budget_us: u64) {
 /// budget (`maxmemory-eviction-tenacity` unless given) is spent.
 pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
     let ev = &srv.eviction;
-    let limit = ev.maxmemory.load(Relaxed);
+    let mut limit = ev.maxmemory.load(Relaxed);
     // A replica applies its primary's deletions instead (replica-ignore-maxmemory).
     if limit == 0 || crate::store::limits::keep_expired() || srv.replication.replica_mode.load(Relaxed) {
         return Outcome::Ok;
     }
-    let used = used_for_eviction();
+    let mut used = used_for_eviction();
     if used <= limit {
         return Outcome::Ok;
     }
@@ -136,7 +136,7 @@ pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
     if policy == Policy::NoEviction {
         return Outcome::Fail;
     }
-    let to_free = (used - limit) as i64;
+    let mut to_free = (used - limit) as i64;
     let budget = budget_us.or_else(|| time_limit_us(ev.tenacity.load(Relaxed)));
     let start = Instant::now();
     let mut freed = 0i64;
@@ -152,10 +152,17 @@ pub fn perform(srv: &Server, now_ms: i64, budget_us: Option<u64>) -> Outcome {
         freed += before - accounting::thread_net();
         count += 1;
         if count.is_multiple_of(16) {
-            // CONFIG SET maxmemory during a long pass: start again from the new limit
-            // rather than keep freeing for the old one.
-            if ev.maxmemory.load(Relaxed) != limit {
-                return perform(srv, now_ms, budget_us);
+            // CONFIG SET maxmemory during a long pass: free for the new limit rather
+            // than the old one, within the same time budget.
+            let now_limit = ev.maxmemory.load(Relaxed);
+            if now_limit != limit {
+                limit = now_limit;
+                used = used_for_eviction();
+                if limit == 0 || used <= limit {
+                    return Outcome::Ok;
+                }
+                to_free = (used - limit) as i64;
+                freed = 0;
             }
             if budget.is_some_and(|b| start.elapsed().as_micros() as u64 >= b) {
                 return Outcome::Running;
