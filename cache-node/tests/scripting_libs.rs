@@ -1,4 +1,4 @@
-//! The `struct` and `cmsgpack` Lua libraries against redis-server 7.0 as the oracle:
+//! The `struct`, `cmsgpack` and `cjson` Lua libraries against redis-server 7.0 as the oracle:
 //! the same scripts on both servers, every reply compared byte for byte in RESP2 and
 //! RESP3 (packed bytes as bulk strings, unpacked values as arrays, errors with their
 //! texts), plus random inputs to the unpackers (same answers, server still serving).
@@ -89,6 +89,137 @@ fn random_inputs_to_the_unpackers_answer_as_redis() {
     let diffs = diff(redis.port, node.port, &cmds);
     assert!(diffs.is_empty(), "{} replies differ:\n{}", diffs.len(), diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
     // Still serving.
+    assert_eq!(q::<String>(&mut node.client(), &["PING"]), "PONG");
+}
+
+/// Shows a decoded value exactly, keys sorted: type, bytes and `%.17g` numbers.
+const SHOW_JSON: &str = "local function show(v) \
+    if v == cjson.null then return 'null' end \
+    if type(v) == 'number' then return string.format('%.17g', v) end \
+    if type(v) ~= 'table' then return type(v) .. ':' .. tostring(v) end \
+    local keys = {} for k in pairs(v) do keys[#keys + 1] = k end \
+    table.sort(keys, function(a, b) return type(a) .. tostring(a) < type(b) .. tostring(b) end) \
+    local parts = {} for _, k in ipairs(keys) do parts[#parts + 1] = type(k) .. ':' .. tostring(k) .. '=' .. show(v[k]) end \
+    return '{' .. table.concat(parts, ',') .. '}' end ";
+
+/// JSON texts that lua-cjson reads in its own way (numbers as `strtod` reads them, raw
+/// bytes in strings, a NUL ending the text) or refuses with a message naming a token.
+const JSON_CASES: &[&[u8]] = &[
+    br#"{"a":[1,2.5,{"b":"c"}],"n":null,"t":true,"f":false}"#,
+    b" [ 1 , 2 ] ",
+    b"[]",
+    b"{}",
+    b"[[[[]]]]",
+    br#"{"a":1,"a":2}"#,
+    br#""\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\""#,
+    br#""\u0000x""#,
+    b"\"a\nb\"",
+    b"\"\xff\xfe\"",
+    b"\"a\0b\"",
+    b"12\0junk",
+    b"1\0",
+    b"123",
+    b"-0",
+    b"1e400",
+    b"-1e400",
+    b"1e-400",
+    b"1.5e-3",
+    b"1E+2",
+    b"0x1F",
+    b"-0x10",
+    b"0x1.8p1",
+    b"0x",
+    b"0xg",
+    b"+5",
+    b"+",
+    b"Infinity",
+    b"-Infinity",
+    b"inf",
+    b"Inf",
+    b"iNfx",
+    b"nan",
+    b"NaN",
+    b"-nan",
+    b"nan(123)",
+    b"nanx",
+    b"01",
+    b"00",
+    b"1.",
+    b".5",
+    b"-.5",
+    b"-",
+    b"1.2.3",
+    b"1e",
+    b"1e+",
+    b"true",
+    b"false",
+    b"null",
+    b"tru",
+    b"truex",
+    b"nul",
+    b"t",
+    b"",
+    b" ",
+    b"{",
+    b"[",
+    b"[1,]",
+    b"[1 2]",
+    br#"{"a" 1}"#,
+    br#"{"a":}"#,
+    b"{1:2}",
+    br#"{"a":1,}"#,
+    br#"{"a":1 "b":2}"#,
+    br#""abc"#,
+    br#""\x""#,
+    br#""\u12""#,
+    br#""\u12G4""#,
+    br#""\ud800""#,
+    br#""\ud800\u0041""#,
+    br#""\ud800x""#,
+    br#""\udc00""#,
+    br#""a\"#,
+    b"[1]x",
+    b"]",
+    b"}",
+    b":",
+    b",",
+    b"'a'",
+    b"@",
+    b"1 2",
+];
+
+#[test]
+fn cjson_decode_reads_and_fails_as_redis() {
+    let dir = temp_dir("scripting-libs-cjson");
+    let redis = RedisServer::start(&dir, &[]);
+    let node = Node::start(&[]);
+    let shown = format!("{SHOW_JSON}local ok, v = pcall(cjson.decode, ARGV[1]) if not ok then return 'E:' .. v end return show(v)");
+    let bare = "return type(cjson.decode(ARGV[1]))";
+    let eval = |script: &str, arg: &[u8]| vec![b"EVAL".to_vec(), script.as_bytes().to_vec(), b"0".to_vec(), arg.to_vec()];
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    for case in JSON_CASES {
+        cmds.push(eval(&shown, case));
+        // Outside pcall the error carries the script's line, as luaL_error adds it.
+        cmds.push(eval(bare, case));
+    }
+    // Nesting: 1000 levels are read, 1001 are refused.
+    for depth in [1000, 1001] {
+        cmds.push(eval(&shown, format!("{}{}", "[".repeat(depth), "]".repeat(depth)).as_bytes()));
+    }
+    // Tables fill as lua-cjson fills them, so `pairs` (here through encode) walks them alike.
+    let object: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+    cmds.push(eval("return cjson.encode(cjson.decode(ARGV[1]))", format!("{{{}}}", object.join(",")).as_bytes()));
+    cmds.push(eval("local n = 0 for k in pairs(cjson.decode(ARGV[1])) do n = n + 1 end return n", b"[1,2,3,null,5]"));
+    // Random token soup reaches the corners the list above does not.
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    const PIECES: &[&str] =
+        &["{", "}", "[", "]", ":", ",", "\"", "\\", "u", "d8", "00", "1", "-", "+", "0x", ".", "e", "true", "nul", "nan", "inf", " ", "a", "\\u00"];
+    for _ in 0..300 {
+        let text: String = (0..rng.below(12)).map(|_| PIECES[rng.below(PIECES.len() as u64)]).collect();
+        cmds.push(eval(&shown, text.as_bytes()));
+    }
+    let diffs = diff(redis.port, node.port, &cmds);
+    assert!(diffs.is_empty(), "{} replies differ:\n{}", diffs.len(), diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
     assert_eq!(q::<String>(&mut node.client(), &["PING"]), "PONG");
 }
 

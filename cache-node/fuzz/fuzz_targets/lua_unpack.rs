@@ -1,9 +1,11 @@
 //! The decoders scripts run on client data: `cmsgpack.unpack` (every value, from any
-//! offset, as plain trees) and `struct.unpack` (through the Lua library, the first
-//! byte splitting format from data). Neither may panic, and decoded MessagePack must
-//! encode to bytes that decode to the same encoding again.
+//! offset, as plain trees), `struct.unpack` (through the Lua library, the first
+//! byte splitting format from data) and `cjson.decode`. None may panic, decoded
+//! MessagePack must encode to bytes that decode to the same encoding again, and decoded
+//! JSON written out again must decode to the same tree.
 #![no_main]
 
+use cache_node::scripting::cjson_decode::{self, Json};
 use cache_node::scripting::{lua_struct, msgpack};
 use libfuzzer_sys::fuzz_target;
 use msgpack::{Cursor, Tree, TreeBuilder};
@@ -60,8 +62,73 @@ fn struct_case(data: &[u8]) {
     });
 }
 
+/// Writes a decoded tree back as text the decoder reads (bytes as they are, but for the
+/// quote, the backslash and NUL, which would end the text).
+fn write_json(t: &Json, out: &mut Vec<u8>) {
+    let string = |s: &[u8], out: &mut Vec<u8>| {
+        out.push(b'"');
+        for &b in s {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0 => out.extend_from_slice(b"\\u0000"),
+                b => out.push(b),
+            }
+        }
+        out.push(b'"');
+    };
+    match t {
+        Json::Null => out.extend_from_slice(b"null"),
+        Json::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Json::Num(n) => out.extend_from_slice(format!("{n:?}").as_bytes()),
+        Json::Str(s) => string(s, out),
+        Json::Arr(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(v, out);
+            }
+            out.push(b']');
+        }
+        Json::Obj(members) => {
+            out.push(b'{');
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(k, out);
+                out.push(b':');
+                write_json(v, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn has_nan(t: &Json) -> bool {
+    match t {
+        Json::Num(n) => n.is_nan(),
+        Json::Arr(items) => items.iter().any(has_nan),
+        Json::Obj(members) => members.iter().any(|(_, v)| has_nan(v)),
+        _ => false,
+    }
+}
+
+fn cjson_case(data: &[u8]) {
+    if let Ok(tree) = cjson_decode::decode(data)
+        && !has_nan(&tree)
+    {
+        let mut text = Vec::new();
+        write_json(&tree, &mut text);
+        assert_eq!(cjson_decode::decode(&text).as_ref(), Ok(&tree), "{:?}", String::from_utf8_lossy(&text));
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     struct_case(data);
+    cjson_case(data);
     // Nesting reaches ~4000 levels: decode on a stack as large as the script thread's.
     let owned = data.to_vec();
     let worker = std::thread::Builder::new().stack_size(32 << 20).spawn(move || msgpack_case(&owned)).expect("thread");

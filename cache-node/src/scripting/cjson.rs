@@ -1,8 +1,11 @@
 //! The `cjson` library scripts use: `cjson.encode` and `cjson.decode` behaving as
 //! lua-cjson does for the common cases (arrays vs objects, `cjson.null`, escaping,
-//! `%.14g` numbers, the sparse-array and nesting limits).
+//! `%.14g` numbers, the sparse-array and nesting limits). The decoder is
+//! `cjson_decode.rs`.
 
 use mlua::{LightUserData, Lua, Table, Value};
+
+use super::cjson_decode::Json;
 
 const MAX_DEPTH: usize = 1000;
 
@@ -37,8 +40,7 @@ pub fn library(lua: &Lua, raise: fn(&Lua, &str) -> mlua::Error) -> mlua::Result<
                 Value::Number(n) => format_number(n).into_bytes(),
                 other => return Err(raise(lua, &bad_argument(lua, &format!("string expected, got {}", super::lib_args::type_name(&other))))),
             };
-            let parsed: serde_json::Value = serde_json::from_slice(&text)
-                .map_err(|e| raise(lua, &format!("{}Expected value but found invalid token at character {}", location(lua), e.column().max(1))))?;
+            let parsed = super::cjson_decode::decode(&text).map_err(|e| raise(lua, &format!("{}{e}", location(lua))))?;
             to_lua(lua, &parsed)
         })?,
     )?;
@@ -171,23 +173,25 @@ fn encode_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String
     Ok(())
 }
 
-fn to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
+/// Builds the decoded value as lua-cjson does: tables start empty and fill in text
+/// order, so they grow (and `pairs` walks them) as in Redis.
+fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
     Ok(match v {
-        serde_json::Value::Null => null(),
-        serde_json::Value::Bool(b) => Value::Boolean(*b),
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
-        serde_json::Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
+        Json::Null => null(),
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Num(n) => Value::Number(*n),
+        Json::Str(s) => Value::String(lua.create_string(s)?),
+        Json::Arr(items) => {
+            let t = lua.create_table()?;
             for (i, item) in items.iter().enumerate() {
                 t.raw_set(i + 1, to_lua(lua, item)?)?;
             }
             Value::Table(t)
         }
-        serde_json::Value::Object(map) => {
-            let t = lua.create_table_with_capacity(0, map.len())?;
-            for (k, item) in map {
-                t.raw_set(k.as_str(), to_lua(lua, item)?)?;
+        Json::Obj(members) => {
+            let t = lua.create_table()?;
+            for (k, item) in members {
+                t.raw_set(lua.create_string(k)?, to_lua(lua, item)?)?;
             }
             Value::Table(t)
         }
@@ -225,7 +229,7 @@ mod tests {
     #[test]
     fn decodes_to_tables() {
         assert_eq!(run(r#"local t = cjson.decode('{"a":[1,2,{"b":"c"}],"n":null}') return t.a[3].b .. tostring(t.n == cjson.null) .. #t.a"#), "ctrue3");
-        assert!(run("return cjson.decode('{bad')").contains("Expected value but found invalid token"));
+        assert!(run("return cjson.decode('{bad')").contains("Expected object key string but found invalid token at character 2"));
         assert_eq!(run(r#"return cjson.encode(cjson.decode('[1,"x",false]'))"#), r#"[1,"x",false]"#);
     }
 }

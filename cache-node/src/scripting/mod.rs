@@ -10,6 +10,7 @@ pub mod bit;
 pub mod cache;
 pub mod call;
 pub mod cjson;
+pub mod cjson_decode;
 pub mod cmsgpack;
 pub mod convert;
 pub mod engine;
