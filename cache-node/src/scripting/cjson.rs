@@ -173,16 +173,18 @@ fn encode_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String
     Ok(())
 }
 
-/// Builds the decoded value as lua-cjson does: tables start empty and fill in text
+/// Builds the decoded value as lua-cjson does: objects start empty and fill in text
 /// order, so they grow (and `pairs` walks them) as in Redis.
-fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
+fn to_lua(lua: &Lua, v: &Json<'_>) -> mlua::Result<Value> {
     Ok(match v {
         Json::Null => null(),
         Json::Bool(b) => Value::Boolean(*b),
         Json::Num(n) => Value::Number(*n),
         Json::Str(s) => Value::String(lua.create_string(s)?),
         Json::Arr(items) => {
-            let t = lua.create_table()?;
+            // An array part walks 1..n however it was sized; only objects must grow as
+            // lua-cjson grows them to keep its `pairs` order.
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
                 t.raw_set(i + 1, to_lua(lua, item)?)?;
             }
@@ -191,7 +193,13 @@ fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
         Json::Obj(members) => {
             let t = lua.create_table()?;
             for (k, item) in members {
-                t.raw_set(lua.create_string(k)?, to_lua(lua, item)?)?;
+                let v = to_lua(lua, item)?;
+                // A `&str` key goes straight onto the Lua stack; a `String` handle would
+                // cost a registry slot per key.
+                match std::str::from_utf8(k) {
+                    Ok(k) => t.raw_set(k, v)?,
+                    Err(_) => t.raw_set(lua.create_string(k)?, v)?,
+                }
             }
             Value::Table(t)
         }

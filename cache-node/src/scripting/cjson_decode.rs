@@ -6,20 +6,23 @@
 //!
 //! Pure: it returns a tree, which `cjson.rs` turns into Lua values.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// lua-cjson's `decode_max_depth` default.
 pub const MAX_DEPTH: usize = 1000;
 
+/// A decoded value. Strings without escapes borrow the text: no copy until they become
+/// Lua strings.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     Num(f64),
-    Str(Vec<u8>),
-    Arr(Vec<Json>),
+    Str(Cow<'a, [u8]>),
+    Arr(Vec<Json<'a>>),
     /// Members in text order; a repeated key's last value wins when it becomes a table.
-    Obj(Vec<(Vec<u8>, Json)>),
+    Obj(Vec<(Cow<'a, [u8]>, Json<'a>)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +52,12 @@ impl fmt::Display for DecodeError {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+enum Tok<'a> {
     ObjBegin,
     ObjEnd,
     ArrBegin,
     ArrEnd,
-    Str(Vec<u8>),
+    Str(Cow<'a, [u8]>),
     Num(f64),
     Bool(bool),
     Null,
@@ -65,7 +68,7 @@ enum Tok {
     Error(&'static str),
 }
 
-impl Tok {
+impl Tok<'_> {
     fn name(&self) -> &'static str {
         match self {
             Tok::ObjBegin => "T_OBJ_BEGIN",
@@ -84,8 +87,8 @@ impl Tok {
     }
 }
 
-struct Token {
-    tok: Tok,
+struct Token<'a> {
+    tok: Tok<'a>,
     /// 0-based offset where the token (or its error) is.
     index: usize,
 }
@@ -97,7 +100,7 @@ struct Parser<'a> {
 }
 
 /// Parses one JSON text as lua-cjson does.
-pub fn decode(data: &[u8]) -> Result<Json, DecodeError> {
+pub fn decode(data: &[u8]) -> Result<Json<'_>, DecodeError> {
     // lua-cjson's check for other encodings: only the first character must be ASCII.
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
         return Err(DecodeError::NotUtf8);
@@ -112,21 +115,21 @@ pub fn decode(data: &[u8]) -> Result<Json, DecodeError> {
     Ok(value)
 }
 
-fn unexpected(expected: &'static str, t: &Token) -> DecodeError {
+fn unexpected(expected: &'static str, t: &Token<'_>) -> DecodeError {
     DecodeError::Syntax { expected, found: t.tok.name(), at: t.index + 1 }
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// The byte at `i`, 0 past the end: the text reads as C's NUL-terminated string.
     fn at(&self, i: usize) -> u8 {
         self.data.get(i).copied().unwrap_or(0)
     }
 
-    fn rest(&self) -> &[u8] {
+    fn rest(&self) -> &'a [u8] {
         self.data.get(self.pos..).unwrap_or_default()
     }
 
-    fn next_token(&mut self) -> Token {
+    fn next_token(&mut self) -> Token<'a> {
         while matches!(self.at(self.pos), b' ' | b'\t' | b'\n' | b'\r') {
             self.pos += 1;
         }
@@ -149,7 +152,7 @@ impl Parser<'_> {
     }
 
     /// `true`, `false`, `null`, or what `strtod` reads of `+...`, `inf...` and `nan...`.
-    fn word(&mut self) -> Token {
+    fn word(&mut self) -> Token<'a> {
         let index = self.pos;
         for (text, tok) in [(&b"true"[..], Tok::Bool(true)), (b"false", Tok::Bool(false)), (b"null", Tok::Null)] {
             if self.rest().starts_with(text) {
@@ -165,7 +168,7 @@ impl Parser<'_> {
         Token { tok: Tok::Error("invalid token"), index }
     }
 
-    fn number(&mut self) -> Token {
+    fn number(&mut self) -> Token<'a> {
         let index = self.pos;
         match strtod(self.rest()) {
             Some((n, used)) => {
@@ -176,9 +179,16 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self) -> Token {
+    fn string(&mut self) -> Token<'a> {
         let index = self.pos;
         self.pos += 1;
+        // Most strings have no escape: borrow them whole.
+        let rest = self.rest();
+        let run = rest.iter().position(|&b| matches!(b, b'"' | b'\\' | 0)).unwrap_or(rest.len());
+        if rest.get(run) == Some(&b'"') {
+            self.pos += run + 1;
+            return Token { tok: Tok::Str(Cow::Borrowed(&rest[..run])), index };
+        }
         let mut out = Vec::new();
         loop {
             let ch = self.at(self.pos);
@@ -208,13 +218,16 @@ impl Parser<'_> {
                     self.pos += 2;
                 }
                 _ => {
-                    out.push(ch);
-                    self.pos += 1;
+                    // Plain bytes up to the next quote, backslash or NUL go in one copy.
+                    let rest = self.rest();
+                    let run = rest.iter().position(|&b| matches!(b, b'"' | b'\\' | 0)).unwrap_or(rest.len());
+                    out.extend_from_slice(&rest[..run]);
+                    self.pos += run;
                 }
             }
         }
         self.pos += 1;
-        Token { tok: Tok::Str(out), index }
+        Token { tok: Tok::Str(Cow::Owned(out)), index }
     }
 
     /// Appends the UTF-8 of the `\uXXXX` escape (or surrogate pair) at `pos`; returns
@@ -248,7 +261,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn value(&mut self, t: Token) -> Result<Json, DecodeError> {
+    fn value(&mut self, t: Token<'a>) -> Result<Json<'a>, DecodeError> {
         match t.tok {
             Tok::Str(s) => Ok(Json::Str(s)),
             Tok::Num(n) => Ok(Json::Num(n)),
@@ -260,7 +273,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self) -> Result<Json, DecodeError> {
+    fn object(&mut self) -> Result<Json<'a>, DecodeError> {
         self.descend()?;
         let mut members = Vec::new();
         let mut t = self.next_token();
@@ -287,7 +300,7 @@ impl Parser<'_> {
         Ok(Json::Obj(members))
     }
 
-    fn array(&mut self) -> Result<Json, DecodeError> {
+    fn array(&mut self) -> Result<Json<'a>, DecodeError> {
         self.descend()?;
         let mut items = Vec::new();
         let mut t = self.next_token();
@@ -439,15 +452,15 @@ mod tests {
         assert_eq!(
             decode(br#"{"a":[1,2.5,{"b":"c"}],"n":null,"t":true}"#).unwrap(),
             Json::Obj(vec![
-                (b"a".to_vec(), Json::Arr(vec![Json::Num(1.0), Json::Num(2.5), Json::Obj(vec![(b"b".to_vec(), Json::Str(b"c".to_vec()))])])),
-                (b"n".to_vec(), Json::Null),
-                (b"t".to_vec(), Json::Bool(true)),
+                (b"a"[..].into(), Json::Arr(vec![Json::Num(1.0), Json::Num(2.5), Json::Obj(vec![(b"b"[..].into(), Json::Str(b"c"[..].into()))])])),
+                (b"n"[..].into(), Json::Null),
+                (b"t"[..].into(), Json::Bool(true)),
             ])
         );
         assert_eq!(decode(b" [ ] ").unwrap(), Json::Arr(vec![]));
-        assert_eq!(decode(br#""\u00e9\ud83d\ude00\/\n""#).unwrap(), Json::Str("é😀/\n".as_bytes().to_vec()));
+        assert_eq!(decode(br#""\u00e9\ud83d\ude00\/\n""#).unwrap(), Json::Str("é😀/\n".as_bytes().into()));
         // Bytes pass through as they are, control characters and invalid UTF-8 included.
-        assert_eq!(decode(b"\"a\nb\xff\"").unwrap(), Json::Str(b"a\nb\xff".to_vec()));
+        assert_eq!(decode(b"\"a\nb\xff\"").unwrap(), Json::Str(b"a\nb\xff"[..].into()));
         // A NUL ends the text.
         assert_eq!(decode(b"12\0junk").unwrap(), Json::Num(12.0));
     }
